@@ -1,0 +1,126 @@
+/**
+ * @file trisa/common.h
+ * @brief Errors, secrets and atomic file writes shared by every trisa module.
+ *
+ * Every fallible function in the library returns 0 or a negative TRISA_E* code and
+ * records a message for trisa_error_last(). The library never prints.
+ */
+#ifndef TRISA_COMMON_H
+#define TRISA_COMMON_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * The error codes and their texts, in one list. A code is never renumbered: new codes
+ * are appended at the end with the next free number.
+ */
+#define TRISA_ERRORS(X)                                                                            \
+    X(TRISA_OK, 0, "success")                                                                      \
+    X(TRISA_ERROR, -1, "generic error")                                                            \
+    X(TRISA_EINVAL, -2, "invalid argument")                                                        \
+    X(TRISA_ENOMEM, -3, "out of memory")                                                           \
+    X(TRISA_EIO, -4, "input/output error")                                                         \
+    X(TRISA_EEXISTS, -5, "file already exists")                                                    \
+    X(TRISA_ENOTFOUND, -6, "not found")                                                            \
+    X(TRISA_ECONFIG, -7, "invalid configuration")                                                  \
+    X(TRISA_ESECRET, -8, "cannot read secret")                                                     \
+    X(TRISA_ECRYPTO, -9, "cryptographic operation failed")                                         \
+    X(TRISA_EKEY, -10, "invalid or unreadable key")                                                \
+    X(TRISA_ECSR, -11, "invalid certificate signing request")                                      \
+    X(TRISA_EPASSWORD, -12, "wrong password")                                                      \
+    X(TRISA_EAUTH, -13, "authentication failed")                                                   \
+    X(TRISA_EFORBIDDEN, -14, "not authorised")                                                     \
+    X(TRISA_ECERTLOGIN, -15, "account requires TLS client-certificate login")                      \
+    X(TRISA_EAPI, -16, "API error")                                                                \
+    X(TRISA_ENETWORK, -17, "network error")                                                        \
+    X(TRISA_ETIMEOUT, -18, "timed out")                                                            \
+    X(TRISA_EENV, -19, "endpoint not allowed in this environment")                                 \
+    X(TRISA_EZIP, -20, "unsafe or corrupt ZIP archive")                                            \
+    X(TRISA_EBUNDLE, -21, "invalid certificate bundle")                                            \
+    X(TRISA_ELEGACY, -22, "OpenSSL legacy provider unavailable")                                   \
+    X(TRISA_EVERIFY, -23, "certificate verification failed")                                       \
+    X(TRISA_EMISMATCH, -24, "certificate does not match key")                                      \
+    X(TRISA_EREJECTED, -25, "batch rejected")                                                      \
+    X(TRISA_EPENDING, -26, "batch still processing")                                               \
+    X(TRISA_EHSM, -27, "PKCS#11 token error")                                                      \
+    X(TRISA_EPIN, -28, "wrong PIN")                                                                \
+    X(TRISA_ELOCKED, -29, "token locked")                                                          \
+    X(TRISA_EAMBIGUOUS, -30, "ambiguous selection")                                                \
+    X(TRISA_EUNSUPPORTED, -31, "not supported")                                                    \
+    X(TRISA_ESTATE, -32, "inconsistent state")                                                     \
+    X(TRISA_ETOOBIG, -33, "input too large")                                                       \
+    X(TRISA_EBALANCE, -34, "no licences left")
+
+/** Error codes; see TRISA_ERRORS for the texts. */
+enum trisa_error_code {
+#define TRISA_X_ENUM(name, value, text) name = value,
+    TRISA_ERRORS(TRISA_X_ENUM)
+#undef TRISA_X_ENUM
+};
+
+/** The fixed text of an error code ("unknown error" for a code not in the list). */
+const char *trisa_strerror(int code);
+
+/**
+ * The message recorded by the last failing library call on this thread: what failed,
+ * naming the file, line or field and what was expected. Never NULL; "" when none.
+ * Borrowed: valid until the next library call on this thread.
+ */
+const char *trisa_error_last(void);
+
+/** The code recorded with trisa_error_last(), or TRISA_OK. */
+int trisa_error_last_code(void);
+
+/** Forget the last error of this thread. */
+void trisa_error_clear(void);
+
+/**
+ * Read a secret (password, passphrase, PIN) given in one of the `openssl -passin` forms:
+ * `pass:TEXT`, `env:VAR`, `file:PATH` (first line), `fd:N` (first line), `stdin`, or
+ * `prompt` / NULL for a prompt on the controlling terminal with echo off.
+ *
+ * @param out     receives a NUL-terminated copy; free it with trisa_secret_free().
+ * @param out_len receives its length (may be NULL).
+ * @param spec    the source, as above.
+ * @param prompt  text shown when prompting (NULL: "Password: ").
+ * @return 0, TRISA_ESECRET (unreadable source, no terminal, empty env var), TRISA_EINVAL
+ *         (unknown form), TRISA_ENOMEM.
+ */
+int trisa_secret_read(char **out, size_t *out_len, const char *spec, const char *prompt);
+
+/** Wipe and free a secret from trisa_secret_read(). NULL is ignored. */
+void trisa_secret_free(char *secret);
+
+/** Flags for trisa_file_write_atomic(). */
+#define TRISA_WRITE_REPLACE 0x1u /**< replace an existing file (default: refuse) */
+
+/**
+ * Write a file atomically: a temporary file beside @p path (O_EXCL|O_NOFOLLOW, @p mode
+ * regardless of umask), fsync, then rename over @p path, then fsync the folder. Readers
+ * see the old file or the whole new one, never a part.
+ *
+ * @return 0, TRISA_EEXISTS (path exists and TRISA_WRITE_REPLACE not given), TRISA_EIO.
+ *         On error nothing is left behind.
+ */
+int trisa_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                            unsigned flags);
+
+/**
+ * Read a whole regular file, refusing one larger than @p max bytes.
+ * @param out receives the bytes plus a NUL terminator (not counted); free with free().
+ * @return 0, TRISA_ENOTFOUND, TRISA_EIO, TRISA_ETOOBIG.
+ */
+int trisa_file_read(unsigned char **out, size_t *out_len, const char *path, size_t max);
+
+/** The library version, e.g. "0.1.0". */
+const char *trisa_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,10 @@
+/**
+ * @file trisa/trisa.h
+ * @brief Everything: includes each module's public header.
+ */
+#ifndef TRISA_TRISA_H
+#define TRISA_TRISA_H
+
+#include "trisa/common.h"
+
+#endif

@@ -1,0 +1,193 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/internal.h"
+#include "tools/common/opt.h"
+
+void tool_opt_init(tool_parser *p, int argc, char **argv, const tool_opt *opts,
+                   const char *prog)
+{
+    memset(p, 0, sizeof(*p));
+    p->argc = argc;
+    p->argv = argv;
+    p->opts = opts;
+    p->prog = prog;
+    p->index = 1;
+}
+
+int tool_usage_error(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see '%s --help')\n", prog);
+    return 2;
+}
+
+/* Does `names` ("a|b|c") contain exactly name[0..len)? */
+static int names_match(const char *names, const char *name, size_t len)
+{
+    const char *s = names;
+    while (s != NULL && *s != '\0') {
+        const char *bar = strchr(s, '|');
+        size_t n = bar ? (size_t)(bar - s) : strlen(s);
+        if (n == len && strncmp(s, name, len) == 0) {
+            return 1;
+        }
+        s = bar ? bar + 1 : NULL;
+    }
+    return 0;
+}
+
+static const tool_opt *find_long(const tool_opt *opts, const char *name, size_t len)
+{
+    for (const tool_opt *o = opts; o->id != 0; o++) {
+        if (o->names != NULL && names_match(o->names, name, len)) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+static const tool_opt *find_short(const tool_opt *opts, char c)
+{
+    for (const tool_opt *o = opts; o->id != 0; o++) {
+        if (o->short_name == c) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+static int take_value(tool_parser *p, const tool_opt *o, const char *inline_value)
+{
+    if (o->arg == NULL) {
+        if (inline_value != NULL) {
+            tool_usage_error(p->prog, "option '%s' takes no value", p->name);
+            return TOOL_OPT_ERROR;
+        }
+        p->value = NULL;
+        return o->id;
+    }
+    if (inline_value != NULL) {
+        p->value = inline_value;
+        return o->id;
+    }
+    if (p->index >= p->argc) {
+        tool_usage_error(p->prog, "option '%s' needs a value (%s)", p->name, o->arg);
+        return TOOL_OPT_ERROR;
+    }
+    p->value = p->argv[p->index++];
+    return o->id;
+}
+
+static int next_short(tool_parser *p)
+{
+    static char spelled[3] = "-?";
+    char c = *p->group++;
+    const tool_opt *o = find_short(p->opts, c);
+
+    spelled[1] = c;
+    p->name = spelled;
+    if (o == NULL) {
+        p->group = NULL;
+        tool_usage_error(p->prog, "unknown option '-%c'", c);
+        return TOOL_OPT_ERROR;
+    }
+    if (o->arg != NULL) {
+        /* -kVALUE or -k VALUE */
+        const char *rest = *p->group != '\0' ? p->group : NULL;
+        p->group = NULL;
+        return take_value(p, o, rest);
+    }
+    if (*p->group == '\0') {
+        p->group = NULL;
+    }
+    p->value = NULL;
+    return o->id;
+}
+
+int tool_opt_next(tool_parser *p)
+{
+    const char *a;
+
+    if (p->group != NULL) {
+        return next_short(p);
+    }
+    if (p->index >= p->argc) {
+        return TOOL_OPT_DONE;
+    }
+    a = p->argv[p->index];
+    if (p->only_positional || a[0] != '-' || a[1] == '\0') {
+        if (p->stop_at_positional) {
+            return TOOL_OPT_DONE;
+        }
+        p->index++;
+        p->value = a;
+        return TOOL_OPT_POSITIONAL;
+    }
+    p->index++;
+    if (strcmp(a, "--") == 0) {
+        p->only_positional = 1;
+        return tool_opt_next(p);
+    }
+    if (a[1] == '-' || (p->single_dash_long && a[2] != '\0')) {
+        const char *name = a + (a[1] == '-' ? 2 : 1);
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const tool_opt *o = find_long(p->opts, name, len);
+        if (o != NULL) {
+            p->name = a;
+            return take_value(p, o, eq ? eq + 1 : NULL);
+        }
+        if (a[1] == '-') {
+            tool_usage_error(p->prog, "unknown option '%.*s'", (int)(len + 2), a);
+            return TOOL_OPT_ERROR;
+        }
+        /* -xyz with single-dash long names on: fall back to short options. */
+    }
+    p->group = a + 1;
+    return next_short(p);
+}
+
+void tool_opt_help(FILE *f, const tool_opt *opts)
+{
+    for (const tool_opt *o = opts; o->id != 0; o++) {
+        char left[96];
+        size_t n = 0;
+        if (o->help == NULL) {
+            continue;
+        }
+        if (o->short_name) {
+            n += (size_t)snprintf(left + n, sizeof(left) - n, "-%c", o->short_name);
+        }
+        if (o->names != NULL) {
+            const char *bar = strchr(o->names, '|');
+            int len = bar ? (int)(bar - o->names) : (int)strlen(o->names);
+            n += (size_t)snprintf(left + n, sizeof(left) - n, "%s--%.*s", n ? ", " : "    ",
+                                  len, o->names);
+        }
+        if (o->arg != NULL && n < sizeof(left)) {
+            snprintf(left + n, sizeof(left) - n, " %s", o->arg);
+        }
+        if (strlen(left) > 28) {
+            fprintf(f, "  %s\n  %-28s  %s\n", left, "", o->help);
+        } else {
+            fprintf(f, "  %-28s  %s\n", left, o->help);
+        }
+    }
+}
+
+int tool_opt_long(const char *prog, const char *name, const char *value, long min, long max,
+                  long *out)
+{
+    if (trisa_parse_long(value, min, max, out) != 0) {
+        tool_usage_error(prog, "option '%s' needs a whole number from %ld to %ld, not '%s'",
+                         name, min, max, value);
+        return -1;
+    }
+    return 0;
+}
