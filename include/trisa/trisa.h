@@ -6,5 +6,7 @@
 #define TRISA_TRISA_H
 
 #include "trisa/common.h"
+#include "trisa/keygen.h"
+#include "trisa/csr.h"
 
 #endif
