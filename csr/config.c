@@ -94,16 +94,30 @@ static int line_of_value(const trisa_csr_config *c, const char *value)
     return 0;
 }
 
-/* "FILE:LINE: [section] field: " into out. */
+/* "FILE:LINE: [section] field" into out. */
 static void where(char *out, size_t cap, const trisa_csr_config *c, int line, const char *section,
                   const char *field)
 {
-    char ln[24] = "";
+    trisa_buf b = TRISA_BUF_INIT;
+    trisa_buf_puts(&b, c->name);
     if (line > 0) {
-        snprintf(ln, sizeof(ln), ":%d", line);
+        trisa_buf_printf(&b, ":%d", line);
     }
-    snprintf(out, cap, "%s%s: %s%s%s%s%s", c->name, ln, section ? "[" : "", section ? section : "",
-             section ? "]" : "", field && section ? " " : "", field ? field : "");
+    if (section != NULL) {
+        trisa_buf_printf(&b, ": [%s]", section);
+    }
+    if (field != NULL) {
+        trisa_buf_printf(&b, "%s%s", section ? " " : ": ", field);
+    }
+    snprintf(out, cap, "%s", b.failed ? c->name : b.data);
+    trisa_buf_free(&b, 0);
+}
+
+/* The field's line, else its section's header line. */
+static int field_line(const trisa_csr_config *c, const char *section, const char *field)
+{
+    int line = field ? line_of(c, section, field) : 0;
+    return line > 0 || section == NULL ? line : line_of(c, section, NULL);
 }
 
 static int verr(const trisa_csr_config *c, int ssl, int line, const char *section,
@@ -127,7 +141,7 @@ static int cerr(const trisa_csr_config *c, const char *section, const char *fiel
     va_list ap;
     int rc;
     va_start(ap, fmt);
-    rc = verr(c, 0, line_of(c, section, field), section, field, fmt, ap);
+    rc = verr(c, 0, field_line(c, section, field), section, field, fmt, ap);
     va_end(ap);
     return rc;
 }
@@ -141,7 +155,7 @@ static int cerr_ssl(const trisa_csr_config *c, const char *section, const char *
     va_list ap;
     int rc;
     va_start(ap, fmt);
-    rc = verr(c, 1, line_of(c, section, field), section, field, fmt, ap);
+    rc = verr(c, 1, field_line(c, section, field), section, field, fmt, ap);
     va_end(ap);
     return rc;
 }
