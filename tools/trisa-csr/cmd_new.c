@@ -563,7 +563,10 @@ int cmd_new(int argc, char **argv)
         rc = trisa_csr_config_load(&j->cfg, configs[i], &co);
         if (rc != 0) {
             tool_fail(PROG, rc);
-            ret = rc == TRISA_EINVAL ? TOOL_EXIT_USAGE : tool_exit_code(rc);
+            /* an unreadable config is bad input too, not a system failure */
+            ret = rc == TRISA_EINVAL ? TOOL_EXIT_USAGE
+                  : rc == TRISA_EIO  ? TOOL_EXIT_INPUT
+                                     : tool_exit_code(rc);
             failed = 1;
             continue;
         }
