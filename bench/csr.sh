@@ -6,13 +6,15 @@
 #   3. peak resident memory of one run each (/usr/bin/time -v).
 #
 # usage: bench/csr.sh [path/to/trisa-csr]   (default: build/tools/trisa-csr/trisa-csr)
-# env:   RUNS (default 20), BATCH_RUNS (default 3), CONF (default conf/trisa.conf)
+# env:   RUNS (default 20), PAIRS (default 40), BATCH_RUNS (default 3),
+#        CONF (default conf/trisa.conf)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 CSR=$(realpath "${1:-$here/build/tools/trisa-csr/trisa-csr}")
 CONF=$(realpath "${CONF:-$here/conf/trisa.conf}")
 RUNS=${RUNS:-20}
 BATCH_RUNS=${BATCH_RUNS:-3}
+PAIRS=${PAIRS:-40}
 command -v hyperfine >/dev/null || { echo "hyperfine is not installed" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time is not installed (package time)" >&2; exit 1; }
 
@@ -30,6 +32,20 @@ hyperfine --runs "$RUNS" --warmup 1 --export-json single.json \
     --prepare 'rm -f k.pem r.csr' \
     -n openssl "openssl req -new -newkey rsa:4096 -nodes -sha384 -config $CONF -keyout k.pem -out r.csr" \
     -n trisa-csr "$CSR -new -newkey rsa:4096 -nodes -sha384 -config $CONF -keyout k.pem -out r.csr"
+
+echo
+echo "== 1b. the same, interleaved: $PAIRS pairs, openssl and trisa-csr alternating =="
+# Other work on a shared machine shifts hyperfine's back-to-back blocks differently;
+# alternating runs see the same load. /usr/bin/time gives wall, CPU and peak RSS.
+: >pairs.txt
+for i in $(seq 1 "$PAIRS"); do
+    rm -f k.pem r.csr
+    /usr/bin/time -f "openssl %e %U %S %M" -a -o pairs.txt \
+        openssl req -new -newkey rsa:4096 -nodes -sha384 -config "$CONF" -keyout k.pem -out r.csr 2>/dev/null
+    rm -f k.pem r.csr
+    /usr/bin/time -f "trisa-csr %e %U %S %M" -a -o pairs.txt \
+        "$CSR" -new -newkey rsa:4096 -nodes -sha384 -config "$CONF" -keyout k.pem -out r.csr
+done
 
 echo
 echo "== 2. 20 keys + CSRs: trisa-csr --jobs 2 vs 20 sequential openssl runs =="
@@ -66,6 +82,16 @@ b = {r["command"]: r for r in json.load(open("batch.json"))["results"]}
 o, t = s["openssl"]["median"], s["trisa-csr"]["median"]
 print(f"single: openssl median {o:.3f} s, trisa-csr median {t:.3f} s, ratio {t/o:.3f} (target <= 1.05)")
 bo, bt = b["openssl x20 sequential"]["median"], b["trisa-csr --jobs 2"]["median"]
+import statistics as st
+rows = [l.split() for l in open("pairs.txt") if l.split() and l.split()[0] in ("openssl", "trisa-csr")]
+def col(tool, i): return [float(r[i]) for r in rows if r[0] == tool]
+wo, wt = st.median(col("openssl", 1)), st.median(col("trisa-csr", 1))
+co = st.median([u + s for u, s in zip(col("openssl", 2), col("openssl", 3))])
+ct = st.median([u + s for u, s in zip(col("trisa-csr", 2), col("trisa-csr", 3))])
+print(f"interleaved ({len(col('openssl', 1))} pairs): median wall openssl {wo:.3f} s, trisa-csr {wt:.3f} s, "
+      f"ratio {wt/wo:.3f}; median CPU openssl {co:.3f} s, trisa-csr {ct:.3f} s, ratio {ct/co:.3f}")
+print(f"interleaved peak RSS (max over runs): openssl {max(col('openssl', 4)):.0f} kB, "
+      f"trisa-csr {max(col('trisa-csr', 4)):.0f} kB")
 print(f"batch of 20: openssl sequential {bo:.2f} s, trisa-csr --jobs 2 {bt:.2f} s, "
       f"throughput x{bo/bt:.2f} (target >= 1.8)")
 print(f"peak RSS: openssl {sys.argv[1]} kB, trisa-csr {sys.argv[2]} kB (target: not higher)")

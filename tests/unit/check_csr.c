@@ -220,6 +220,20 @@ START_TEST(config_load_reports_missing_file)
 }
 END_TEST
 
+START_TEST(config_load_refuses_a_folder)
+{
+    char *dir = tu_tmpdir();
+    trisa_csr_config *cfg = NULL;
+    char want[4200];
+    ck_assert_int_eq(trisa_csr_config_load(&cfg, dir, NULL), TRISA_EIO);
+    snprintf(want, sizeof(want), "%s: not a regular file", dir);
+    assert_message(want);
+    ck_assert_ptr_null(cfg);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(config_load_reads_a_file_and_names_it_in_errors)
 {
     char *dir = tu_tmpdir();
@@ -576,6 +590,7 @@ int main(void)
     tcase_add_test(tc, config_defaults_to_rsa_4096_and_sha384);
     tcase_add_test(tc, config_warns_when_cn_is_not_a_san_dns_name);
     tcase_add_test(tc, config_load_reports_missing_file);
+    tcase_add_test(tc, config_load_refuses_a_folder);
     tcase_add_test(tc, config_load_reads_a_file_and_names_it_in_errors);
     tcase_add_test(tc, create_builds_subject_extensions_and_sha384_signature);
     tcase_add_test(tc, create_uses_default_md_unless_the_options_say_otherwise);
