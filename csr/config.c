@@ -381,8 +381,8 @@ static int dn_field(trisa_csr_config *c, const char *field, const char *lookup, 
         if (nid == NID_commonName) {
             return cerr(c, c->dn_section, lookup, "the common name (CN) is empty");
         }
-        return warn(c, line_of(c, c->dn_section, lookup), c->dn_section, lookup,
-                    "empty value left out of the subject");
+        /* openssl req fails here too ("string too short") */
+        return cerr(c, c->dn_section, lookup, "the value is empty");
     }
     if (nid == NID_countryName && !(strlen(value) == 2 && isalpha((unsigned char)value[0]) &&
                                     isalpha((unsigned char)value[1]))) {

@@ -78,6 +78,7 @@ static const struct bad {
      "t.conf:9: [dn] CN: the common name (CN) is empty"},
     {"CN = api.example.com", "CN = \"\"", TRISA_ECONFIG,
      "t.conf:9: [dn] CN: the common name (CN) is empty"},
+    {"O = Example VASP", "O =", TRISA_ECONFIG, "t.conf:10: [dn] O: the value is empty"},
     {"C = US", "C = USA", TRISA_ECONFIG,
      "t.conf:13: [dn] C: country must be a two-letter ISO 3166 code (e.g. US), not 'USA'"},
     {"C = US", "C = U", TRISA_ECONFIG,

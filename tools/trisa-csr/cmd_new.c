@@ -60,6 +60,8 @@ typedef struct run {
     size_t next;
     const char *passout;  /* the secret, read once */
     EVP_PKEY *shared_key; /* --key-in: one key for every job */
+    int progress;         /* stderr is a terminal and there are several jobs */
+    size_t done;
     pthread_mutex_t lock;
 } run;
 
@@ -432,6 +434,11 @@ static void *worker(void *arg)
             return NULL;
         }
         make_one(r, &r->jobs[i]);
+        if (r->progress) {
+            pthread_mutex_lock(&r->lock);
+            fprintf(stderr, "\r%s: made %zu of %zu", PROG, ++r->done, r->njobs);
+            pthread_mutex_unlock(&r->lock);
+        }
     }
 }
 
@@ -660,7 +667,11 @@ int cmd_new(int argc, char **argv)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         a.jobs = n > 0 ? n : 1;
     }
+    r.progress = nconfigs > 1 && isatty(STDERR_FILENO);
     make_all(&r, a.jobs);
+    if (r.progress) {
+        fputc('\n', stderr);
+    }
     for (size_t i = 0; i < nconfigs; i++) {
         if (r.jobs[i].rc != 0) {
             fprintf(stderr, "%s: error: %s\n", PROG, r.jobs[i].err);
