@@ -275,7 +275,8 @@ int trisa_csr_dns_name_ok(const char *name)
 /* Make the ASN.1 string for a DN field as ASN1_STRING_set_by_NID would with the global
  * string mask set to `mask`, without touching that global (threads may be loading other
  * configs at the same time). */
-static ASN1_STRING *dn_string(int nid, const char *value, unsigned long chtype, unsigned long mask)
+ASN1_STRING *trisa_csr_encode_string(int nid, const char *value, unsigned long chtype,
+                                     unsigned long mask)
 {
     ASN1_STRING *s = NULL;
     ASN1_STRING_TABLE *tbl = ASN1_STRING_TABLE_get(nid);
@@ -332,7 +333,7 @@ static int add_dn_entry(trisa_csr_config *c, const char *field, const char *valu
         ERR_clear_error();
         return cerr(c, c->dn_section, field, "unknown subject field '%s'", type);
     }
-    s = dn_string(nid, value, c->chtype, c->mask);
+    s = trisa_csr_encode_string(nid, value, c->chtype, c->mask);
     if (s == NULL) {
         return cerr_ssl(c, c->dn_section, field, "cannot encode '%s'", value);
     }
@@ -744,6 +745,28 @@ static int add_oids(trisa_csr_config *c)
     return 0;
 }
 
+/* Each request attribute (challengePassword, unstructuredName, ...) is known and
+ * encodable. */
+static int check_attributes(const trisa_csr_config *c)
+{
+    STACK_OF(CONF_VALUE) *sk = NCONF_get_section(c->conf, c->attr_section);
+    for (int i = 0; i < sk_CONF_VALUE_num(sk); i++) {
+        CONF_VALUE *v = sk_CONF_VALUE_value(sk, i);
+        int nid = OBJ_txt2nid(v->name);
+        ASN1_STRING *str;
+        if (nid == NID_undef) {
+            ERR_clear_error();
+            return cerr(c, c->attr_section, v->name, "unknown attribute '%s'", v->name);
+        }
+        str = trisa_csr_encode_string(nid, v->value, c->chtype, c->mask);
+        if (str == NULL) {
+            return cerr_ssl(c, c->attr_section, v->name, "cannot encode '%s'", v->value);
+        }
+        ASN1_STRING_free(str);
+    }
+    return 0;
+}
+
 /* The string_mask values openssl req takes (ASN1_STRING_set_default_mask_asc), parsed
  * here because that function sets a process-wide default. */
 static int parse_string_mask(const char *v, unsigned long *out)
@@ -850,6 +873,9 @@ static int read_req_section(trisa_csr_config *c, const trisa_csr_config_options 
         if ((c->attr_section = strdup(v)) == NULL) {
             return trisa_error_set(TRISA_ENOMEM, "out of memory");
         }
+    }
+    if (c->attr_section != NULL && !c->prompt && (rc = check_attributes(c)) != 0) {
+        return rc;
     }
     v = get(c, s, "default_keyfile");
     if (v != NULL && (c->keyfile = strdup(v)) == NULL) {

@@ -146,8 +146,14 @@ static int add_attributes(const trisa_csr_config *c, X509_REQ *req)
         if (c->prompt) {
             continue; /* prompt mode asks for attributes; -batch leaves them out */
         }
-        if (!X509_REQ_add1_attr_by_txt(req, v->name, (int)c->chtype,
-                                       (const unsigned char *)v->value, -1)) {
+        int nid = OBJ_txt2nid(v->name);
+        ASN1_STRING *str =
+            nid != NID_undef ? trisa_csr_encode_string(nid, v->value, c->chtype, c->mask) : NULL;
+        int ok = str != NULL &&
+                 X509_REQ_add1_attr_by_NID(req, nid, ASN1_STRING_type(str),
+                                           ASN1_STRING_get0_data(str), ASN1_STRING_length(str));
+        ASN1_STRING_free(str);
+        if (!ok) {
             return trisa_error_set_ssl(TRISA_ECONFIG, "%s: [%s] %s: cannot add attribute", c->name,
                                        c->attr_section, v->name);
         }

@@ -36,6 +36,12 @@ struct trisa_csr_config {
 int trisa_csr_config_extensions(STACK_OF(X509_EXTENSION) * *out, const trisa_csr_config *c,
                                 X509_REQ *req, int test);
 
+/* An ASN.1 string for attribute or DN field `nid`, chosen as ASN1_STRING_set_by_NID
+ * would with the process-wide string mask set to `mask` (which is left alone: other
+ * threads may be using it). NULL on error (OpenSSL's queue says why). */
+ASN1_STRING *trisa_csr_encode_string(int nid, const char *value, unsigned long chtype,
+                                     unsigned long mask);
+
 /* A syntactically valid DNS name for a certificate: LDH labels of 1..63, total <= 253,
  * an optional leading "*." wildcard, no trailing dot. */
 int trisa_csr_dns_name_ok(const char *name);

@@ -41,6 +41,19 @@ $(cat diff$i.txt)"
     ok "$(basename "$conf"): openssl and trisa-csr agree on subject, extensions, algorithm; both judges accept"
 done
 
+# With the same RSA key (PKCS#1 v1.5 signatures are deterministic) the two tools must
+# make byte-identical requests, for simple configs and for one using every feature.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out same.key 2>/dev/null
+for conf in "$DOCS" "$EXAMPLE" "$TRISA_SOURCE_DIR/tests/integration/data/full.conf"; do
+    n=$(basename "$conf" .conf)
+    trisa-csr -config "$conf" --key-in same.key -sha384 -out $n-ours.csr
+    openssl req -new -config "$conf" -key same.key -sha384 -out $n-theirs.csr
+    cmp -s $n-ours.csr $n-theirs.csr || fail "$n: requests differ:
+$(diff <(openssl asn1parse -in $n-theirs.csr -i) <(openssl asn1parse -in $n-ours.csr -i))"
+    judge $n-ours.csr
+done
+ok "for the same key, trisa-csr and openssl req make byte-identical CSRs (3 configs)"
+
 # A CSR openssl makes from our key is equivalent too (our PKCS#8 is standard).
 openssl req -new -key ours2.key -sha384 -config "$EXAMPLE" -out from-our-key.csr
 judge from-our-key.csr
