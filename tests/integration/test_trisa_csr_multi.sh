@@ -64,4 +64,18 @@ assert_rc 3 "empty folder"
 assert_eq "$ERR" "trisa-csr: error: empty: no *.conf files in the folder"
 ok "usage errors: -keyout with several configs, one name twice, an empty folder"
 
+# One config with --out-dir (or a folder holding one) is named the same way.
+mkdir one out4
+cp confs/alpha.conf one/
+run trisa-csr --key rsa:2048 one --out-dir out4
+assert_rc 0 "folder of one"
+assert_dir_is out4 "alpha.csr alpha.key"
+mkdir out5
+run trisa-csr --key rsa:2048 -config confs/beta.conf -d out5
+assert_rc 0 "one config, --out-dir"
+assert_dir_is out5 "beta.csr beta.key"
+run trisa-csr --key rsa:2048 -config confs/beta.conf -d out5 -keyout k.pem
+assert_rc 2 "--out-dir with --keyout"
+ok "a folder of one config, or --out-dir, also names the outputs after the config"
+
 done_testing

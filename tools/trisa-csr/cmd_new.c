@@ -303,15 +303,17 @@ static int conf_filter(const struct dirent *e)
 }
 
 /* Expand folders into their *.conf files (sorted). Paths are newly allocated. */
-static int expand_configs(const new_args *a, char ***out, size_t *nout)
+static int expand_configs(const new_args *a, char ***out, size_t *nout, int *had_folder)
 {
     char **list = NULL;
     size_t n = 0;
 
+    *had_folder = 0;
     for (size_t i = 0; i < a->nconfigs; i++) {
         struct stat st;
         if (stat(a->configs[i], &st) == 0 && S_ISDIR(st.st_mode)) {
             struct dirent **ents = NULL;
+            *had_folder = 1;
             int k = scandir(a->configs[i], &ents, conf_filter, alphasort);
             if (k < 0) {
                 fprintf(stderr, "%s: error: %s: cannot list the folder: %s\n", PROG, a->configs[i],
@@ -527,7 +529,7 @@ int cmd_new(int argc, char **argv)
     char *passout = NULL, *passin = NULL;
     trisa_buf bundle = TRISA_BUF_INIT;
     int rc, ret = TOOL_EXIT_FAILURE, failed = 0;
-    int csr_to_stdout;
+    int csr_to_stdout, named, had_folder = 0;
 
     pthread_mutex_init(&r.lock, NULL);
     ret = parse(&a, argc, argv);
@@ -539,16 +541,16 @@ int cmd_new(int argc, char **argv)
         ret = tool_usage_error(PROG, "%s", trisa_error_last());
         goto done;
     }
-    if (expand_configs(&a, &configs, &nconfigs) != 0) {
+    if (expand_configs(&a, &configs, &nconfigs, &had_folder) != 0) {
         ret = TOOL_EXIT_INPUT;
         goto done;
     }
-    if (nconfigs > 1 && (a.keyout || a.out)) {
-        ret = tool_usage_error(PROG,
-                               "%zu configs: outputs are named after each config "
-                               "(NAME.key, NAME.csr; see --out-dir), so --keyout and "
-                               "--out cannot be used",
-                               nconfigs);
+    /* Several configs, a folder or --out-dir: outputs are named after each config. */
+    named = nconfigs > 1 || had_folder || a.out_dir != NULL;
+    if (named && (a.keyout || a.out)) {
+        ret = tool_usage_error(PROG, "with several configs, a folder or --out-dir the outputs "
+                                     "are named after each config (NAME.key, NAME.csr), so "
+                                     "--keyout and --out cannot be used");
         goto done;
     }
     if (nconfigs > 1 && a.source == KEY_FILE) {
@@ -585,11 +587,14 @@ int cmd_new(int argc, char **argv)
         } else {
             trisa_csr_config_key_spec(j->cfg, &j->spec);
         }
-        if (nconfigs > 1) {
+        if (named) {
             const char *dir = a.out_dir ? a.out_dir : ".";
             j->out = named_after(dir, configs[i], ".csr");
-            j->keyout = named_after(dir, configs[i], ".key");
-            if (j->out == NULL || j->keyout == NULL) {
+            if (j->out == NULL) {
+                goto done;
+            }
+            if (a.source == KEY_GENERATE &&
+                (j->keyout = named_after(dir, configs[i], ".key")) == NULL) {
                 goto done;
             }
         } else {
@@ -613,9 +618,9 @@ int cmd_new(int argc, char **argv)
     }
     for (size_t i = 0; i < nconfigs; i++) {
         for (size_t k = 0; k < i; k++) {
-            if (strcmp(r.jobs[i].keyout, r.jobs[k].keyout) == 0) {
+            if (r.jobs[i].out && r.jobs[k].out && strcmp(r.jobs[i].out, r.jobs[k].out) == 0) {
                 ret = tool_usage_error(PROG, "%s and %s would both write %s", r.jobs[k].config,
-                                       r.jobs[i].config, r.jobs[i].keyout);
+                                       r.jobs[i].config, r.jobs[i].out);
                 goto done;
             }
         }
