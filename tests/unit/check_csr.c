@@ -334,6 +334,27 @@ START_TEST(create_builds_subject_extensions_and_sha384_signature)
 }
 END_TEST
 
+START_TEST(string_mask_is_honoured_without_touching_the_global_default)
+{
+    trisa_csr_config *cfg = NULL;
+    trisa_csr *csr = NULL;
+    X509_NAME *n;
+    unsigned long before = ASN1_STRING_get_default_mask();
+    char *text = edit("default_md = sha384", "default_md = sha384\nstring_mask = pkix");
+
+    ck_assert_int_eq(parse(&cfg, text, NULL), 0);
+    ck_assert_int_eq(trisa_csr_create(&csr, cfg, key, NULL), 0);
+    n = X509_REQ_get_subject_name(trisa_csr_get0_req(csr));
+    assert_entry(n, 0, NID_commonName, "api.example.com", V_ASN1_PRINTABLESTRING);
+    assert_entry(n, 1, NID_organizationName, "Example VASP", V_ASN1_PRINTABLESTRING);
+    /* other threads may be building requests with other masks */
+    ck_assert_uint_eq(ASN1_STRING_get_default_mask(), before);
+    trisa_csr_free(csr);
+    trisa_csr_config_free(cfg);
+    free(text);
+}
+END_TEST
+
 START_TEST(create_uses_default_md_unless_the_options_say_otherwise)
 {
     trisa_csr_config *cfg = NULL;
@@ -599,6 +620,7 @@ int main(void)
     tcase_add_test(tc, config_load_refuses_a_folder);
     tcase_add_test(tc, config_load_reads_a_file_and_names_it_in_errors);
     tcase_add_test(tc, create_builds_subject_extensions_and_sha384_signature);
+    tcase_add_test(tc, string_mask_is_honoured_without_touching_the_global_default);
     tcase_add_test(tc, create_uses_default_md_unless_the_options_say_otherwise);
     tcase_add_test(tc, options_override_cn_and_add_sans);
     tcase_add_test(tc, options_san_alone_satisfies_the_dns_name_rule);
