@@ -166,7 +166,7 @@ done:
     return rc;
 }
 
-int trisa_keygen_to_pem(char **out, size_t *out_len, EVP_PKEY *key, const char *passphrase)
+int trisa_keygen_to_pem(char **out, size_t *out_len, const EVP_PKEY *key, const char *passphrase)
 {
     BIO *bio = NULL;
     PKCS8_PRIV_KEY_INFO *p8 = NULL;
@@ -228,7 +228,7 @@ done:
     return rc;
 }
 
-int trisa_keygen_save(const char *path, EVP_PKEY *key, const char *passphrase, unsigned flags)
+int trisa_keygen_save(const char *path, const EVP_PKEY *key, const char *passphrase, unsigned flags)
 {
     char *pem = NULL;
     size_t len = 0;

@@ -85,7 +85,7 @@ int trisa_keygen_generate(EVP_PKEY **out, const trisa_keygen_spec *spec);
  * @param passphrase NULL or "" for no encryption.
  * @return 0, TRISA_EINVAL, TRISA_ECRYPTO, TRISA_ENOMEM.
  */
-int trisa_keygen_to_pem(char **out, size_t *out_len, EVP_PKEY *key, const char *passphrase);
+int trisa_keygen_to_pem(char **out, size_t *out_len, const EVP_PKEY *key, const char *passphrase);
 
 /** PBKDF2 iterations used when encrypting a key (OWASP 2023 figure for HMAC-SHA256). */
 #define TRISA_KEYGEN_PBKDF2_ITER 600000
@@ -98,7 +98,8 @@ int trisa_keygen_to_pem(char **out, size_t *out_len, EVP_PKEY *key, const char *
  * @return 0, TRISA_EEXISTS (the file exists and replacing was not asked for),
  *         TRISA_EIO, TRISA_ECRYPTO, TRISA_EINVAL. Nothing is left behind on error.
  */
-int trisa_keygen_save(const char *path, EVP_PKEY *key, const char *passphrase, unsigned flags);
+int trisa_keygen_save(const char *path, const EVP_PKEY *key, const char *passphrase,
+                      unsigned flags);
 
 /**
  * Decode a private key from memory: PEM or DER; PKCS#8 (plain or encrypted), or the
