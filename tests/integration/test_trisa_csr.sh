@@ -147,6 +147,15 @@ assert_eq "$ERR" "trisa-csr: error: enc.pem: wrong passphrase for the encrypted 
 assert_missing renew2.csr
 run trisa-csr -config trisa.conf --key-in enc.pem -out renew2.csr
 assert_rc 11 "no passphrase"
+sum_before=$(sha256sum key.pem)
+run trisa-csr -config trisa.conf --key-in key.pem -out key.pem --force
+assert_rc 2 "CSR over the --key-in key"
+assert_eq "$ERR" "trisa-csr: key.pem is the --key-in key: it is never rewritten (see 'trisa-csr --help')"
+assert_eq "$(sha256sum key.pem)" "$sum_before" "key.pem"
+run trisa-csr -config trisa.conf -keyout x.pem -out trisa.conf --force
+assert_rc 2 "CSR over the config"
+assert_eq "$ERR" "trisa-csr: trisa.conf is a config: it is never overwritten (see 'trisa-csr --help')"
+assert_missing x.pem
 run trisa-csr -config trisa.conf -key key.pem -out renew3.csr
 assert_rc 0 "openssl -key spelling"
 ok "--key-in / -key make a CSR for an existing key without touching it; wrong passphrase exits 11"

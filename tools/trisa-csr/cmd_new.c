@@ -507,6 +507,64 @@ static int check_free(const char *path, int force)
     return 0;
 }
 
+/* The same file: the same name, or (both existing) the same inode. */
+static int same_file(const char *x, const char *y)
+{
+    struct stat sx, sy;
+    if (x == NULL || y == NULL) {
+        return 0;
+    }
+    if (strcmp(x, y) == 0) {
+        return 1;
+    }
+    return stat(x, &sx) == 0 && stat(y, &sy) == 0 && sx.st_dev == sy.st_dev &&
+           sx.st_ino == sy.st_ino;
+}
+
+/* No output may be an input (even with --force) or another output. */
+static int check_clashes(const run *r, const char *key_in, const char *bundle_out)
+{
+    for (size_t i = 0; i < r->njobs; i++) {
+        const job *j = &r->jobs[i];
+        const char *outs[2] = {j->keyout, j->out};
+        for (int o = 0; o < 2; o++) {
+            if (outs[o] == NULL) {
+                continue;
+            }
+            if (same_file(outs[o], key_in)) {
+                return tool_usage_error(PROG, "%s is the --key-in key: it is never rewritten",
+                                        outs[o]);
+            }
+            if (same_file(outs[o], bundle_out)) {
+                return tool_usage_error(PROG, "%s is also the --bundle-out file", outs[o]);
+            }
+            for (size_t k = 0; k < r->njobs; k++) {
+                if (same_file(outs[o], r->jobs[k].config)) {
+                    return tool_usage_error(PROG, "%s is a config: it is never overwritten",
+                                            outs[o]);
+                }
+                if (k < i &&
+                    (same_file(outs[o], r->jobs[k].out) || same_file(outs[o], r->jobs[k].keyout))) {
+                    return tool_usage_error(PROG, "%s and %s would both write %s",
+                                            r->jobs[k].config, j->config, outs[o]);
+                }
+            }
+        }
+        if (same_file(j->keyout, j->out)) {
+            return tool_usage_error(PROG, "the key and the CSR cannot both go to %s", j->out);
+        }
+    }
+    if (same_file(bundle_out, key_in)) {
+        return tool_usage_error(PROG, "%s is the --key-in key: it is never rewritten", bundle_out);
+    }
+    for (size_t k = 0; k < r->njobs; k++) {
+        if (same_file(bundle_out, r->jobs[k].config)) {
+            return tool_usage_error(PROG, "%s is a config: it is never overwritten", bundle_out);
+        }
+    }
+    return 0;
+}
+
 static int config_options(const new_args *a, trisa_csr_config_options *co)
 {
     co->common_name = a->cn;
@@ -616,18 +674,10 @@ int cmd_new(int argc, char **argv)
     if (failed) {
         goto done;
     }
+    if ((ret = check_clashes(&r, a.key_in, a.bundle_out)) != 0) {
+        goto done;
+    }
     for (size_t i = 0; i < nconfigs; i++) {
-        for (size_t k = 0; k < i; k++) {
-            if (r.jobs[i].out && r.jobs[k].out && strcmp(r.jobs[i].out, r.jobs[k].out) == 0) {
-                ret = tool_usage_error(PROG, "%s and %s would both write %s", r.jobs[k].config,
-                                       r.jobs[i].config, r.jobs[i].out);
-                goto done;
-            }
-        }
-        if (r.jobs[i].keyout && r.jobs[i].out && strcmp(r.jobs[i].keyout, r.jobs[i].out) == 0) {
-            ret = tool_usage_error(PROG, "the key and the CSR cannot both go to %s", r.jobs[i].out);
-            goto done;
-        }
         if ((ret = check_free(r.jobs[i].keyout, a.force)) != 0 ||
             (ret = check_free(r.jobs[i].out, a.force)) != 0) {
             goto done;
