@@ -20,6 +20,9 @@ struct trisa_hsm {
     CK_TOKEN_INFO tinfo;
     char label[33]; /* token label, blank padding removed */
     int logged_in;
+    char uri_label[80];       /* object= of the URI given at open: default key label */
+    unsigned char uri_id[64]; /* id= of that URI: default key id */
+    size_t uri_id_len;
     trisa_hsm_warn_cb warn;
     void *warn_data;
 };

@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include "hsm/internal.h"
+#include "trisa/keygen.h"
 
 /* DER of the named-curve OIDs, for CKA_EC_PARAMS. */
 static const unsigned char OID_P256[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
@@ -19,47 +20,27 @@ typedef struct keyspec {
     CK_ULONG bits; /* RSA modulus or EC field size */
     const unsigned char *ec_params;
     size_t ec_params_len;
-    const char *name;
+    char name[32]; /* "rsa:4096", for messages */
 } keyspec;
 
-static int parse_spec(keyspec *k, const char *spec)
+/* The same spec text as software keys (trisa_keygen_spec_parse), as PKCS#11 wants it. */
+static int parse_spec(keyspec *k, const char *text)
 {
-    long bits;
+    trisa_keygen_spec spec;
+    int rc;
+
     memset(k, 0, sizeof(*k));
-    if (spec == NULL || strcmp(spec, "rsa") == 0 || strcmp(spec, "rsa:4096") == 0) {
-        k->rsa = 1;
-        k->bits = 4096;
-        k->name = "RSA-4096";
-        return 0;
+    if ((rc = trisa_keygen_spec_parse(&spec, text != NULL ? text : "rsa:4096")) != 0) {
+        return rc;
     }
-    if (strncmp(spec, "rsa:", 4) == 0) {
-        if (trisa_parse_long(spec + 4, 2048, 16384, &bits) != 0 || bits % 8 != 0) {
-            return trisa_error_set(TRISA_EINVAL,
-                                   "key spec '%s': RSA size must be 2048 to 16384 bits", spec);
-        }
-        k->rsa = 1;
-        k->bits = (CK_ULONG)bits;
-        k->name = "RSA";
-        return 0;
+    trisa_keygen_spec_format(k->name, sizeof(k->name), &spec);
+    k->rsa = spec.type == TRISA_KEY_RSA;
+    k->bits = (CK_ULONG)spec.bits;
+    if (!k->rsa) {
+        k->ec_params = spec.bits == 256 ? OID_P256 : OID_P384;
+        k->ec_params_len = spec.bits == 256 ? sizeof(OID_P256) : sizeof(OID_P384);
     }
-    if (strcmp(spec, "ec:P-256") == 0 || strcmp(spec, "ec:prime256v1") == 0) {
-        k->bits = 256;
-        k->ec_params = OID_P256;
-        k->ec_params_len = sizeof(OID_P256);
-        k->name = "EC P-256";
-        return 0;
-    }
-    if (strcmp(spec, "ec:P-384") == 0 || strcmp(spec, "ec:secp384r1") == 0) {
-        k->bits = 384;
-        k->ec_params = OID_P384;
-        k->ec_params_len = sizeof(OID_P384);
-        k->name = "EC P-384";
-        return 0;
-    }
-    return trisa_error_set(TRISA_EINVAL,
-                           "key spec '%s' not understood: use rsa:2048, rsa:3072, rsa:4096, "
-                           "ec:P-256 or ec:P-384",
-                           spec);
+    return 0;
 }
 
 /* Count objects on the token with this attribute value (any class). */
@@ -168,6 +149,10 @@ int trisa_hsm_generate_key(EVP_PKEY **out_key, char **out_uri, trisa_hsm *h,
     if ((rc = parse_spec(&k, o->spec)) != 0 || (rc = check_mechanism(h, &k)) != 0) {
         return rc;
     }
+    if (id == NULL && h->uri_id_len > 0) {
+        id = h->uri_id;
+        id_len = h->uri_id_len;
+    }
     if (id == NULL) {
         if (RAND_bytes(rid, sizeof(rid)) != 1) {
             return trisa_error_set_ssl(TRISA_ECRYPTO, "cannot make a random key id");
@@ -178,7 +163,9 @@ int trisa_hsm_generate_key(EVP_PKEY **out_key, char **out_uri, trisa_hsm *h,
     if (id_len == 0 || id_len > 64) {
         return trisa_error_set(TRISA_EINVAL, "key id must be 1 to 64 bytes");
     }
-    if (o->label != NULL) {
+    if (o->label == NULL && h->uri_label[0] != '\0') {
+        snprintf(label, sizeof(label), "%s", h->uri_label);
+    } else if (o->label != NULL) {
         if (o->label[0] == '\0' || strlen(o->label) >= sizeof(label)) {
             return trisa_error_set(TRISA_EINVAL, "key label must be 1 to %zu characters",
                                    sizeof(label) - 1);

@@ -357,6 +357,18 @@ int trisa_hsm_open(trisa_hsm **out, const trisa_hsm_options *opts)
         goto done;
     }
     hsm_field(h->label, h->tinfo.label, sizeof(h->tinfo.label));
+    if (uri != NULL) {
+        CK_ATTRIBUTE *a = p11_kit_uri_get_attribute(uri, CKA_LABEL);
+        if (a != NULL && a->ulValueLen < sizeof(h->uri_label)) {
+            memcpy(h->uri_label, a->pValue, a->ulValueLen);
+            h->uri_label[a->ulValueLen] = '\0';
+        }
+        a = p11_kit_uri_get_attribute(uri, CKA_ID);
+        if (a != NULL && a->ulValueLen <= sizeof(h->uri_id)) {
+            memcpy(h->uri_id, a->pValue, a->ulValueLen);
+            h->uri_id_len = a->ulValueLen;
+        }
+    }
     if (!o->no_login && (rc = login(h, o, uri)) != 0) {
         goto done;
     }

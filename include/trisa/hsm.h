@@ -68,11 +68,13 @@ const char *trisa_hsm_token_label(const trisa_hsm *hsm);
 /** Options for trisa_hsm_generate_key(). */
 typedef struct trisa_hsm_keygen_options {
     unsigned int version;
-    /** "rsa:4096" (default, also rsa:2048, rsa:3072), "ec:P-256" or "ec:P-384". */
+    /** As trisa_keygen_spec_parse(): "rsa:4096" (default), "rsa:2048", "rsa:3072",
+     *  "ec:P-256", "ec:P-384". */
     const char *spec;
-    /** CKA_LABEL of the key pair. NULL: "trisa-" followed by the id's first 4 bytes in hex. */
+    /** CKA_LABEL of the key pair. NULL: the object= of the URI given to trisa_hsm_open(),
+     *  else "trisa-" followed by the id's first 4 bytes in hex. */
     const char *label;
-    /** CKA_ID. NULL: 16 random bytes. */
+    /** CKA_ID. NULL: the id= of the URI given to trisa_hsm_open(), else 16 random bytes. */
     const unsigned char *id;
     size_t id_len;
 } trisa_hsm_keygen_options;

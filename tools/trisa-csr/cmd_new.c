@@ -6,8 +6,8 @@
  * --jobs threads; (3) only when all of them succeeded, write the files, undoing what
  * this run wrote if a write fails.
  *
- * Where keys come from is a `key_source`; a token source (--pkcs11-*) is one more value,
- * one more case in obtain_key() and its options in the table below.
+ * Where keys come from is a `key_source`: made here, an existing key file, or a PKCS#11
+ * token (--pkcs11-*), where the key is made or found on the token and never leaves it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,10 +19,11 @@
 
 #include "common/internal.h"
 #include "tools/common/exit.h"
+#include "tools/common/hsm_cli.h"
 #include "tools/common/opt.h"
 #include "tools/trisa-csr/trisa-csr.h"
 
-enum key_source { KEY_GENERATE, KEY_FILE };
+enum key_source { KEY_GENERATE, KEY_FILE, KEY_TOKEN };
 
 typedef struct new_args {
     const char **configs;
@@ -33,6 +34,7 @@ typedef struct new_args {
     const char *key_spec, *key_in, *passout, *passin;
     const char *cn, *digest, *reqexts;
     enum key_source source;
+    tool_hsm_args hsm;
     int force, print, json, utf8, noout, nodes;
     long jobs;
 } new_args;
@@ -59,7 +61,9 @@ typedef struct run {
     size_t njobs;
     size_t next;
     const char *passout;  /* the secret, read once */
-    EVP_PKEY *shared_key; /* --key-in: one key for every job */
+    EVP_PKEY *shared_key; /* --key-in or a token key: one key for the one job */
+    trisa_hsm *hsm;       /* the token, while its key is in use */
+    char *key_uri;        /* the token key's URI */
     int progress;         /* stderr is a terminal and there are several jobs */
     size_t done;
     pthread_mutex_t lock;
@@ -93,6 +97,11 @@ enum {
     O_JSON,
     O_JOBS,
     O_BUNDLE,
+    O_PKCS11_MODULE,
+    O_PKCS11_URI,
+    O_KEY_LABEL,
+    O_KEY_IN_URI,
+    O_PIN_FILE,
     O_HELP,
     O_VERSION,
 };
@@ -127,6 +136,14 @@ static const tool_opt new_opts[] = {
     {O_PRINT, 'p', "print", NULL, "print what was made: subject, SANs, key, fingerprint"},
     {O_JSON, 0, "json", NULL, "print the same as JSON"},
     {O_JOBS, 'j', "jobs", "N", "make keys on N threads [number of cores]"},
+    {O_PKCS11_MODULE, 0, "pkcs11-module", "PATH",
+     "PKCS#11 module of the token [$TRISA_PKCS11_MODULE, else p11-kit-proxy]"},
+    {O_PKCS11_URI, 0, "pkcs11-uri", "URI", "make the key on this token (it never leaves it)"},
+    {O_KEY_LABEL, 0, "key-label", "LABEL", "label of the key made on the token [trisa-<id>]"},
+    {O_KEY_IN_URI, 0, "key-in-uri", "URI", "use this existing key on a token (renewal)"},
+    {O_PIN_FILE, 0, "pin-file", "FILE",
+     "token PIN from FILE [pin-source in the URI, "
+     "$TRISA_PKCS11_PIN, else a prompt]"},
     {O_HELP, 'h', "help", NULL, "show this help"},
     {O_VERSION, 'V', "version", NULL, "print the version"},
     TOOL_OPT_END,
@@ -136,7 +153,9 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: trisa-csr [new] -config trisa.conf -keyout key.pem -out req.csr [options]\n"
                "       trisa-csr [new] [options] CONFIG|FOLDER...\n"
-               "       trisa-csr init --cn NAME [-o trisa.conf]\n\n"
+               "       trisa-csr [new] -config trisa.conf --pkcs11-uri URI -out req.csr\n"
+               "       trisa-csr init --cn NAME [-o trisa.conf]\n"
+               "       trisa-csr hsm list [--pkcs11-module PATH] [--pin-file FILE]\n\n"
                "Makes a private key (RSA 4096 unless told otherwise) and a SHA-384 certificate\n"
                "signing request from each OpenSSL req config (trisa.conf). The flags of\n"
                "'openssl req -new -newkey rsa:4096 -nodes -sha384 -config F -keyout K -out R'\n"
@@ -145,7 +164,8 @@ static void usage(FILE *f)
                "Options:\n");
     tool_opt_help(f, new_opts);
     fprintf(f, "\nExit codes: 0 done, 1 failure, 2 usage, 3 invalid config or key,\n"
-               "4 output exists (use --force), 11 wrong passphrase.\n"
+               "4 output exists (use --force), 11 wrong passphrase, 12 token error,\n"
+               "13 wrong PIN or PIN locked.\n"
                "See trisa-csr(1).\n");
 }
 
@@ -260,6 +280,21 @@ static int parse(new_args *a, int argc, char **argv)
                 return TOOL_EXIT_USAGE;
             }
             break;
+        case O_PKCS11_MODULE:
+            a->hsm.module = p.value;
+            break;
+        case O_PKCS11_URI:
+            a->hsm.uri = p.value;
+            break;
+        case O_KEY_LABEL:
+            a->hsm.key_label = p.value;
+            break;
+        case O_KEY_IN_URI:
+            a->hsm.key_in_uri = p.value;
+            break;
+        case O_PIN_FILE:
+            a->hsm.pin_file = p.value;
+            break;
         case O_HELP:
             usage(stdout);
             return TOOL_EXIT_OK;
@@ -271,6 +306,28 @@ static int parse(new_args *a, int argc, char **argv)
     a->source = a->key_in ? KEY_FILE : KEY_GENERATE;
     if (a->nconfigs == 0) {
         return tool_usage_error(PROG, "no config: give -config trisa.conf");
+    }
+    if (a->hsm.uri != NULL || a->hsm.key_in_uri != NULL) {
+        a->source = KEY_TOKEN;
+        if (a->key_in != NULL) {
+            return tool_usage_error(PROG, "--key-in is a key file; on a token use --key-in-uri");
+        }
+        if (a->keyout != NULL || a->passout != NULL) {
+            return tool_usage_error(PROG, "the token key never leaves the token: drop %s",
+                                    a->keyout != NULL ? "--keyout" : "--passout");
+        }
+        if (a->hsm.key_in_uri != NULL && (a->key_spec != NULL || a->hsm.key_label != NULL)) {
+            return tool_usage_error(PROG, "--key-in-uri uses an existing key: drop %s",
+                                    a->key_spec != NULL ? "--key" : "--key-label");
+        }
+        if (a->nconfigs > 1) {
+            return tool_usage_error(PROG, "a token key makes one CSR: give one config");
+        }
+    } else if (a->hsm.module != NULL || a->hsm.key_label != NULL || a->hsm.pin_file != NULL) {
+        return tool_usage_error(PROG, "%s needs --pkcs11-uri or --key-in-uri",
+                                a->hsm.module != NULL      ? "--pkcs11-module"
+                                : a->hsm.key_label != NULL ? "--key-label"
+                                                           : "--pin-file");
     }
     if (a->key_in && a->key_spec) {
         return tool_usage_error(PROG, "--key-in uses an existing key: drop --key/-newkey");
@@ -392,6 +449,7 @@ static int obtain_key(run *r, job *j)
     case KEY_GENERATE:
         return trisa_keygen_generate(&j->key, &j->spec);
     case KEY_FILE:
+    case KEY_TOKEN:
         if (!EVP_PKEY_up_ref(r->shared_key)) {
             return trisa_error_set(TRISA_ECRYPTO, "cannot share the key");
         }
@@ -565,6 +623,38 @@ static int check_clashes(const run *r, const char *key_in, const char *bundle_ou
     return 0;
 }
 
+/* The token key: made on the token (--pkcs11-uri) or found there (--key-in-uri). A key
+ * made on the token stays there even if a later step fails: its URI is printed so that
+ * --key-in-uri can use it, and nothing on a token is ever deleted. */
+static int open_token_key(run *r, const new_args *a)
+{
+    trisa_hsm_options ho = TRISA_HSM_OPTIONS_INIT;
+    char pin_spec[4200];
+    int rc;
+
+    tool_hsm_options(&ho, &a->hsm, PROG, pin_spec, sizeof(pin_spec));
+    rc = trisa_hsm_open(&r->hsm, &ho);
+    if (rc == 0 && a->hsm.key_in_uri != NULL) {
+        rc = trisa_hsm_find_key(&r->shared_key, &r->key_uri, r->hsm, a->hsm.key_in_uri);
+    } else if (rc == 0) {
+        trisa_hsm_keygen_options ko = TRISA_HSM_KEYGEN_OPTIONS_INIT;
+        char spec[32];
+        trisa_keygen_spec_format(spec, sizeof(spec), &r->jobs[0].spec);
+        ko.spec = spec;
+        ko.label = a->hsm.key_label;
+        rc = trisa_hsm_generate_key(&r->shared_key, &r->key_uri, r->hsm, &ko);
+        if (rc == 0) {
+            fprintf(stderr, "%s: made a %s key on token '%s': %s\n", PROG, spec,
+                    trisa_hsm_token_label(r->hsm), r->key_uri);
+        }
+    }
+    if (rc == 0) {
+        return TOOL_EXIT_OK;
+    }
+    /* No token or key matching the URI is a token problem, not a bad input file. */
+    return rc == TRISA_ENOTFOUND ? (tool_fail(PROG, rc), TOOL_EXIT_TOKEN) : tool_fail(PROG, rc);
+}
+
 static int config_options(const new_args *a, trisa_csr_config_options *co)
 {
     co->common_name = a->cn;
@@ -611,7 +701,7 @@ int cmd_new(int argc, char **argv)
                                      "--keyout and --out cannot be used");
         goto done;
     }
-    if (nconfigs > 1 && a.source == KEY_FILE) {
+    if (nconfigs > 1 && a.source != KEY_GENERATE) {
         ret = tool_usage_error(PROG, "--key-in makes one CSR: give one config");
         goto done;
     }
@@ -717,6 +807,11 @@ int cmd_new(int argc, char **argv)
         }
     }
 
+    if (a.source == KEY_TOKEN && (ret = open_token_key(&r, &a)) != TOOL_EXIT_OK) {
+        goto done;
+    }
+    ret = TOOL_EXIT_FAILURE;
+
     /* Step 2: make everything in memory. */
     if (a.jobs == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -769,7 +864,7 @@ int cmd_new(int argc, char **argv)
     }
     for (size_t i = 0; i < nconfigs && (a.print || a.json); i++) {
         job *j = &r.jobs[i];
-        const char *keyfile = j->keyout ? j->keyout : a.key_in;
+        const char *keyfile = j->keyout ? j->keyout : a.key_in ? a.key_in : r.key_uri;
         if (a.json) {
             fputs(i ? ",\n " : "", stdout);
             out_json_summary(stdout, j->config, keyfile, j->out, j->csr);
@@ -806,6 +901,8 @@ done:
     }
     free(r.jobs);
     trisa_keygen_free(r.shared_key);
+    trisa_hsm_free(r.hsm); /* after every key that signs on it */
+    free(r.key_uri);
     for (size_t i = 0; i < nconfigs; i++) {
         free(configs[i]);
     }

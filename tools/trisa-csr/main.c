@@ -8,6 +8,7 @@
 static const csr_command commands[] = {
     {"new", cmd_new, "make a key and CSR from trisa.conf (the default)"},
     {"init", cmd_init, "write a commented trisa.conf template"},
+    {"hsm", cmd_hsm, "list PKCS#11 tokens, keys and certificates with their URIs"},
     {NULL, NULL, NULL},
 };
 

@@ -23,6 +23,7 @@ typedef struct csr_command {
 
 int cmd_new(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_hsm(int argc, char **argv);
 
 /* Output helpers (output.c). */
 void out_json_string(FILE *f, const char *s);
