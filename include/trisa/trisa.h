@@ -6,5 +6,8 @@
 #define TRISA_TRISA_H
 
 #include "trisa/common.h"
+#include "trisa/keygen.h"
+#include "trisa/csr.h"
+#include "trisa/hsm.h"
 
 #endif

@@ -103,6 +103,8 @@ START_TEST(secret_reads_pass_env_file_and_fd_forms)
     trisa_secret_free(s);
     close(fds[0]);
     tu_rmtree(dir);
+    free(f);
+    free(dir);
 }
 END_TEST
 
@@ -137,6 +139,8 @@ START_TEST(atomic_write_sets_mode_regardless_of_umask)
     free(back);
     ck_assert_int_eq(count_entries(dir), 1);
     tu_rmtree(dir);
+    free(f);
+    free(dir);
 }
 END_TEST
 
@@ -158,6 +162,8 @@ START_TEST(atomic_write_refuses_existing_file_unless_replace)
     free(back);
     ck_assert_int_eq(tu_mode(f), 0640);
     tu_rmtree(dir);
+    free(f);
+    free(dir);
 }
 END_TEST
 
@@ -177,6 +183,9 @@ START_TEST(atomic_write_does_not_follow_a_planted_symlink)
     ck_assert_str_eq((char *)back, "untouched");
     free(back);
     tu_rmtree(dir);
+    free(victim);
+    free(f);
+    free(dir);
 }
 END_TEST
 
@@ -188,6 +197,8 @@ START_TEST(atomic_write_into_missing_folder_fails_and_leaves_nothing)
     ck_assert_ptr_nonnull(strstr(trisa_error_last(), "cannot create"));
     ck_assert_int_eq(count_entries(dir), 0);
     tu_rmtree(dir);
+    free(f);
+    free(dir);
 }
 END_TEST
 
@@ -202,6 +213,8 @@ START_TEST(file_read_refuses_files_over_the_limit)
     ck_assert_int_eq(trisa_file_read(&back, NULL, dir, 9), TRISA_EIO);
     ck_assert_int_eq(trisa_file_read(&back, NULL, "/nonexistent", 9), TRISA_ENOTFOUND);
     tu_rmtree(dir);
+    free(f);
+    free(dir);
 }
 END_TEST
 

@@ -5,8 +5,7 @@
 #include "common/internal.h"
 #include "tools/common/opt.h"
 
-void tool_opt_init(tool_parser *p, int argc, char **argv, const tool_opt *opts,
-                   const char *prog)
+void tool_opt_init(tool_parser *p, int argc, char **argv, const tool_opt *opts, const char *prog)
 {
     memset(p, 0, sizeof(*p));
     p->argc = argc;
@@ -167,8 +166,8 @@ void tool_opt_help(FILE *f, const tool_opt *opts)
         if (o->names != NULL) {
             const char *bar = strchr(o->names, '|');
             int len = bar ? (int)(bar - o->names) : (int)strlen(o->names);
-            n += (size_t)snprintf(left + n, sizeof(left) - n, "%s--%.*s", n ? ", " : "    ",
-                                  len, o->names);
+            n += (size_t)snprintf(left + n, sizeof(left) - n, "%s--%.*s", n ? ", " : "    ", len,
+                                  o->names);
         }
         if (o->arg != NULL && n < sizeof(left)) {
             snprintf(left + n, sizeof(left) - n, " %s", o->arg);
@@ -185,8 +184,8 @@ int tool_opt_long(const char *prog, const char *name, const char *value, long mi
                   long *out)
 {
     if (trisa_parse_long(value, min, max, out) != 0) {
-        tool_usage_error(prog, "option '%s' needs a whole number from %ld to %ld, not '%s'",
-                         name, min, max, value);
+        tool_usage_error(prog, "option '%s' needs a whole number from %ld to %ld, not '%s'", name,
+                         min, max, value);
         return -1;
     }
     return 0;

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# trisa-csr with keys on a PKCS#11 token (SoftHSM2); pkcs11-tool and openssl judge.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/softhsm.sh"
+need pkcs11-tool "Debian package opensc"
+need openssl
+new_softhsm trisa spare
+CONF="$TRISA_SOURCE_DIR/conf/trisa.conf"
+HSM=(--pkcs11-module "$P11_MODULE" --pin-file "$PIN_FILE")
+
+# A key made on the token; only the CSR is written.
+mkdir out && cd out
+run trisa-csr -config "$CONF" "${HSM[@]}" --pkcs11-uri "pkcs11:token=trisa" --key-label vasp-2026 -out req.csr
+assert_rc 0 "token keygen"
+assert_contains "$ERR" "trisa-csr: made a rsa:4096 key on token 'trisa': pkcs11:"
+assert_contains "$ERR" ";object=vasp-2026;type=private"
+KEY_URI=$(printf '%s\n' "$ERR" | sed -n 's/.*on token .trisa.: //p')
+assert_dir_is . "req.csr"
+run openssl req -verify -noout -in req.csr
+assert_rc 0 "openssl req -verify"
+assert_contains "$ERR$OUT" "verify OK"
+ok "key generated on the token, CSR signed there and verified by openssl, no key file"
+
+# pkcs11-tool, independently: RSA 4096, sensitive and never extractable.
+run pkcs11-tool --module "$P11_MODULE" --token-label trisa --login --pin 1234 --list-objects --type privkey
+assert_rc 0 "pkcs11-tool --list-objects"
+assert_contains "$OUT" "label:      vasp-2026"
+assert_contains "$OUT" "Access:     sensitive, always sensitive, never extractable, local"
+assert_contains "$OUT" "Usage:      decrypt, sign"
+run pkcs11-tool --module "$P11_MODULE" --token-label trisa --read-object --type pubkey --label vasp-2026 -o pub.der
+assert_rc 0 "pkcs11-tool --read-object"
+openssl pkey -pubin -inform DER -in pub.der -outform PEM -out token-pub.pem
+openssl req -in req.csr -noout -pubkey >csr-pub.pem
+cmp -s token-pub.pem csr-pub.pem || fail "the CSR's public key is not the token's"
+assert_contains "$(openssl pkey -pubin -in token-pub.pem -noout -text)" "Public-Key: (4096 bit)"
+rm -f pub.der token-pub.pem csr-pub.pem
+ok "pkcs11-tool lists the key sensitive, never extractable, and its public key is the CSR's"
+
+# Renewal without re-keying: the same public key, a new CSR.
+run trisa-csr -config "$CONF" "${HSM[@]}" --key-in-uri "$KEY_URI" -out renew.csr
+assert_rc 0 "--key-in-uri"
+assert_eq "$(openssl req -in renew.csr -noout -pubkey)" "$(openssl req -in req.csr -noout -pubkey)" "renewal key"
+openssl req -verify -noout -in renew.csr 2>/dev/null || fail "renewal CSR does not verify"
+run trisa-csr -config "$CONF" "${HSM[@]}" --key-in-uri "pkcs11:token=trisa;object=vasp-2026" -out renew2.csr
+assert_rc 0 "--key-in-uri by label"
+ok "--key-in-uri signs a new CSR with the existing token key"
+
+# hsm list: tokens without a PIN, keys with one.
+run trisa-csr hsm list --pkcs11-module "$P11_MODULE"
+assert_rc 0 "hsm list"
+assert_contains "$OUT" "token 'trisa': SoftHSM project SoftHSM v2, serial "
+assert_contains "$OUT" "token 'spare': SoftHSM project SoftHSM v2, serial "
+assert_not_contains "$OUT" "private-key"
+run trisa-csr hsm list --pkcs11-module "$P11_MODULE" --pkcs11-uri "pkcs11:token=trisa" --pin-file "$PIN_FILE"
+assert_rc 0 "hsm list logged in"
+assert_contains "$OUT" "  private-key 'vasp-2026' id "
+assert_contains "$OUT" ": RSA 4096, sensitive, never extractable"
+assert_contains "$OUT" "$KEY_URI"
+assert_not_contains "$OUT" "'spare'"
+run trisa-csr hsm list --pkcs11-module "$P11_MODULE" --json
+assert_rc 0 "hsm list --json"
+assert_contains "$OUT" '"kind": "token", "label": "trisa"'
+ok "hsm list shows tokens, and with a PIN keys, each with its URI"
+
+# Bad input: each a one-line error, a documented exit code, nothing written, no key made.
+before=$(pkcs11-tool --module "$P11_MODULE" --token-label trisa --login --pin 1234 --list-objects 2>/dev/null | grep -c "Private Key Object")
+bad() { # expected-rc expected-message args...
+    local want=$1 msg=$2
+    shift 2
+    run trisa-csr -config "$CONF" -out bad.csr "$@"
+    assert_rc "$want" "$*"
+    assert_contains "$ERR" "$msg"
+    assert_eq "$(printf '%s\n' "$ERR" | wc -l)" 1 "stderr lines for: $*"
+    assert_missing bad.csr
+}
+echo 9999 >"$T/wrong-pin"
+bad 13 "trisa-csr: error: token 'trisa': wrong PIN" --pkcs11-module "$P11_MODULE" --pin-file "$T/wrong-pin" --pkcs11-uri "pkcs11:token=trisa"
+bad 12 "/nonexistent/p11.so: PKCS#11 module not found" --pkcs11-module /nonexistent/p11.so --pin-file "$PIN_FILE" --pkcs11-uri "pkcs11:token=trisa"
+bad 12 "not a PKCS#11 module (it has no C_GetFunctionList)" --pkcs11-module "$(ls /usr/lib/x86_64-linux-gnu/libz.so.1 /lib/x86_64-linux-gnu/libz.so.1 2>/dev/null | head -n1)" --pin-file "$PIN_FILE" --pkcs11-uri "pkcs11:token=trisa"
+bad 12 "no token matches 'pkcs11:token=nope'; tokens present: '" "${HSM[@]}" --pkcs11-uri "pkcs11:token=nope"
+bad 12 "2 tokens match 'pkcs11:model=SoftHSM%20v2'" "${HSM[@]}" --pkcs11-uri "pkcs11:model=SoftHSM%20v2"
+bad 4 "label 'vasp-2026' is already used by 2 object(s)" "${HSM[@]}" --pkcs11-uri "pkcs11:token=trisa" --key-label vasp-2026
+bad 12 "no private key on token 'trisa' matches 'pkcs11:token=trisa;object=missing'" "${HSM[@]}" --key-in-uri "pkcs11:token=trisa;object=missing"
+bad 3 "PKCS#11 URI 'token=trisa': URI scheme must be 'pkcs11:'" "${HSM[@]}" --pkcs11-uri "token=trisa"
+bad 2 "the token key never leaves the token: drop --keyout" "${HSM[@]}" --pkcs11-uri "pkcs11:token=trisa" --keyout k.pem
+bad 2 "--pin-file needs --pkcs11-uri or --key-in-uri" --pin-file "$PIN_FILE"
+after=$(pkcs11-tool --module "$P11_MODULE" --token-label trisa --login --pin 1234 --list-objects 2>/dev/null | grep -c "Private Key Object")
+assert_eq "$after" "$before" "private keys on the token after the failures"
+assert_dir_is . "renew.csr renew2.csr req.csr"
+ok "wrong PIN, missing module, non-module, unmatched and ambiguous URIs, taken label, missing key: one-line errors, nothing made"
+
+# The PIN from the URI's pin-source, from the environment, and pin-value with a warning.
+run trisa-csr -config "$CONF" --pkcs11-module "$P11_MODULE" --key-in-uri "pkcs11:token=trisa;object=vasp-2026?pin-source=file:$PIN_FILE" -out p1.csr
+assert_rc 0 "pin-source"
+TRISA_PKCS11_PIN=1234 run trisa-csr -config "$CONF" --pkcs11-module "$P11_MODULE" --key-in-uri "pkcs11:token=trisa;object=vasp-2026" -out p2.csr
+assert_rc 0 "TRISA_PKCS11_PIN"
+run trisa-csr -config "$CONF" --pkcs11-module "$P11_MODULE" --key-in-uri "pkcs11:token=trisa;object=vasp-2026?pin-value=1234" -out p3.csr
+assert_rc 0 "pin-value"
+assert_contains "$ERR" "trisa-csr: warning: the PIN is in the PKCS#11 URI (pin-value)"
+run trisa-csr -config "$CONF" --pkcs11-module "$P11_MODULE" --key-in-uri "pkcs11:token=trisa;object=vasp-2026" -out p4.csr </dev/null
+assert_rc 3 "no PIN and no terminal"
+assert_contains "$ERR" "no terminal to prompt for a secret"
+ok "PIN from pin-source, TRISA_PKCS11_PIN, pin-value (warned); no PIN and no terminal is an error"
+
+# EC keys on the token, through the module.
+run trisa-csr -config "$CONF" "${HSM[@]}" --pkcs11-uri "pkcs11:token=spare" --key ec:P-384 --key-label ec-key -out ec.csr
+assert_rc 0 "EC on token"
+assert_contains "$(openssl req -in ec.csr -noout -text)" "ASN1 OID: secp384r1"
+openssl req -verify -noout -in ec.csr 2>/dev/null || fail "EC CSR does not verify"
+ok "EC P-384 keys are made on the token too"
+done_testing

@@ -1,0 +1,25 @@
+/* trisa-csr: dispatch to a subcommand; the default makes keys and CSRs. */
+#include <string.h>
+
+#include "tools/common/exit.h"
+#include "tools/trisa-csr/trisa-csr.h"
+
+/* New subcommands (e.g. `hsm`) are one line here and one cmd_<verb>.c. */
+static const csr_command commands[] = {
+    {"new", cmd_new, "make a key and CSR from trisa.conf (the default)"},
+    {"init", cmd_init, "write a commented trisa.conf template"},
+    {"hsm", cmd_hsm, "list PKCS#11 tokens, keys and certificates with their URIs"},
+    {NULL, NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) {
+        for (const csr_command *c = commands; c->name != NULL; c++) {
+            if (strcmp(argv[1], c->name) == 0) {
+                return c->fn(argc - 1, argv + 1);
+            }
+        }
+    }
+    return cmd_new(argc, argv);
+}
