@@ -210,6 +210,13 @@ int trisa_zip_read(trisa_zip **out, const void *data, size_t len, const trisa_zi
         goto done;
     }
     za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+    if (za == NULL && zip_error_code_zip(&zerr) == ZIP_ER_EXISTS) {
+        /* libzip refuses duplicate names without naming them: reopen leniently so the loop
+         * below finds and names the duplicate (and still refuses the archive). */
+        zip_error_fini(&zerr);
+        zip_error_init(&zerr);
+        za = zip_open_from_source(src, ZIP_RDONLY, &zerr);
+    }
     if (za == NULL) {
         int code = zip_error_code_zip(&zerr);
         rc = trisa_error_set(
