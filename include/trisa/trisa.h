@@ -6,5 +6,6 @@
 #define TRISA_TRISA_H
 
 #include "trisa/common.h"
+#include "trisa/sectigo.h"
 
 #endif
