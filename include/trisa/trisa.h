@@ -7,5 +7,6 @@
 
 #include "trisa/common.h"
 #include "trisa/bundle.h"
+#include "trisa/sectigo.h"
 
 #endif
