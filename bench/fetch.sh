@@ -59,3 +59,37 @@ EOPY
     --at "$at" --force >/dev/null 2>time.txt || true
 rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' time.txt)
 echo "trisa-fetch peak RSS: ${rss} KiB ($(awk -v k="$rss" 'BEGIN{printf "%.1f", k/1024}') MiB; target < 12 MiB)"
+
+# ---- the whole path against the emulator, processing delay 0 --------------------------
+# upload + poll + download + verify + write, without key generation (measured apart).
+if sectigo serve --help >/dev/null 2>&1 && [ -f "$prefix/share/trisa/emulator.json" ]; then
+    mkdir -m 700 emu
+    sed 's/"balance": *[0-9]*/"balance": 1000000/' "$prefix/share/trisa/emulator.json" >emu.json
+    sectigo serve --addr 127.0.0.1:0 --state-dir emu --config emu.json --processing-delay 0 \
+        --quiet >emu.out 2>emu.err &
+    emu_pid=$!
+    trap 'kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; rm -rf "$work"' EXIT
+    url=
+    for _ in $(seq 1 600); do
+        url=$(sed -n 's/^listening on //p' emu.out | head -n 1)
+        [ -n "$url" ] && break
+        sleep 0.1
+    done
+    export SECTIGO_ENDPOINT="$url" SECTIGO_ENVIRONMENT=testing SECTIGO_USERNAME=staging
+    export SECTIGO_PASSWORD=staging-password XDG_CACHE_HOME="$work/cache"
+    openssl req -new -newkey rsa:2048 -nodes -subj "/CN=bench.example" \
+        -addext subjectAltName=DNS:bench.example -keyout k.pem -out r.csr 2>/dev/null
+    hyperfine -N --warmup 2 --min-runs 20 --export-json emu.json.out --prepare 'rm -rf o' \
+        -n "whole path (emulator, delay 0)" \
+        "trisa-fetch --csr r.csr --profile 42 --out-dir o --key k.pem --trust emu/ca/root.pem --interval 1" \
+        -n "key generation (RSA-4096)" "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096" \
+        2>&1 | sed 's/^/  /' || true
+    python3 - <<'EOPY'
+import json
+r = {x["command"]: x for x in json.load(open("emu.json.out"))["results"]}
+w = r["whole path (emulator, delay 0)"]["mean"]
+print(f"whole path without key generation: mean {w*1000:.1f} ms (target: key generation + 150 ms)")
+EOPY
+else
+    echo "sectigo serve or emulator.json not installed: whole-path measurement skipped"
+fi
