@@ -88,6 +88,23 @@ static char *common_name(X509 *x)
 
 /* ---------------------------------------------------------------------------------- */
 
+/* The providers are loaded on first need (a PKCS#12 member, a key file): bundles of
+ * plain certificates never pay for them. */
+static int ensure_providers(trisa_bundle *b)
+{
+    if (b->prov_default != NULL) {
+        return 0;
+    }
+    b->prov_default = OSSL_PROVIDER_load(b->libctx, "default");
+    if (b->prov_default == NULL) {
+        return trisa_error_set_ssl(TRISA_ECRYPTO, "cannot load OpenSSL's default provider");
+    }
+    /* Absence is only an error when a member needs RC2 (see decrypt_failed). */
+    b->prov_legacy = OSSL_PROVIDER_load(b->libctx, "legacy");
+    ERR_clear_error();
+    return 0;
+}
+
 int trisa_bundle_new(trisa_bundle **out, const trisa_bundle_options *opts)
 {
     trisa_bundle *b;
@@ -105,14 +122,6 @@ int trisa_bundle_new(trisa_bundle **out, const trisa_bundle_options *opts)
         trisa_bundle_free(b);
         return trisa_error_set_ssl(TRISA_ENOMEM, "cannot create an OpenSSL library context");
     }
-    b->prov_default = OSSL_PROVIDER_load(b->libctx, "default");
-    if (b->prov_default == NULL) {
-        trisa_bundle_free(b);
-        return trisa_error_set_ssl(TRISA_ECRYPTO, "cannot load OpenSSL's default provider");
-    }
-    /* Absence is only an error when a member needs RC2 (see decrypt_failed). */
-    b->prov_legacy = OSSL_PROVIDER_load(b->libctx, "legacy");
-    ERR_clear_error();
     if (opts != NULL) {
         if (opts->password != NULL && (b->password = OPENSSL_strdup(opts->password)) == NULL) {
             trisa_bundle_free(b);
@@ -228,6 +237,9 @@ int trisa_bundle_add_key_file(trisa_bundle *b, const char *path, const char *pas
 
     if (b == NULL || path == NULL) {
         return trisa_error_set(TRISA_EINVAL, "trisa_bundle_add_key_file: no bundle or path");
+    }
+    if ((rc = ensure_providers(b)) != 0) {
+        return rc;
     }
     rc = trisa_file_read(&data, &len, path, MAX_KEY_FILE);
     if (rc != 0) {
@@ -381,6 +393,9 @@ static int add_p12(trisa_bundle *b, const char *member, const unsigned char *dat
     int mac_checked = 0;
     int rc = 0;
 
+    if ((rc = ensure_providers(b)) != 0) {
+        return rc;
+    }
     ERR_clear_error();
     p12 = d2i_PKCS12(NULL, &p, (long)len);
     if (p12 == NULL) {
@@ -989,6 +1004,10 @@ int trisa_bundle_export_p12(unsigned char **out, size_t *out_len, const trisa_bu
     *out = NULL;
     *out_len = 0;
     id = &b->ids[index];
+    /* Loading the providers is a cache fill, not a change the caller can see. */
+    if ((rc = ensure_providers((trisa_bundle *)b)) != 0) {
+        return rc;
+    }
     if (id->key == NULL) {
         return trisa_error_set(TRISA_EINVAL, "a PKCS#12 needs the private key: none matches '%s'",
                                id->cn != NULL ? id->cn : "the certificate");

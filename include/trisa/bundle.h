@@ -105,8 +105,9 @@ typedef struct trisa_bundle_options {
 
 /**
  * An empty bundle, with its own OpenSSL library context into which the default and
- * legacy providers are loaded (the legacy one for RC2 / 3DES PKCS#12 bundles; its absence
- * is reported only when a member needs it).
+ * legacy providers are loaded when first needed (a PKCS#12 member, a key file, an
+ * export); the legacy one serves RC2 / 3DES PKCS#12 bundles and its absence is reported
+ * only when a member needs it. No global OpenSSL state is changed.
  * @return 0, TRISA_ENOMEM, TRISA_ECRYPTO.
  */
 int trisa_bundle_new(trisa_bundle **out, const trisa_bundle_options *opts);

@@ -147,6 +147,16 @@ assert_contains "$ERR" "run the same command again later"
 assert_dir_is sout ""
 ok "--timeout reached while processing: exit 9, nothing written"
 
+# ---- a batch the CA does not accept (RSA-1024 is under the profile's minimum) ----------
+openssl req -new -newkey rsa:1024 -nodes -subj "/O=Test VASP/CN=weak.example" \
+    -keyout weak.key -out weak.csr 2>/dev/null
+run trisa-fetch --csr weak.csr --profile $PROFILE --out-dir wout --key weak.key --trust "$EMU_CA" --interval 1
+assert_rc 8 "rejected"
+assert_contains "$ERR" "was NOT_ACCEPTABLE: "
+assert_eq "$(state_get wout phase)" rejected "state phase"
+assert_dir_is wout "trisa-fetch.state"
+ok "a batch the CA does not accept: its reason printed, exit 8, state rejected"
+
 # ---- several certificates in one batch, a folder of keys -----------------------------
 mkdir mkeys
 (cd mkeys && newcsr one.example && newcsr two.example)
