@@ -858,6 +858,33 @@ START_TEST(verify_needs_a_trust_anchor)
 }
 END_TEST
 
+START_TEST(encrypted_key_file_needs_its_password)
+{
+    pki p;
+    trisa_bundle *b;
+    char *dir = tu_tmpdir(), *path = tu_path(dir, "key.pem");
+    FILE *f;
+    make_pki(&p, NULL, NULL, NULL);
+    f = fopen(path, "w");
+    PEM_write_PKCS8PrivateKey(f, p.leaf_key, EVP_aes_256_cbc(), NULL, 0, NULL, (void *)"kpass");
+    fclose(f);
+    b = pem_bundle(p.leaf, p.inter, p.root);
+    ck_assert_int_eq(trisa_bundle_add_key_file(b, path, NULL), TRISA_EPASSWORD);
+    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "give its password"));
+    ck_assert_int_eq(trisa_bundle_add_key_file(b, path, "wrong"), TRISA_EPASSWORD);
+    ck_assert_int_eq(trisa_bundle_add_key_file(b, path, "kpass"), 0);
+    ck_assert_int_eq(trisa_bundle_resolve(b), 0);
+    ck_assert_int_eq(trisa_bundle_has_bundle_key(b, 0), 0);
+    tu_write(path, "not a key\n");
+    ck_assert_int_eq(trisa_bundle_add_key_file(b, path, NULL), TRISA_EKEY);
+    trisa_bundle_free(b);
+    tu_rmtree(dir);
+    free(dir);
+    free(path);
+    free_pki(&p);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------------------- */
 /* Writing and re-export                                                               */
 
@@ -1093,6 +1120,7 @@ static Suite *suite(int with_fixture)
     tcase_add_test(v, dns_names_and_key_usage_are_checked);
     tcase_add_test(v, revoked_leaf_fails_with_a_crl);
     tcase_add_test(v, verify_needs_a_trust_anchor);
+    tcase_add_test(v, encrypted_key_file_needs_its_password);
     tcase_set_timeout(v, 60);
     tcase_add_test(w, write_makes_the_files_and_refuses_to_replace_any);
     tcase_add_test(w, our_key_is_never_written);
