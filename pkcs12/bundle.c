@@ -630,7 +630,7 @@ int trisa_bundle_open_zip(trisa_bundle **out, const void *data, size_t len,
                           const trisa_bundle_options *opts)
 {
     trisa_bundle *b = NULL;
-    trisa_zip *z = NULL;
+    trisa_bundle_zip *z = NULL;
     int rc;
 
     if (out == NULL) {
@@ -640,14 +640,14 @@ int trisa_bundle_open_zip(trisa_bundle **out, const void *data, size_t len,
     if ((rc = trisa_bundle_new(&b, opts)) != 0) {
         goto done;
     }
-    if ((rc = trisa_zip_read(&z, data, len, &b->limits)) != 0) {
+    if ((rc = trisa_bundle_zip_read(&z, data, len, &b->limits)) != 0) {
         goto done;
     }
-    for (size_t i = 0; i < trisa_zip_count(z); i++) {
+    for (size_t i = 0; i < trisa_bundle_zip_count(z); i++) {
         const char *name;
         const unsigned char *bytes;
         size_t n;
-        trisa_zip_entry(z, i, &name, &bytes, &n);
+        trisa_bundle_zip_entry(z, i, &name, &bytes, &n);
         if ((rc = trisa_bundle_add_member(b, name, bytes, n)) != 0) {
             goto done;
         }
@@ -656,13 +656,13 @@ int trisa_bundle_open_zip(trisa_bundle **out, const void *data, size_t len,
         rc = trisa_error_set(TRISA_EBUNDLE,
                              "the ZIP holds no certificate (%zu entries, none .p12, .pfx, .pem, "
                              ".crt, .cer, .der, .p7b or .p7c)",
-                             trisa_zip_count(z));
+                             trisa_bundle_zip_count(z));
         goto done;
     }
     *out = b;
     b = NULL;
 done:
-    trisa_zip_free(z);
+    trisa_bundle_zip_free(z);
     trisa_bundle_free(b);
     return rc;
 }

@@ -27,7 +27,7 @@ struct trisa_bundle {
     OSSL_PROVIDER *prov_default;
     OSSL_PROVIDER *prov_legacy;
     char *password;
-    trisa_zip_limits limits;
+    trisa_bundle_zip_limits limits;
     STACK_OF(X509) * certs;
     bundle_key *keys;
     size_t nkeys;

@@ -22,7 +22,7 @@ typedef struct entry {
     size_t len;
 } entry;
 
-struct trisa_zip {
+struct trisa_bundle_zip {
     entry *entries;
     size_t count;
 };
@@ -173,7 +173,8 @@ done:
     return rc;
 }
 
-int trisa_zip_read(trisa_zip **out, const void *data, size_t len, const trisa_zip_limits *limits)
+int trisa_bundle_zip_read(trisa_bundle_zip **out, const void *data, size_t len,
+                          const trisa_bundle_zip_limits *limits)
 {
     size_t max_entries = DEFAULT_MAX_ENTRIES, max_entry = DEFAULT_MAX_ENTRY;
     size_t max_total = DEFAULT_MAX_TOTAL, total = 0;
@@ -181,12 +182,12 @@ int trisa_zip_read(trisa_zip **out, const void *data, size_t len, const trisa_zi
     zip_error_t zerr;
     zip_source_t *src = NULL;
     zip_t *za = NULL;
-    trisa_zip *z = NULL;
+    trisa_bundle_zip *z = NULL;
     zip_int64_t n;
     int rc = 0;
 
     if (out == NULL || (data == NULL && len > 0)) {
-        return trisa_error_set(TRISA_EINVAL, "trisa_zip_read: no output or no data");
+        return trisa_error_set(TRISA_EINVAL, "trisa_bundle_zip_read: no output or no data");
     }
     *out = NULL;
     if (limits != NULL) {
@@ -310,17 +311,17 @@ done:
     }
     zip_source_free(src);
     zip_error_fini(&zerr);
-    trisa_zip_free(z);
+    trisa_bundle_zip_free(z);
     return rc;
 }
 
-size_t trisa_zip_count(const trisa_zip *zip)
+size_t trisa_bundle_zip_count(const trisa_bundle_zip *zip)
 {
     return zip != NULL ? zip->count : 0;
 }
 
-int trisa_zip_entry(const trisa_zip *zip, size_t index, const char **name,
-                    const unsigned char **data, size_t *len)
+int trisa_bundle_zip_entry(const trisa_bundle_zip *zip, size_t index, const char **name,
+                           const unsigned char **data, size_t *len)
 {
     if (zip == NULL || index >= zip->count) {
         return trisa_error_set(TRISA_EINVAL, "ZIP entry index %zu out of range", index);
@@ -337,7 +338,7 @@ int trisa_zip_entry(const trisa_zip *zip, size_t index, const char **name,
     return 0;
 }
 
-void trisa_zip_free(trisa_zip *zip)
+void trisa_bundle_zip_free(trisa_bundle_zip *zip)
 {
     if (zip == NULL) {
         return;

@@ -37,22 +37,22 @@ extern "C" {
 /* ---------------------------------------------------------------------------------- */
 
 /** Limits for reading a ZIP archive; a field left 0 takes the default shown. */
-typedef struct trisa_zip_limits {
-    unsigned version;      /**< TRISA_ZIP_LIMITS_VERSION */
+typedef struct trisa_bundle_zip_limits {
+    unsigned version;      /**< TRISA_BUNDLE_ZIP_LIMITS_VERSION */
     size_t max_entries;    /**< default 1000 */
     size_t max_entry_size; /**< uncompressed bytes of one entry; default 16 MiB */
     size_t max_total_size; /**< uncompressed bytes of all entries; default 64 MiB */
     unsigned max_ratio;    /**< uncompressed / compressed size; default 100 */
-} trisa_zip_limits;
+} trisa_bundle_zip_limits;
 
-#define TRISA_ZIP_LIMITS_VERSION 1
-#define TRISA_ZIP_LIMITS_INIT                                                                      \
+#define TRISA_BUNDLE_ZIP_LIMITS_VERSION 1
+#define TRISA_BUNDLE_ZIP_LIMITS_INIT                                                               \
     {                                                                                              \
-        TRISA_ZIP_LIMITS_VERSION, 0, 0, 0, 0                                                       \
+        TRISA_BUNDLE_ZIP_LIMITS_VERSION, 0, 0, 0, 0                                                \
     }
 
 /** An archive read into memory, every member checked. Opaque. */
-typedef struct trisa_zip trisa_zip;
+typedef struct trisa_bundle_zip trisa_bundle_zip;
 
 /**
  * Read a ZIP archive held in memory, refusing anything unsafe: absolute paths, `..`
@@ -62,26 +62,27 @@ typedef struct trisa_zip trisa_zip;
  * inconsistent archives. Sizes declared in the headers are never trusted: each entry is
  * read with a bound and its real length compared with the declared one.
  *
- * @param out    receives the archive; free with trisa_zip_free().
+ * @param out    receives the archive; free with trisa_bundle_zip_free().
  * @param data   the archive's bytes (not retained).
  * @param limits NULL for the defaults.
  * @return 0, TRISA_EZIP (message names the entry and the reason), TRISA_ETOOBIG,
  *         TRISA_EINVAL, TRISA_ENOMEM.
  */
-int trisa_zip_read(trisa_zip **out, const void *data, size_t len, const trisa_zip_limits *limits);
+int trisa_bundle_zip_read(trisa_bundle_zip **out, const void *data, size_t len,
+                          const trisa_bundle_zip_limits *limits);
 
 /** The number of entries. */
-size_t trisa_zip_count(const trisa_zip *zip);
+size_t trisa_bundle_zip_count(const trisa_bundle_zip *zip);
 
 /**
- * Entry @p index: its name and bytes, borrowed from @p zip (valid until trisa_zip_free).
+ * Entry @p index: its name and bytes, borrowed from @p zip (valid until trisa_bundle_zip_free).
  * @return 0, or TRISA_EINVAL when index is out of range.
  */
-int trisa_zip_entry(const trisa_zip *zip, size_t index, const char **name,
-                    const unsigned char **data, size_t *len);
+int trisa_bundle_zip_entry(const trisa_bundle_zip *zip, size_t index, const char **name,
+                           const unsigned char **data, size_t *len);
 
 /** Free an archive. NULL is ignored. */
-void trisa_zip_free(trisa_zip *zip);
+void trisa_bundle_zip_free(trisa_bundle_zip *zip);
 
 /* ---------------------------------------------------------------------------------- */
 /* Bundles                                                                            */
@@ -92,15 +93,15 @@ typedef struct trisa_bundle trisa_bundle;
 
 /** How to open a bundle; NULL means all defaults. */
 typedef struct trisa_bundle_options {
-    unsigned version;        /**< TRISA_BUNDLE_OPTIONS_VERSION */
-    const char *password;    /**< PKCS#12 password; NULL is the empty password. Copied. */
-    trisa_zip_limits limits; /**< ZIP limits (zeros: defaults) */
+    unsigned version;               /**< TRISA_BUNDLE_OPTIONS_VERSION */
+    const char *password;           /**< PKCS#12 password; NULL is the empty password. Copied. */
+    trisa_bundle_zip_limits limits; /**< ZIP limits (zeros: defaults) */
 } trisa_bundle_options;
 
 #define TRISA_BUNDLE_OPTIONS_VERSION 1
 #define TRISA_BUNDLE_OPTIONS_INIT                                                                  \
     {                                                                                              \
-        TRISA_BUNDLE_OPTIONS_VERSION, NULL, TRISA_ZIP_LIMITS_INIT                                  \
+        TRISA_BUNDLE_OPTIONS_VERSION, NULL, TRISA_BUNDLE_ZIP_LIMITS_INIT                           \
     }
 
 /**
@@ -124,7 +125,7 @@ int trisa_bundle_new(trisa_bundle **out, const trisa_bundle_options *opts);
 int trisa_bundle_add_member(trisa_bundle *b, const char *name, const void *data, size_t len);
 
 /**
- * Open a ZIP held in memory: trisa_bundle_new(), trisa_zip_read(), then
+ * Open a ZIP held in memory: trisa_bundle_new(), trisa_bundle_zip_read(), then
  * trisa_bundle_add_member() for each entry.
  * @return as those functions; TRISA_EBUNDLE when the ZIP holds no certificate.
  */

@@ -108,6 +108,15 @@ if [ -f "$FIXTURE" ]; then
     assert_contains "$ERR" "pbeWithSHA1And3-KeyTripleDES-CBC"
     assert_contains "$ERR" "MAC: sha1"
     ok "--legacy re-export is 3DES with a SHA-1 MAC and openssl reads it"
+
+    mkdir lone
+    (cd lone && unzip -q "$FIXTURE")
+    run trisa-fetch --zip lone/api.bob.vaspbot.net.p12 --out-dir lone-out --password-file pw \
+        --trust-bundle-root --at 2021-06-01
+    assert_rc 0 "a lone .p12"
+    assert_dir_is lone-out "cert.pem chain.pem fullchain.pem key.pem root.pem"
+    cmp -s lone-out/fullchain.pem real/fullchain.pem || fail "fullchain differs from the ZIP's"
+    ok "--zip also takes the .p12 on its own"
 else
     echo "# the real Sectigo bundle is absent ($FIXTURE): its checks are skipped"
 fi

@@ -269,10 +269,10 @@ static int patch(bytes *z, const char *from, const char *to)
     return count;
 }
 
-static int zip_fails_with(bytes z, const trisa_zip_limits *lim, const char *needle)
+static int zip_fails_with(bytes z, const trisa_bundle_zip_limits *lim, const char *needle)
 {
-    trisa_zip *out = NULL;
-    int rc = trisa_zip_read(&out, z.data, z.len, lim);
+    trisa_bundle_zip *out = NULL;
+    int rc = trisa_bundle_zip_read(&out, z.data, z.len, lim);
     ck_assert_ptr_null(out);
     ck_assert_msg(strstr(trisa_error_last(), needle) != NULL, "message [%s] lacks [%s]",
                   trisa_error_last(), needle);
@@ -346,7 +346,7 @@ static unsigned char *random_bytes(size_t n)
 
 START_TEST(zip_refuses_an_entry_over_the_size_limit)
 {
-    trisa_zip_limits lim = TRISA_ZIP_LIMITS_INIT;
+    trisa_bundle_zip_limits lim = TRISA_BUNDLE_ZIP_LIMITS_INIT;
     unsigned char *rnd = random_bytes(2000);
     zmember m = {"big.pem", rnd, 2000, 0};
     lim.max_entry_size = 1000;
@@ -358,7 +358,7 @@ END_TEST
 
 START_TEST(zip_refuses_a_total_over_the_size_limit)
 {
-    trisa_zip_limits lim = TRISA_ZIP_LIMITS_INIT;
+    trisa_bundle_zip_limits lim = TRISA_BUNDLE_ZIP_LIMITS_INIT;
     unsigned char *rnd = random_bytes(2000);
     zmember m[2] = {{"a.pem", rnd, 2000, 0}, {"b.pem", rnd, 2000, 0}};
     lim.max_total_size = 3000;
@@ -430,18 +430,18 @@ START_TEST(zip_reads_good_entries_into_memory)
 {
     zmember m[2] = {{"dir/a.pem", "alpha", 5, 0}, {"b.txt", "beta", 4, 4}};
     bytes z = make_zip(m, 2);
-    trisa_zip *out = NULL;
+    trisa_bundle_zip *out = NULL;
     const char *name;
     const unsigned char *data;
     size_t len;
-    ck_assert_int_eq(trisa_zip_read(&out, z.data, z.len, NULL), 0);
-    ck_assert_uint_eq(trisa_zip_count(out), 2);
-    ck_assert_int_eq(trisa_zip_entry(out, 1, &name, &data, &len), 0);
+    ck_assert_int_eq(trisa_bundle_zip_read(&out, z.data, z.len, NULL), 0);
+    ck_assert_uint_eq(trisa_bundle_zip_count(out), 2);
+    ck_assert_int_eq(trisa_bundle_zip_entry(out, 1, &name, &data, &len), 0);
     ck_assert_str_eq(name, "b.txt");
     ck_assert_uint_eq(len, 4);
     ck_assert_int_eq(memcmp(data, "beta", 4), 0);
-    ck_assert_int_eq(trisa_zip_entry(out, 2, &name, &data, &len), TRISA_EINVAL);
-    trisa_zip_free(out);
+    ck_assert_int_eq(trisa_bundle_zip_entry(out, 2, &name, &data, &len), TRISA_EINVAL);
+    trisa_bundle_zip_free(out);
     free(z.data);
 }
 END_TEST

@@ -197,11 +197,11 @@ static int download(trisa_sectigo *c, const fetch_args *a, long long id, unsigne
 {
     int rc = 0;
     for (int attempt = 1; attempt <= DOWNLOAD_ATTEMPTS; attempt++) {
-        trisa_zip *z = NULL;
+        trisa_bundle_zip *z = NULL;
         rc = trisa_sectigo_download_mem(zip, len, name, c, id);
         if (rc == 0) {
-            rc = trisa_zip_read(&z, *zip, *len, NULL);
-            trisa_zip_free(z);
+            rc = trisa_bundle_zip_read(&z, *zip, *len, NULL);
+            trisa_bundle_zip_free(z);
             if (rc == 0) {
                 return 0;
             }
