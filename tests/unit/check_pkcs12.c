@@ -1059,13 +1059,20 @@ END_TEST
 
 START_TEST(real_sectigo_bundle_wrong_password)
 {
-    bytes z = fixture();
+    char *path = tu_path(tu_shared_dir(), "fixtures/sectigo-bundle/certificate.zip");
     trisa_bundle_options o = TRISA_BUNDLE_OPTIONS_INIT;
     trisa_bundle *b = NULL;
-    ck_assert_ptr_nonnull(z.data);
     o.password = "not-the-password";
-    ck_assert_int_eq(trisa_bundle_open_zip(&b, z.data, z.len, &o), TRISA_EPASSWORD);
-    free(z.data);
+    ck_assert_int_eq(trisa_bundle_open_file(&b, path, &o), TRISA_EPASSWORD);
+    ck_assert_ptr_null(b);
+    ck_assert_msg(strstr(trisa_error_last(), "api.bob.vaspbot.net.p12") != NULL, "%s",
+                  trisa_error_last());
+    o.password = FIXTURE_PASSWORD;
+    ck_assert_int_eq(trisa_bundle_open_file(&b, path, &o), 0);
+    ck_assert_uint_eq(trisa_bundle_cert_count(b), 3);
+    trisa_bundle_free(b);
+    ck_assert_int_eq(trisa_bundle_open_file(&b, "/nonexistent/x.zip", &o), TRISA_ENOTFOUND);
+    free(path);
 }
 END_TEST
 
