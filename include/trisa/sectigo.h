@@ -247,7 +247,7 @@ typedef struct trisa_sectigo_organization {
     char *primary_contact_name;
     char *primary_contact_email;
     char *primary_contact_phone;
-    long long manufacture_id;
+    char *manufacture_id; /**< raw JSON value (servers differ: number or string) */
     char *logo;
     trisa_sectigo_authority_list authorities;
     long long ecosystem_id;

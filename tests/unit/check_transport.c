@@ -452,7 +452,7 @@ START_TEST(profiles_params_and_organization_print_in_order)
     ck_assert_str_eq(out, "{\n  \"organizationId\": 5,\n  \"organizationName\": \"\",\n"
                           "  \"address\": \"\",\n  \"primaryContactName\": \"\",\n"
                           "  \"primaryContactEmail\": \"\",\n  \"primaryContactPhone\": \"\",\n"
-                          "  \"manufactureId\": 0,\n  \"logo\": \"\",\n  \"authorities\": [],\n"
+                          "  \"manufactureId\": null,\n  \"logo\": \"\",\n  \"authorities\": [],\n"
                           "  \"ecosystemId\": 0,\n  \"organizationParameters\": {\n"
                           "    \"a\": \"1\",\n    \"b\": \"2\"\n  },\n  \"orgStatus\": \"OK\"\n"
                           "}\n");
