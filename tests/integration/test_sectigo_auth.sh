@@ -4,7 +4,7 @@
 . "$TRISA_SOURCE_DIR/tests/integration/sectigo.sh"
 need curl
 need openssl
-emu_config "$T/short.json" 's/"accessLifetime": 600/"accessLifetime": 2/' 's/"refreshLifetime": 3600/"refreshLifetime": 5/'
+emu_config "$T/short.json" 's/"accessLifetime": 600/"accessLifetime": 2/' 's/"refreshLifetime": 3600/"refreshLifetime": 8/'
 start_emulator --test-hooks --processing-delay 0 --config "$T/short.json"
 use_emulator
 
@@ -46,7 +46,7 @@ assert_eq "$(emu_count POST /auth/pwd)" 1 "logins after refresh"
 ok "an expired access token is refreshed"
 
 # Refresh token expired too: log in again.
-sleep 6
+sleep 9
 run sectigo licenses
 assert_rc 0 "licenses after refresh expiry"
 assert_eq "$(emu_count POST /auth/pwd)" 2 "logins after refresh expiry"
