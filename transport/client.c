@@ -454,6 +454,10 @@ static CURLcode perform(trisa_sectigo *c, const sectigo_req *r)
     SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
     SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    /* libcurl silently re-sends a request when a reused connection closes before any
+     * reply ("connection died, retrying a fresh connect"). The server may have acted on
+     * it, so a request that must not run twice gets a connection of its own. */
+    SET(CURLOPT_FRESH_CONNECT, r->idempotent ? 0L : 1L);
     SET(CURLOPT_USERAGENT, c->user_agent);
     SET(CURLOPT_ERRORBUFFER, c->errbuf);
     SET(CURLOPT_WRITEFUNCTION, on_body);

@@ -985,6 +985,7 @@ void trisa_sectigo_organization_free(trisa_sectigo_organization *g)
     free(g->primary_contact_email);
     free(g->primary_contact_phone);
     free(g->logo);
+    free(g->manufacture_id);
     authority_list_clear(&g->authorities);
     for (size_t i = 0; g->organization_parameters && i < g->organization_parameters_count; i++) {
         free(g->organization_parameters[i].name);
@@ -1020,13 +1021,13 @@ int sectigo_parse_organization(trisa_sectigo_organization **out, const char *bod
     g->primary_contact_name = get_str(o, "primaryContactName");
     g->primary_contact_email = get_str(o, "primaryContactEmail");
     g->primary_contact_phone = get_str(o, "primaryContactPhone");
-    g->manufacture_id = get_int(o, "manufactureId");
+    g->manufacture_id = get_raw(o, "manufactureId");
     g->logo = get_str(o, "logo");
     g->ecosystem_id = get_int(o, "ecosystemId");
     g->org_status = get_str(o, "orgStatus");
     if (!g->organization_name || !g->address || !g->primary_contact_name ||
-        !g->primary_contact_email || !g->primary_contact_phone || !g->logo || !g->org_status ||
-        authority_list_fill(&g->authorities, get_array(o, "authorities")) != 0) {
+        !g->primary_contact_email || !g->primary_contact_phone || !g->logo || !g->manufacture_id ||
+        !g->org_status || authority_list_fill(&g->authorities, get_array(o, "authorities")) != 0) {
         goto oom;
     }
     if (json_object_is_type(o, json_type_object) &&
@@ -1080,7 +1081,7 @@ int trisa_sectigo_organization_json(char **out, const trisa_sectigo_organization
     gojson_key(&w, "primaryContactPhone");
     gojson_str(&w, g->primary_contact_phone);
     gojson_key(&w, "manufactureId");
-    gojson_int(&w, g->manufacture_id);
+    gojson_raw(&w, g->manufacture_id);
     gojson_key(&w, "logo");
     gojson_str(&w, g->logo);
     gojson_key(&w, "authorities");

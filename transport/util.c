@@ -204,7 +204,6 @@ char *trisa_sectigo_disposition_filename(const char *header)
     char name[256];
     size_t n = 0;
     const char *base;
-    char *slash;
 
     if (header == NULL) {
         return NULL;
@@ -253,12 +252,11 @@ char *trisa_sectigo_disposition_filename(const char *header)
         return NULL;
     }
     name[n] = '\0';
-    /* Reduce to the last path component, whichever separator the server used. */
+    /* A name with a path in it is refused outright rather than trimmed: the server has no
+     * business naming folders, and a trimmed "../x" could still surprise. */
     base = name;
-    while ((slash = strpbrk(base, "/\\")) != NULL) {
-        base = slash + 1;
-    }
-    if (*base == '\0' || *base == '.' || strstr(base, "..") != NULL) {
+    if (*base == '\0' || *base == '.' || strstr(base, "..") != NULL ||
+        strpbrk(base, "/\\") != NULL) {
         return NULL;
     }
     for (const char *c = base; *c != '\0'; c++) {

@@ -247,7 +247,7 @@ typedef struct trisa_sectigo_organization {
     char *primary_contact_name;
     char *primary_contact_email;
     char *primary_contact_phone;
-    long long manufacture_id;
+    char *manufacture_id; /**< raw JSON value (servers differ: number or string) */
     char *logo;
     trisa_sectigo_authority_list authorities;
     long long ecosystem_id;
@@ -325,7 +325,8 @@ int trisa_sectigo_get_processing_info(trisa_sectigo_processing_info *out, trisa_
 
 /**
  * GET /api/v1/batches/{id}/download into folder @p dir (which must exist), named from
- * the Content-Disposition filename (reduced to a safe base name) or `<id>.zip`, written
+ * the Content-Disposition filename (when safe, see
+ * trisa_sectigo_disposition_filename()) or `<id>.zip`, written
  * atomically with mode 0644.
  * @param out_path receives the file's path (free with free()); may be NULL.
  * @param replace  non-zero to replace an existing file (else TRISA_EEXISTS).
@@ -382,8 +383,8 @@ char *trisa_sectigo_status_normalize(char *status);
 
 /**
  * The file name to save a download under, from a Content-Disposition header value:
- * its filename (quoted or not) reduced to a base name, refusing empty, ".", "..",
- * hidden names, control characters and path separators; NULL when there is no safe one.
+ * its filename (quoted or not), refused when empty, hidden (leading '.'), holding "..",
+ * a path separator ('/' or '\\'), ':' or a control character; NULL when none is safe.
  * @return a new string (free with free()) or NULL.
  */
 char *trisa_sectigo_disposition_filename(const char *header);

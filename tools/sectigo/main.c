@@ -20,9 +20,7 @@ static const sectigo_command commands[] = {
     {"organization", NULL, cmd_organization, "view organization of the current user"},
     {"find", NULL, cmd_find, "search for certs by common name and serial number"},
     {"revoke", NULL, cmd_revoke, "revoke a certificate by serial number"},
-#ifndef SECTIGO_NO_SERVE
     {"serve", NULL, cmd_serve, "run a local Sectigo-compatible server (the emulator)"},
-#endif
     {NULL, NULL, NULL, NULL},
 };
 
