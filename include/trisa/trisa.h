@@ -9,5 +9,7 @@
 #include "trisa/keygen.h"
 #include "trisa/csr.h"
 #include "trisa/hsm.h"
+#include "trisa/bundle.h"
+#include "trisa/sectigo.h"
 
 #endif

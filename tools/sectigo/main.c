@@ -9,15 +9,27 @@
 #include "tools/sectigo/sectigo.h"
 
 static const sectigo_command commands[] = {
+    {"auth", NULL, cmd_auth, "check authentication status with server"},
+    {"create", NULL, cmd_create, "create single certificate batch"},
+    {"upload", NULL, cmd_upload, "upload a certificate signing request"},
+    {"batches", NULL, cmd_batches, "view batch jobs for certificate creation"},
+    {"download", NULL, cmd_download, "download batch as a ZIP file"},
+    {"licenses", NULL, cmd_licenses, "view the ordered/issued certificates"},
+    {"authorities", NULL, cmd_authorities, "view the current users authorities by ecosystem"},
+    {"profiles", "profile", cmd_profiles, "view profiles available to the user"},
+    {"organization", NULL, cmd_organization, "view organization of the current user"},
+    {"find", NULL, cmd_find, "search for certs by common name and serial number"},
+    {"revoke", NULL, cmd_revoke, "revoke a certificate by serial number"},
     {"serve", NULL, cmd_serve, "run a local Sectigo-compatible server (the emulator)"},
     {NULL, NULL, NULL, NULL},
 };
 
-enum { G_USER = 1, G_PASS, G_PROFILE, G_ENV, G_URL, G_CACERT, G_HELP, G_VERSION };
+enum { G_USER = 1, G_PASS, G_PASSFILE, G_PROFILE, G_ENV, G_URL, G_CACERT, G_HELP, G_VERSION };
 
 static const tool_opt global_opts[] = {
     {G_USER, 'u', "username", "NAME", "Sectigo username [$SECTIGO_USERNAME]"},
     {G_PASS, 'p', "password", "PASS", "Sectigo password [$SECTIGO_PASSWORD]"},
+    {G_PASSFILE, 0, "password-file", "FILE", "read the Sectigo password from FILE's first line"},
     {G_PROFILE, 'P', "profile", "NAME", "Sectigo profile [$SECTIGO_PROFILE]"},
     {G_ENV, 'E', "env|environment", "ENV",
      "production, staging, docker or testing [$SECTIGO_ENVIRONMENT]"},
@@ -37,7 +49,10 @@ static void usage(FILE *f)
     }
     fprintf(f, "\nGlobal options:\n");
     tool_opt_help(f, global_opts);
-    fprintf(f, "\nRun 'sectigo <command> --help' for a command's options.\n");
+    fprintf(f, "\nRun 'sectigo <command> --help' for a command's options.\n"
+               "Exit codes: 0 success, 1 other failure, 2 usage, 3 invalid input, 4 file exists,\n"
+               "5 authentication, 6 API error, 7 network, 14 endpoint refused by the\n"
+               "environment guard.\n");
 }
 
 int main(int argc, char **argv)
@@ -46,6 +61,8 @@ int main(int argc, char **argv)
     tool_parser p;
     int id;
 
+    /* As the reference does: ./.env fills SECTIGO_* variables the environment lacks. */
+    sectigo_load_dotenv(".env");
     g.username = getenv("SECTIGO_USERNAME");
     g.password = getenv("SECTIGO_PASSWORD");
     g.profile = getenv("SECTIGO_PROFILE");
@@ -62,6 +79,9 @@ int main(int argc, char **argv)
             break;
         case G_PASS:
             g.password = p.value;
+            break;
+        case G_PASSFILE:
+            g.password_file = p.value;
             break;
         case G_PROFILE:
             g.profile = p.value;

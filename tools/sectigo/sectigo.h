@@ -7,12 +7,13 @@
 
 /* Global flags of the reference CLI (each also from its environment variable). */
 typedef struct sectigo_globals {
-    const char *username;    /* -u, --username, SECTIGO_USERNAME */
-    const char *password;    /* -p, --password, SECTIGO_PASSWORD */
-    const char *profile;     /* -P, --profile, SECTIGO_PROFILE */
-    const char *environment; /* -E, --env, --environment, SECTIGO_ENVIRONMENT */
-    const char *endpoint;    /* -e, --url, --endpoint, SECTIGO_ENDPOINT */
-    const char *cacert;      /* --cacert, SECTIGO_CA_BUNDLE */
+    const char *username;      /* -u, --username, SECTIGO_USERNAME */
+    const char *password;      /* -p, --password, SECTIGO_PASSWORD */
+    const char *profile;       /* -P, --profile, SECTIGO_PROFILE */
+    const char *environment;   /* -E, --env, --environment, SECTIGO_ENVIRONMENT */
+    const char *endpoint;      /* -e, --url, --endpoint, SECTIGO_ENDPOINT */
+    const char *cacert;        /* --cacert, SECTIGO_CA_BUNDLE */
+    const char *password_file; /* --password-file: the account password's first line */
 } sectigo_globals;
 
 /* A command gets its own argv (argv[0] is the command name) and the global flags. */
@@ -25,6 +26,32 @@ typedef struct sectigo_command {
     const char *summary;
 } sectigo_command;
 
+struct trisa_sectigo;
+
 int cmd_serve(int argc, char **argv, sectigo_globals *g);
+int cmd_auth(int argc, char **argv, sectigo_globals *g);
+int cmd_authorities(int argc, char **argv, sectigo_globals *g);
+int cmd_licenses(int argc, char **argv, sectigo_globals *g);
+int cmd_profiles(int argc, char **argv, sectigo_globals *g);
+int cmd_organization(int argc, char **argv, sectigo_globals *g);
+int cmd_create(int argc, char **argv, sectigo_globals *g);
+int cmd_upload(int argc, char **argv, sectigo_globals *g);
+int cmd_batches(int argc, char **argv, sectigo_globals *g);
+int cmd_download(int argc, char **argv, sectigo_globals *g);
+int cmd_find(int argc, char **argv, sectigo_globals *g);
+int cmd_revoke(int argc, char **argv, sectigo_globals *g);
+
+/* session.c: what every command shares. */
+
+/* Open a client from the global flags; on failure prints the error and returns the exit
+ * code (non-zero). */
+int sectigo_open(struct trisa_sectigo **out, const sectigo_globals *g, const char *prog);
+/* Print JSON text from a trisa_sectigo_*_json() call (rc its result) and free it; returns
+ * the exit code. */
+int sectigo_print_json(const char *prog, int rc, char *json);
+/* Load SECTIGO_* variables from ./.env without overriding the environment. */
+void sectigo_load_dotenv(const char *path);
+/* Print a command's usage line and options. */
+void sectigo_help(const char *usage, const char *about, const void *opts);
 
 #endif

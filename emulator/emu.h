@@ -1,0 +1,305 @@
+/*
+ * Shared declarations of the emulator's files: config.c (configuration), store.c
+ * (SQLite), auth.c (JWT), ca.c (local CA, CRL), bundle.c (ZIP, PKCS#12), hooks.c
+ * (request log, faults), http.c (listener, routing), api.c (the endpoints).
+ */
+#ifndef TRISA_EMU_INTERNAL_H
+#define TRISA_EMU_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <sqlite3.h>
+
+#include "common/internal.h"
+#include "emulator/emulator.h"
+
+/* ---- configuration (config.c) ---- */
+
+typedef struct emu_param {
+    char *name, *input_type, *placeholder, *pattern, *message, *value, *title;
+    int required, dynamic;
+    char **scopes;
+    size_t nscopes;
+} emu_param;
+
+typedef struct emu_profile {
+    long id;
+    char *profile_name, *name, *ca, *raw_config, *key_algorithm_info;
+    char **algorithms;
+    size_t nalgorithms;
+    emu_param *params;
+    size_t nparams;
+    int server_key_bits; /* RSA size of server-generated keys */
+    int min_key_bits;    /* weakest RSA key accepted in a CSR */
+    int min_ec_bits;     /* weakest EC key accepted in a CSR */
+    int modern_p12;      /* AES-256 + SHA-256 MAC instead of the legacy algorithms */
+    int validity_days;
+} emu_profile;
+
+typedef struct emu_authority {
+    long id, ecosystem_id, signer_certificate_id, profile_id, balance;
+    char *ecosystem_name, *profile_name;
+    int enabled;
+} emu_authority;
+
+typedef struct emu_account {
+    char *username, *password;
+    long user_id, account_id;
+    long *authorities;
+    size_t nauthorities;
+    int certificate_login;
+} emu_account;
+
+typedef struct emu_config {
+    emu_account *accounts;
+    size_t naccounts;
+    emu_authority *authorities;
+    size_t nauthorities;
+    emu_profile *profiles;
+    size_t nprofiles;
+    json_object *organization; /* organizationParameters etc., without "authorities" */
+    long access_lifetime, refresh_lifetime, refresh_not_before;
+    double processing_delay;
+    long expire_after;
+    size_t max_body;
+} emu_config;
+
+int emu_config_load(emu_config *c, const char *path);
+void emu_config_free(emu_config *c);
+const emu_profile *emu_config_profile(const emu_config *c, long id);
+const emu_authority *emu_config_authority(const emu_config *c, long id);
+const emu_account *emu_config_account(const emu_config *c, const char *username);
+
+/* ---- store (store.c) ---- */
+
+typedef struct emu_store emu_store;
+
+typedef struct emu_batch {
+    long id, order_number, profile_id, size, user_id, authority_id;
+    int64_t created_ms, ready_ms, expires_ms;
+    char status[32]; /* as stored: PROCESSING, NOT_ACCEPTABLE, FAILED (others are derived) */
+    int collected;
+    char *name, *reject_reason, *profile_name;
+    long success, failed;
+} emu_batch;
+
+typedef struct emu_cert {
+    long device_id, batch_id, profile_id;
+    char serial[80];
+    char *common_name;
+    int64_t created_ms, revoked_ms;
+    int revoked, reason;
+} emu_cert;
+
+int emu_store_open(emu_store **out, const char *path, const emu_config *c);
+void emu_store_close(emu_store *s);
+/* Take `count` licences from the authority; TRISA_EBALANCE when too few remain. */
+int emu_store_take(emu_store *s, long authority_id, long count);
+long emu_store_balance(emu_store *s, long authority_id);
+int emu_store_devices(emu_store *s, long *ordered, long *issued);
+/* Insert a batch (b->id and b->order_number are filled), its certificates and its ZIP. */
+int emu_store_add_batch(emu_store *s, emu_batch *b, emu_cert *certs, size_t ncerts,
+                        const unsigned char *zip, size_t ziplen);
+int emu_store_get_batch(emu_store *s, long id, emu_batch *out);
+int emu_store_get_zip(emu_store *s, long id, unsigned char **zip, size_t *len);
+int emu_store_mark_collected(emu_store *s, long id);
+void emu_batch_clear(emu_batch *b);
+/* Find by common name and/or serial (NULL: any); certs come back in *out (free each). */
+int emu_store_find(emu_store *s, const char *cn, const char *serial, emu_cert **out, size_t *n);
+void emu_certs_free(emu_cert *c, size_t n);
+/* TRISA_ENOTFOUND, TRISA_ESTATE (already revoked). */
+int emu_store_revoke(emu_store *s, const char *serial, long profile_id, int reason);
+/* Call fn for each revoked certificate. */
+int emu_store_each_revoked(emu_store *s, void (*fn)(void *, const emu_cert *), void *arg);
+
+/* ---- local CA (ca.c) ---- */
+
+typedef struct emu_ca {
+    EVP_PKEY *root_key, *issuing_key;
+    X509 *root, *issuing;
+    char *dir; /* DIR/ca */
+    pthread_mutex_t crl_lock;
+} emu_ca;
+
+int emu_ca_open(emu_ca *ca, const char *state_dir);
+void emu_ca_close(emu_ca *ca);
+/* Issue a leaf for pubkey with subject and DNS names; serial_hex receives the serial. */
+int emu_ca_issue(emu_ca *ca, X509 **out, EVP_PKEY *pubkey, const X509_NAME *subject,
+                 char *const *dns, size_t ndns, int days, char serial_hex[80]);
+int emu_ca_write_crl(emu_ca *ca, emu_store *s);
+/* Self-signed TLS material: DIR/tls-ca.pem (+key), a server cert for 127.0.0.1/localhost. */
+int emu_tls_self_signed(const char *state_dir, char **cert_pem, char **key_pem);
+/* Uppercase hex, no separators. */
+int emu_serial_hex(const ASN1_INTEGER *serial, char out[80]);
+
+/* ---- bundles (bundle.c) ---- */
+
+typedef struct emu_zip_member {
+    char *name;
+    unsigned char *data;
+    size_t len;
+} emu_zip_member;
+
+int emu_zip_build(unsigned char **out, size_t *outlen, const emu_zip_member *m, size_t n);
+/* Members of a ZIP upload (size-limited); free with emu_zip_members_free. */
+int emu_zip_read(emu_zip_member **out, size_t *n, const unsigned char *zip, size_t len,
+                 size_t max_total);
+void emu_zip_members_free(emu_zip_member *m, size_t n);
+/* PKCS#12 with key, leaf, chain; legacy algorithms unless modern. */
+int emu_p12_build(unsigned char **out, size_t *outlen, OSSL_LIB_CTX *libctx, const char *pass,
+                  const char *friendly, EVP_PKEY *key, X509 *leaf, X509 *issuing, X509 *root,
+                  int modern);
+
+/* ---- JWT (auth.c) ---- */
+
+typedef struct emu_claims {
+    char sub[256];
+    char typ[16];
+    int64_t iat, exp, nbf;
+} emu_claims;
+
+char *emu_jwt_sign(const unsigned char *key, size_t keylen, const char *sub, const char *typ,
+                   int64_t iat, int64_t nbf, int64_t exp);
+/* 0 when the signature is good and the token parses (times are not checked here). */
+int emu_jwt_verify(const unsigned char *key, size_t keylen, const char *token, size_t len,
+                   emu_claims *out);
+int emu_jwt_secret(unsigned char key[32], const char *state_dir);
+
+/* ---- test hooks (hooks.c) ---- */
+
+enum emu_fault_kind { EMU_FAULT_STATUS = 1, EMU_FAULT_DELAY, EMU_FAULT_DROP, EMU_FAULT_CUT };
+
+typedef struct emu_fault {
+    long id;
+    char method[16]; /* "" = any */
+    char *path;      /* route pattern, literal path, or "*" */
+    int kind;
+    long remaining;
+    int status;
+    long retry_after; /* < 0: none */
+    long delay_ms;
+    long cut_after;
+} emu_fault;
+
+typedef struct emu_hooks {
+    pthread_mutex_t lock;
+    emu_fault *faults;
+    size_t nfaults, capfaults;
+    long next_fault_id;
+    struct emu_logent {
+        long seq;
+        char method[16];
+        char *path;
+        int status;
+        double ms;
+    } * log;
+    size_t logcap, logstart, loglen;
+    long next_seq;
+} emu_hooks;
+
+void emu_hooks_init(emu_hooks *h);
+void emu_hooks_free(emu_hooks *h);
+/* Consume one matching fault (copied to *out, path not owned); 1 when found. */
+int emu_hooks_take(emu_hooks *h, const char *method, const char *path, const char *route,
+                   emu_fault *out);
+void emu_hooks_record(emu_hooks *h, const char *method, const char *path, int status, double ms);
+
+/* ---- the server (http.c, api.c) ---- */
+
+struct trisa_emu {
+    trisa_emu_options opts;
+    char *state_dir, *host;
+    int port, tls;
+    char *tls_cert_pem, *tls_key_pem;
+    emu_config cfg;
+    emu_store *store;
+    emu_ca ca;
+    emu_hooks hooks;
+    unsigned char jwt_key[32];
+    OSSL_LIB_CTX *p12ctx;
+    OSSL_PROVIDER *legacy, *deflt;
+    struct MHD_Daemon *daemon;
+    int listen_fd;
+    FILE *log;
+    pthread_mutex_t log_lock;
+};
+
+/* One request, as the routing code hands it to an endpoint. */
+typedef struct emu_req {
+    trisa_emu *emu;
+    const char *method, *path;
+    const char *content_type;
+    const char *auth; /* Authorization header */
+    const unsigned char *body;
+    size_t body_len;
+    const emu_account *account; /* set for /api/v1 after the token check */
+    long ids[2];                /* numeric path segments, in order */
+} emu_req;
+
+/* What an endpoint answers: status, content type, body (owned, malloc'd), headers. */
+typedef struct emu_resp {
+    int status;
+    const char *content_type;
+    unsigned char *body;
+    size_t len;
+    char disposition[128];
+    char location[128];
+    long retry_after; /* < 0 none */
+} emu_resp;
+
+/* Fill r with the error JSON; returns 0. */
+int emu_error(emu_resp *r, int status, int code, const char *fmt, ...) TRISA_PRINTF(4, 5);
+/* r takes a JSON object (released). */
+int emu_json(emu_resp *r, int status, json_object *o);
+int64_t emu_now_ms(void);
+void emu_iso_time(char out[40], int64_t ms);
+
+typedef int (*emu_handler)(emu_req *q, emu_resp *r);
+
+int emu_api_auth_pwd(emu_req *q, emu_resp *r);
+int emu_api_auth_refresh(emu_req *q, emu_resp *r);
+int emu_api_devices(emu_req *q, emu_resp *r);
+int emu_api_authorities(emu_req *q, emu_resp *r);
+int emu_api_balance(emu_req *q, emu_resp *r);
+int emu_api_profiles(emu_req *q, emu_resp *r);
+int emu_api_profile(emu_req *q, emu_resp *r);
+int emu_api_profile_params(emu_req *q, emu_resp *r);
+int emu_api_organization(emu_req *q, emu_resp *r);
+int emu_api_create(emu_req *q, emu_resp *r);
+int emu_api_upload(emu_req *q, emu_resp *r);
+int emu_api_batch(emu_req *q, emu_resp *r);
+int emu_api_batch_status(emu_req *q, emu_resp *r);
+int emu_api_batch_info(emu_req *q, emu_resp *r);
+int emu_api_batch_download(emu_req *q, emu_resp *r);
+int emu_api_find(emu_req *q, emu_resp *r);
+int emu_api_revoke(emu_req *q, emu_resp *r);
+int emu_api_hook_requests(emu_req *q, emu_resp *r);
+int emu_api_hook_faults(emu_req *q, emu_resp *r);
+int emu_api_hook_faults_clear(emu_req *q, emu_resp *r);
+int emu_api_hook_requests_clear(emu_req *q, emu_resp *r);
+
+/* Error codes in the error JSON's errorCode (documented in docs/emulator.md). */
+enum {
+    EMU_EC_BAD_REQUEST = 1000,
+    EMU_EC_VALIDATION = 1001,
+    EMU_EC_UNAUTHORIZED = 1100,
+    EMU_EC_TOKEN = 1101,
+    EMU_EC_FORBIDDEN = 1102,
+    EMU_EC_CERT_LOGIN = 1103,
+    EMU_EC_NOT_FOUND = 1200,
+    EMU_EC_METHOD = 1201,
+    EMU_EC_TOO_LARGE = 1202,
+    EMU_EC_MEDIA_TYPE = 1203,
+    EMU_EC_BALANCE = 1300,
+    EMU_EC_NOT_READY = 1301,
+    EMU_EC_EXPIRED = 1302,
+    EMU_EC_ALREADY_REVOKED = 1303,
+    EMU_EC_INJECTED = 1900,
+    EMU_EC_INTERNAL = 1999,
+};
+
+#endif

@@ -1,0 +1,283 @@
+/*
+ * Test hooks (only with --test-hooks): the log of requests received and the faults
+ * injected on an endpoint for its next N requests.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "emulator/emu.h"
+
+#define LOG_CAP 4096 /* the oldest entries go first */
+
+void emu_hooks_init(emu_hooks *h)
+{
+    memset(h, 0, sizeof(*h));
+    pthread_mutex_init(&h->lock, NULL);
+    h->next_fault_id = 1;
+    h->next_seq = 1;
+}
+
+void emu_hooks_free(emu_hooks *h)
+{
+    for (size_t i = 0; i < h->nfaults; i++) {
+        free(h->faults[i].path);
+    }
+    free(h->faults);
+    for (size_t i = 0; h->log != NULL && i < h->loglen; i++) {
+        free(h->log[(h->logstart + i) % h->logcap].path);
+    }
+    free(h->log);
+    pthread_mutex_destroy(&h->lock);
+    memset(h, 0, sizeof(*h));
+}
+
+static int matches(const emu_fault *f, const char *method, const char *path, const char *route)
+{
+    if (f->method[0] != '\0' && strcmp(f->method, method) != 0) {
+        return 0;
+    }
+    return strcmp(f->path, "*") == 0 || strcmp(f->path, path) == 0 ||
+           (route != NULL && strcmp(f->path, route) == 0);
+}
+
+int emu_hooks_take(emu_hooks *h, const char *method, const char *path, const char *route,
+                   emu_fault *out)
+{
+    int found = 0;
+
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < h->nfaults; i++) {
+        emu_fault *f = &h->faults[i];
+        if (f->remaining > 0 && matches(f, method, path, route)) {
+            *out = *f;
+            out->path = NULL;
+            found = 1;
+            if (--f->remaining == 0) {
+                free(f->path);
+                memmove(f, f + 1, (h->nfaults - i - 1) * sizeof(*f));
+                h->nfaults--;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    return found;
+}
+
+void emu_hooks_record(emu_hooks *h, const char *method, const char *path, int status, double ms)
+{
+    struct emu_logent *e;
+    char *p = strdup(path);
+
+    if (p == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&h->lock);
+    if (h->log == NULL) {
+        h->log = calloc(LOG_CAP, sizeof(*h->log));
+        h->logcap = h->log ? LOG_CAP : 0;
+    }
+    if (h->logcap == 0) {
+        pthread_mutex_unlock(&h->lock);
+        free(p);
+        return;
+    }
+    if (h->loglen == h->logcap) {
+        free(h->log[h->logstart].path);
+        h->logstart = (h->logstart + 1) % h->logcap;
+        h->loglen--;
+    }
+    e = &h->log[(h->logstart + h->loglen) % h->logcap];
+    e->seq = h->next_seq++;
+    snprintf(e->method, sizeof(e->method), "%s", method);
+    e->path = p;
+    e->status = status;
+    e->ms = ms;
+    h->loglen++;
+    pthread_mutex_unlock(&h->lock);
+}
+
+int emu_api_hook_requests(emu_req *q, emu_resp *r)
+{
+    emu_hooks *h = &q->emu->hooks;
+    json_object *arr = json_object_new_array();
+
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; arr != NULL && i < h->loglen; i++) {
+        struct emu_logent *e = &h->log[(h->logstart + i) % h->logcap];
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "seq", json_object_new_int64(e->seq));
+        json_object_object_add(o, "method", json_object_new_string(e->method));
+        json_object_object_add(o, "path", json_object_new_string(e->path));
+        json_object_object_add(o, "status", json_object_new_int(e->status));
+        json_object_array_add(arr, o);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return emu_json(r, 200, arr);
+}
+
+int emu_api_hook_requests_clear(emu_req *q, emu_resp *r)
+{
+    emu_hooks *h = &q->emu->hooks;
+
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < h->loglen; i++) {
+        free(h->log[(h->logstart + i) % h->logcap].path);
+    }
+    h->loglen = 0;
+    h->logstart = 0;
+    pthread_mutex_unlock(&h->lock);
+    r->status = 204;
+    return 0;
+}
+
+int emu_api_hook_faults_clear(emu_req *q, emu_resp *r)
+{
+    emu_hooks *h = &q->emu->hooks;
+
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < h->nfaults; i++) {
+        free(h->faults[i].path);
+    }
+    h->nfaults = 0;
+    pthread_mutex_unlock(&h->lock);
+    r->status = 204;
+    return 0;
+}
+
+static const char *kind_name(int k)
+{
+    switch (k) {
+    case EMU_FAULT_STATUS:
+        return "status";
+    case EMU_FAULT_DELAY:
+        return "delay";
+    case EMU_FAULT_DROP:
+        return "drop";
+    default:
+        return "cut";
+    }
+}
+
+static json_object *fault_json(const emu_fault *f)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "id", json_object_new_int64(f->id));
+    json_object_object_add(o, "method", json_object_new_string(f->method[0] ? f->method : "*"));
+    json_object_object_add(o, "path", json_object_new_string(f->path));
+    json_object_object_add(o, "kind", json_object_new_string(kind_name(f->kind)));
+    json_object_object_add(o, "count", json_object_new_int64(f->remaining));
+    json_object_object_add(o, "status", json_object_new_int(f->status));
+    json_object_object_add(o, "retryAfter", json_object_new_int64(f->retry_after));
+    json_object_object_add(o, "delayMs", json_object_new_int64(f->delay_ms));
+    json_object_object_add(o, "cutAfter", json_object_new_int64(f->cut_after));
+    return o;
+}
+
+static int field_long(json_object *o, const char *key, long def, long min, long max, long *out)
+{
+    json_object *v;
+
+    *out = def;
+    if (!json_object_object_get_ex(o, key, &v)) {
+        return 0;
+    }
+    if (!json_object_is_type(v, json_type_int)) {
+        return -1;
+    }
+    *out = (long)json_object_get_int64(v);
+    return (*out < min || *out > max) ? -1 : 0;
+}
+
+int emu_api_hook_faults(emu_req *q, emu_resp *r)
+{
+    emu_hooks *h = &q->emu->hooks;
+    json_object *o = NULL, *v;
+    emu_fault f;
+    const char *kind;
+    int ret;
+
+    if (strcmp(q->method, "GET") == 0) {
+        json_object *arr = json_object_new_array();
+        pthread_mutex_lock(&h->lock);
+        for (size_t i = 0; i < h->nfaults; i++) {
+            json_object_array_add(arr, fault_json(&h->faults[i]));
+        }
+        pthread_mutex_unlock(&h->lock);
+        return emu_json(r, 200, arr);
+    }
+    memset(&f, 0, sizeof(f));
+    o = json_tokener_parse(q->body ? (const char *)q->body : "");
+    if (o == NULL || !json_object_is_type(o, json_type_object)) {
+        ret = emu_error(r, 400, EMU_EC_BAD_REQUEST, "fault: expected a JSON object");
+        goto done;
+    }
+    if (!json_object_object_get_ex(o, "path", &v) || !json_object_is_type(v, json_type_string) ||
+        json_object_get_string_len(v) == 0) {
+        ret = emu_error(r, 400, EMU_EC_VALIDATION, "fault: \"path\" (string) is required");
+        goto done;
+    }
+    f.path = strdup(json_object_get_string(v));
+    if (json_object_object_get_ex(o, "method", &v)) {
+        const char *m = json_object_get_string(v);
+        if (!json_object_is_type(v, json_type_string) || strlen(m) >= sizeof(f.method)) {
+            ret = emu_error(r, 400, EMU_EC_VALIDATION, "fault: \"method\" must be a string");
+            goto done;
+        }
+        snprintf(f.method, sizeof(f.method), "%s", strcmp(m, "*") == 0 ? "" : m);
+    }
+    kind = json_object_object_get_ex(o, "kind", &v) ? json_object_get_string(v) : "";
+    if (strcmp(kind, "status") == 0) {
+        f.kind = EMU_FAULT_STATUS;
+    } else if (strcmp(kind, "delay") == 0) {
+        f.kind = EMU_FAULT_DELAY;
+    } else if (strcmp(kind, "drop") == 0) {
+        f.kind = EMU_FAULT_DROP;
+    } else if (strcmp(kind, "cut") == 0) {
+        f.kind = EMU_FAULT_CUT;
+    } else {
+        ret = emu_error(r, 400, EMU_EC_VALIDATION,
+                        "fault: \"kind\" must be status, delay, drop or cut");
+        goto done;
+    }
+    {
+        long status;
+        if (field_long(o, "count", 1, 1, 1000000, &f.remaining) != 0 ||
+            field_long(o, "status", 503, 100, 599, &status) != 0 ||
+            field_long(o, "retryAfter", -1, -1, 86400, &f.retry_after) != 0 ||
+            field_long(o, "delayMs", 1000, 0, 600000, &f.delay_ms) != 0 ||
+            field_long(o, "cutAfter", 0, 0, 1L << 30, &f.cut_after) != 0) {
+            ret = emu_error(r, 400, EMU_EC_VALIDATION,
+                            "fault: count 1-1000000, status 100-599, retryAfter 0-86400, "
+                            "delayMs 0-600000, cutAfter >= 0 (integers)");
+            goto done;
+        }
+        f.status = (int)status;
+    }
+    if (f.path == NULL) {
+        ret = emu_error(r, 500, EMU_EC_INTERNAL, "out of memory");
+        goto done;
+    }
+    pthread_mutex_lock(&h->lock);
+    if (h->nfaults == h->capfaults) {
+        size_t cap = h->capfaults ? h->capfaults * 2 : 8;
+        emu_fault *nf = realloc(h->faults, cap * sizeof(*nf));
+        if (nf == NULL) {
+            pthread_mutex_unlock(&h->lock);
+            ret = emu_error(r, 500, EMU_EC_INTERNAL, "out of memory");
+            goto done;
+        }
+        h->faults = nf;
+        h->capfaults = cap;
+    }
+    f.id = h->next_fault_id++;
+    h->faults[h->nfaults++] = f;
+    ret = emu_json(r, 201, fault_json(&f));
+    f.path = NULL; /* owned by the list now */
+    pthread_mutex_unlock(&h->lock);
+done:
+    free(f.path);
+    json_object_put(o);
+    return ret;
+}

@@ -1,0 +1,518 @@
+/*
+ * The emulator's persistent store: one SQLite database in WAL mode under the state
+ * folder, so a batch created before a restart can be downloaded after it. One
+ * connection behind a mutex: every statement is short, and licence arithmetic stays
+ * exact under concurrent requests.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "emulator/emu.h"
+
+struct emu_store {
+    sqlite3 *db;
+    pthread_mutex_t lock;
+    sqlite3_stmt *get_batch, *balance;
+};
+
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS authorities (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " order_number INTEGER NOT NULL, profile_id INTEGER NOT NULL, authority_id INTEGER NOT NULL,"
+    " user_id INTEGER NOT NULL, size INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+    " ready_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, status TEXT NOT NULL,"
+    " collected INTEGER NOT NULL DEFAULT 0, name TEXT NOT NULL, reject_reason TEXT NOT NULL,"
+    " profile_name TEXT NOT NULL, success INTEGER NOT NULL, failed INTEGER NOT NULL, zip BLOB);"
+    "CREATE TABLE IF NOT EXISTS certs (device_id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " serial TEXT NOT NULL UNIQUE, batch_id INTEGER NOT NULL, profile_id INTEGER NOT NULL,"
+    " common_name TEXT NOT NULL, created_ms INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
+    " reason INTEGER NOT NULL DEFAULT 0, revoked_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS certs_cn ON certs(common_name);";
+
+static int dberr(emu_store *s, const char *what)
+{
+    return trisa_error_set(TRISA_EIO, "store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+int emu_store_open(emu_store **out, const char *path, const emu_config *c)
+{
+    emu_store *s = calloc(1, sizeof(*s));
+    sqlite3_stmt *st = NULL;
+    int err;
+
+    *out = NULL;
+    if (s == NULL) {
+        return TRISA_ENOMEM;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        err = trisa_error_set(TRISA_EIO, "store %s: %s", path,
+                              s->db ? sqlite3_errmsg(s->db) : "cannot open");
+        goto done;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    if (sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+        err = dberr(s, "schema");
+        goto done;
+    }
+    /* Authorities keep their balance across restarts; new ones start from the config. */
+    if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO authorities (id, balance) VALUES (?, ?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        err = dberr(s, "prepare");
+        goto done;
+    }
+    for (size_t i = 0; i < c->nauthorities; i++) {
+        sqlite3_bind_int64(st, 1, c->authorities[i].id);
+        sqlite3_bind_int64(st, 2, c->authorities[i].balance);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            err = dberr(s, "seed authorities");
+            goto done;
+        }
+        sqlite3_reset(st);
+    }
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, order_number, profile_id, authority_id, user_id, size,"
+                           " created_ms, ready_ms, expires_ms, status, collected, name,"
+                           " reject_reason, profile_name, success, failed FROM batches WHERE id=?",
+                           -1, &s->get_batch, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "SELECT balance FROM authorities WHERE id=?", -1, &s->balance,
+                           NULL) != SQLITE_OK) {
+        err = dberr(s, "prepare");
+        goto done;
+    }
+    *out = s;
+    s = NULL;
+    err = 0;
+done:
+    sqlite3_finalize(st);
+    emu_store_close(s);
+    return err;
+}
+
+void emu_store_close(emu_store *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    sqlite3_finalize(s->get_batch);
+    sqlite3_finalize(s->balance);
+    sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+int emu_store_take(emu_store *s, long authority_id, long count)
+{
+    sqlite3_stmt *st = NULL;
+    int err = 0;
+
+    pthread_mutex_lock(&s->lock);
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE authorities SET balance = balance - ?1 WHERE id = ?2 AND "
+                           "balance >= ?1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        err = dberr(s, "prepare");
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, count);
+    sqlite3_bind_int64(st, 2, authority_id);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        err = dberr(s, "take licences");
+        goto done;
+    }
+    if (sqlite3_changes(s->db) != 1) {
+        err = trisa_error_set(TRISA_EBALANCE, "authority %ld has fewer than %ld licences left",
+                              authority_id, count);
+    }
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+long emu_store_balance(emu_store *s, long authority_id)
+{
+    long v = -1;
+
+    pthread_mutex_lock(&s->lock);
+    sqlite3_bind_int64(s->balance, 1, authority_id);
+    if (sqlite3_step(s->balance) == SQLITE_ROW) {
+        v = (long)sqlite3_column_int64(s->balance, 0);
+    }
+    sqlite3_reset(s->balance);
+    pthread_mutex_unlock(&s->lock);
+    return v;
+}
+
+static long scalar(emu_store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    long v = -1;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        v = (long)sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
+int emu_store_devices(emu_store *s, long *ordered, long *issued)
+{
+    pthread_mutex_lock(&s->lock);
+    *ordered = scalar(s, "SELECT COALESCE(SUM(size), 0) FROM batches WHERE status = 'PROCESSING'");
+    *issued = scalar(s, "SELECT COUNT(*) FROM certs");
+    pthread_mutex_unlock(&s->lock);
+    return (*ordered < 0 || *issued < 0) ? trisa_error_set(TRISA_EIO, "store: devices") : 0;
+}
+
+int emu_store_add_batch(emu_store *s, emu_batch *b, emu_cert *certs, size_t ncerts,
+                        const unsigned char *zip, size_t ziplen)
+{
+    sqlite3_stmt *st = NULL;
+    int err = 0, began = 0;
+
+    pthread_mutex_lock(&s->lock);
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        err = dberr(s, "begin");
+        goto done;
+    }
+    began = 1;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO batches (order_number, profile_id, authority_id, user_id,"
+                           " size, created_ms, ready_ms, expires_ms, status, name, reject_reason,"
+                           " profile_name, success, failed, zip) VALUES"
+                           " ((SELECT COALESCE(MAX(id), 0) + 1001 FROM batches), ?, ?, ?, ?, ?, ?,"
+                           " ?, ?, ?, ?, ?, ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        err = dberr(s, "prepare");
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, b->profile_id);
+    sqlite3_bind_int64(st, 2, b->authority_id);
+    sqlite3_bind_int64(st, 3, b->user_id);
+    sqlite3_bind_int64(st, 4, b->size);
+    sqlite3_bind_int64(st, 5, b->created_ms);
+    sqlite3_bind_int64(st, 6, b->ready_ms);
+    sqlite3_bind_int64(st, 7, b->expires_ms);
+    sqlite3_bind_text(st, 8, b->status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, b->name ? b->name : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, b->reject_reason ? b->reject_reason : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, b->profile_name ? b->profile_name : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 12, b->success);
+    sqlite3_bind_int64(st, 13, b->failed);
+    if (zip != NULL) {
+        sqlite3_bind_blob(st, 14, zip, (int)ziplen, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(st, 14);
+    }
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        err = dberr(s, "insert batch");
+        goto done;
+    }
+    b->id = (long)sqlite3_last_insert_rowid(s->db);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT order_number FROM batches WHERE id = ?", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, b->id);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            b->order_number = (long)sqlite3_column_int64(st, 0);
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO certs (serial, batch_id, profile_id, common_name,"
+                           " created_ms) VALUES (?, ?, ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        err = dberr(s, "prepare");
+        goto done;
+    }
+    for (size_t i = 0; i < ncerts; i++) {
+        sqlite3_bind_text(st, 1, certs[i].serial, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, b->id);
+        sqlite3_bind_int64(st, 3, b->profile_id);
+        sqlite3_bind_text(st, 4, certs[i].common_name ? certs[i].common_name : "", -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, b->created_ms);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            err = dberr(s, "insert certificate");
+            goto done;
+        }
+        certs[i].device_id = (long)sqlite3_last_insert_rowid(s->db);
+        sqlite3_reset(st);
+    }
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        err = dberr(s, "commit");
+        goto done;
+    }
+    began = 0;
+done:
+    sqlite3_finalize(st);
+    if (began) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+static char *coltext(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return strdup(t ? (const char *)t : "");
+}
+
+int emu_store_get_batch(emu_store *s, long id, emu_batch *b)
+{
+    sqlite3_stmt *st = s->get_batch;
+    int err = 0, rc;
+
+    memset(b, 0, sizeof(*b));
+    pthread_mutex_lock(&s->lock);
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *status = sqlite3_column_text(st, 9);
+        b->id = (long)sqlite3_column_int64(st, 0);
+        b->order_number = (long)sqlite3_column_int64(st, 1);
+        b->profile_id = (long)sqlite3_column_int64(st, 2);
+        b->authority_id = (long)sqlite3_column_int64(st, 3);
+        b->user_id = (long)sqlite3_column_int64(st, 4);
+        b->size = (long)sqlite3_column_int64(st, 5);
+        b->created_ms = sqlite3_column_int64(st, 6);
+        b->ready_ms = sqlite3_column_int64(st, 7);
+        b->expires_ms = sqlite3_column_int64(st, 8);
+        snprintf(b->status, sizeof(b->status), "%s", status ? (const char *)status : "");
+        b->collected = sqlite3_column_int(st, 10);
+        b->name = coltext(st, 11);
+        b->reject_reason = coltext(st, 12);
+        b->profile_name = coltext(st, 13);
+        b->success = (long)sqlite3_column_int64(st, 14);
+        b->failed = (long)sqlite3_column_int64(st, 15);
+        if (b->name == NULL || b->reject_reason == NULL || b->profile_name == NULL) {
+            err = TRISA_ENOMEM;
+        }
+    } else if (rc == SQLITE_DONE) {
+        err = trisa_error_set(TRISA_ENOTFOUND, "batch %ld not found", id);
+    } else {
+        err = dberr(s, "get batch");
+    }
+    sqlite3_reset(st);
+    pthread_mutex_unlock(&s->lock);
+    if (err != 0) {
+        emu_batch_clear(b);
+    }
+    return err;
+}
+
+void emu_batch_clear(emu_batch *b)
+{
+    free(b->name);
+    free(b->reject_reason);
+    free(b->profile_name);
+    b->name = b->reject_reason = b->profile_name = NULL;
+}
+
+int emu_store_get_zip(emu_store *s, long id, unsigned char **zip, size_t *len)
+{
+    sqlite3_stmt *st = NULL;
+    int err = 0;
+
+    *zip = NULL;
+    *len = 0;
+    pthread_mutex_lock(&s->lock);
+    if (sqlite3_prepare_v2(s->db, "SELECT zip FROM batches WHERE id = ?", -1, &st, NULL) !=
+        SQLITE_OK) {
+        err = dberr(s, "prepare");
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) != SQLITE_BLOB) {
+        err = trisa_error_set(TRISA_ENOTFOUND, "batch %ld has no bundle", id);
+        goto done;
+    }
+    *len = (size_t)sqlite3_column_bytes(st, 0);
+    *zip = malloc(*len ? *len : 1);
+    if (*zip == NULL) {
+        err = TRISA_ENOMEM;
+        goto done;
+    }
+    memcpy(*zip, sqlite3_column_blob(st, 0), *len);
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+int emu_store_mark_collected(emu_store *s, long id)
+{
+    int err = 0;
+    char sql[96];
+
+    snprintf(sql, sizeof(sql), "UPDATE batches SET collected = 1 WHERE id = %ld", id);
+    pthread_mutex_lock(&s->lock);
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        err = dberr(s, "collect");
+    }
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+static int read_cert(sqlite3_stmt *st, emu_cert *c)
+{
+    const unsigned char *serial = sqlite3_column_text(st, 1);
+
+    memset(c, 0, sizeof(*c));
+    c->device_id = (long)sqlite3_column_int64(st, 0);
+    snprintf(c->serial, sizeof(c->serial), "%s", serial ? (const char *)serial : "");
+    c->batch_id = (long)sqlite3_column_int64(st, 2);
+    c->profile_id = (long)sqlite3_column_int64(st, 3);
+    c->common_name = coltext(st, 4);
+    c->created_ms = sqlite3_column_int64(st, 5);
+    c->revoked = sqlite3_column_int(st, 6);
+    c->reason = sqlite3_column_int(st, 7);
+    c->revoked_ms = sqlite3_column_int64(st, 8);
+    return c->common_name ? 0 : TRISA_ENOMEM;
+}
+
+#define CERT_COLUMNS                                                                               \
+    "SELECT device_id, serial, batch_id, profile_id, common_name, created_ms, revoked, reason,"    \
+    " revoked_ms FROM certs "
+
+int emu_store_find(emu_store *s, const char *cn, const char *serial, emu_cert **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    emu_cert *v = NULL, *nv;
+    size_t len = 0, cap = 0;
+    int err = 0, rc;
+
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&s->lock);
+    if (sqlite3_prepare_v2(s->db,
+                           CERT_COLUMNS "WHERE (?1 IS NULL OR common_name = ?1) AND"
+                                        " (?2 IS NULL OR serial = ?2) ORDER BY device_id",
+                           -1, &st, NULL) != SQLITE_OK) {
+        err = dberr(s, "prepare");
+        goto done;
+    }
+    if (cn != NULL) {
+        sqlite3_bind_text(st, 1, cn, -1, SQLITE_STATIC);
+    }
+    if (serial != NULL) {
+        sqlite3_bind_text(st, 2, serial, -1, SQLITE_STATIC);
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 8;
+            nv = realloc(v, cap * sizeof(*v));
+            if (nv == NULL) {
+                err = TRISA_ENOMEM;
+                goto done;
+            }
+            v = nv;
+        }
+        err = read_cert(st, &v[len]);
+        len++;
+        if (err != 0) {
+            goto done;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        err = dberr(s, "find");
+    }
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    if (err != 0) {
+        emu_certs_free(v, len);
+        return err;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+void emu_certs_free(emu_cert *c, size_t n)
+{
+    for (size_t i = 0; c != NULL && i < n; i++) {
+        free(c[i].common_name);
+    }
+    free(c);
+}
+
+int emu_store_revoke(emu_store *s, const char *serial, long profile_id, int reason)
+{
+    sqlite3_stmt *st = NULL;
+    int err = 0, rc;
+
+    pthread_mutex_lock(&s->lock);
+    if (sqlite3_prepare_v2(s->db, "SELECT revoked FROM certs WHERE serial = ? AND profile_id = ?",
+                           -1, &st, NULL) != SQLITE_OK) {
+        err = dberr(s, "prepare");
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, profile_id);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        err = trisa_error_set(TRISA_ENOTFOUND, "no certificate with serial %s in profile %ld",
+                              serial, profile_id);
+        goto done;
+    }
+    if (sqlite3_column_int(st, 0) != 0) {
+        err = trisa_error_set(TRISA_ESTATE, "certificate %s is already revoked", serial);
+        goto done;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE certs SET revoked = 1, reason = ?, revoked_ms = ? WHERE serial"
+                           " = ?",
+                           -1, &st, NULL) != SQLITE_OK) {
+        err = dberr(s, "prepare");
+        goto done;
+    }
+    sqlite3_bind_int(st, 1, reason);
+    sqlite3_bind_int64(st, 2, emu_now_ms());
+    sqlite3_bind_text(st, 3, serial, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        err = dberr(s, "revoke");
+    }
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+int emu_store_each_revoked(emu_store *s, void (*fn)(void *, const emu_cert *), void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    emu_cert c;
+    int err = 0, rc;
+
+    pthread_mutex_lock(&s->lock);
+    if (sqlite3_prepare_v2(s->db, CERT_COLUMNS "WHERE revoked = 1 ORDER BY device_id", -1, &st,
+                           NULL) != SQLITE_OK) {
+        err = dberr(s, "prepare");
+        goto done;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (read_cert(st, &c) == 0) {
+            fn(arg, &c);
+        }
+        free(c.common_name);
+    }
+    if (rc != SQLITE_DONE) {
+        err = dberr(s, "revoked");
+    }
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}

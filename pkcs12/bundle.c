@@ -1,0 +1,1049 @@
+/*
+ * Bundles: members (PKCS#12, PEM, DER, PKCS#7), keys, identities and chains, writing.
+ *
+ * PKCS#12 is unpacked bag by bag from d2i_PKCS12 rather than through OSSL_STORE (which
+ * drops certificates from 3DES bundles) or PKCS12_parse (which decrypts in the default
+ * library context): each bundle has its own library context with the legacy provider
+ * for the RC2 / 3DES algorithms of Sectigo's bundles, and no global state is touched.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509v3.h>
+
+#include "common/internal.h"
+#include "pkcs12/bundle_internal.h"
+
+#define MAX_FILE     (64u * 1024u * 1024u + 1024u)
+#define MAX_KEY_FILE (1024u * 1024u)
+
+void bundle_cert_fp(char out[96], X509 *x)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    out[0] = '\0';
+    if (X509_digest(x, EVP_sha256(), md, &n) == 1 && n == 32) {
+        trisa_hex(out, md, n, ':');
+    }
+}
+
+void bundle_key_fp(char out[96], EVP_PKEY *k)
+{
+    unsigned char *der = NULL;
+    unsigned char md[32];
+    int n = i2d_PUBKEY(k, &der);
+    out[0] = '\0';
+    if (n > 0 && EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL) == 1) {
+        trisa_hex(out, md, sizeof(md), ':');
+    }
+    OPENSSL_free(der);
+}
+
+char *bundle_name(const X509_NAME *n)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *s = NULL;
+    BUF_MEM *m = NULL;
+    if (b == NULL) {
+        return NULL;
+    }
+    if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+        BIO_get_mem_ptr(b, &m);
+        s = malloc(m->length + 1);
+        if (s != NULL) {
+            memcpy(s, m->data, m->length);
+            s[m->length] = '\0';
+        }
+    }
+    BIO_free(b);
+    return s;
+}
+
+static char *common_name(X509 *x)
+{
+    X509_NAME *n = X509_get_subject_name(x);
+    int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
+    unsigned char *utf8 = NULL;
+    char *cn = NULL;
+    int len;
+    if (i < 0) {
+        return NULL;
+    }
+    len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
+    if (len >= 0 && memchr(utf8, '\0', (size_t)len) == NULL) {
+        cn = strdup((char *)utf8);
+    }
+    OPENSSL_free(utf8);
+    return cn;
+}
+
+/* ---------------------------------------------------------------------------------- */
+
+/* The providers are loaded on first need (a PKCS#12 member, a key file): bundles of
+ * plain certificates never pay for them. */
+static int ensure_providers(trisa_bundle *b)
+{
+    if (b->prov_default != NULL) {
+        return 0;
+    }
+    b->prov_default = OSSL_PROVIDER_load(b->libctx, "default");
+    if (b->prov_default == NULL) {
+        return trisa_error_set_ssl(TRISA_ECRYPTO, "cannot load OpenSSL's default provider");
+    }
+    /* Absence is only an error when a member needs RC2 (see decrypt_failed). */
+    b->prov_legacy = OSSL_PROVIDER_load(b->libctx, "legacy");
+    ERR_clear_error();
+    return 0;
+}
+
+int trisa_bundle_new(trisa_bundle **out, const trisa_bundle_options *opts)
+{
+    trisa_bundle *b;
+    if (out == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_bundle_new: no output");
+    }
+    *out = NULL;
+    b = calloc(1, sizeof(*b));
+    if (b == NULL) {
+        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+    }
+    b->libctx = OSSL_LIB_CTX_new();
+    b->certs = sk_X509_new_null();
+    if (b->libctx == NULL || b->certs == NULL) {
+        trisa_bundle_free(b);
+        return trisa_error_set_ssl(TRISA_ENOMEM, "cannot create an OpenSSL library context");
+    }
+    if (opts != NULL) {
+        if (opts->password != NULL && (b->password = OPENSSL_strdup(opts->password)) == NULL) {
+            trisa_bundle_free(b);
+            return trisa_error_set(TRISA_ENOMEM, "out of memory");
+        }
+        b->limits = opts->limits;
+    }
+    *out = b;
+    return 0;
+}
+
+static void free_ids(trisa_bundle *b)
+{
+    for (size_t i = 0; i < b->nids; i++) {
+        sk_X509_free(b->ids[i].chain);
+        free(b->ids[i].cn);
+    }
+    free(b->ids);
+    b->ids = NULL;
+    b->nids = 0;
+}
+
+void trisa_bundle_free(trisa_bundle *b)
+{
+    if (b == NULL) {
+        return;
+    }
+    free_ids(b);
+    sk_X509_pop_free(b->certs, X509_free);
+    for (size_t i = 0; i < b->nkeys; i++) {
+        EVP_PKEY_free(b->keys[i].key);
+    }
+    free(b->keys);
+    if (b->password != NULL) {
+        OPENSSL_clear_free(b->password, strlen(b->password));
+    }
+    OSSL_PROVIDER_unload(b->prov_legacy);
+    OSSL_PROVIDER_unload(b->prov_default);
+    OSSL_LIB_CTX_free(b->libctx);
+    free(b);
+}
+
+/* Takes ownership of x. Duplicates (the same certificate in several members) are dropped. */
+static int add_cert(trisa_bundle *b, X509 *x)
+{
+    for (int i = 0; i < sk_X509_num(b->certs); i++) {
+        if (X509_cmp(sk_X509_value(b->certs, i), x) == 0) {
+            X509_free(x);
+            return 0;
+        }
+    }
+    if (sk_X509_push(b->certs, x) <= 0) {
+        X509_free(x);
+        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* Takes a reference of its own. */
+static int add_key(trisa_bundle *b, EVP_PKEY *k, int from_bundle)
+{
+    bundle_key *nk;
+    for (size_t i = 0; i < b->nkeys; i++) {
+        if (EVP_PKEY_eq(b->keys[i].key, k) == 1) {
+            return 0;
+        }
+    }
+    nk = realloc(b->keys, (b->nkeys + 1) * sizeof(*nk));
+    if (nk == NULL) {
+        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+    }
+    b->keys = nk;
+    if (EVP_PKEY_up_ref(k) != 1) {
+        return trisa_error_set_ssl(TRISA_ECRYPTO, "cannot reference key");
+    }
+    b->keys[b->nkeys].key = k;
+    b->keys[b->nkeys].from_bundle = from_bundle;
+    b->nkeys++;
+    return 0;
+}
+
+int trisa_bundle_add_key(trisa_bundle *b, EVP_PKEY *key)
+{
+    if (b == NULL || key == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_bundle_add_key: no bundle or no key");
+    }
+    return add_key(b, key, 0);
+}
+
+/* PEM password callback that never prompts: the caller's password or nothing. */
+static int pem_pass(char *buf, int size, int rwflag, void *u)
+{
+    size_t n;
+    (void)rwflag;
+    if (u == NULL) {
+        return -1;
+    }
+    n = strlen(u);
+    if (n > (size_t)size) {
+        return -1;
+    }
+    memcpy(buf, u, n);
+    return (int)n;
+}
+
+int trisa_bundle_add_key_file(trisa_bundle *b, const char *path, const char *password)
+{
+    unsigned char *data = NULL;
+    size_t len = 0;
+    BIO *bio = NULL;
+    EVP_PKEY *k = NULL;
+    int rc;
+
+    if (b == NULL || path == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_bundle_add_key_file: no bundle or path");
+    }
+    if ((rc = ensure_providers(b)) != 0) {
+        return rc;
+    }
+    rc = trisa_file_read(&data, &len, path, MAX_KEY_FILE);
+    if (rc != 0) {
+        return trisa_error_prefix("key %s", path);
+    }
+    bio = BIO_new_mem_buf(data, (int)len);
+    if (bio == NULL) {
+        rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
+        goto done;
+    }
+    ERR_clear_error();
+    k = PEM_read_bio_PrivateKey_ex(bio, NULL, pem_pass, (void *)password, b->libctx, NULL);
+    if (k == NULL && strstr((char *)data, "-----BEGIN") == NULL) {
+        const unsigned char *p = data;
+        ERR_clear_error();
+        k = d2i_AutoPrivateKey_ex(NULL, &p, (long)len, b->libctx, NULL);
+    }
+    if (k == NULL) {
+        int encrypted = strstr((char *)data, "ENCRYPTED") != NULL;
+        if (encrypted) {
+            rc = trisa_error_set_ssl(TRISA_EPASSWORD, "key %s: %s", path,
+                                     password == NULL ? "encrypted; give its password"
+                                                      : "wrong password");
+        } else {
+            rc = trisa_error_set_ssl(TRISA_EKEY, "key %s: not a PEM or DER private key", path);
+        }
+        goto done;
+    }
+    rc = add_key(b, k, 0);
+done:
+    EVP_PKEY_free(k);
+    BIO_free(bio);
+    trisa_free_secret(data, len);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Members                                                                            */
+
+static int is_legacy_alg(int nid)
+{
+    switch (nid) {
+    case NID_pbe_WithSHA1And40BitRC2_CBC:
+    case NID_pbe_WithSHA1And128BitRC2_CBC:
+    case NID_pbe_WithSHA1And40BitRC4:
+    case NID_pbe_WithSHA1And128BitRC4:
+    case NID_pbeWithMD5AndDES_CBC:
+    case NID_pbeWithSHA1AndDES_CBC:
+    case NID_pbeWithMD5AndRC2_CBC:
+    case NID_pbeWithSHA1AndRC2_CBC:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int decrypt_failed(const trisa_bundle *b, const char *member, const X509_ALGOR *alg,
+                          int mac_checked, const char *what)
+{
+    int nid = NID_undef;
+    char algname[80] = "unknown algorithm";
+    if (alg != NULL) {
+        nid = OBJ_obj2nid(alg->algorithm);
+        OBJ_obj2txt(algname, sizeof(algname), alg->algorithm, 0);
+    }
+    if (is_legacy_alg(nid) && b->prov_legacy == NULL) {
+        return trisa_error_set(TRISA_ELEGACY,
+                               "member '%s': the %s are encrypted with %s, which needs OpenSSL's "
+                               "legacy provider (legacy.so), and it could not be loaded "
+                               "(check OPENSSL_MODULES)",
+                               member, what, algname);
+    }
+    if (!mac_checked) {
+        return trisa_error_set_ssl(TRISA_EPASSWORD, "member '%s': cannot decrypt the %s (%s)",
+                                   member, what, algname);
+    }
+    return trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': cannot decrypt the %s (%s)", member,
+                               what, algname);
+}
+
+static int add_bags(trisa_bundle *b, const char *member, const STACK_OF(PKCS12_SAFEBAG) * bags,
+                    const char *pass, int passlen, int mac_checked, int depth)
+{
+    int rc = 0;
+    if (depth > 3) {
+        return trisa_error_set(TRISA_EBUNDLE, "member '%s': PKCS#12 bags nested too deeply",
+                               member);
+    }
+    for (int i = 0; i < sk_PKCS12_SAFEBAG_num(bags) && rc == 0; i++) {
+        const PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, i);
+        PKCS8_PRIV_KEY_INFO *p8 = NULL;
+        EVP_PKEY *k = NULL;
+        X509 *x;
+        switch (PKCS12_SAFEBAG_get_nid(bag)) {
+        case NID_keyBag:
+            k = EVP_PKCS82PKEY_ex(PKCS12_SAFEBAG_get0_p8inf(bag), b->libctx, NULL);
+            if (k == NULL) {
+                rc = trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': unreadable key", member);
+                break;
+            }
+            rc = add_key(b, k, 1);
+            EVP_PKEY_free(k);
+            break;
+        case NID_pkcs8ShroudedKeyBag:
+            p8 = PKCS12_decrypt_skey_ex(bag, pass, passlen, b->libctx, NULL);
+            if (p8 == NULL) {
+                const X509_ALGOR *alg = NULL;
+                X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag), &alg, NULL);
+                rc = decrypt_failed(b, member, alg, mac_checked, "private key");
+                break;
+            }
+            k = EVP_PKCS82PKEY_ex(p8, b->libctx, NULL);
+            PKCS8_PRIV_KEY_INFO_free(p8);
+            if (k == NULL) {
+                rc = trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': unreadable key", member);
+                break;
+            }
+            rc = add_key(b, k, 1);
+            EVP_PKEY_free(k);
+            break;
+        case NID_certBag:
+            if (PKCS12_SAFEBAG_get_bag_nid(bag) != NID_x509Certificate) {
+                break;
+            }
+            x = PKCS12_SAFEBAG_get1_cert(bag);
+            if (x == NULL) {
+                rc = trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': unreadable certificate",
+                                         member);
+                break;
+            }
+            rc = add_cert(b, x);
+            break;
+        case NID_safeContentsBag:
+            rc = add_bags(b, member, PKCS12_SAFEBAG_get0_safes(bag), pass, passlen, mac_checked,
+                          depth + 1);
+            break;
+        default:
+            break; /* CRL and secret bags: nothing we use */
+        }
+    }
+    return rc;
+}
+
+static int add_p12(trisa_bundle *b, const char *member, const unsigned char *data, size_t len)
+{
+    const unsigned char *p = data;
+    PKCS12 *p12 = NULL;
+    STACK_OF(PKCS7) *safes = NULL;
+    const char *pass = b->password != NULL ? b->password : "";
+    int passlen = (int)strlen(pass);
+    int mac_checked = 0;
+    int rc = 0;
+
+    if ((rc = ensure_providers(b)) != 0) {
+        return rc;
+    }
+    ERR_clear_error();
+    p12 = d2i_PKCS12(NULL, &p, (long)len);
+    if (p12 == NULL) {
+        return trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': not a PKCS#12 file", member);
+    }
+    if (PKCS12_mac_present(p12)) {
+        if (PKCS12_verify_mac(p12, pass, passlen) != 1) {
+            /* The empty password has two encodings; OpenSSL's own parser tries both. */
+            if (passlen == 0 && PKCS12_verify_mac(p12, NULL, 0) == 1) {
+                pass = NULL;
+            } else {
+                rc = trisa_error_set(TRISA_EPASSWORD,
+                                     "member '%s': wrong PKCS#12 password (MAC check failed)",
+                                     member);
+                goto done;
+            }
+        }
+        mac_checked = 1;
+    }
+    safes = PKCS12_unpack_authsafes(p12);
+    if (safes == NULL) {
+        rc = trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': unreadable PKCS#12 contents", member);
+        goto done;
+    }
+    for (int i = 0; i < sk_PKCS7_num(safes) && rc == 0; i++) {
+        PKCS7 *p7 = sk_PKCS7_value(safes, i);
+        STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+        int nid = OBJ_obj2nid(p7->type);
+        if (nid == NID_pkcs7_data) {
+            bags = PKCS12_unpack_p7data(p7);
+            if (bags == NULL) {
+                rc = trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': unreadable PKCS#12 bags",
+                                         member);
+            }
+        } else if (nid == NID_pkcs7_encrypted) {
+            const X509_ALGOR *alg = NULL;
+            if (p7->d.encrypted == NULL || p7->d.encrypted->enc_data == NULL ||
+                p7->d.encrypted->enc_data->enc_data == NULL) {
+                rc = trisa_error_set(TRISA_EBUNDLE, "member '%s': empty encrypted PKCS#12 part",
+                                     member);
+                break;
+            }
+            alg = p7->d.encrypted->enc_data->algorithm;
+            bags = PKCS12_item_decrypt_d2i_ex(
+                alg, ASN1_ITEM_rptr(PKCS12_SAFEBAGS), pass, pass != NULL ? passlen : 0,
+                p7->d.encrypted->enc_data->enc_data, 1, b->libctx, NULL);
+            if (bags == NULL) {
+                rc = decrypt_failed(b, member, alg, mac_checked, "certificates");
+            }
+        }
+        if (bags != NULL) {
+            rc = add_bags(b, member, bags, pass, pass != NULL ? passlen : 0, mac_checked, 0);
+            sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+        }
+    }
+done:
+    sk_PKCS7_pop_free(safes, PKCS7_free);
+    PKCS12_free(p12);
+    return rc;
+}
+
+static int add_p7(trisa_bundle *b, const char *member, PKCS7 *p7)
+{
+    STACK_OF(X509) *certs = NULL;
+    int rc = 0;
+    if (PKCS7_type_is_signed(p7) && p7->d.sign != NULL) {
+        certs = p7->d.sign->cert;
+    }
+    if (certs == NULL || sk_X509_num(certs) == 0) {
+        return trisa_error_set(TRISA_EBUNDLE, "member '%s': PKCS#7 without certificates", member);
+    }
+    for (int i = 0; i < sk_X509_num(certs) && rc == 0; i++) {
+        X509 *x = sk_X509_value(certs, i);
+        if (X509_up_ref(x) != 1) {
+            return trisa_error_set_ssl(TRISA_ENOMEM, "cannot reference certificate");
+        }
+        rc = add_cert(b, x);
+    }
+    return rc;
+}
+
+/* PEM blocks: certificates and PKCS#7; other blocks (keys, CRLs) are not ours to use. */
+static int add_pem(trisa_bundle *b, const char *member, const unsigned char *data, size_t len)
+{
+    BIO *bio = BIO_new_mem_buf(data, (int)len);
+    int rc = 0, found = 0;
+    if (bio == NULL) {
+        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+    }
+    for (;;) {
+        char *name = NULL, *header = NULL;
+        unsigned char *der = NULL;
+        long dlen = 0;
+        const unsigned char *p;
+        if (PEM_read_bio(bio, &name, &header, &der, &dlen) != 1) {
+            unsigned long e = ERR_peek_last_error();
+            if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE &&
+                found > 0) {
+                ERR_clear_error();
+            } else {
+                rc = trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': bad PEM", member);
+            }
+            break;
+        }
+        p = der;
+        if (strcmp(name, PEM_STRING_X509) == 0 || strcmp(name, PEM_STRING_X509_OLD) == 0) {
+            X509 *x = d2i_X509(NULL, &p, dlen);
+            if (x == NULL) {
+                rc = trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': bad certificate", member);
+            } else {
+                rc = add_cert(b, x);
+                found++;
+            }
+        } else if (strcmp(name, PEM_STRING_PKCS7) == 0) {
+            PKCS7 *p7 = d2i_PKCS7(NULL, &p, dlen);
+            if (p7 == NULL) {
+                rc = trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': bad PKCS#7", member);
+            } else {
+                rc = add_p7(b, member, p7);
+                PKCS7_free(p7);
+                found++;
+            }
+        }
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_clear_free(der, (size_t)dlen);
+        if (rc != 0) {
+            break;
+        }
+    }
+    BIO_free(bio);
+    return rc;
+}
+
+/* DER: one or more concatenated certificates, or a PKCS#7. */
+static int add_der(trisa_bundle *b, const char *member, const unsigned char *data, size_t len)
+{
+    const unsigned char *p = data, *end = data + len;
+    PKCS7 *p7;
+    int rc = 0, n = 0;
+    while (p < end && rc == 0) {
+        const unsigned char *q = p;
+        X509 *x = d2i_X509(NULL, &q, (long)(end - p));
+        if (x == NULL) {
+            break;
+        }
+        p = q;
+        rc = add_cert(b, x);
+        n++;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (n > 0 && p == end) {
+        ERR_clear_error();
+        return 0;
+    }
+    if (n > 0) {
+        return trisa_error_set(TRISA_EBUNDLE, "member '%s': %zu bytes of garbage after DER", member,
+                               (size_t)(end - p));
+    }
+    p = data;
+    p7 = d2i_PKCS7(NULL, &p, (long)len);
+    if (p7 == NULL) {
+        return trisa_error_set_ssl(TRISA_EBUNDLE,
+                                   "member '%s': neither a DER certificate nor PKCS#7", member);
+    }
+    rc = add_p7(b, member, p7);
+    PKCS7_free(p7);
+    return rc;
+}
+
+static const char *extension(const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    const char *dot = strrchr(slash != NULL ? slash + 1 : name, '.');
+    return dot != NULL ? dot + 1 : "";
+}
+
+static int member_kind(const char *name)
+{
+    const char *e = extension(name);
+    if (strcasecmp(e, "p12") == 0 || strcasecmp(e, "pfx") == 0) {
+        return 1;
+    }
+    if (strcasecmp(e, "pem") == 0 || strcasecmp(e, "crt") == 0 || strcasecmp(e, "cer") == 0 ||
+        strcasecmp(e, "der") == 0 || strcasecmp(e, "p7b") == 0 || strcasecmp(e, "p7c") == 0) {
+        return 2;
+    }
+    return 0;
+}
+
+static int looks_pem(const unsigned char *data, size_t len)
+{
+    static const char tag[] = "-----BEGIN ";
+    size_t n = sizeof(tag) - 1;
+    for (size_t i = 0; i + n <= len; i++) {
+        if (memcmp(data + i, tag, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int trisa_bundle_add_member(trisa_bundle *b, const char *name, const void *data, size_t len)
+{
+    int kind;
+    if (b == NULL || name == NULL || (data == NULL && len > 0)) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_bundle_add_member: missing argument");
+    }
+    if (len > (size_t)0x7fffffff) {
+        return trisa_error_set(TRISA_ETOOBIG, "member '%s': too large", name);
+    }
+    kind = member_kind(name);
+    if (kind == 0) {
+        b->ignored++;
+        return 0;
+    }
+    if (len == 0) {
+        return trisa_error_set(TRISA_EBUNDLE, "member '%s': empty", name);
+    }
+    if (kind == 1) {
+        return add_p12(b, name, data, len);
+    }
+    if (looks_pem(data, len)) {
+        return add_pem(b, name, data, len);
+    }
+    return add_der(b, name, data, len);
+}
+
+int trisa_bundle_open_zip(trisa_bundle **out, const void *data, size_t len,
+                          const trisa_bundle_options *opts)
+{
+    trisa_bundle *b = NULL;
+    trisa_bundle_zip *z = NULL;
+    int rc;
+
+    if (out == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_bundle_open_zip: no output");
+    }
+    *out = NULL;
+    if ((rc = trisa_bundle_new(&b, opts)) != 0) {
+        goto done;
+    }
+    if ((rc = trisa_bundle_zip_read(&z, data, len, &b->limits)) != 0) {
+        goto done;
+    }
+    for (size_t i = 0; i < trisa_bundle_zip_count(z); i++) {
+        const char *name;
+        const unsigned char *bytes;
+        size_t n;
+        trisa_bundle_zip_entry(z, i, &name, &bytes, &n);
+        if ((rc = trisa_bundle_add_member(b, name, bytes, n)) != 0) {
+            goto done;
+        }
+    }
+    if (sk_X509_num(b->certs) == 0) {
+        rc = trisa_error_set(TRISA_EBUNDLE,
+                             "the ZIP holds no certificate (%zu entries, none .p12, .pfx, .pem, "
+                             ".crt, .cer, .der, .p7b or .p7c)",
+                             trisa_bundle_zip_count(z));
+        goto done;
+    }
+    *out = b;
+    b = NULL;
+done:
+    trisa_bundle_zip_free(z);
+    trisa_bundle_free(b);
+    return rc;
+}
+
+int trisa_bundle_open_file(trisa_bundle **out, const char *path, const trisa_bundle_options *opts)
+{
+    unsigned char *data = NULL;
+    size_t len = 0;
+    trisa_bundle *b = NULL;
+    int rc;
+
+    if (out == NULL || path == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_bundle_open_file: missing argument");
+    }
+    *out = NULL;
+    if ((rc = trisa_file_read(&data, &len, path, MAX_FILE)) != 0) {
+        return trisa_error_prefix("bundle %s", path);
+    }
+    if (member_kind(path) != 0) {
+        const char *slash = strrchr(path, '/');
+        const char *base = slash != NULL ? slash + 1 : path;
+        if ((rc = trisa_bundle_new(&b, opts)) == 0 &&
+            (rc = trisa_bundle_add_member(b, base, data, len)) == 0) {
+            *out = b;
+            b = NULL;
+        }
+    } else {
+        rc = trisa_bundle_open_zip(out, data, len, opts);
+        if (rc != 0) {
+            trisa_error_prefix("%s", path);
+        }
+    }
+    trisa_bundle_free(b);
+    trisa_free_secret(data, len);
+    return rc;
+}
+
+size_t trisa_bundle_ignored(const trisa_bundle *b)
+{
+    return b != NULL ? b->ignored : 0;
+}
+
+size_t trisa_bundle_cert_count(const trisa_bundle *b)
+{
+    return b != NULL ? (size_t)sk_X509_num(b->certs) : 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Identities and chains                                                               */
+
+static int self_signed(X509 *x)
+{
+    return X509_check_issued(x, x) == X509_V_OK;
+}
+
+static int is_ca(X509 *x)
+{
+    return X509_check_ca(x) != 0 || self_signed(x);
+}
+
+static int in_stack(STACK_OF(X509) * s, X509 *x)
+{
+    for (int i = 0; i < sk_X509_num(s); i++) {
+        if (sk_X509_value(s, i) == x) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Issuer of cur among the bundle's certificates: names and key identifiers must agree
+ * (X509_check_issued) and the signature must verify, whatever the order in the files. */
+static X509 *find_issuer(const trisa_bundle *b, X509 *cur, STACK_OF(X509) * seen)
+{
+    for (int i = 0; i < sk_X509_num(b->certs); i++) {
+        X509 *c = sk_X509_value(b->certs, i);
+        if (c == cur || in_stack(seen, c)) {
+            continue;
+        }
+        if (X509_check_issued(c, cur) == X509_V_OK && X509_verify(cur, X509_get0_pubkey(c)) > 0) {
+            return c;
+        }
+    }
+    ERR_clear_error();
+    return NULL;
+}
+
+static int build_chain(const trisa_bundle *b, bundle_ident *id)
+{
+    X509 *cur = id->leaf;
+    id->chain = sk_X509_new_null();
+    if (id->chain == NULL) {
+        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+    }
+    for (int depth = 0; depth < 16 && !self_signed(cur); depth++) {
+        X509 *issuer = find_issuer(b, cur, id->chain);
+        if (issuer == NULL || issuer == id->leaf) {
+            break; /* missing intermediate: the verifier reports it */
+        }
+        if (self_signed(issuer)) {
+            id->root = issuer;
+            break;
+        }
+        if (sk_X509_push(id->chain, issuer) <= 0) {
+            return trisa_error_set(TRISA_ENOMEM, "out of memory");
+        }
+        cur = issuer;
+    }
+    return 0;
+}
+
+static EVP_PKEY *matching_key(const trisa_bundle *b, X509 *x, int *from_bundle)
+{
+    EVP_PKEY *pub = X509_get0_pubkey(x);
+    if (pub == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < b->nkeys; i++) {
+        if (EVP_PKEY_eq(pub, b->keys[i].key) == 1) {
+            *from_bundle = b->keys[i].from_bundle;
+            return b->keys[i].key;
+        }
+    }
+    ERR_clear_error();
+    return NULL;
+}
+
+static int mismatch(const trisa_bundle *b, X509 *x)
+{
+    char cfp[96], kfp[96];
+    char *subj = bundle_name(X509_get_subject_name(x));
+    trisa_buf keys = TRISA_BUF_INIT;
+    int rc;
+    bundle_cert_fp(cfp, x);
+    for (size_t i = 0; i < b->nkeys; i++) {
+        bundle_key_fp(kfp, b->keys[i].key);
+        trisa_buf_printf(&keys, "%s%s", i > 0 ? ", " : "", kfp);
+    }
+    rc = trisa_error_set(TRISA_EMISMATCH,
+                         "certificate '%s' (SHA-256 %s) matches none of the keys (public key "
+                         "SHA-256 %s)",
+                         subj != NULL ? subj : "?", cfp, keys.data != NULL ? keys.data : "");
+    trisa_buf_free(&keys, 0);
+    free(subj);
+    return rc;
+}
+
+int trisa_bundle_resolve(trisa_bundle *b)
+{
+    int n, rc = 0;
+    if (b == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_bundle_resolve: no bundle");
+    }
+    free_ids(b);
+    n = sk_X509_num(b->certs);
+    if (n == 0) {
+        return trisa_error_set(TRISA_EBUNDLE, "the bundle holds no certificate");
+    }
+    b->ids = calloc((size_t)n, sizeof(*b->ids));
+    if (b->ids == NULL) {
+        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        X509 *x = sk_X509_value(b->certs, i);
+        int from_bundle = 0;
+        EVP_PKEY *k = matching_key(b, x, &from_bundle);
+        bundle_ident *id;
+        if (k == NULL) {
+            if (is_ca(x)) {
+                continue;
+            }
+            if (b->nkeys > 0) {
+                rc = mismatch(b, x);
+                goto done;
+            }
+        }
+        id = &b->ids[b->nids++];
+        id->leaf = x;
+        id->key = k;
+        id->bundle_key = from_bundle;
+        id->cn = common_name(x);
+        if ((rc = build_chain(b, id)) != 0) {
+            goto done;
+        }
+    }
+    if (b->nids == 0) {
+        rc = trisa_error_set(TRISA_EBUNDLE,
+                             "the bundle holds %d certificate(s), all CAs: no end-entity "
+                             "certificate",
+                             n);
+    }
+done:
+    if (rc != 0) {
+        free_ids(b);
+    }
+    return rc;
+}
+
+size_t trisa_bundle_identity_count(const trisa_bundle *b)
+{
+    return b != NULL ? b->nids : 0;
+}
+
+const char *trisa_bundle_common_name(const trisa_bundle *b, size_t index)
+{
+    return b != NULL && index < b->nids ? b->ids[index].cn : NULL;
+}
+
+X509 *trisa_bundle_leaf(const trisa_bundle *b, size_t index)
+{
+    return b != NULL && index < b->nids ? b->ids[index].leaf : NULL;
+}
+
+int trisa_bundle_has_bundle_key(const trisa_bundle *b, size_t index)
+{
+    return b != NULL && index < b->nids && b->ids[index].key != NULL && b->ids[index].bundle_key;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* Writing                                                                            */
+
+typedef struct target {
+    const char *name;
+    BIO *bio;
+    mode_t mode;
+} target;
+
+static int pem_certs(BIO *bio, X509 *leaf, STACK_OF(X509) * chain)
+{
+    if (leaf != NULL && PEM_write_bio_X509(bio, leaf) != 1) {
+        return -1;
+    }
+    for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
+        if (PEM_write_bio_X509(bio, sk_X509_value(chain, i)) != 1) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int trisa_bundle_write(const trisa_bundle *b, size_t index, const char *dir,
+                       const trisa_bundle_write_options *opts)
+{
+    target t[5] = {
+        {"cert.pem", NULL, 0644}, {"chain.pem", NULL, 0644}, {"fullchain.pem", NULL, 0644},
+        {"root.pem", NULL, 0644}, {"key.pem", NULL, 0600},
+    };
+    const bundle_ident *id;
+    int force = opts != NULL && opts->force;
+    const char *kpass = opts != NULL ? opts->key_password : NULL;
+    char *paths[5] = {NULL};
+    int rc = 0;
+
+    if (b == NULL || dir == NULL || index >= b->nids) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_bundle_write: no bundle, folder or identity");
+    }
+    id = &b->ids[index];
+    t[0].bio = BIO_new(BIO_s_mem());
+    t[1].bio = BIO_new(BIO_s_mem());
+    t[2].bio = BIO_new(BIO_s_mem());
+    if (id->root != NULL) {
+        t[3].bio = BIO_new(BIO_s_mem());
+    }
+    if (id->key != NULL && id->bundle_key) {
+        t[4].bio = BIO_new(BIO_s_secmem());
+    }
+    if (t[0].bio == NULL || t[1].bio == NULL || t[2].bio == NULL ||
+        (id->root != NULL && t[3].bio == NULL) ||
+        (id->key != NULL && id->bundle_key && t[4].bio == NULL)) {
+        rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (pem_certs(t[0].bio, id->leaf, NULL) != 0 || pem_certs(t[1].bio, NULL, id->chain) != 0 ||
+        pem_certs(t[2].bio, id->leaf, id->chain) != 0 ||
+        (t[3].bio != NULL && pem_certs(t[3].bio, id->root, NULL) != 0)) {
+        rc = trisa_error_set_ssl(TRISA_ECRYPTO, "cannot encode certificates");
+        goto done;
+    }
+    if (t[4].bio != NULL &&
+        PEM_write_bio_PKCS8PrivateKey(t[4].bio, id->key, kpass != NULL ? EVP_aes_256_cbc() : NULL,
+                                      NULL, 0, NULL, (void *)kpass) != 1) {
+        rc = trisa_error_set_ssl(TRISA_ECRYPTO, "cannot encode the private key");
+        goto done;
+    }
+    /* Every target first, so that an existing file stops the write before any is made. */
+    for (int i = 0; i < 5; i++) {
+        struct stat st;
+        size_t n = strlen(dir) + strlen(t[i].name) + 2;
+        if (t[i].bio == NULL) {
+            continue;
+        }
+        paths[i] = malloc(n);
+        if (paths[i] == NULL) {
+            rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
+            goto done;
+        }
+        snprintf(paths[i], n, "%s/%s", dir, t[i].name);
+        if (!force && lstat(paths[i], &st) == 0) {
+            rc = trisa_error_set(TRISA_EEXISTS, "%s exists; nothing written (force to replace)",
+                                 paths[i]);
+            goto done;
+        }
+    }
+    for (int i = 0; i < 5; i++) {
+        char *data = NULL;
+        long len;
+        if (t[i].bio == NULL) {
+            continue;
+        }
+        len = BIO_get_mem_data(t[i].bio, &data);
+        rc = trisa_file_write_atomic(paths[i], data, (size_t)len, t[i].mode,
+                                     force ? TRISA_WRITE_REPLACE : 0);
+        if (rc != 0) {
+            goto done;
+        }
+    }
+done:
+    for (int i = 0; i < 5; i++) {
+        BIO_free(t[i].bio);
+        free(paths[i]);
+    }
+    return rc;
+}
+
+int trisa_bundle_export_p12(unsigned char **out, size_t *out_len, const trisa_bundle *b,
+                            size_t index, const char *password, enum trisa_p12_format format)
+{
+    const bundle_ident *id;
+    STACK_OF(X509) *ca = NULL;
+    PKCS12 *p12 = NULL;
+    unsigned char *der = NULL, *copy = NULL;
+    int nid = format == TRISA_P12_LEGACY ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
+    const char *pass = password != NULL ? password : "";
+    int len, rc = 0;
+
+    if (out == NULL || out_len == NULL || b == NULL || index >= b->nids) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_bundle_export_p12: missing argument");
+    }
+    *out = NULL;
+    *out_len = 0;
+    id = &b->ids[index];
+    /* Loading the providers is a cache fill, not a change the caller can see. */
+    if ((rc = ensure_providers((trisa_bundle *)b)) != 0) {
+        return rc;
+    }
+    if (id->key == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "a PKCS#12 needs the private key: none matches '%s'",
+                               id->cn != NULL ? id->cn : "the certificate");
+    }
+    ca = sk_X509_dup(id->chain);
+    if (ca == NULL || (id->root != NULL && sk_X509_push(ca, id->root) <= 0)) {
+        rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* No MAC from PKCS12_create: set it below with the digest the format calls for. */
+    p12 = PKCS12_create_ex(pass, id->cn, id->key, id->leaf, ca, nid, nid, PKCS12_DEFAULT_ITER, -1,
+                           0, b->libctx, NULL);
+    if (p12 == NULL ||
+        PKCS12_set_mac(p12, pass, -1, NULL, 0, PKCS12_DEFAULT_ITER,
+                       format == TRISA_P12_LEGACY ? EVP_sha1() : EVP_sha256()) != 1) {
+        rc = trisa_error_set_ssl(TRISA_ECRYPTO, "cannot build the PKCS#12");
+        goto done;
+    }
+    len = i2d_PKCS12(p12, &der);
+    if (len <= 0) {
+        rc = trisa_error_set_ssl(TRISA_ECRYPTO, "cannot encode the PKCS#12");
+        goto done;
+    }
+    copy = malloc((size_t)len);
+    if (copy == NULL) {
+        rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
+        goto done;
+    }
+    memcpy(copy, der, (size_t)len);
+    *out = copy;
+    *out_len = (size_t)len;
+done:
+    if (der != NULL) {
+        OPENSSL_clear_free(der, len > 0 ? (size_t)len : 0);
+    }
+    PKCS12_free(p12);
+    sk_X509_free(ca);
+    return rc;
+}

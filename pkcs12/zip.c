@@ -1,0 +1,355 @@
+/*
+ * Safe ZIP reading into memory. A batch ZIP comes from the network: every entry is
+ * checked before its bytes are trusted, and nothing is ever written under its name.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <zip.h>
+
+#include "common/internal.h"
+#include "trisa/bundle.h"
+
+#define DEFAULT_MAX_ENTRIES 1000u
+#define DEFAULT_MAX_ENTRY   (16u * 1024u * 1024u)
+#define DEFAULT_MAX_TOTAL   (64u * 1024u * 1024u)
+#define DEFAULT_MAX_RATIO   100u
+
+typedef struct entry {
+    char *name;
+    unsigned char *data;
+    size_t len;
+} entry;
+
+struct trisa_bundle_zip {
+    entry *entries;
+    size_t count;
+};
+
+static int bad(const char *name, const char *why)
+{
+    return trisa_error_set(TRISA_EZIP, "ZIP entry '%s': %s", name, why);
+}
+
+/* The path rules: relative, forward slashes, no `..`, no drive letter, no control bytes. */
+static int check_name(const char *name)
+{
+    size_t n = strlen(name);
+    const char *p;
+
+    if (n == 0) {
+        return bad(name, "empty name");
+    }
+    if (name[0] == '/') {
+        return bad(name, "absolute path");
+    }
+    if (strchr(name, '\\') != NULL) {
+        return bad(name, "backslash in name");
+    }
+    if (n >= 2 && name[1] == ':' &&
+        ((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z'))) {
+        return bad(name, "drive letter in name");
+    }
+    for (p = name; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            return bad(name, "control character in name");
+        }
+    }
+    p = name;
+    while (*p != '\0') {
+        const char *slash = strchr(p, '/');
+        size_t clen = slash != NULL ? (size_t)(slash - p) : strlen(p);
+        if (clen == 2 && p[0] == '.' && p[1] == '.') {
+            return bad(name, "'..' component in path");
+        }
+        if (slash == NULL) {
+            break;
+        }
+        p = slash + 1;
+    }
+    if (name[n - 1] == '/') {
+        return bad(name, "not a regular file (folder)");
+    }
+    return 0;
+}
+
+/* Links, folders, devices: only regular files pass. */
+static int check_kind(zip_t *za, zip_uint64_t i, const char *name)
+{
+    zip_uint8_t opsys = 0;
+    zip_uint32_t attr = 0;
+
+    if (zip_file_get_external_attributes(za, i, 0, &opsys, &attr) != 0) {
+        return bad(name, "unreadable attributes");
+    }
+    if (opsys == ZIP_OPSYS_UNIX) {
+        unsigned mode = (unsigned)(attr >> 16);
+        if ((mode & S_IFMT) != 0 && (mode & S_IFMT) != S_IFREG) {
+            return bad(name, S_ISLNK(mode) ? "symbolic link" : "not a regular file");
+        }
+    }
+    if ((attr & 0x10u) != 0) { /* MS-DOS folder attribute */
+        return bad(name, "not a regular file (folder)");
+    }
+    return 0;
+}
+
+static int read_entry(zip_t *za, zip_uint64_t i, const char *name, zip_uint64_t declared,
+                      size_t max, entry *e)
+{
+    zip_file_t *zf = NULL;
+    unsigned char *buf = NULL;
+    size_t cap = declared < 65536 ? (size_t)declared + 1 : 65536;
+    size_t len = 0;
+    int rc = 0;
+
+    zf = zip_fopen_index(za, i, 0);
+    if (zf == NULL) {
+        rc = trisa_error_set(TRISA_EZIP, "ZIP entry '%s': cannot open: %s", name, zip_strerror(za));
+        goto done;
+    }
+    buf = malloc(cap);
+    if (buf == NULL) {
+        rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* Read with a bound: the declared size may lie. */
+    for (;;) {
+        zip_int64_t got;
+        if (len == cap) {
+            size_t ncap = cap * 2;
+            unsigned char *nb;
+            if (ncap > max + 1) {
+                ncap = max + 1;
+            }
+            if (ncap <= cap) {
+                rc = trisa_error_set(
+                    TRISA_EZIP, "ZIP entry '%s': larger than the limit of %zu bytes", name, max);
+                goto done;
+            }
+            nb = realloc(buf, ncap);
+            if (nb == NULL) {
+                rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
+                goto done;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        got = zip_fread(zf, buf + len, cap - len);
+        if (got < 0) {
+            zip_error_t *ze = zip_file_get_error(zf);
+            if (zip_error_code_zip(ze) == ZIP_ER_CRC) {
+                rc = bad(name, "CRC mismatch (corrupt archive)");
+            } else {
+                rc = trisa_error_set(TRISA_EZIP, "ZIP entry '%s': cannot read: %s", name,
+                                     zip_error_strerror(ze));
+            }
+            goto done;
+        }
+        if (got == 0) {
+            break;
+        }
+        len += (size_t)got;
+        if (len > max) {
+            rc = trisa_error_set(TRISA_EZIP, "ZIP entry '%s': larger than the limit of %zu bytes",
+                                 name, max);
+            goto done;
+        }
+    }
+    if ((zip_uint64_t)len != declared) {
+        rc = trisa_error_set(TRISA_EZIP, "ZIP entry '%s': %zu bytes where the header declares %llu",
+                             name, len, (unsigned long long)declared);
+        goto done;
+    }
+    e->data = buf;
+    e->len = len;
+    buf = NULL;
+done:
+    if (zf != NULL) {
+        zip_fclose(zf);
+    }
+    free(buf);
+    return rc;
+}
+
+int trisa_bundle_zip_read(trisa_bundle_zip **out, const void *data, size_t len,
+                          const trisa_bundle_zip_limits *limits)
+{
+    size_t max_entries = DEFAULT_MAX_ENTRIES, max_entry = DEFAULT_MAX_ENTRY;
+    size_t max_total = DEFAULT_MAX_TOTAL, total = 0;
+    unsigned max_ratio = DEFAULT_MAX_RATIO;
+    zip_error_t zerr;
+    zip_source_t *src = NULL;
+    zip_t *za = NULL;
+    trisa_bundle_zip *z = NULL;
+    zip_int64_t n;
+    int rc = 0;
+
+    if (out == NULL || (data == NULL && len > 0)) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_bundle_zip_read: no output or no data");
+    }
+    *out = NULL;
+    if (limits != NULL) {
+        if (limits->max_entries != 0) {
+            max_entries = limits->max_entries;
+        }
+        if (limits->max_entry_size != 0) {
+            max_entry = limits->max_entry_size;
+        }
+        if (limits->max_total_size != 0) {
+            max_total = limits->max_total_size;
+        }
+        if (limits->max_ratio != 0) {
+            max_ratio = limits->max_ratio;
+        }
+    }
+    zip_error_init(&zerr);
+    src = zip_source_buffer_create(data, len, 0, &zerr);
+    if (src == NULL) {
+        rc = trisa_error_set(TRISA_ENOMEM, "cannot read ZIP: %s", zip_error_strerror(&zerr));
+        goto done;
+    }
+    za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
+    if (za == NULL && zip_error_code_zip(&zerr) == ZIP_ER_EXISTS) {
+        /* libzip refuses duplicate names without naming them: reopen leniently so the loop
+         * below finds and names the duplicate (and still refuses the archive). */
+        zip_error_fini(&zerr);
+        zip_error_init(&zerr);
+        za = zip_open_from_source(src, ZIP_RDONLY, &zerr);
+    }
+    if (za == NULL) {
+        int code = zip_error_code_zip(&zerr);
+        rc = trisa_error_set(
+            TRISA_EZIP, "not a valid ZIP archive (%s)%s", zip_error_strerror(&zerr),
+            code == ZIP_ER_NOZIP || code == ZIP_ER_INCONS ? ": truncated, corrupt or not a ZIP file"
+                                                          : "");
+        zip_source_free(src);
+        src = NULL;
+        goto done;
+    }
+    src = NULL; /* owned by za now */
+    n = zip_get_num_entries(za, 0);
+    if (n < 0) {
+        rc = trisa_error_set(TRISA_EZIP, "cannot count ZIP entries");
+        goto done;
+    }
+    if ((zip_uint64_t)n > max_entries) {
+        rc = trisa_error_set(TRISA_EZIP, "ZIP archive has %lld entries; at most %zu accepted",
+                             (long long)n, max_entries);
+        goto done;
+    }
+    z = calloc(1, sizeof(*z));
+    if (z == NULL || (n > 0 && (z->entries = calloc((size_t)n, sizeof(entry))) == NULL)) {
+        rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (zip_uint64_t i = 0; i < (zip_uint64_t)n; i++) {
+        zip_stat_t st;
+        const char *name = zip_get_name(za, i, ZIP_FL_ENC_RAW);
+        if (name == NULL) {
+            rc = trisa_error_set(TRISA_EZIP, "ZIP entry %llu: unreadable name",
+                                 (unsigned long long)i);
+            goto done;
+        }
+        if ((rc = check_name(name)) != 0 || (rc = check_kind(za, i, name)) != 0) {
+            goto done;
+        }
+        for (size_t j = 0; j < z->count; j++) {
+            if (strcmp(z->entries[j].name, name) == 0) {
+                rc = bad(name, "duplicate name");
+                goto done;
+            }
+        }
+        zip_stat_init(&st);
+        if (zip_stat_index(za, i, ZIP_FL_ENC_RAW, &st) != 0) {
+            rc = trisa_error_set(TRISA_EZIP, "ZIP entry '%s': %s", name, zip_strerror(za));
+            goto done;
+        }
+        if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) && st.encryption_method != ZIP_EM_NONE) {
+            rc = bad(name, "encrypted entry");
+            goto done;
+        }
+        if (!(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE)) {
+            rc = bad(name, "no size in the header");
+            goto done;
+        }
+        if (st.size > max_entry) {
+            rc = trisa_error_set(TRISA_EZIP, "ZIP entry '%s': %llu bytes uncompressed; limit %zu",
+                                 name, (unsigned long long)st.size, max_entry);
+            goto done;
+        }
+        if (st.size > max_total - total) {
+            rc = trisa_error_set(TRISA_EZIP,
+                                 "ZIP entry '%s': archive over %zu bytes uncompressed in total",
+                                 name, max_total);
+            goto done;
+        }
+        if (st.size > 0 && st.size / (st.comp_size > 0 ? st.comp_size : 1) > max_ratio) {
+            rc = trisa_error_set(
+                TRISA_EZIP, "ZIP entry '%s': compression ratio %llu:1 over the limit %u:1", name,
+                (unsigned long long)(st.size / (st.comp_size > 0 ? st.comp_size : 1)), max_ratio);
+            goto done;
+        }
+        z->entries[z->count].name = strdup(name);
+        if (z->entries[z->count].name == NULL) {
+            rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
+            goto done;
+        }
+        z->count++;
+        rc = read_entry(za, i, name, st.size, max_entry, &z->entries[z->count - 1]);
+        if (rc != 0) {
+            goto done;
+        }
+        total += z->entries[z->count - 1].len;
+    }
+    *out = z;
+    z = NULL;
+done:
+    if (za != NULL) {
+        zip_discard(za);
+    }
+    zip_source_free(src);
+    zip_error_fini(&zerr);
+    trisa_bundle_zip_free(z);
+    return rc;
+}
+
+size_t trisa_bundle_zip_count(const trisa_bundle_zip *zip)
+{
+    return zip != NULL ? zip->count : 0;
+}
+
+int trisa_bundle_zip_entry(const trisa_bundle_zip *zip, size_t index, const char **name,
+                           const unsigned char **data, size_t *len)
+{
+    if (zip == NULL || index >= zip->count) {
+        return trisa_error_set(TRISA_EINVAL, "ZIP entry index %zu out of range", index);
+    }
+    if (name != NULL) {
+        *name = zip->entries[index].name;
+    }
+    if (data != NULL) {
+        *data = zip->entries[index].data;
+    }
+    if (len != NULL) {
+        *len = zip->entries[index].len;
+    }
+    return 0;
+}
+
+void trisa_bundle_zip_free(trisa_bundle_zip *zip)
+{
+    if (zip == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < zip->count; i++) {
+        free(zip->entries[i].name);
+        if (zip->entries[i].data != NULL) {
+            /* Members may hold keys: wipe. */
+            trisa_free_secret(zip->entries[i].data, zip->entries[i].len);
+        }
+    }
+    free(zip->entries);
+    free(zip);
+}

@@ -1,0 +1,102 @@
+# Logging in, the token cache, refresh and re-login, login errors, the environment guard.
+. "$TRISA_SOURCE_DIR/tests/integration/lib.sh"
+. "$TRISA_SOURCE_DIR/tests/integration/emulator.sh"
+. "$TRISA_SOURCE_DIR/tests/integration/sectigo.sh"
+need curl
+need openssl
+emu_config "$T/short.json" 's/"accessLifetime": 600/"accessLifetime": 2/' 's/"refreshLifetime": 3600/"refreshLifetime": 8/'
+start_emulator --test-hooks --processing-delay 0 --config "$T/short.json"
+use_emulator
+
+run sectigo auth --cache
+assert_rc 0 "auth --cache before login"
+assert_eq "$OUT" "no credentials cache file exists"
+run sectigo auth --debug
+assert_eq "$OUT" "credentials are expired or invalid"
+run sectigo auth
+assert_rc 0 auth
+assert_eq "$OUT" "user authenticated and credentials cached"
+run sectigo auth --cache
+cache=$OUT
+case "$cache" in "$T/cache/trisa/sectigo/"*.json) ;; *) fail "cache path $cache" ;; esac
+assert_mode "$cache" 600
+assert_mode "$T/cache/trisa/sectigo" 700
+run sectigo auth --debug
+assert_contains "$OUT" "credentials are valid until "
+assert_eq "$(emu_count POST /auth/pwd)" 1 "logins"
+ok "auth logs in once and caches the tokens (0600)"
+
+# The next command rides the cached token: no login.
+run sectigo licenses
+assert_rc 0 licenses
+assert_eq "$(emu_count POST /auth/pwd)" 1 "logins after a second command"
+# Even without a password, while the token lasts.
+run env -u SECTIGO_PASSWORD sectigo licenses
+assert_rc 0 "licenses without a password"
+ok "the second command does not log in"
+
+# Access token expired, refresh token still good: refresh, not login.
+sleep 3
+run sectigo auth --debug
+assert_contains "$OUT" "credentials are current until "
+run sectigo licenses
+assert_rc 0 "licenses after access expiry"
+assert_eq "$(emu_count POST /auth/refresh)" 1 "refreshes"
+assert_eq "$(emu_count POST /auth/pwd)" 1 "logins after refresh"
+ok "an expired access token is refreshed"
+
+# Refresh token expired too: log in again.
+sleep 9
+run sectigo licenses
+assert_rc 0 "licenses after refresh expiry"
+assert_eq "$(emu_count POST /auth/pwd)" 2 "logins after refresh expiry"
+ok "an expired refresh token leads to a new login"
+
+# A cache per endpoint and user: another account does not log the first out.
+run sectigo -u noauthority -p noauthority-password auth
+assert_rc 5 "account without authority"
+assert_contains "$ERR" "403"
+run sectigo licenses
+assert_rc 0 "first account still cached"
+assert_eq "$(emu_count POST /auth/pwd)" 3 "logins (the 403 attempt only)"
+ok "403 exits 5; one cache entry per user"
+
+run sectigo -u certlogin -p certlogin-password licenses
+assert_rc 5 "certificate-login account"
+assert_contains "$ERR" "TLS client-certificate login"
+assert_contains "$ERR" "307"
+ok "307 from login is reported, not followed"
+
+run env XDG_CACHE_HOME="$T/cache2" sectigo -p wrong-password licenses
+assert_rc 5 "wrong password"
+assert_contains "$ERR" "wrong username or password"
+assert_not_contains "$ERR" "wrong-password" "error message"
+ok "wrong password exits 5 and is not echoed"
+
+# A corrupt cache file is ignored with a warning.
+printf 'garbage' >"$cache"
+run sectigo licenses
+assert_rc 0 "licenses with a corrupt cache"
+assert_contains "$ERR" "warning: token cache"
+assert_mode "$cache" 600
+ok "a corrupt cache is a warning, not an error"
+
+# The environment guard, exactly as the reference.
+run env SECTIGO_ENVIRONMENT=production sectigo licenses
+assert_rc 14 "localhost in production"
+assert_contains "$ERR" "must use https in production"
+run env SECTIGO_ENDPOINT=https://iot.sectigo.com sectigo licenses
+assert_rc 14 "production endpoint in testing"
+assert_contains "$ERR" "localhost in testing mode"
+run env SECTIGO_ENVIRONMENT=staging SECTIGO_ENDPOINT=https://iot.sectigo.com sectigo licenses
+assert_rc 14 "sectigo.com in staging"
+run env SECTIGO_ENVIRONMENT=staging sectigo licenses
+assert_rc 14 "plain http in staging"
+run sectigo -E bogus licenses
+assert_rc 3 "unknown environment"
+run env -u SECTIGO_ENDPOINT -u SECTIGO_ENVIRONMENT sectigo -e "$EMU_URL" licenses
+assert_rc 14 "default environment is production"
+run sectigo -E testing -e "$EMU_URL" licenses
+assert_rc 0 "flags -E and -e"
+ok "environment guard"
+done_testing

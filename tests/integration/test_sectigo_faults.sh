@@ -1,0 +1,71 @@
+# Retries: GETs ride out 503s; uploads are never re-sent; network errors; exhausted balance;
+# TLS with the emulator's CA.
+. "$TRISA_SOURCE_DIR/tests/integration/lib.sh"
+. "$TRISA_SOURCE_DIR/tests/integration/emulator.sh"
+. "$TRISA_SOURCE_DIR/tests/integration/sectigo.sh"
+need curl
+need openssl
+emu_config "$T/one.json" 's/"balance": 10/"balance": 1/'
+start_emulator --test-hooks --processing-delay 0 --config "$T/one.json"
+use_emulator
+run sectigo auth
+assert_rc 0 auth
+
+emu_hooks_faults '{"path": "/api/v1/devices", "kind": "status", "status": 503, "count": 2, "retryAfter": 0}' >/dev/null
+emu_clear
+run sectigo licenses
+assert_rc 0 "licenses through two 503s"
+assert_eq "$(emu_requests | grep -c '^GET /api/v1/devices ')" 3 "GETs sent"
+assert_eq "$(emu_requests | grep -c '^GET /api/v1/devices 503')" 2 "503s met"
+ok "a GET that meets two 503s then succeeds"
+
+emu_hooks_faults '{"path": "/api/v1/devices", "kind": "status", "status": 502, "count": 50}' >/dev/null
+run sectigo licenses
+assert_rc 6 "licenses when the gateway stays down"
+assert_contains "$ERR" "HTTP 502"
+curl -sS -X DELETE "$EMU_URL/_emulator/faults" >/dev/null
+ok "retries are bounded"
+
+make_csr cut.example.com
+emu_hooks_faults '{"path": "/api/v1/batches/upload", "kind": "cut", "cutAfter": 0}' >/dev/null
+emu_clear
+run sectigo upload -p 42 "$T/cut.example.com.csr"
+[ "$RC" -eq 7 ] || fail "upload with a cut reply: exit $RC, expected 7; $ERR"
+assert_contains "$ERR" "not sent again"
+assert_contains "$ERR" "sectigo batches"
+assert_eq "$(emu_count POST /api/v1/batches/upload)" 1 "uploads received"
+ok "an upload whose reply is lost is not re-sent and says what to check"
+
+emu_hooks_faults '{"path": "/api/v1/batches/upload", "kind": "drop"}' >/dev/null
+emu_clear
+run sectigo upload -p 42 "$T/cut.example.com.csr"
+assert_rc 7 "upload on a dropped connection"
+assert_contains "$ERR" "sectigo batches"
+assert_eq "$(emu_count POST /api/v1/batches/upload)" 1 "uploads received after a drop"
+ok "an upload on a dropped connection is not re-sent"
+
+# Balance 1: the cut upload above may or may not have spent it; use create until refused.
+run sectigo create -a 42 -d spend.example.com -p spend-password
+run sectigo create -a 42 -d spend2.example.com -p spend-password
+assert_rc 6 "create with no balance left"
+assert_contains "$ERR" "HTTP 400: no licences left"
+ok "exhausted balance exits 6 with the server's message"
+
+stop_emulator
+run sectigo batches -i 1
+assert_rc 7 "server down"
+ok "connection refused exits 7"
+
+# TLS: the emulator's own CA, trusted through --cacert / SECTIGO_CA_BUNDLE; never without.
+EMU_STATE="$T/tls-state"
+start_emulator --test-hooks --processing-delay 0 --tls-self-signed
+case "$EMU_URL" in https://*) ;; *) skip "emulator did not start with TLS" ;; esac
+use_emulator
+run sectigo licenses
+assert_rc 7 "untrusted TLS"
+run sectigo --cacert "$EMU_TLS_CA" licenses
+assert_rc 0 "--cacert"
+run env SECTIGO_CA_BUNDLE="$EMU_TLS_CA" sectigo licenses
+assert_rc 0 "SECTIGO_CA_BUNDLE"
+ok "TLS verification with the emulator's CA"
+done_testing

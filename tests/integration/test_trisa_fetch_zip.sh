@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# trisa-fetch --zip, offline: the real Sectigo bundle and ZIPs made with `zip`; the written
+# files judged by `openssl verify`, GnuTLS `certtool --verify-chain` and `openssl pkcs12`.
+. "$(dirname "$0")/lib.sh"
+need openssl
+need zip
+
+FIXTURE="${TRISA_SHARED_DIR:-}/fixtures/sectigo-bundle/certificate.zip"
+
+# ---- a small PKI made with the openssl CLI (EC keys: cheap) ------------------------------
+mkpki() {
+    local d=$1
+    mkdir -p "$d"
+    cat >"$d/ext.cnf" <<'EOF'
+[ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[leaf]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth,clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = DNS:${ENV::CN}
+EOF
+    openssl ecparam -name prime256v1 -genkey -noout -out "$d/root.key" 2>/dev/null
+    openssl req -new -x509 -key "$d/root.key" -subj "/O=Test/CN=Test Root" -days 3650 \
+        -out "$d/root.pem" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    openssl ecparam -name prime256v1 -genkey -noout -out "$d/int.key" 2>/dev/null
+    openssl req -new -key "$d/int.key" -subj "/O=Test/CN=Test Issuing CA" -out "$d/int.csr" 2>/dev/null
+    CN=x openssl x509 -req -in "$d/int.csr" -CA "$d/root.pem" -CAkey "$d/root.key" -CAcreateserial \
+        -days 1825 -extfile "$d/ext.cnf" -extensions ca -out "$d/int.pem" 2>/dev/null
+}
+mkleaf() { # dir cn
+    local d=$1 cn=$2
+    openssl ecparam -name prime256v1 -genkey -noout -out "$d/$cn.key" 2>/dev/null
+    openssl req -new -key "$d/$cn.key" -subj "/O=Test/CN=$cn" -out "$d/$cn.csr" 2>/dev/null
+    CN=$cn openssl x509 -req -in "$d/$cn.csr" -CA "$d/int.pem" -CAkey "$d/int.key" -CAcreateserial \
+        -days 365 -extfile "$d/ext.cnf" -extensions leaf -out "$d/$cn.crt" 2>/dev/null
+}
+
+mkpki pki
+mkleaf pki vasp.example
+mkleaf pki second.example
+
+# ---- the real Sectigo bundle -----------------------------------------------------------
+if [ -f "$FIXTURE" ]; then
+    echo qDhAwnfMjgDEzzUC >pw
+    run trisa-fetch --zip "$FIXTURE" --out-dir real --password-file pw --trust-bundle-root \
+        --at 2021-06-01 --dns api.bob.vaspbot.net --p12-out real.p12 --passout pass:exported
+    assert_rc 0 "fixture at 2021-06-01"
+    assert_contains "$OUT" "pass chain-tls-server"
+    assert_contains "$OUT" "pass chain-tls-client"
+    assert_contains "$OUT" "root:        CN=CipherTrace Root CA"
+    assert_dir_is real "cert.pem chain.pem fullchain.pem key.pem root.pem"
+    assert_mode real/key.pem 600
+    assert_mode real.p12 600
+    ok "real bundle: decrypted, verified at 2021-06-01, five files"
+
+    run openssl verify -attime "$(date -d 2021-06-01 +%s)" -CAfile real/root.pem \
+        -untrusted real/chain.pem real/cert.pem
+    assert_rc 0 "openssl verify on the real chain"
+    ok "openssl verify accepts the real chain at 2021-06-01"
+
+    # key.pem was encrypted with --passout and matches cert.pem
+    a=$(openssl pkey -in real/key.pem -passin pass:exported -pubout | sha256sum)
+    b=$(openssl x509 -in real/cert.pem -pubkey -noout | sha256sum)
+    assert_eq "$a" "$b" "key.pem public key"
+    ok "key.pem (encrypted with --passout) matches cert.pem"
+
+    run openssl pkcs12 -in real.p12 -passin pass:exported -info -noout
+    assert_rc 0 "openssl pkcs12 reads the re-export"
+    assert_contains "$ERR" "AES-256-CBC"
+    assert_contains "$ERR" "MAC: sha256"
+    run openssl pkcs12 -in real.p12 -passin pass:exported -nokeys
+    assert_eq "$(grep -c 'BEGIN CERTIFICATE' <<<"$OUT")" 3 "certificates in the re-export"
+    ok "openssl pkcs12 reads the modern re-export (AES-256-CBC, SHA-256 MAC, 3 certs)"
+
+    run trisa-fetch --zip "$FIXTURE" --out-dir now --password-file pw --trust-bundle-root
+    assert_rc 10 "fixture now"
+    assert_contains "$OUT" "expired: valid from 2020-12-22T02:57:58Z to 2022-01-22T02:57:57Z"
+    assert_contains "$ERR" "nothing written"
+    assert_dir_is now ""
+    ok "real bundle now: expired, exit 10, nothing written"
+
+    run trisa-fetch --zip "$FIXTURE" --out-dir wrong --passin pass:nope --trust-bundle-root
+    assert_rc 11 "wrong password"
+    assert_contains "$ERR" "wrong PKCS#12 password"
+    ok "wrong password: exit 11"
+
+    run trisa-fetch --zip "$FIXTURE" --out-dir real --password-file pw --trust-bundle-root --at 2021-06-01
+    assert_rc 4 "existing files"
+    assert_contains "$ERR" "exists; nothing written"
+    run trisa-fetch --zip "$FIXTURE" --out-dir real --password-file pw --trust-bundle-root \
+        --at 2021-06-01 --force --json
+    assert_rc 0 "--force"
+    python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); assert d["verified"] and d["commonName"]=="api.bob.vaspbot.net"' <<<"$OUT" ||
+        fail "--json output: $OUT"
+    ok "existing files refused without --force (exit 4), replaced with it; --json parses"
+
+    run trisa-fetch --zip "$FIXTURE" --out-dir leg --password-file pw --trust-bundle-root \
+        --at 2021-06-01 --p12-out leg.p12 --legacy
+    assert_rc 0 "--legacy"
+    run openssl pkcs12 -legacy -in leg.p12 -passin file:pw -info -noout
+    assert_rc 0 "openssl pkcs12 -legacy"
+    assert_contains "$ERR" "pbeWithSHA1And3-KeyTripleDES-CBC"
+    assert_contains "$ERR" "MAC: sha1"
+    ok "--legacy re-export is 3DES with a SHA-1 MAC and openssl reads it"
+
+    mkdir lone
+    (cd lone && unzip -q "$FIXTURE")
+    run trisa-fetch --zip lone/api.bob.vaspbot.net.p12 --out-dir lone-out --password-file pw \
+        --trust-bundle-root --at 2021-06-01
+    assert_rc 0 "a lone .p12"
+    assert_dir_is lone-out "cert.pem chain.pem fullchain.pem key.pem root.pem"
+    cmp -s lone-out/fullchain.pem real/fullchain.pem || fail "fullchain differs from the ZIP's"
+    ok "--zip also takes the .p12 on its own"
+else
+    echo "# the real Sectigo bundle is absent ($FIXTURE): its checks are skipped"
+fi
+
+# ---- a CSR batch: certificates only, our key, shuffled members -------------------------
+mkdir zsrc
+cp pki/vasp.example.crt zsrc/vasp.example.crt
+cat pki/root.pem pki/int.pem >zsrc/chain.pem
+(cd zsrc && zip -q ../csr.zip chain.pem vasp.example.crt)
+run trisa-fetch --zip csr.zip --out-dir csr --key pki/vasp.example.key --trust pki/root.pem \
+    --dns vasp.example
+assert_rc 0 "CSR batch"
+assert_dir_is csr "cert.pem chain.pem fullchain.pem root.pem"
+ok "CSR batch: verified with our key, no key.pem written"
+
+run openssl verify -CAfile pki/root.pem -untrusted csr/chain.pem csr/cert.pem
+assert_rc 0 "openssl verify"
+ok "openssl verify accepts the written chain"
+
+if command -v certtool >/dev/null 2>&1; then
+    # --verify-chain wants the chain to end at the root; --verify takes the anchor apart.
+    cat csr/fullchain.pem csr/root.pem >judge.pem
+    run certtool --verify-chain --verify-profile=medium --infile judge.pem
+    assert_rc 0 "certtool --verify-chain"
+    assert_contains "$OUT" "Chain verification output: Verified."
+    run certtool --verify --verify-profile=medium --load-ca-certificate pki/root.pem \
+        --infile csr/fullchain.pem
+    assert_rc 0 "certtool --verify"
+    assert_contains "$OUT" "Chain verification output: Verified."
+    ok "GnuTLS certtool --verify-chain and --verify accept the written chain"
+else
+    echo "# certtool absent: GnuTLS judge skipped"
+fi
+
+openssl ecparam -name prime256v1 -genkey -noout -out other.key 2>/dev/null
+run trisa-fetch --zip csr.zip --out-dir mism --key other.key --trust pki/root.pem
+assert_rc 10 "mismatched key"
+assert_contains "$ERR" "matches none of the keys"
+assert_dir_is mism ""
+ok "a key that matches no certificate: exit 10, both fingerprints named"
+
+run trisa-fetch --zip csr.zip --out-dir dns --key pki/vasp.example.key --trust pki/root.pem \
+    --dns other.example
+assert_rc 10 "--dns missing"
+assert_contains "$OUT" "not in the SANs: other.example"
+ok "--dns name missing from the SANs fails verification"
+
+# Missing intermediate: only the leaf and the root.
+(cd pki && zip -q ../noint.zip vasp.example.crt root.pem)
+run trisa-fetch --zip noint.zip --out-dir noint --key pki/vasp.example.key --trust pki/root.pem
+assert_rc 10 "missing intermediate"
+assert_contains "$OUT" "unable to get local issuer certificate"
+ok "missing intermediate: exit 10"
+
+# ---- several certificates, a folder of keys ------------------------------------------
+mkdir keys
+cp pki/vasp.example.key pki/second.example.key pki/vasp.example.csr keys/
+(cd pki && zip -q ../multi.zip vasp.example.crt second.example.crt int.pem root.pem)
+run trisa-fetch --zip multi.zip --out-dir multi --key keys --trust pki/root.pem
+assert_rc 0 "multi-certificate batch"
+assert_dir_is multi "second.example vasp.example"
+assert_dir_is multi/second.example "cert.pem chain.pem fullchain.pem root.pem"
+assert_eq "$(openssl x509 -in multi/second.example/cert.pem -noout -subject)" \
+    "subject=O = Test, CN = second.example"
+ok "multi-certificate batch: each cert matched to its key, written to DIR/<commonName>/"
+
+# ---- hostile ZIPs made with zip ------------------------------------------------------
+mkdir hostile
+ln -s /etc/passwd hostile/link.pem
+(cd hostile && zip -q -y ../link.zip link.pem)
+run trisa-fetch --zip link.zip --out-dir h1 --trust pki/root.pem
+assert_rc 3 "symlink"
+assert_contains "$ERR" "'link.pem': symbolic link"
+ok "a ZIP with a symlink entry is refused (exit 3), naming it"
+
+head -c 300000 /dev/zero >hostile/zeros.pem
+(cd hostile && zip -q ../bomb.zip zeros.pem)
+run trisa-fetch --zip bomb.zip --out-dir h2 --trust pki/root.pem
+assert_rc 3 "ratio"
+assert_contains "$ERR" "compression ratio"
+ok "a ZIP bomb (ratio > 100) is refused"
+
+head -c 100 csr.zip >trunc.zip
+run trisa-fetch --zip trunc.zip --out-dir h3 --trust pki/root.pem
+assert_rc 3 "truncated"
+assert_contains "$ERR" "truncated"
+ok "a truncated ZIP is refused"
+
+run trisa-fetch --zip csr.zip --out-dir x
+assert_rc 2 "no trust"
+run trisa-fetch --help
+assert_rc 0 "--help"
+assert_contains "$OUT" "--trust-bundle-root"
+ok "usage errors exit 2; --help lists the options"
+
+done_testing

@@ -1,0 +1,92 @@
+/* sectigo auth: log in or refresh and cache the tokens; --debug and --cache inspect. */
+#include <stdio.h>
+#include <time.h>
+
+#include "trisa/sectigo.h"
+#include "tools/common/exit.h"
+#include "tools/common/opt.h"
+#include "tools/sectigo/sectigo.h"
+
+enum { O_DEBUG = 1, O_CACHE, O_HELP };
+
+static const tool_opt opts[] = {
+    {O_DEBUG, 'd', "debug", NULL, "do not refresh or authenticate, print state and exit"},
+    {O_CACHE, 'C', "cache", NULL, "print cache location and exit"},
+    {O_HELP, 'h', "help", NULL, "show this help"},
+    TOOL_OPT_END,
+};
+
+/* Go's time.Time String() for a Unix time, in local time. */
+static void print_time(const char *prefix, long long t)
+{
+    char buf[64];
+    time_t tt = (time_t)t;
+    struct tm tm;
+    localtime_r(&tt, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
+    printf("%s %s\n", prefix, buf);
+}
+
+int cmd_auth(int argc, char **argv, sectigo_globals *g)
+{
+    const char *prog = "sectigo auth";
+    trisa_sectigo *c = NULL;
+    tool_parser p;
+    int id, debug = 0, cache = 0, rc;
+
+    tool_opt_init(&p, argc, argv, opts, prog);
+    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
+        switch (id) {
+        case O_DEBUG:
+            debug = 1;
+            break;
+        case O_CACHE:
+            cache = 1;
+            break;
+        case O_HELP:
+            sectigo_help("sectigo [global options] auth [--debug | --cache]",
+                         "Log in (or refresh the cached tokens) and cache the tokens.", opts);
+            return TOOL_EXIT_OK;
+        case TOOL_OPT_POSITIONAL:
+            return tool_usage_error(prog, "unexpected argument '%s'", p.value);
+        default:
+            return TOOL_EXIT_USAGE;
+        }
+    }
+    if ((rc = sectigo_open(&c, g, prog)) != 0) {
+        return rc;
+    }
+    if (cache) {
+        const char *path = trisa_sectigo_cache_path(c);
+        FILE *f = path ? fopen(path, "r") : NULL;
+        if (f != NULL) {
+            fclose(f);
+            printf("%s\n", path);
+        } else {
+            printf("no credentials cache file exists\n");
+        }
+        trisa_sectigo_free(c);
+        return TOOL_EXIT_OK;
+    }
+    if (debug) {
+        trisa_sectigo_token_info info;
+        trisa_sectigo_token_state(c, &info);
+        if (info.valid) {
+            print_time("credentials are valid until", info.expires_at);
+        } else if (info.current) {
+            print_time("credentials are current until", info.refresh_by);
+        } else {
+            printf("credentials are expired or invalid\n");
+        }
+        trisa_sectigo_free(c);
+        return TOOL_EXIT_OK;
+    }
+    rc = trisa_sectigo_ensure_auth(c);
+    if (rc == 0) {
+        printf("user authenticated and credentials cached\n");
+    } else {
+        rc = tool_fail(prog, rc);
+    }
+    trisa_sectigo_free(c);
+    return rc;
+}

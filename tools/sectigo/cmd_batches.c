@@ -1,0 +1,90 @@
+/* sectigo batches -i ID [--status | --info]: a batch's detail, status or processing info. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "trisa/sectigo.h"
+#include "tools/common/exit.h"
+#include "tools/common/opt.h"
+#include "tools/sectigo/sectigo.h"
+
+enum { O_ID = 1, O_STATUS, O_INFO, O_HELP };
+
+static const tool_opt opts[] = {
+    {O_ID, 'i', "id", "ID", "get detail for batch with id"},
+    {O_STATUS, 's', "status", NULL, "get batch status (normalised text, e.g. READY_FOR_DOWNLOAD)"},
+    {O_INFO, 'I', "info", NULL, "get batch processing info (active, success, failed)"},
+    {O_HELP, 'h', "help", NULL, "show this help"},
+    TOOL_OPT_END,
+};
+
+int cmd_batches(int argc, char **argv, sectigo_globals *g)
+{
+    const char *prog = "sectigo batches";
+    trisa_sectigo *c = NULL;
+    char *json = NULL;
+    tool_parser p;
+    long bid = 0;
+    int id, rc, status = 0, info = 0;
+
+    tool_opt_init(&p, argc, argv, opts, prog);
+    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
+        switch (id) {
+        case O_ID:
+            if (tool_opt_long(prog, p.name, p.value, 0, LONG_MAX, &bid) != 0) {
+                return TOOL_EXIT_USAGE;
+            }
+            break;
+        case O_STATUS:
+            status = 1;
+            break;
+        case O_INFO:
+            info = 1;
+            break;
+        case O_HELP:
+            sectigo_help("sectigo [global options] batches -i ID [--status | --info]",
+                         "Print a batch's detail, its status or its processing info.", opts);
+            return TOOL_EXIT_OK;
+        case TOOL_OPT_POSITIONAL:
+            return tool_usage_error(prog, "unexpected argument '%s'", p.value);
+        default:
+            return TOOL_EXIT_USAGE;
+        }
+    }
+    if (bid == 0) {
+        return tool_usage_error(prog, "specify batch id to get information");
+    }
+    if (status && info) {
+        return tool_usage_error(prog, "--status and --info cannot be combined");
+    }
+    if ((rc = sectigo_open(&c, g, prog)) != 0) {
+        return rc;
+    }
+    if (status) {
+        char *s = NULL;
+        rc = trisa_sectigo_batch_status(&s, c, bid);
+        if (rc == 0) {
+            printf("%s\n", s);
+            free(s);
+        } else {
+            rc = tool_fail(prog, rc);
+        }
+    } else if (info) {
+        trisa_sectigo_processing_info pi;
+        rc = trisa_sectigo_get_processing_info(&pi, c, bid);
+        if (rc == 0) {
+            rc = trisa_sectigo_processing_info_json(&json, &pi);
+        }
+        rc = sectigo_print_json(prog, rc, json);
+    } else {
+        trisa_sectigo_batch *b = NULL;
+        rc = trisa_sectigo_batch_detail(&b, c, bid);
+        if (rc == 0) {
+            rc = trisa_sectigo_batch_json(&json, b);
+        }
+        rc = sectigo_print_json(prog, rc, json);
+        trisa_sectigo_batch_free(b);
+    }
+    trisa_sectigo_free(c);
+    return rc;
+}

@@ -1,0 +1,74 @@
+/* sectigo download -i ID -o DIR: save a batch's ZIP, named by the server or <id>.zip. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "trisa/sectigo.h"
+#include "tools/common/exit.h"
+#include "tools/common/opt.h"
+#include "tools/sectigo/sectigo.h"
+
+enum { O_ID = 1, O_OUTDIR, O_FORCE, O_HELP };
+
+static const tool_opt opts[] = {
+    {O_ID, 'i', "id", "ID", "the batch ID to download"},
+    {O_OUTDIR, 'o', "outdir", "DIR", "the directory to download the zip file to (default .)"},
+    {O_FORCE, 'f', "force", NULL, "replace an existing file of the same name"},
+    {O_HELP, 'h', "help", NULL, "show this help"},
+    TOOL_OPT_END,
+};
+
+int cmd_download(int argc, char **argv, sectigo_globals *g)
+{
+    const char *prog = "sectigo download";
+    trisa_sectigo *c = NULL;
+    const char *outdir = ".";
+    char *path = NULL;
+    tool_parser p;
+    long bid = 0;
+    int id, rc, force = 0;
+
+    tool_opt_init(&p, argc, argv, opts, prog);
+    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
+        switch (id) {
+        case O_ID:
+            if (tool_opt_long(prog, p.name, p.value, 0, LONG_MAX, &bid) != 0) {
+                return TOOL_EXIT_USAGE;
+            }
+            break;
+        case O_OUTDIR:
+            outdir = p.value;
+            break;
+        case O_FORCE:
+            force = 1;
+            break;
+        case O_HELP:
+            sectigo_help("sectigo [global options] download -i ID [-o DIR]",
+                         "Download a batch as a ZIP file into DIR, named from the server's "
+                         "Content-Disposition or <ID>.zip.",
+                         opts);
+            return TOOL_EXIT_OK;
+        case TOOL_OPT_POSITIONAL:
+            return tool_usage_error(prog, "unexpected argument '%s'", p.value);
+        default:
+            return TOOL_EXIT_USAGE;
+        }
+    }
+    if (bid == 0) {
+        return tool_usage_error(prog, "must specify batch id for download");
+    }
+    if ((rc = sectigo_open(&c, g, prog)) != 0) {
+        return rc;
+    }
+    rc = trisa_sectigo_download(&path, c, bid, outdir, force);
+    if (rc == 0) {
+        printf("downloaded batch %ld to %s\n", bid, path);
+        printf("after unzipping, unencrypt with your password using `openssl pkcs12 -in "
+               "INFILE.p12 -out OUTFILE.crt -nodes`\n");
+        free(path);
+    } else {
+        rc = tool_fail(prog, rc);
+    }
+    trisa_sectigo_free(c);
+    return rc;
+}

@@ -1,0 +1,76 @@
+/* sectigo revoke -p PROFILE -r REASON -s SERIAL: revoke one certificate; silent on success,
+ * as the reference is. */
+#include <limits.h>
+#include <stdio.h>
+
+#include "trisa/sectigo.h"
+#include "tools/common/exit.h"
+#include "tools/common/opt.h"
+#include "tools/sectigo/sectigo.h"
+
+enum { O_PROFILE = 1, O_REASON, O_SERIAL, O_HELP };
+
+static const tool_opt opts[] = {
+    {O_PROFILE, 'p', "profile", "ID", "profile/authority id of the cert issuer"},
+    {O_REASON, 'r', "reason", "TEXT", "RFC 5280 reason text (default unspecified)"},
+    {O_SERIAL, 's', "serial-number", "SERIAL", "serial number of the cert to revoke"},
+    {O_HELP, 'h', "help", NULL, "show this help"},
+    TOOL_OPT_END,
+};
+
+int cmd_revoke(int argc, char **argv, sectigo_globals *g)
+{
+    const char *prog = "sectigo revoke";
+    trisa_sectigo *c = NULL;
+    const char *reason = NULL, *serial = NULL;
+    tool_parser p;
+    long pid = 0;
+    int id, rc, code = 0;
+
+    tool_opt_init(&p, argc, argv, opts, prog);
+    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
+        switch (id) {
+        case O_PROFILE:
+            if (tool_opt_long(prog, p.name, p.value, 0, LONG_MAX, &pid) != 0) {
+                return TOOL_EXIT_USAGE;
+            }
+            break;
+        case O_REASON:
+            reason = p.value;
+            break;
+        case O_SERIAL:
+            serial = p.value;
+            break;
+        case O_HELP:
+            sectigo_help("sectigo [global options] revoke -p ID [-r REASON] -s SERIAL",
+                         "Revoke a certificate by serial number. REASON is one of: unspecified, "
+                         "key compromise,\nca compromise, affiliation changed, superseded, "
+                         "cessation of operation, certificate hold,\nremove from crl, privilege "
+                         "withdrawn, aa compromise (case and spaces ignored).",
+                         opts);
+            return TOOL_EXIT_OK;
+        case TOOL_OPT_POSITIONAL:
+            return tool_usage_error(prog, "unexpected argument '%s'", p.value);
+        default:
+            return TOOL_EXIT_USAGE;
+        }
+    }
+    if (pid == 0) {
+        return tool_usage_error(prog, "must specify profile id");
+    }
+    if (trisa_sectigo_reason_code(&code, reason) != 0) {
+        return tool_usage_error(prog, "%s", trisa_error_last());
+    }
+    if (serial == NULL || serial[0] == '\0') {
+        return tool_usage_error(prog, "must specify serial number of certificate");
+    }
+    if ((rc = sectigo_open(&c, g, prog)) != 0) {
+        return rc;
+    }
+    rc = trisa_sectigo_revoke(c, pid, code, serial);
+    if (rc != 0) {
+        rc = tool_fail(prog, rc);
+    }
+    trisa_sectigo_free(c);
+    return rc;
+}

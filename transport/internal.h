@@ -1,0 +1,119 @@
+/*
+ * Internals of the Sectigo client shared by its source files and its unit tests.
+ * Not installed.
+ */
+#ifndef TRISA_TRANSPORT_INTERNAL_H
+#define TRISA_TRANSPORT_INTERNAL_H
+
+#include <json-c/json.h>
+
+#include "common/internal.h"
+#include "trisa/sectigo.h"
+
+/* ---- Go-compatible JSON output (json.go) ---- */
+
+/* A writer that prints like Go's json.MarshalIndent(v, "", "  "). */
+typedef struct gojson {
+    trisa_buf *b;
+    int depth;
+    int pending_key; /* a key was written; the value follows on the same line */
+    int count[64];   /* items written at each depth */
+} gojson;
+
+void gojson_init(gojson *w, trisa_buf *b);
+void gojson_open(gojson *w, char c);  /* '{' or '[' */
+void gojson_close(gojson *w, char c); /* '}' or ']' */
+void gojson_key(gojson *w, const char *key);
+void gojson_str(gojson *w, const char *s);
+void gojson_int(gojson *w, long long v);
+void gojson_bool(gojson *w, int v);
+void gojson_null(gojson *w);
+/* A json-c value as Go prints a decoded interface{}: object keys sorted. */
+void gojson_value(gojson *w, struct json_object *v);
+/* Raw JSON text as above ("null" when NULL or unparsable). */
+void gojson_raw(gojson *w, const char *json);
+/* Append s escaped as a Go JSON string, quotes included. */
+void gojson_escape(trisa_buf *b, const char *s);
+
+/* ---- Typed replies from JSON (json.go) ---- */
+
+int sectigo_parse_batch(trisa_sectigo_batch **out, const char *body);
+int sectigo_parse_processing_info(trisa_sectigo_processing_info *out, const char *body);
+int sectigo_parse_licenses(trisa_sectigo_licenses *out, const char *body);
+int sectigo_parse_authorities(trisa_sectigo_authority_list **out, const char *body);
+int sectigo_parse_profiles(trisa_sectigo_profile_list **out, const char *body);
+int sectigo_parse_profile_detail(trisa_sectigo_profile_detail **out, const char *body);
+int sectigo_parse_profile_params(trisa_sectigo_profile_param_list **out, const char *body);
+int sectigo_parse_organization(trisa_sectigo_organization **out, const char *body);
+int sectigo_parse_find_result(trisa_sectigo_find_result **out, const char *body);
+int sectigo_parse_balance(long long *out, const char *body);
+/* accessToken / refreshToken from a login or refresh reply; strings are malloc'd. */
+int sectigo_parse_tokens(char **access, char **refresh, const char *body);
+/* The message of an API error body: JSON {"message"} or the text itself (trimmed). */
+char *sectigo_error_message(const char *body, size_t len);
+
+/* ---- The client (client.c) ---- */
+
+#include <curl/curl.h>
+
+struct trisa_sectigo {
+    CURL *curl;
+    char *endpoint; /* no trailing slash */
+    char *environment;
+    char *username;
+    char *password; /* secret: wiped on free */
+    char *profile;
+    char *ca_bundle;
+    char *user_agent;
+    char *cache_file; /* NULL: no cache */
+    long connect_timeout_ms, timeout_ms;
+    int max_retries;
+    long retry_max_ms, retry_base_ms;
+    trisa_sectigo_warn_fn warn;
+    void *warn_data;
+    /* tokens (secrets) and their timing */
+    char *access, *refresh;
+    long long iat, exp, nbf, refresh_by;
+    char subject[256];
+    /* the last reply */
+    trisa_buf body;
+    size_t body_max;
+    long status;
+    long connects; /* new TCP connections opened so far */
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* One HTTP exchange. */
+typedef struct sectigo_req {
+    const char *method; /* "GET", "POST", "PUT" */
+    const char *path;   /* "/api/v1/devices" */
+    const char *body;   /* request body or NULL */
+    size_t body_len;
+    curl_mime *mime;    /* multipart body instead */
+    const char *accept; /* NULL: JSON */
+    int auth;           /* send the bearer token (and log in first) */
+    int idempotent;     /* may be re-sent after it may have reached the server */
+    const char *what;   /* for messages: "batch detail" */
+    const char *hint;   /* said when a non-idempotent request may have arrived */
+} sectigo_req;
+
+/* Send r (authenticating first when r->auth), with retries as allowed; on return
+ * c->status and c->body hold the reply. Returns 0 for a 2xx reply, else the error
+ * (recorded). */
+int sectigo_call(trisa_sectigo *c, const sectigo_req *r);
+void sectigo_warn(trisa_sectigo *c, const char *fmt, ...) TRISA_PRINTF(2, 3);
+/* The last reply's header value (borrowed until the next call), or NULL. */
+const char *sectigo_header(trisa_sectigo *c, const char *name);
+
+/* ---- Small helpers (util.c) ---- */
+
+/* Decode base64url (no padding needed) into a new NUL-terminated buffer. */
+unsigned char *sectigo_b64url_decode(const char *in, size_t in_len, size_t *out_len);
+/* Seconds to wait from a Retry-After value (delta seconds or an HTTP date), or -1. */
+long sectigo_retry_after_seconds(const char *value, long long now);
+/* SHA-256 hex of "endpoint\nusername" (out: 65 bytes). */
+int sectigo_cache_key(char out[65], const char *endpoint, const char *username);
+/* mkdir -p with mode 0700 for created folders. */
+int sectigo_mkdirs(const char *path);
+
+#endif

@@ -1,0 +1,428 @@
+/* Parsers and checks of the Sectigo client that need no network. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include "transport/internal.h"
+
+unsigned char *sectigo_b64url_decode(const char *in, size_t in_len, size_t *out_len)
+{
+    unsigned char *out = malloc(in_len * 3 / 4 + 4);
+    unsigned acc = 0;
+    int bits = 0;
+    size_t o = 0;
+
+    if (out == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < in_len; i++) {
+        int c = (unsigned char)in[i], v;
+        if (c >= 'A' && c <= 'Z') {
+            v = c - 'A';
+        } else if (c >= 'a' && c <= 'z') {
+            v = c - 'a' + 26;
+        } else if (c >= '0' && c <= '9') {
+            v = c - '0' + 52;
+        } else if (c == '-' || c == '+') {
+            v = 62;
+        } else if (c == '_' || c == '/') {
+            v = 63;
+        } else if (c == '=') {
+            break;
+        } else {
+            free(out);
+            return NULL;
+        }
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    out[o] = '\0';
+    if (out_len != NULL) {
+        *out_len = o;
+    }
+    return out;
+}
+
+static long long claim_int(struct json_object *o, const char *key)
+{
+    struct json_object *v = NULL;
+    if (!json_object_object_get_ex(o, key, &v) || v == NULL) {
+        return 0;
+    }
+    if (json_object_is_type(v, json_type_double)) {
+        return (long long)json_object_get_double(v);
+    }
+    return (long long)json_object_get_int64(v);
+}
+
+int trisa_sectigo_jwt_claims(const char *jwt, long long *iat, long long *exp, long long *nbf,
+                             char *sub, size_t sub_cap)
+{
+    const char *dot1, *dot2;
+    unsigned char *payload;
+    struct json_object *o, *s = NULL;
+    long long i, e, n;
+
+    if (jwt == NULL || (dot1 = strchr(jwt, '.')) == NULL ||
+        (dot2 = strchr(dot1 + 1, '.')) == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "token is not a JWT (expected three parts)");
+    }
+    payload = sectigo_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), NULL);
+    if (payload == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "token payload is not base64url");
+    }
+    o = json_tokener_parse((const char *)payload);
+    free(payload);
+    if (!json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return trisa_error_set(TRISA_EINVAL, "token payload is not a JSON object");
+    }
+    i = claim_int(o, "iat");
+    e = claim_int(o, "exp");
+    n = claim_int(o, "nbf");
+    if (sub != NULL && sub_cap > 0) {
+        sub[0] = '\0';
+        if (json_object_object_get_ex(o, "sub", &s) && json_object_is_type(s, json_type_string)) {
+            snprintf(sub, sub_cap, "%s", json_object_get_string(s));
+        }
+    }
+    json_object_put(o);
+    if (i == 0 || e == 0) {
+        return trisa_error_set(TRISA_EINVAL, "token claims lack iat or exp");
+    }
+    if (iat) {
+        *iat = i;
+    }
+    if (exp) {
+        *exp = e;
+    }
+    if (nbf) {
+        *nbf = n;
+    }
+    return 0;
+}
+
+int trisa_sectigo_reason_code(int *out, const char *reason)
+{
+    static const char *const names[] = {
+        "unspecified",   "keycompromise",        "cacompromise",    "affiliationchanged",
+        "superseded",    "cessationofoperation", "certificatehold", NULL,
+        "removefromcrl", "privilegewithdrawn",   "aacompromise",
+    };
+    char norm[64];
+    size_t n = 0;
+    long num;
+
+    if (reason == NULL) {
+        *out = 0;
+        return 0;
+    }
+    for (const char *p = reason; *p != '\0'; p++) {
+        if (isspace((unsigned char)*p)) {
+            continue;
+        }
+        if (n + 1 >= sizeof(norm)) {
+            return trisa_error_set(TRISA_EINVAL, "could not translate \"%s\" into a reason code",
+                                   reason);
+        }
+        norm[n++] = (char)tolower((unsigned char)*p);
+    }
+    norm[n] = '\0';
+    if (n == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (trisa_parse_long(norm, 0, 10, &num) == 0) {
+        if (num == 7) {
+            return trisa_error_set(TRISA_EINVAL, "reason code 7 is not used by RFC 5280");
+        }
+        *out = (int)num;
+        return 0;
+    }
+    for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++) {
+        if (names[i] != NULL && strcmp(norm, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    return trisa_error_set(TRISA_EINVAL,
+                           "could not translate \"%s\" into a reason code (use one of: "
+                           "unspecified, key compromise, ca compromise, affiliation changed, "
+                           "superseded, cessation of operation, certificate hold, remove from "
+                           "crl, privilege withdrawn, aa compromise)",
+                           reason);
+}
+
+char *trisa_sectigo_status_normalize(char *status)
+{
+    size_t start = 0, end, o = 0;
+    if (status == NULL) {
+        return NULL;
+    }
+    end = strlen(status);
+    while (start < end && isspace((unsigned char)status[start])) {
+        start++;
+    }
+    while (end > start && isspace((unsigned char)status[end - 1])) {
+        end--;
+    }
+    for (size_t i = start; i < end; i++) {
+        char c = status[i];
+        status[o++] = c == ' ' ? '_' : (char)toupper((unsigned char)c);
+    }
+    status[o] = '\0';
+    return status;
+}
+
+/* strcasestr without _GNU_SOURCE. */
+static const char *find_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay != '\0'; hay++) {
+        if (strncasecmp(hay, needle, n) == 0) {
+            return hay;
+        }
+    }
+    return NULL;
+}
+
+char *trisa_sectigo_disposition_filename(const char *header)
+{
+    const char *p;
+    char name[256];
+    size_t n = 0;
+    const char *base;
+
+    if (header == NULL) {
+        return NULL;
+    }
+    /* Find a "filename=" parameter (not "filename*=", whose encoding we do not decode). */
+    for (p = header; (p = find_ci(p, "filename")) != NULL; p += 8) {
+        const char *q = p + 8;
+        if (p > header && !(p[-1] == ';' || p[-1] == ' ' || p[-1] == '\t')) {
+            continue;
+        }
+        while (*q == ' ' || *q == '\t') {
+            q++;
+        }
+        if (*q != '=') {
+            continue;
+        }
+        q++;
+        while (*q == ' ' || *q == '\t') {
+            q++;
+        }
+        if (*q == '"') {
+            q++;
+            while (*q != '\0' && *q != '"') {
+                if (*q == '\\' && q[1] != '\0') {
+                    q++;
+                }
+                if (n + 1 >= sizeof(name)) {
+                    return NULL;
+                }
+                name[n++] = *q++;
+            }
+            if (*q != '"') {
+                return NULL;
+            }
+        } else {
+            while (*q != '\0' && *q != ';' && *q != ' ' && *q != '\t') {
+                if (n + 1 >= sizeof(name)) {
+                    return NULL;
+                }
+                name[n++] = *q++;
+            }
+        }
+        break;
+    }
+    if (p == NULL) {
+        return NULL;
+    }
+    name[n] = '\0';
+    /* A name with a path in it is refused outright rather than trimmed: the server has no
+     * business naming folders, and a trimmed "../x" could still surprise. */
+    base = name;
+    if (*base == '\0' || *base == '.' || strstr(base, "..") != NULL ||
+        strpbrk(base, "/\\") != NULL) {
+        return NULL;
+    }
+    for (const char *c = base; *c != '\0'; c++) {
+        unsigned char u = (unsigned char)*c;
+        if (u < 0x20 || u == 0x7f || u == ':') {
+            return NULL;
+        }
+    }
+    return strdup(base);
+}
+
+/* "production", " Testing " -> lower case, trimmed, into out. */
+static void norm_env(char *out, size_t cap, const char *env)
+{
+    size_t n = 0;
+    const char *e;
+    while (*env && isspace((unsigned char)*env)) {
+        env++;
+    }
+    e = env + strlen(env);
+    while (e > env && isspace((unsigned char)e[-1])) {
+        e--;
+    }
+    for (const char *p = env; p < e && n + 1 < cap; p++) {
+        out[n++] = (char)tolower((unsigned char)*p);
+    }
+    out[n] = '\0';
+}
+
+static int ends_with_ci(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcasecmp(s + a - b, suffix) == 0;
+}
+
+int trisa_sectigo_check_environment(const char *endpoint, const char *environment)
+{
+    char env[32];
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    int rc = 0;
+
+    norm_env(env, sizeof(env), environment ? environment : "production");
+    if (env[0] == '\0') {
+        snprintf(env, sizeof(env), "production");
+    }
+    if (strcmp(env, "production") && strcmp(env, "staging") && strcmp(env, "docker") &&
+        strcmp(env, "testing")) {
+        rc = trisa_error_set(TRISA_EINVAL,
+                             "\"%s\" is not a valid environment, specify production, staging, "
+                             "docker or testing",
+                             env);
+        goto done;
+    }
+    if (u == NULL) {
+        rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (endpoint == NULL || curl_url_set(u, CURLUPART_URL, endpoint, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        rc = trisa_error_set(TRISA_EINVAL, "could not parse endpoint \"%s\" as a URL",
+                             endpoint ? endpoint : "");
+        goto done;
+    }
+    if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) {
+        rc = trisa_error_set(TRISA_EENV, "endpoint scheme must be https, not %s", scheme);
+    } else if (strcmp(env, "production") == 0) {
+        if (strcmp(scheme, "https") != 0) {
+            rc = trisa_error_set(TRISA_EENV, "must use https in production, not %s", scheme);
+        } else if (strcmp(host, "iot.sectigo.com") != 0) {
+            rc = trisa_error_set(TRISA_EENV, "cannot connect to %s in production", host);
+        }
+    } else if (strcmp(env, "staging") == 0 || strcmp(env, "docker") == 0) {
+        /* Case-insensitive: host names are, and IOT.SECTIGO.COM is still production. */
+        if (ends_with_ci(host, "sectigo.com") || ends_with_ci(host, "sectigo.com.")) {
+            rc = trisa_error_set(TRISA_EENV, "cannot connect to %s in %s", host, env);
+        } else if (strcmp(scheme, "https") != 0) {
+            rc = trisa_error_set(TRISA_EENV,
+                                 "must use https in %s, not %s (plain http only in "
+                                 "testing)",
+                                 env, scheme);
+        }
+    } else { /* testing */
+        if (strcmp(host, "localhost") != 0 && strcmp(host, "127.0.0.1") != 0) {
+            rc = trisa_error_set(TRISA_EENV,
+                                 "sectigo hostname must be set to localhost in testing mode "
+                                 "(got %s)",
+                                 host);
+        }
+    }
+done:
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+long sectigo_retry_after_seconds(const char *value, long long now)
+{
+    long secs;
+    time_t when;
+    char buf[64];
+    size_t n;
+
+    if (value == NULL) {
+        return -1;
+    }
+    while (*value == ' ' || *value == '\t') {
+        value++;
+    }
+    n = strlen(value);
+    while (n > 0 && isspace((unsigned char)value[n - 1])) {
+        n--;
+    }
+    if (n == 0 || n >= sizeof(buf)) {
+        return -1;
+    }
+    memcpy(buf, value, n);
+    buf[n] = '\0';
+    if (trisa_parse_long(buf, 0, 86400L * 365, &secs) == 0) {
+        return secs;
+    }
+    when = curl_getdate(buf, NULL);
+    if (when == (time_t)-1) {
+        return -1;
+    }
+    return when > now ? (long)(when - now) : 0;
+}
+
+int sectigo_cache_key(char out[65], const char *endpoint, const char *username)
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+             EVP_DigestUpdate(ctx, endpoint, strlen(endpoint)) == 1 &&
+             EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
+             EVP_DigestUpdate(ctx, username, strlen(username)) == 1 &&
+             EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) {
+        return trisa_error_set_ssl(TRISA_ECRYPTO, "SHA-256 of the token cache key failed");
+    }
+    trisa_hex(out, md, 32, 0);
+    return 0;
+}
+
+int sectigo_mkdirs(const char *path)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(tmp)) {
+        return trisa_error_set(TRISA_EINVAL, "%s: bad folder name", path);
+    }
+    memcpy(tmp, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] == '/' || tmp[i] == '\0') {
+            char c = tmp[i];
+            tmp[i] = '\0';
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
+                int e = errno;
+                return trisa_error_set(TRISA_EIO, "%s: cannot create folder: %s", tmp, strerror(e));
+            }
+            tmp[i] = c;
+        }
+    }
+    return 0;
+}
