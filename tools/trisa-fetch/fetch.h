@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "tools/common/hsm_cli.h"
+
 #define FETCH_PROG     "trisa-fetch"
 #define FETCH_MAX_LIST 64
 
@@ -43,6 +45,8 @@ typedef struct fetch_args {
     const char *environment;
     const char *endpoint;
     const char *cacert;
+    /* --pkcs11-*: our key is on a token; the certificate is stored there too */
+    tool_hsm_args hsm;
 } fetch_args;
 
 /* Turn a batch ZIP (or, by @p name's extension, one .p12 / .pem / ... file) into verified files
@@ -52,7 +56,7 @@ typedef struct fetch_args {
 int fetch_offline(const fetch_args *args, const char *name, const unsigned char *zip, size_t len,
                   const char *password);
 
-/* --batch and --csr modes; exit codes. */
+/* --batch and --csr modes (online.c); exit codes. */
 int fetch_batch(const fetch_args *args);
 int fetch_csr(const fetch_args *args);
 

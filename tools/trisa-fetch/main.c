@@ -42,6 +42,9 @@ enum {
     O_ENV,
     O_URL,
     O_CACERT,
+    O_PKCS11_MODULE,
+    O_PKCS11_URI,
+    O_PIN_FILE,
     O_HELP,
     O_VERSION,
 };
@@ -54,6 +57,12 @@ static const tool_opt opts[] = {
     {O_OUT, 'o', "out-dir", "DIR", "write cert.pem, chain.pem, fullchain.pem, root.pem here"},
     {O_KEY, 'k', "key", "KEY", "our private key, or a folder of keys (repeatable)"},
     {O_KEY_PASSIN, 0, "key-passin", "SPEC", "password of encrypted --key files"},
+    {O_PKCS11_URI, 0, "pkcs11-uri", "URI",
+     "our key is on this PKCS#11 token: match it, store the certificate there"},
+    {O_PKCS11_MODULE, 0, "pkcs11-module", "PATH",
+     "PKCS#11 module of the token [$TRISA_PKCS11_MODULE, else p11-kit-proxy]"},
+    {O_PIN_FILE, 0, "pin-file", "FILE",
+     "token PIN from FILE [pin-source in the URI, $TRISA_PKCS11_PIN, else a prompt]"},
     {O_PASSFILE, 0, "password-file", "FILE", "PKCS#12 password in FILE (first line)"},
     {O_PASSIN, 0, "passin", "SPEC", "PKCS#12 password: pass:, env:, file:, fd:, stdin, prompt"},
     {O_TRUST, 't', "trust", "FILE", "trust anchors (PEM) to verify the chain against"},
@@ -273,6 +282,15 @@ int main(int argc, char **argv)
         case O_CACERT:
             a.cacert = p.value;
             break;
+        case O_PKCS11_MODULE:
+            a.hsm.module = p.value;
+            break;
+        case O_PKCS11_URI:
+            a.hsm.uri = p.value;
+            break;
+        case O_PIN_FILE:
+            a.hsm.pin_file = p.value;
+            break;
         case O_HELP:
             usage(stdout);
             return TOOL_EXIT_OK;
@@ -308,8 +326,12 @@ int main(int argc, char **argv)
     if (a.legacy && a.p12_out == NULL) {
         return tool_usage_error(FETCH_PROG, "--legacy only applies to --p12-out");
     }
-    if (a.csr != NULL && (a.profile == NULL || a.nkeys == 0)) {
-        return tool_usage_error(FETCH_PROG, "--csr needs --profile and --key");
+    if (a.csr != NULL && (a.profile == NULL || (a.nkeys == 0 && a.hsm.uri == NULL))) {
+        return tool_usage_error(FETCH_PROG, "--csr needs --profile and --key (or --pkcs11-uri)");
+    }
+    if (a.hsm.uri == NULL && (a.hsm.module != NULL || a.hsm.pin_file != NULL)) {
+        return tool_usage_error(FETCH_PROG, "%s needs --pkcs11-uri",
+                                a.hsm.module != NULL ? "--pkcs11-module" : "--pin-file");
     }
     if (passfile != NULL) {
         size_t n = strlen(passfile) + 6;

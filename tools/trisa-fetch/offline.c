@@ -140,9 +140,42 @@ static int open_bytes(trisa_bundle **out, const char *name, const unsigned char 
     return trisa_bundle_open_zip(out, data, len, bo);
 }
 
+/* Our key on a token joins the bundle like a key file: the leaf is the certificate
+ * whose public key is the token key's. */
+static int add_token_key(trisa_hsm **hsm, trisa_bundle *b, const fetch_args *a)
+{
+    trisa_hsm_options ho = TRISA_HSM_OPTIONS_INIT;
+    EVP_PKEY *key = NULL;
+    char pin_spec[4200];
+    int rc;
+
+    tool_hsm_options(&ho, &a->hsm, FETCH_PROG, pin_spec, sizeof(pin_spec));
+    if ((rc = trisa_hsm_open(hsm, &ho)) != 0 ||
+        (rc = trisa_hsm_find_key(&key, NULL, *hsm, a->hsm.uri)) != 0) {
+        return rc;
+    }
+    rc = trisa_bundle_add_key(b, key);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+/* After the files: the certificate goes on the token beside its key (same id and label). */
+static int store_on_token(trisa_hsm *hsm, const trisa_bundle *b)
+{
+    char *uri = NULL;
+    int rc = trisa_hsm_store_certificate(&uri, hsm, trisa_bundle_leaf(b, 0));
+    if (rc == 0) {
+        fprintf(stderr, "%s: stored the certificate on token '%s': %s\n", FETCH_PROG,
+                trisa_hsm_token_label(hsm), uri);
+    }
+    free(uri);
+    return rc;
+}
+
 int fetch_offline(const fetch_args *a, const char *name, const unsigned char *zip, size_t len,
                   const char *password)
 {
+    trisa_hsm *hsm = NULL;
     trisa_bundle_options bo = TRISA_BUNDLE_OPTIONS_INIT;
     trisa_bundle_verify_options vo = TRISA_BUNDLE_VERIFY_OPTIONS_INIT;
     trisa_bundle_write_options wo = TRISA_BUNDLE_WRITE_OPTIONS_INIT;
@@ -181,10 +214,19 @@ int fetch_offline(const fetch_args *a, const char *name, const unsigned char *zi
         fprintf(stderr, "%s: the bundle is password-protected: give --password-file or --passin\n",
                 FETCH_PROG);
     }
-    if (rc != 0 || (rc = add_keys(b, a, key_pass)) != 0 || (rc = trisa_bundle_resolve(b)) != 0) {
+    if (rc != 0 || (rc = add_keys(b, a, key_pass)) != 0 ||
+        (a->hsm.uri != NULL && (rc = add_token_key(&hsm, b, a)) != 0) ||
+        (rc = trisa_bundle_resolve(b)) != 0) {
         goto fail;
     }
     n = trisa_bundle_identity_count(b);
+    if (hsm != NULL && n != 1) {
+        exit_code = tool_usage_error(FETCH_PROG,
+                                     "--pkcs11-uri takes a batch of one certificate; this one "
+                                     "holds %zu",
+                                     n);
+        goto done;
+    }
     if (a->p12_out != NULL && n != 1) {
         exit_code = tool_usage_error(FETCH_PROG,
                                      "--p12-out needs a bundle of one certificate; "
@@ -259,6 +301,9 @@ int fetch_offline(const fetch_args *a, const char *name, const unsigned char *zi
             goto fail;
         }
     }
+    if (hsm != NULL && (rc = store_on_token(hsm, b)) != 0) {
+        goto fail;
+    }
     if (a->p12_out != NULL) {
         const char *p = passout != NULL ? passout : password;
         if (p == NULL) {
@@ -278,6 +323,7 @@ done:
     }
     free(reports);
     trisa_bundle_free(b);
+    trisa_hsm_free(hsm); /* after the bundle, which holds a reference to the token key */
     trisa_secret_free(pass);
     trisa_secret_free(key_pass);
     trisa_secret_free(passout);
