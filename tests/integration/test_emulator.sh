@@ -375,7 +375,7 @@ ok "bad input: 413, 404, 405, 400; test hooks absent; the server survives"
 
 # ---- restart persistence ----
 root_before=$(openssl x509 -in "$EMU_CA" -noout -fingerprint)
-stop_emulator
+stop_emulator || fail "unclean exit"
 start_emulator --processing-delay 1
 assert_eq "$(openssl x509 -in "$EMU_CA" -noout -fingerprint)" "$root_before" "CA reused"
 api GET /api/v1/batches/3/download
@@ -395,4 +395,5 @@ assert_not_contains "$log" "$TOKEN" "request log"
 assert_not_contains "$log" "staging-password" "request log"
 assert_not_contains "$log" "secrtpasswrd" "request log"
 ok "one log line per request on stderr; no token or password in it"
+stop_emulator || fail "the emulator did not exit cleanly"
 done_testing

@@ -61,4 +61,5 @@ assert_eq "$(cat "$T"/codes.* | grep -c '^400$')" 9 "the rest are refused"
 run curl -sS -H "Authorization: Bearer $TOKEN" "$EMU_URL/api/v1/authorities/1/balanceavailable"
 assert_eq "$OUT" 0 "balance never negative"
 ok "racing for the last licences: exactly as many batches as fit, balance 0"
+stop_emulator || fail "the emulator did not exit cleanly"
 done_testing

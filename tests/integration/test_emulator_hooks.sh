@@ -130,4 +130,5 @@ assert_contains "$BODY" '"status":"REMOVED_AFTER_EXPIRATION","active":false' "ex
 api GET "/api/v1/batches/$id/download"
 expect 404 "{\"status\":404,\"message\":\"batch $id was removed after expiration\",\"errorCode\":1302,\"timestamp\":T}" "expired download"
 ok "the modern switch makes AES-256/SHA-256 bundles; batches expire (REMOVED_AFTER_EXPIRATION)"
+stop_emulator || fail "the emulator did not exit cleanly"
 done_testing

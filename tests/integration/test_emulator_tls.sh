@@ -19,13 +19,13 @@ assert_eq "$OUT" 10 "balance over https"
 run curl -sS --cacert "$EMU_TLS_CA" "https://localhost:$EMU_PORT/api/v1/authorities/1/balanceavailable" -H "Authorization: Bearer $TOKEN"
 assert_rc 0 "the certificate names localhost too"
 ca_before=$(openssl x509 -in "$EMU_TLS_CA" -noout -fingerprint)
-stop_emulator
+stop_emulator || fail "unclean exit"
 start_emulator --tls-self-signed
 assert_eq "$(openssl x509 -in "$EMU_TLS_CA" -noout -fingerprint)" "$ca_before" "TLS CA reused"
 run curl -sS --cacert "$EMU_TLS_CA" "$EMU_URL/api/v1/authorities/1/balanceavailable" -H "Authorization: Bearer $TOKEN"
 assert_eq "$OUT" 10 "after restart"
 ok "--tls-self-signed: https with DIR/tls-ca.pem, names 127.0.0.1 and localhost, CA reused"
-stop_emulator
+stop_emulator || fail "unclean exit"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/srv.key" -out "$T/srv.pem" \
     -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" -days 2 2>/dev/null
@@ -41,4 +41,5 @@ assert_rc 2 "--tls-cert without --tls-key"
 run sectigo serve --state-dir "$T/state3" --tls-self-signed --tls-cert "$T/srv.pem" --tls-key "$T/srv.key"
 assert_rc 2 "--tls-self-signed with --tls-cert"
 ok "TLS option errors are usage errors"
+stop_emulator || fail "the emulator did not exit cleanly"
 done_testing
