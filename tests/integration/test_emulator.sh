@@ -362,6 +362,9 @@ api GET /api/v1/batches/99999999999999999999
 assert_eq "$STATUS" 404 "huge batch id"
 api DELETE /api/v1/batches/1
 expect 405 '{"status":405,"message":"method DELETE not allowed on /api/v1/batches/1","errorCode":1201,"timestamp":T}' "wrong method"
+assert_eq "$(header Allow)" "GET" "Allow header"
+api GET /api/v1/certificates/42/revoke
+assert_eq "$(header Allow)" "POST" "Allow header"
 req GET /nowhere
 expect 404 '{"status":404,"message":"no such path: /nowhere","errorCode":1200,"timestamp":T}' "unknown path"
 api PUT /api/v1/batches/createSingleCertBatch -H 'Content-Type: application/json' -d '[1,2'
