@@ -187,6 +187,34 @@ static int match(const char *pattern, const char *path, long ids[2])
     return *pattern == '\0' && *path == '\0';
 }
 
+/* The last token each worker thread verified: clients reuse one token for many calls,
+ * and a verified token's claims never change while the server (and its key) lives. */
+static _Thread_local struct {
+    const trisa_emu *emu;
+    char token[1024];
+    emu_claims claims;
+} last_verified;
+
+static int verify_cached(trisa_emu *e, const char *tok, emu_claims *cl)
+{
+    size_t len = strlen(tok);
+
+    if (last_verified.emu == e && len < sizeof(last_verified.token) &&
+        memcmp(last_verified.token, tok, len + 1) == 0) {
+        *cl = last_verified.claims;
+        return 0;
+    }
+    if (emu_jwt_verify(e->jwt_key, sizeof(e->jwt_key), tok, len, cl) != 0) {
+        return -1;
+    }
+    if (len < sizeof(last_verified.token)) {
+        last_verified.emu = e;
+        memcpy(last_verified.token, tok, len + 1);
+        last_verified.claims = *cl;
+    }
+    return 0;
+}
+
 static int check_token(emu_req *q, emu_resp *r)
 {
     trisa_emu *e = q->emu;
@@ -201,8 +229,7 @@ static int check_token(emu_req *q, emu_resp *r)
     while (*tok == ' ') {
         tok++;
     }
-    if (emu_jwt_verify(e->jwt_key, sizeof(e->jwt_key), tok, strlen(tok), &cl) != 0 ||
-        strcmp(cl.typ, "access") != 0) {
+    if (verify_cached(e, tok, &cl) != 0 || strcmp(cl.typ, "access") != 0) {
         return emu_error(r, 401, EMU_EC_TOKEN, "invalid access token"), -1;
     }
     if (cl.exp <= now) {
@@ -653,13 +680,15 @@ static int listen_on(trisa_emu *e)
 
 int trisa_emu_start(trisa_emu *e)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO;
     unsigned threads = e->opts.threads ? e->opts.threads : 4;
     int err;
 
     if (e->daemon != NULL) {
         return e->port;
     }
+    /* Invalidate any cached verification from an earlier handle at the same address. */
+    last_verified.emu = NULL;
     if ((err = listen_on(e)) != 0) {
         return err;
     }
