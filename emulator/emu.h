@@ -6,6 +6,7 @@
 #ifndef TRISA_EMU_INTERNAL_H
 #define TRISA_EMU_INTERNAL_H
 
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -223,6 +224,7 @@ struct trisa_emu {
     OSSL_LIB_CTX *p12ctx;
     OSSL_PROVIDER *legacy, *deflt;
     struct MHD_Daemon *daemon;
+    struct sockaddr_in bind_addr;
     int listen_fd;
     FILE *log;
     pthread_mutex_t log_lock;

@@ -512,6 +512,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 /* ---- the handle ---- */
 
+static int parse_addr(trisa_emu *e);
+
 static int mkdir_state(const char *dir)
 {
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -546,7 +548,7 @@ int trisa_emu_new(trisa_emu **out, const trisa_emu_options *opts)
         err = TRISA_ENOMEM;
         goto fail;
     }
-    if ((err = emu_config_load(&e->cfg, opts->config_path)) != 0) {
+    if ((err = parse_addr(e)) != 0 || (err = emu_config_load(&e->cfg, opts->config_path)) != 0) {
         goto fail;
     }
     if (e->cfg.naccounts > 0) {
@@ -634,15 +636,13 @@ fail:
     return err;
 }
 
-/* "HOST:PORT" (IPv4 literal or localhost) into a bound, listening socket. */
-static int listen_on(trisa_emu *e)
+/* "HOST:PORT" (IPv4 literal or localhost) into an address; checked before any slow work. */
+static int parse_addr(trisa_emu *e)
 {
     char host[256];
     const char *colon = strrchr(e->host, ':');
     long port;
-    struct sockaddr_in sa;
-    socklen_t salen = sizeof(sa);
-    int fd, one = 1;
+    struct sockaddr_in *sa = &e->bind_addr;
 
     if (colon == NULL || (size_t)(colon - e->host) >= sizeof(host) ||
         trisa_parse_long(colon + 1, 0, 65535, &port) != 0) {
@@ -650,16 +650,26 @@ static int listen_on(trisa_emu *e)
     }
     memcpy(host, e->host, (size_t)(colon - e->host));
     host[colon - e->host] = '\0';
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
     if (strcmp(host, "localhost") == 0 || host[0] == '\0') {
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        snprintf(host, sizeof(host), "127.0.0.1");
-    } else if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1) {
         return trisa_error_set(TRISA_EINVAL, "address %s: the host must be an IPv4 address",
                                e->host);
     }
+    return 0;
+}
+
+/* A bound, listening socket for the parsed address. */
+static int listen_on(trisa_emu *e)
+{
+    char host[INET_ADDRSTRLEN];
+    struct sockaddr_in sa = e->bind_addr;
+    socklen_t salen = sizeof(sa);
+    int fd, one = 1;
+
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return trisa_error_set(TRISA_ENETWORK, "socket: %s", strerror(errno));
@@ -672,6 +682,7 @@ static int listen_on(trisa_emu *e)
         return trisa_error_set(TRISA_ENETWORK, "cannot listen on %s: %s", e->host, strerror(saved));
     }
     e->port = ntohs(sa.sin_port);
+    inet_ntop(AF_INET, &sa.sin_addr, host, sizeof(host));
     free(e->host);
     e->host = strdup(host);
     e->listen_fd = fd;

@@ -62,7 +62,15 @@ for f in --addr --state-dir --tls-self-signed --tls-cert --tls-key --processing-
 done
 run sectigo serve --processing-delay soon
 assert_rc 2 "bad --processing-delay"
-ok "serve --help lists every flag; bad values are usage errors"
+run sectigo serve --state-dir "$T/s0" --config "$T/missing.json"
+assert_rc 3 "missing config"
+assert_contains "$ERR" "missing.json" "missing config message"
+printf '{"accounts": [' >"$T/bad.json"
+run sectigo serve --state-dir "$T/s0" --config "$T/bad.json"
+assert_rc 3 "malformed config"
+run sectigo serve --state-dir "$T/s0" --addr 127.0.0.1:99999
+assert_rc 3 "bad port"
+ok "serve --help lists every flag; bad values are usage errors; bad configs exit 3"
 
 start_emulator --processing-delay 1
 assert_contains "$EMU_URL" "http://127.0.0.1:" "url"
