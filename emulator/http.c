@@ -670,7 +670,7 @@ static int listen_on(trisa_emu *e)
     socklen_t salen = sizeof(sa);
     int fd, one = 1;
 
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         return trisa_error_set(TRISA_ENETWORK, "socket: %s", strerror(errno));
     }
