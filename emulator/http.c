@@ -56,6 +56,8 @@ static const route routes[] = {
 /* Per-request state, from the first callback to the completion notice. */
 typedef struct conn_ctx {
     trisa_buf body;
+    char *content_type, *accept, *user_agent, *auth_scheme; /* with --test-hooks only */
+    size_t bytes;
     int too_big, responded, status, hook;
     struct timespec start;
     char method[16];
@@ -256,7 +258,10 @@ static void log_line(trisa_emu *e, const conn_ctx *ctx)
     ms = (double)(now.tv_sec - ctx->start.tv_sec) * 1e3 +
          (double)(now.tv_nsec - ctx->start.tv_nsec) / 1e6;
     if (e->opts.test_hooks && !ctx->hook) {
-        emu_hooks_record(&e->hooks, ctx->method, ctx->path ? ctx->path : "", ctx->status, ms);
+        emu_reqinfo info = {ctx->content_type, ctx->accept, ctx->user_agent, ctx->auth_scheme,
+                            ctx->bytes};
+        emu_hooks_record(&e->hooks, ctx->method, ctx->path ? ctx->path : "", ctx->status, ms,
+                         &info);
     }
     if (e->log == NULL) {
         return;
@@ -289,6 +294,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     log_line(e, ctx);
     trisa_buf_free(&ctx->body, 1);
+    free(ctx->content_type);
+    free(ctx->accept);
+    free(ctx->user_agent);
+    free(ctx->auth_scheme);
     free(ctx->path);
     free(ctx);
     *con_cls = NULL;
@@ -483,6 +492,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         if (ctx->path == NULL) {
             return MHD_NO;
         }
+        if (e->opts.test_hooks) {
+            const char *v;
+            v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+            ctx->content_type = v ? strdup(v) : NULL;
+            v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+            ctx->accept = v ? strdup(v) : NULL;
+            v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+            ctx->user_agent = v ? strdup(v) : NULL;
+            /* The scheme only: the credentials never reach the log. */
+            v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+            ctx->auth_scheme = v ? strndup(v, strcspn(v, " ")) : NULL;
+        }
         cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL &&
             (trisa_parse_long(cl, 0, LONG_MAX, &n) != 0 || (size_t)n > e->cfg.max_body)) {
@@ -501,6 +522,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 return MHD_NO;
             }
         }
+        ctx->bytes += *upload_data_size;
         *upload_data_size = 0;
         return MHD_YES;
     }
