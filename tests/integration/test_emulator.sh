@@ -7,6 +7,7 @@ need curl
 need openssl
 need unzip
 need zip
+sectigo serve --help >/dev/null 2>&1 || skip "sectigo serve is unavailable (built without the emulator?)"
 
 # req METHOD PATH [curl args...]: STATUS, BODY (timestamps replaced by T), HDRS.
 req() {
