@@ -51,6 +51,7 @@ static const route routes[] = {
     {"GET", "/_emulator/faults", emu_api_hook_faults, R_HOOK},
     {"POST", "/_emulator/faults", emu_api_hook_faults, R_HOOK},
     {"DELETE", "/_emulator/faults", emu_api_hook_faults_clear, R_HOOK},
+    {"PUT", "/_emulator/batches/{id}/status", emu_api_hook_batch_status, R_HOOK},
 };
 
 /* Per-request state, from the first callback to the completion notice. */

@@ -363,6 +363,42 @@ int emu_store_mark_collected(emu_store *s, long id)
     return err;
 }
 
+int emu_store_force(emu_store *s, long id, const char *status, int64_t ready_ms, int64_t expires_ms,
+                    int collected, const char *reason)
+{
+    sqlite3_stmt *st = NULL;
+    int err = 0;
+
+    pthread_mutex_lock(&s->lock);
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE batches SET status = ?, ready_ms = COALESCE(?, ready_ms),"
+                           " expires_ms = COALESCE(?, expires_ms), collected = ?,"
+                           " reject_reason = ? WHERE id = ?",
+                           -1, &st, NULL) != SQLITE_OK) {
+        err = dberr(s, "prepare");
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    if (ready_ms >= 0) {
+        sqlite3_bind_int64(st, 2, ready_ms);
+    }
+    if (expires_ms >= 0) {
+        sqlite3_bind_int64(st, 3, expires_ms);
+    }
+    sqlite3_bind_int(st, 4, collected);
+    sqlite3_bind_text(st, 5, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, id);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        err = dberr(s, "force status");
+    } else if (sqlite3_changes(s->db) != 1) {
+        err = trisa_error_set(TRISA_ENOTFOUND, "batch %ld not found", id);
+    }
+done:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
 static int read_cert(sqlite3_stmt *st, emu_cert *c)
 {
     const unsigned char *serial = sqlite3_column_text(st, 1);
