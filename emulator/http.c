@@ -253,7 +253,7 @@ static void log_line(trisa_emu *e, const conn_ctx *ctx)
 {
     struct timespec now;
     double ms;
-    char line[600], status[8];
+    char line[600], status[16];
 
     clock_gettime(CLOCK_MONOTONIC, &now);
     ms = (double)(now.tv_sec - ctx->start.tv_sec) * 1e3 +

@@ -13,7 +13,7 @@ req() {
     STATUS=$(curl -sS -X "$m" -o "$T/.body" -D "$T/.hdrs" -w '%{http_code}' "$@" "$EMU_URL$p" 2>"$T/.curlerr")
     CURL_RC=$?
     set -e
-    BODY=$(sed -e 's/"timestamp":[0-9]*/"timestamp":T/' -e 's/"creationDate":"[^"]*"/"creationDate":D/g' "$T/.body" 2>/dev/null || true)
+    BODY=$(tr -d '\000' <"$T/.body" | sed -e 's/"timestamp":[0-9]*/"timestamp":T/' -e 's/"creationDate":"[^"]*"/"creationDate":D/g' 2>/dev/null || true)
     HDRS=$(tr -d '\r' <"$T/.hdrs")
 }
 api() { req "$1" "$2" -H "Authorization: Bearer $TOKEN" "${@:3}"; }
