@@ -38,8 +38,11 @@ typedef struct emu_profile {
     int min_key_bits;    /* weakest RSA key accepted in a CSR */
     int min_ec_bits;     /* weakest EC key accepted in a CSR */
     int modern_p12;      /* AES-256 + SHA-256 MAC instead of the legacy algorithms */
+    int csr_format;      /* members of a CSR batch's ZIP: EMU_CSR_PEM, _DER or _P7B */
     int validity_days;
 } emu_profile;
+
+enum { EMU_CSR_PEM = 0, EMU_CSR_DER, EMU_CSR_P7B };
 
 typedef struct emu_authority {
     long id, ecosystem_id, signer_certificate_id, profile_id, balance;
