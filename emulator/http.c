@@ -85,38 +85,6 @@ void emu_iso_time(char out[40], int64_t ms)
     snprintf(out, 40, "%.39s", tmp);
 }
 
-static const char *reason_phrase(int status)
-{
-    switch (status) {
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 409:
-        return "Conflict";
-    case 413:
-        return "Payload Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 429:
-        return "Too Many Requests";
-    case 500:
-        return "Internal Server Error";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Error";
-    }
-}
-
 int emu_error(emu_resp *r, int status, int code, const char *fmt, ...)
 {
     char msg[512];
@@ -126,7 +94,6 @@ int emu_error(emu_resp *r, int status, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    (void)reason_phrase;
     json_object_object_add(o, "status", json_object_new_int(status));
     json_object_object_add(o, "message", json_object_new_string(msg));
     json_object_object_add(o, "errorCode", json_object_new_int(code));
@@ -290,8 +257,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (ctx == NULL) {
         return;
     }
-    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && ctx->status == 0) {
-        ctx->status = 0;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !ctx->responded) {
+        ctx->status = 0; /* dropped: logged as "-" */
     }
     log_line(e, ctx);
     trisa_buf_free(&ctx->body, 1);
