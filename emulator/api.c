@@ -942,6 +942,47 @@ static char *pem_chain(X509 *leaf, X509 *issuing, X509 *root, size_t *len)
     return out;
 }
 
+static unsigned char *der_of(X509 *x, size_t *len)
+{
+    unsigned char *der = NULL, *out;
+    int n = i2d_X509(x, &der);
+
+    if (n <= 0) {
+        return NULL;
+    }
+    out = malloc((size_t)n);
+    if (out != NULL) {
+        memcpy(out, der, (size_t)n);
+        *len = (size_t)n;
+    }
+    OPENSSL_free(der);
+    return out;
+}
+
+/* PKCS#7 certs-only (DER) with the leaf and its chain. */
+static unsigned char *p7b_of(X509 *leaf, X509 *issuing, X509 *root, size_t *len)
+{
+    PKCS7 *p7 = PKCS7_new();
+    unsigned char *der = NULL, *out = NULL;
+    int n;
+
+    if (p7 == NULL || !PKCS7_set_type(p7, NID_pkcs7_signed) ||
+        !PKCS7_content_new(p7, NID_pkcs7_data) || !PKCS7_add_certificate(p7, leaf) ||
+        !PKCS7_add_certificate(p7, issuing) || !PKCS7_add_certificate(p7, root) ||
+        (n = i2d_PKCS7(p7, &der)) <= 0) {
+        PKCS7_free(p7);
+        return NULL;
+    }
+    out = malloc((size_t)n);
+    if (out != NULL) {
+        memcpy(out, der, (size_t)n);
+        *len = (size_t)n;
+    }
+    OPENSSL_free(der);
+    PKCS7_free(p7);
+    return out;
+}
+
 static char *common_name(const X509_NAME *n)
 {
     int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
@@ -979,7 +1020,7 @@ int emu_api_upload(emu_req *q, emu_resp *r)
     csr_list *l = calloc(1, sizeof(*l));
     emu_cert *certs = NULL;
     emu_zip_member *m = NULL, *zm = NULL;
-    size_t nzm = 0;
+    size_t nzm = 0, nm = 0;
     emu_batch b;
     int taken = 0, ret = 0, err;
 
@@ -1109,7 +1150,7 @@ int emu_api_upload(emu_req *q, emu_resp *r)
     }
     taken = 1;
     certs = calloc(l->n, sizeof(*certs));
-    m = calloc(l->n, sizeof(*m));
+    m = calloc(l->n + 2, sizeof(*m)); /* DER bundles add the two CA certificates */
     if (certs == NULL || m == NULL) {
         ret = emu_error(r, 500, EMU_EC_INTERNAL, "out of memory");
         goto done;
@@ -1131,14 +1172,25 @@ int emu_api_upload(emu_req *q, emu_resp *r)
             ret = emu_error(r, 500, EMU_EC_INTERNAL, "cannot issue: %s", trisa_error_last());
             goto done;
         }
-        m[i].data =
-            (unsigned char *)pem_chain(leaf, q->emu->ca.issuing, q->emu->ca.root, &m[i].len);
+        /* The profile's csrBundle: leaf + chain in PEM, the leaf alone in DER (the CAs
+         * follow as their own members), or PKCS#7 with leaf + chain. */
+        if (p->csr_format == EMU_CSR_DER) {
+            m[i].data = der_of(leaf, &m[i].len);
+        } else if (p->csr_format == EMU_CSR_P7B) {
+            m[i].data = p7b_of(leaf, q->emu->ca.issuing, q->emu->ca.root, &m[i].len);
+        } else {
+            m[i].data =
+                (unsigned char *)pem_chain(leaf, q->emu->ca.issuing, q->emu->ca.root, &m[i].len);
+        }
         X509_free(leaf);
         /* Two CSRs with one common name get name-2.pem, name-3.pem, ... */
         for (;;) {
             int clash = 0;
             member_name(fname, sizeof(fname),
-                        certs[i].common_name[0] ? certs[i].common_name : certs[i].serial, ".pem",
+                        certs[i].common_name[0] ? certs[i].common_name : certs[i].serial,
+                        p->csr_format == EMU_CSR_DER   ? ".der"
+                        : p->csr_format == EMU_CSR_P7B ? ".p7b"
+                                                       : ".pem",
                         dup);
             for (size_t j = 0; j < i; j++) {
                 clash |= strcmp(m[j].name, fname) == 0;
@@ -1155,7 +1207,21 @@ int emu_api_upload(emu_req *q, emu_resp *r)
         }
     }
     b.success = (long)l->n;
-    if (zip_reply_batch(q, r, &b, certs, l->n, m, l->n) != 0) {
+    nm = l->n;
+    if (p->csr_format == EMU_CSR_DER) {
+        m[nm].name = strdup("issuing-ca.der");
+        m[nm].data = der_of(q->emu->ca.issuing, &m[nm].len);
+        nm++;
+        m[nm].name = strdup("root-ca.der");
+        m[nm].data = der_of(q->emu->ca.root, &m[nm].len);
+        nm++;
+        if (m[nm - 2].name == NULL || m[nm - 2].data == NULL || m[nm - 1].name == NULL ||
+            m[nm - 1].data == NULL) {
+            ret = emu_error(r, 500, EMU_EC_INTERNAL, "out of memory");
+            goto done;
+        }
+    }
+    if (zip_reply_batch(q, r, &b, certs, l->n, m, nm) != 0) {
         ret = emu_error(r, 500, EMU_EC_INTERNAL, "cannot store the batch: %s", trisa_error_last());
         goto done;
     }
@@ -1165,7 +1231,7 @@ done:
         emu_store_take(q->emu->store, a->id, -(long)l->n);
     }
     if (m != NULL) {
-        for (i = 0; i < l->n; i++) {
+        for (i = 0; i < l->n + 2; i++) {
             free(m[i].name);
             free(m[i].data);
         }
@@ -1235,6 +1301,10 @@ int emu_api_batch_status(emu_req *q, emu_resp *r)
         snprintf(text, sizeof(text), "Removed after expiration");
     } else if (strcmp(st, "REJECTED") == 0) {
         snprintf(text, sizeof(text), "Rejected");
+    } else if (strcmp(st, "BROKEN") == 0) {
+        snprintf(text, sizeof(text), "Broken");
+    } else if (strcmp(st, "REVOKED") == 0) {
+        snprintf(text, sizeof(text), "Revoked");
     } else {
         snprintf(text, sizeof(text), "Failed");
     }
@@ -1247,17 +1317,20 @@ int emu_api_batch_info(emu_req *q, emu_resp *r)
     emu_batch b;
     const char *st;
     json_object *o;
-    int processing;
+    int processing, failed;
 
     if (load_batch(q, r, &b) != 0) {
         return 0;
     }
     st = batch_status(&b, emu_now_ms());
     processing = strcmp(st, "PROCESSING") == 0;
+    failed = strcmp(st, "FAILED") == 0 || strcmp(st, "REJECTED") == 0 ||
+             strcmp(st, "NOT_ACCEPTABLE") == 0 || strcmp(st, "BROKEN") == 0;
     o = json_object_new_object();
-    json_object_object_add(o, "active", json_object_new_int64(processing ? b.success : 0));
-    json_object_object_add(o, "success", json_object_new_int64(processing ? 0 : b.success));
-    json_object_object_add(o, "failed", json_object_new_int64(b.failed));
+    json_object_object_add(o, "active", json_object_new_int64(processing ? b.size : 0));
+    json_object_object_add(o, "success",
+                           json_object_new_int64(processing || failed ? 0 : b.success));
+    json_object_object_add(o, "failed", json_object_new_int64(failed ? b.size : b.failed));
     emu_batch_clear(&b);
     return emu_json(r, 200, o);
 }

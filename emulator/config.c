@@ -99,6 +99,19 @@ static int load_profile(emu_profile *p, json_object *o)
                                p->id);
     }
     free(bundle);
+    bundle = dupstr(o, "csrBundle", "pem");
+    if (bundle == NULL) {
+        return TRISA_ENOMEM;
+    }
+    p->csr_format = strcmp(bundle, "der") == 0   ? EMU_CSR_DER
+                    : strcmp(bundle, "p7b") == 0 ? EMU_CSR_P7B
+                    : strcmp(bundle, "pem") == 0 ? EMU_CSR_PEM
+                                                 : -1;
+    free(bundle);
+    if (p->csr_format < 0) {
+        return trisa_error_set(TRISA_ECONFIG, "profile %ld: csrBundle must be pem, der or p7b",
+                               p->id);
+    }
     if (p->server_key_bits < 1024 || p->server_key_bits > 16384) {
         return trisa_error_set(TRISA_ECONFIG, "profile %ld: serverKeyBits out of range", p->id);
     }

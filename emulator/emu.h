@@ -6,6 +6,7 @@
 #ifndef TRISA_EMU_INTERNAL_H
 #define TRISA_EMU_INTERNAL_H
 
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -37,8 +38,11 @@ typedef struct emu_profile {
     int min_key_bits;    /* weakest RSA key accepted in a CSR */
     int min_ec_bits;     /* weakest EC key accepted in a CSR */
     int modern_p12;      /* AES-256 + SHA-256 MAC instead of the legacy algorithms */
+    int csr_format;      /* members of a CSR batch's ZIP: EMU_CSR_PEM, _DER or _P7B */
     int validity_days;
 } emu_profile;
+
+enum { EMU_CSR_PEM = 0, EMU_CSR_DER, EMU_CSR_P7B };
 
 typedef struct emu_authority {
     long id, ecosystem_id, signer_certificate_id, profile_id, balance;
@@ -107,6 +111,9 @@ int emu_store_add_batch(emu_store *s, emu_batch *b, emu_cert *certs, size_t ncer
 int emu_store_get_batch(emu_store *s, long id, emu_batch *out);
 int emu_store_get_zip(emu_store *s, long id, unsigned char **zip, size_t *len);
 int emu_store_mark_collected(emu_store *s, long id);
+/* Test hook: force a batch's stored status, times and reason. TRISA_ENOTFOUND. */
+int emu_store_force(emu_store *s, long id, const char *status, int64_t ready_ms, int64_t expires_ms,
+                    int collected, const char *reason);
 void emu_batch_clear(emu_batch *b);
 /* Find by common name and/or serial (NULL: any); certs come back in *out (free each). */
 int emu_store_find(emu_store *s, const char *cn, const char *serial, emu_cert **out, size_t *n);
@@ -194,6 +201,7 @@ typedef struct emu_hooks {
         long seq;
         char method[16];
         char *path;
+        char *info; /* JSON members: content type, accept, user agent, auth scheme, bytes */
         int status;
         double ms;
     } * log;
@@ -206,7 +214,14 @@ void emu_hooks_free(emu_hooks *h);
 /* Consume one matching fault (copied to *out, path not owned); 1 when found. */
 int emu_hooks_take(emu_hooks *h, const char *method, const char *path, const char *route,
                    emu_fault *out);
-void emu_hooks_record(emu_hooks *h, const char *method, const char *path, int status, double ms);
+/* What a test may check of a request besides method and path; never a secret. */
+typedef struct emu_reqinfo {
+    const char *content_type, *accept, *user_agent, *auth_scheme;
+    size_t bytes;
+} emu_reqinfo;
+
+void emu_hooks_record(emu_hooks *h, const char *method, const char *path, int status, double ms,
+                      const emu_reqinfo *info);
 
 /* ---- the server (http.c, api.c) ---- */
 
@@ -223,6 +238,7 @@ struct trisa_emu {
     OSSL_LIB_CTX *p12ctx;
     OSSL_PROVIDER *legacy, *deflt;
     struct MHD_Daemon *daemon;
+    struct sockaddr_in bind_addr;
     int listen_fd;
     FILE *log;
     pthread_mutex_t log_lock;
@@ -248,6 +264,7 @@ typedef struct emu_resp {
     size_t len;
     char disposition[128];
     char location[128];
+    char allow[64];   /* for 405 */
     long retry_after; /* < 0 none */
 } emu_resp;
 
@@ -281,6 +298,7 @@ int emu_api_hook_requests(emu_req *q, emu_resp *r);
 int emu_api_hook_faults(emu_req *q, emu_resp *r);
 int emu_api_hook_faults_clear(emu_req *q, emu_resp *r);
 int emu_api_hook_requests_clear(emu_req *q, emu_resp *r);
+int emu_api_hook_batch_status(emu_req *q, emu_resp *r);
 
 /* Error codes in the error JSON's errorCode (documented in docs/emulator.md). */
 enum {
