@@ -996,7 +996,7 @@ int trisa_bundle_export_p12(unsigned char **out, size_t *out_len, const trisa_bu
     unsigned char *der = NULL, *copy = NULL;
     int nid = format == TRISA_P12_LEGACY ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
     const char *pass = password != NULL ? password : "";
-    int len, rc = 0;
+    int len = 0, rc = 0;
 
     if (out == NULL || out_len == NULL || b == NULL || index >= b->nids) {
         return trisa_error_set(TRISA_EINVAL, "trisa_bundle_export_p12: missing argument");

@@ -249,7 +249,7 @@ static int follow_and_write(trisa_sectigo *c, const fetch_args *a, long long id,
 int fetch_batch(const fetch_args *a)
 {
     trisa_sectigo *c = NULL;
-    long long id;
+    long long id = 0;
     int rc;
     if ((rc = parse_id("--batch", a->batch, &id)) != 0) {
         return rc;
@@ -323,7 +323,7 @@ int fetch_csr(const fetch_args *a)
     char hash[65];
     const char *endpoint = a->endpoint != NULL ? a->endpoint : TRISA_SECTIGO_PRODUCTION_URL;
     fetch_state st;
-    long long profile, id;
+    long long profile = 0, id = 0;
     int rc;
 
     if ((rc = parse_id("--profile", a->profile, &profile)) != 0) {
