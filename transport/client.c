@@ -489,7 +489,7 @@ static CURLcode perform(trisa_sectigo *c, const sectigo_req *r)
     if (r->mime != NULL) {
         SET(CURLOPT_MIMEPOST, r->mime);
     } else if (strcmp(r->method, "GET") != 0) {
-        SET(CURLOPT_POSTFIELDSIZE, (long)r->body_len);
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
         SET(CURLOPT_POSTFIELDS, r->body ? r->body : "");
     }
     if (strcmp(r->method, "PUT") == 0 || (r->mime != NULL && strcmp(r->method, "POST") != 0)) {
