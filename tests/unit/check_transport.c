@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -838,6 +839,71 @@ START_TEST(client_refuses_production_endpoint_in_testing)
 }
 END_TEST
 
+START_TEST(retry_after_is_honoured)
+{
+    trisa_sectigo *c;
+    trisa_sectigo_licenses l;
+    struct timespec a, b;
+    NEED_SERVER();
+    c = client("secret");
+    ck_assert_int_eq(trisa_sectigo_authenticate(c), 0);
+    free(control("/_fake/faults", "{\"path\": \"/api/v1/devices\", \"status\": 429, \"count\": "
+                                  "1, \"retry_after\": 1}"));
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    ck_assert_int_eq(trisa_sectigo_licenses_used(&l, c), 0);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    ck_assert_int_ge((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000, 900);
+    trisa_sectigo_free(c);
+}
+END_TEST
+
+START_TEST(rejected_token_leads_to_one_new_login)
+{
+    trisa_sectigo *c;
+    trisa_sectigo_licenses l;
+    char *log;
+    NEED_SERVER();
+    c = client("secret");
+    ck_assert_int_eq(trisa_sectigo_authenticate(c), 0);
+    free(
+        control("/_fake/faults", "{\"path\": \"/api/v1/devices\", \"status\": 401, \"count\": 1}"));
+    ck_assert_int_eq(trisa_sectigo_licenses_used(&l, c), 0);
+    free(
+        control("/_fake/faults", "{\"path\": \"/api/v1/devices\", \"status\": 401, \"count\": 2}"));
+    ck_assert_int_eq(trisa_sectigo_licenses_used(&l, c), TRISA_EAUTH);
+    log = control("/_fake/requests", NULL);
+    ck_assert_int_eq(count(log, "/auth/pwd"), 3);
+    free(log);
+    trisa_sectigo_free(c);
+}
+END_TEST
+
+START_TEST(create_and_revoke_are_not_resent)
+{
+    trisa_sectigo *c;
+    trisa_sectigo_batch *b = NULL;
+    const char *params[] = {"commonName", "e.com", "pkcs12Password", "secret-p12", NULL};
+    char *log;
+    NEED_SERVER();
+    c = client("secret");
+    ck_assert_int_eq(trisa_sectigo_authenticate(c), 0);
+    free(control("/_fake/faults", "{\"path\": \"/api/v1/batches/createSingleCertBatch\", "
+                                  "\"drop\": true, \"count\": 1}"));
+    ck_assert_int_eq(trisa_sectigo_create_single_cert_batch(&b, c, 42, "n", params),
+                     TRISA_ENETWORK);
+    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "sectigo batches"));
+    free(control("/_fake/faults", "{\"path\": \"/api/v1/certificates/42/revoke\", "
+                                  "\"status\": 503, \"count\": 1}"));
+    ck_assert_int_eq(trisa_sectigo_revoke(c, 42, 5, "0A"), TRISA_EAPI);
+    log = control("/_fake/requests", NULL);
+    ck_assert_int_eq(count(log, "createSingleCertBatch"), 1);
+    ck_assert_int_eq(count(log, "/revoke"), 1);
+    ck_assert_ptr_null(strstr(log, "secret-p12\"}}\", \"auth\": \"\"")); /* sent with a token */
+    free(log);
+    trisa_sectigo_free(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("transport");
@@ -884,6 +950,9 @@ static Suite *suite(void)
     tcase_add_test(t, download_is_written_atomically_under_a_safe_name);
     tcase_add_test(t, corrupt_or_foreign_cache_is_ignored_with_a_warning);
     tcase_add_test(t, unknown_batch_reports_status_and_message);
+    tcase_add_test(t, retry_after_is_honoured);
+    tcase_add_test(t, rejected_token_leads_to_one_new_login);
+    tcase_add_test(t, create_and_revoke_are_not_resent);
     suite_add_tcase(s, t);
     return s;
 }
