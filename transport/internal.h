@@ -78,6 +78,7 @@ struct trisa_sectigo {
     /* the last reply */
     trisa_buf body;
     size_t body_max;
+    int body_too_big; /* the last reply was cut off at body_max */
     long status;
     long connects; /* new TCP connections opened so far */
     char errbuf[CURL_ERROR_SIZE];
