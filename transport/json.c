@@ -411,6 +411,10 @@ int sectigo_parse_batch(trisa_sectigo_batch **out, const char *body)
     if ((rc = parse_root(&o, body, "batch")) != 0) {
         return rc;
     }
+    if (!json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return trisa_error_set(TRISA_EAPI, "batch: the reply is not a JSON object");
+    }
     if ((b = calloc(1, sizeof(*b))) == NULL) {
         json_object_put(o);
         return nomem("batch");

@@ -485,6 +485,7 @@ START_TEST(unparsable_replies_are_api_errors)
     trisa_sectigo_batch *b = NULL;
     long long bal = 0;
     ck_assert_int_eq(sectigo_parse_batch(&b, "<html>"), TRISA_EAPI);
+    ck_assert_int_eq(sectigo_parse_batch(&b, "[1]"), TRISA_EAPI);
     ck_assert_ptr_null(b);
     ck_assert_int_eq(sectigo_parse_balance(&bal, "\"x\""), TRISA_EAPI);
     ck_assert_int_eq(sectigo_parse_balance(&bal, "17"), 0);
@@ -904,6 +905,23 @@ START_TEST(create_and_revoke_are_not_resent)
 }
 END_TEST
 
+START_TEST(unreadable_upload_reply_says_the_batch_probably_exists)
+{
+    trisa_sectigo *c;
+    trisa_sectigo_batch *b = NULL;
+    const char csr[] = "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE "
+                       "REQUEST-----\n";
+    NEED_SERVER();
+    c = client("secret");
+    free(control("/_fake/faults", "{\"path\": \"/api/v1/batches/upload\", \"body\": "
+                                  "\"<html>proxy</html>\", \"count\": 1}"));
+    ck_assert_int_eq(trisa_sectigo_upload_csr(&b, c, 42, NULL, csr, strlen(csr), NULL), TRISA_EAPI);
+    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "batch probably exists"));
+    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "sectigo batches"));
+    trisa_sectigo_free(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("transport");
@@ -953,6 +971,7 @@ static Suite *suite(void)
     tcase_add_test(t, retry_after_is_honoured);
     tcase_add_test(t, rejected_token_leads_to_one_new_login);
     tcase_add_test(t, create_and_revoke_are_not_resent);
+    tcase_add_test(t, unreadable_upload_reply_says_the_batch_probably_exists);
     suite_add_tcase(s, t);
     return s;
 }

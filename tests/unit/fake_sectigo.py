@@ -95,6 +95,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return
+            if "body" in fault:
+                return self.reply(fault.get("status", 200), fault["body"], ctype="text/html")
             hdrs = {}
             if "retry_after" in fault:
                 hdrs["Retry-After"] = str(fault["retry_after"])
