@@ -248,6 +248,7 @@ typedef struct emu_resp {
     size_t len;
     char disposition[128];
     char location[128];
+    char allow[64];   /* for 405 */
     long retry_after; /* < 0 none */
 } emu_resp;
 

@@ -334,6 +334,9 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, conn_ctx *ctx, emu_re
     if (r->location[0] != '\0') {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
     }
+    if (r->allow[0] != '\0') {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    }
     if (r->retry_after >= 0) {
         snprintf(num, sizeof(num), "%ld", r->retry_after);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
@@ -372,7 +375,9 @@ static enum MHD_Result dispatch(trisa_emu *e, struct MHD_Connection *c, conn_ctx
             continue;
         }
         if (match(routes[i].pattern, ctx->path, ids)) {
+            size_t al = strlen(r.allow);
             path_known = 1;
+            snprintf(r.allow + al, sizeof(r.allow) - al, "%s%s", al ? ", " : "", routes[i].method);
             if (strcmp(routes[i].method, ctx->method) == 0) {
                 found = &routes[i];
                 q.ids[0] = ids[0];
@@ -381,11 +386,15 @@ static enum MHD_Result dispatch(trisa_emu *e, struct MHD_Connection *c, conn_ctx
             }
         }
     }
+    if (found != NULL || !path_known) {
+        r.allow[0] = '\0'; /* Allow only goes with a 405 */
+    }
     ctx->hook = found != NULL && (found->flags & R_HOOK);
     if (e->opts.test_hooks && !ctx->hook &&
         emu_hooks_take(&e->hooks, ctx->method, ctx->path, found ? found->pattern : NULL, &fault)) {
         switch (fault.kind) {
         case EMU_FAULT_STATUS:
+            r.allow[0] = '\0';
             emu_error(&r, fault.status, EMU_EC_INJECTED, "injected fault: status %d", fault.status);
             r.retry_after = fault.retry_after;
             goto send;

@@ -21,7 +21,9 @@
 #
 # Other helpers:
 #   stop_emulator               SIGTERM and wait (idempotent); a later start_emulator
-#                               reuses EMU_STATE (restart persistence)
+#                               reuses EMU_STATE (restart persistence). Returns non-zero
+#                               (and shows the log's tail) when the server did not exit
+#                               cleanly, e.g. a sanitizer report: `stop_emulator || fail`
 #   emu_token [USER [PASS]]     print a fresh access token (POST /auth/pwd)
 #   emu_hooks_faults JSON       POST a fault (needs --test-hooks); see docs/emulator.md
 #
@@ -73,11 +75,17 @@ start_emulator() {
 }
 
 stop_emulator() {
+    local rc=0
     if [ -n "${EMU_PID:-}" ]; then
         kill -TERM "$EMU_PID" 2>/dev/null || true
-        wait "$EMU_PID" 2>/dev/null || true
+        wait "$EMU_PID" 2>/dev/null || rc=$?
         EMU_PID=
+        if [ "$rc" -ne 0 ]; then
+            echo "sectigo serve exited with $rc; the end of $EMU_LOG:" >&2
+            tail -n 40 "$EMU_LOG" >&2
+        fi
     fi
+    return "$rc"
 }
 
 emu_token() {

@@ -362,6 +362,9 @@ api GET /api/v1/batches/99999999999999999999
 assert_eq "$STATUS" 404 "huge batch id"
 api DELETE /api/v1/batches/1
 expect 405 '{"status":405,"message":"method DELETE not allowed on /api/v1/batches/1","errorCode":1201,"timestamp":T}' "wrong method"
+assert_eq "$(header Allow)" "GET" "Allow header"
+api GET /api/v1/certificates/42/revoke
+assert_eq "$(header Allow)" "POST" "Allow header"
 req GET /nowhere
 expect 404 '{"status":404,"message":"no such path: /nowhere","errorCode":1200,"timestamp":T}' "unknown path"
 api PUT /api/v1/batches/createSingleCertBatch -H 'Content-Type: application/json' -d '[1,2'
@@ -375,7 +378,7 @@ ok "bad input: 413, 404, 405, 400; test hooks absent; the server survives"
 
 # ---- restart persistence ----
 root_before=$(openssl x509 -in "$EMU_CA" -noout -fingerprint)
-stop_emulator
+stop_emulator || fail "unclean exit"
 start_emulator --processing-delay 1
 assert_eq "$(openssl x509 -in "$EMU_CA" -noout -fingerprint)" "$root_before" "CA reused"
 api GET /api/v1/batches/3/download
@@ -395,4 +398,5 @@ assert_not_contains "$log" "$TOKEN" "request log"
 assert_not_contains "$log" "staging-password" "request log"
 assert_not_contains "$log" "secrtpasswrd" "request log"
 ok "one log line per request on stderr; no token or password in it"
+stop_emulator || fail "the emulator did not exit cleanly"
 done_testing

@@ -1,0 +1,134 @@
+# The emulator's test hooks (request log, every fault kind), batch expiry, the modern
+# PKCS#12 switch and the SIAS_* environment, with a configuration made for the test.
+. "$TRISA_SOURCE_DIR/tests/integration/lib.sh"
+. "$TRISA_SOURCE_DIR/tests/integration/emulator.sh"
+need curl
+need openssl
+need unzip
+
+req() {
+    local m=$1 p=$2
+    shift 2
+    set +e
+    STATUS=$(curl -sS -X "$m" -o "$T/.body" -D "$T/.hdrs" -w '%{http_code}' "$@" "$EMU_URL$p" 2>"$T/.curlerr")
+    CURL_RC=$?
+    set -e
+    BODY=$(sed -e 's/"timestamp":[0-9]*/"timestamp":T/' -e 's/"creationDate":"[^"]*"/"creationDate":D/g' "$T/.body" 2>/dev/null || true)
+    HDRS=$(tr -d '\r' <"$T/.hdrs")
+}
+api() { req "$1" "$2" -H "Authorization: Bearer $TOKEN" "${@:3}"; }
+header() { printf '%s\n' "$HDRS" | sed -n "s/^$1: //Ip" | tail -n 1; }
+expect() {
+    assert_eq "$STATUS" "$1" "${3:-reply} status (body $BODY)"
+    assert_eq "$BODY" "$2" "${3:-reply} body"
+}
+fault() {
+    req POST /_emulator/faults -H 'Content-Type: application/json' -d "$1"
+    assert_eq "$STATUS" 201 "fault accepted ($BODY)"
+}
+
+# A configuration for this test: batches expire after 3 s, modern bundles, 2048-bit
+# server keys (quicker), and the account from SIAS_AUTH_*.
+sed -e 's/"expireAfter": 2592000/"expireAfter": 3/' -e 's/"bundle": "legacy"/"bundle": "modern"/' \
+    -e 's/"serverKeyBits": 4096/"serverKeyBits": 2048/' "$SHARE/emulator.json" >"$T/emulator.json"
+grep -q '"expireAfter": 3' "$T/emulator.json" || fail "config edit"
+SIAS_AUTH_USERNAME=alice SIAS_AUTH_PASSWORD=alice-secret start_emulator --test-hooks --processing-delay 0 --config "$T/emulator.json"
+
+TOKEN=$(emu_token staging staging-password)
+assert_eq "$TOKEN" "" "the replaced account no longer logs in"
+TOKEN=$(emu_token alice alice-secret)
+[ -n "$TOKEN" ] || fail "SIAS_AUTH_USERNAME/PASSWORD account cannot log in"
+api GET /api/v1/authorities/allowed
+assert_eq "$STATUS" 200 "alice's authorities"
+ok "SIAS_AUTH_USERNAME / SIAS_AUTH_PASSWORD replace the first account"
+
+# ---- request log ----
+req DELETE /_emulator/requests
+assert_eq "$STATUS" 204 "clear the log"
+api GET /api/v1/devices
+api GET /api/v1/batches/42
+req GET /_emulator/requests
+assert_eq "$STATUS" 200 "request log"
+log=$(printf '%s' "$BODY" | sed 's/"seq":[0-9]*/"seq":N/g')
+assert_eq "$log" '[{"seq":N,"method":"GET","path":"/api/v1/devices","status":200},{"seq":N,"method":"GET","path":"/api/v1/batches/42","status":404}]' "request log entries"
+assert_not_contains "$BODY" "$TOKEN" "request log"
+ok "GET /_emulator/requests lists method, path and status of each request; DELETE clears it"
+
+# ---- status faults, on a literal path and on a route pattern ----
+fault '{"path":"/api/v1/authorities/allowed","kind":"status","status":503,"retryAfter":2,"count":2}'
+expect 201 '{"id":1,"method":"*","path":"/api/v1/authorities/allowed","kind":"status","count":2,"status":503,"retryAfter":2,"delayMs":1000,"cutAfter":0}' "fault reply"
+req GET /_emulator/faults
+expect 200 '[{"id":1,"method":"*","path":"/api/v1/authorities/allowed","kind":"status","count":2,"status":503,"retryAfter":2,"delayMs":1000,"cutAfter":0}]' "fault list"
+for i in 1 2; do
+    api GET /api/v1/authorities/allowed
+    expect 503 '{"status":503,"message":"injected fault: status 503","errorCode":1900,"timestamp":T}' "injected 503 #$i"
+    assert_eq "$(header Retry-After)" 2 "Retry-After"
+done
+api GET /api/v1/authorities/allowed
+assert_eq "$STATUS" 200 "after count requests the fault is gone"
+req GET /_emulator/faults
+expect 200 '[]' "used faults disappear"
+fault '{"method":"GET","path":"/api/v1/batches/{id}/status","kind":"status","status":429}'
+api GET /api/v1/batches/77/status
+assert_eq "$STATUS" 429 "route pattern fault"
+assert_eq "$(header Retry-After)" "" "no Retry-After unless asked"
+api GET /api/v1/batches/77/status
+assert_eq "$STATUS" 404 "count defaults to 1"
+fault '{"method":"POST","path":"/api/v1/devices","kind":"status","status":500}'
+api GET /api/v1/devices
+assert_eq "$STATUS" 200 "a fault for another method does not fire"
+req DELETE /_emulator/faults
+assert_eq "$STATUS" 204 "clear faults"
+req GET /_emulator/faults
+expect 200 '[]' "faults cleared"
+ok "status faults: code, Retry-After, count, method, route patterns; list and clear"
+
+# ---- delay, drop, cut ----
+fault '{"path":"/api/v1/devices","kind":"delay","delayMs":700}'
+api GET /api/v1/devices -w '%{http_code} %{time_total}'
+t=${STATUS#* }
+assert_eq "${STATUS%% *}" 200 "delayed reply"
+[ "$(printf '%s' "$t" | cut -d. -f1)" -ge 1 ] || [ "$(printf '%s' "$t" | cut -d. -f2 | cut -c1)" -ge 7 ] || fail "delay not applied: $t s"
+fault '{"path":"/auth/pwd","kind":"drop"}'
+req POST /auth/pwd -H 'Content-Type: application/json' -d '{"username":"alice","password":"alice-secret"}'
+assert_eq "$CURL_RC" 52 "dropped connection (curl: empty reply)"
+fault '{"path":"/api/v1/authorities/allowed","kind":"cut","cutAfter":10}'
+api GET /api/v1/authorities/allowed
+assert_eq "$CURL_RC" 18 "cut body (curl: partial file)"
+assert_eq "$(wc -c <"$T/.body")" 10 "bytes before the cut"
+api GET /api/v1/authorities/allowed
+assert_eq "$STATUS" 200 "whole reply after the cut"
+fault '{"path":"*","kind":"status","status":502,"count":1}'
+api GET /api/v1/profiles
+assert_eq "$STATUS" 502 "wildcard path"
+ok "delay, dropped connection and body cut after K bytes, each for the next N requests"
+
+for bad in '{}' '{"path":"/x","kind":"boom"}' '{"path":"/x","kind":"status","status":99}' '{"path":"/x","kind":"delay","count":0}' 'nope'; do
+    req POST /_emulator/faults -H 'Content-Type: application/json' -d "$bad"
+    assert_eq "$STATUS" 400 "bad fault $bad"
+done
+ok "malformed fault requests get 400"
+
+# ---- modern bundles and expiry ----
+api PUT /api/v1/batches/createSingleCertBatch -H 'Content-Type: application/json' \
+    -d '{"authorityId":42,"batchName":"modern","profileParams":{"commonName":"modern.example.com","pkcs12Password":"modern-password"}}'
+assert_eq "$STATUS" 200 "create ($BODY)"
+id=$(printf '%s' "$BODY" | sed -n 's/.*"batchId":\([0-9]*\).*/\1/p')
+api GET "/api/v1/batches/$id/download"
+assert_eq "$STATUS" 200 "download"
+mkdir "$T/m" && (cd "$T/m" && unzip -q "$T/.body")
+run openssl pkcs12 -info -in "$T/m/modern.example.com.p12" -passin pass:modern-password -noout
+assert_rc 0 "modern bundle reads without -legacy"
+assert_contains "$ERR" "MAC: sha256, Iteration 2048" "modern MAC"
+assert_contains "$ERR" "AES-256-CBC" "modern encryption"
+assert_not_contains "$ERR" "RC2" "modern encryption"
+sleep 3.2
+api GET "/api/v1/batches/$id/status"
+expect 200 "Removed after expiration" "expired status"
+api GET "/api/v1/batches/$id"
+assert_contains "$BODY" '"status":"REMOVED_AFTER_EXPIRATION","active":false' "expired batch"
+api GET "/api/v1/batches/$id/download"
+expect 404 "{\"status\":404,\"message\":\"batch $id was removed after expiration\",\"errorCode\":1302,\"timestamp\":T}" "expired download"
+ok "the modern switch makes AES-256/SHA-256 bundles; batches expire (REMOVED_AFTER_EXPIRATION)"
+stop_emulator || fail "the emulator did not exit cleanly"
+done_testing
