@@ -54,7 +54,7 @@ typedef struct trisa_sectigo_options {
     const char *username;    /**< needed for logging in and to name the token cache entry */
     const char *password;    /**< needed only when no usable cached token exists */
     const char *profile;     /**< the reference's SECTIGO_PROFILE; informational */
-    const char *ca_bundle;   /**< PEM file of extra trust anchors (e.g. the emulator's CA) */
+    const char *ca_bundle;   /**< PEM trust anchors to use instead of the system store */
     long connect_timeout_ms; /**< default 10000 */
     long timeout_ms;         /**< whole-request limit, default 120000 */
     const char *user_agent;  /**< default "trisa-certkit/<version>" */
