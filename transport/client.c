@@ -660,9 +660,10 @@ static int send_with_retries(trisa_sectigo *c, const sectigo_req *r)
         }
         wait = backoff_ms(c, attempt - 1);
         if (cc == CURLE_OK) {
-            curl_off_t ra = -1;
-            if (curl_easy_getinfo(c->curl, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra >= 0) {
-                wait = (long)(ra > 3600 ? 3600000 : ra * 1000);
+            /* The server's Retry-After (seconds or an HTTP date) replaces our backoff. */
+            long ra = sectigo_retry_after_seconds(sectigo_header(c, "Retry-After"), now_s());
+            if (ra >= 0) {
+                wait = ra > 3600 ? 3600000L : ra * 1000L;
             }
         }
         if (mono_ms() - start + wait > c->retry_max_ms) {

@@ -6,7 +6,7 @@
 #   emu_count METHOD PATH  how many such requests the log holds
 #   emu_clear              forget the request log
 #   make_csr NAME          $T/NAME.csr, an EC P-256 CSR with the SAN the profile wants
-#   emu_config FILE JQ-ish  not provided: tests write their config with sed
+#   emu_config OUT EXPR... the installed default emulator.json with sed EXPRs applied
 
 use_emulator() {
     export SECTIGO_ENVIRONMENT=testing SECTIGO_ENDPOINT="$EMU_URL"
