@@ -6,6 +6,7 @@
 #ifndef TRISA_EMU_INTERNAL_H
 #define TRISA_EMU_INTERNAL_H
 
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -194,6 +195,7 @@ typedef struct emu_hooks {
         long seq;
         char method[16];
         char *path;
+        char *info; /* JSON members: content type, accept, user agent, auth scheme, bytes */
         int status;
         double ms;
     } * log;
@@ -206,7 +208,14 @@ void emu_hooks_free(emu_hooks *h);
 /* Consume one matching fault (copied to *out, path not owned); 1 when found. */
 int emu_hooks_take(emu_hooks *h, const char *method, const char *path, const char *route,
                    emu_fault *out);
-void emu_hooks_record(emu_hooks *h, const char *method, const char *path, int status, double ms);
+/* What a test may check of a request besides method and path; never a secret. */
+typedef struct emu_reqinfo {
+    const char *content_type, *accept, *user_agent, *auth_scheme;
+    size_t bytes;
+} emu_reqinfo;
+
+void emu_hooks_record(emu_hooks *h, const char *method, const char *path, int status, double ms,
+                      const emu_reqinfo *info);
 
 /* ---- the server (http.c, api.c) ---- */
 
@@ -223,6 +232,7 @@ struct trisa_emu {
     OSSL_LIB_CTX *p12ctx;
     OSSL_PROVIDER *legacy, *deflt;
     struct MHD_Daemon *daemon;
+    struct sockaddr_in bind_addr;
     int listen_fd;
     FILE *log;
     pthread_mutex_t log_lock;

@@ -25,6 +25,7 @@ void emu_hooks_free(emu_hooks *h)
     free(h->faults);
     for (size_t i = 0; h->log != NULL && i < h->loglen; i++) {
         free(h->log[(h->logstart + i) % h->logcap].path);
+        free(h->log[(h->logstart + i) % h->logcap].info);
     }
     free(h->log);
     pthread_mutex_destroy(&h->lock);
@@ -64,12 +65,32 @@ int emu_hooks_take(emu_hooks *h, const char *method, const char *path, const cha
     return found;
 }
 
-void emu_hooks_record(emu_hooks *h, const char *method, const char *path, int status, double ms)
+static void add_str(json_object *o, const char *key, const char *v)
+{
+    json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
+}
+
+void emu_hooks_record(emu_hooks *h, const char *method, const char *path, int status, double ms,
+                      const emu_reqinfo *info)
 {
     struct emu_logent *e;
-    char *p = strdup(path);
+    char *p = strdup(path), *inf = NULL;
+    json_object *o = json_object_new_object();
 
+    if (o != NULL && info != NULL) {
+        const char *s;
+        add_str(o, "contentType", info->content_type);
+        add_str(o, "accept", info->accept);
+        add_str(o, "userAgent", info->user_agent);
+        add_str(o, "authorization", info->auth_scheme);
+        json_object_object_add(o, "bytes", json_object_new_int64((int64_t)info->bytes));
+        s = json_object_to_json_string_ext(o,
+                                           JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        inf = strdup(s);
+    }
+    json_object_put(o);
     if (p == NULL) {
+        free(inf);
         return;
     }
     pthread_mutex_lock(&h->lock);
@@ -80,10 +101,12 @@ void emu_hooks_record(emu_hooks *h, const char *method, const char *path, int st
     if (h->logcap == 0) {
         pthread_mutex_unlock(&h->lock);
         free(p);
+        free(inf);
         return;
     }
     if (h->loglen == h->logcap) {
         free(h->log[h->logstart].path);
+        free(h->log[h->logstart].info);
         h->logstart = (h->logstart + 1) % h->logcap;
         h->loglen--;
     }
@@ -91,6 +114,7 @@ void emu_hooks_record(emu_hooks *h, const char *method, const char *path, int st
     e->seq = h->next_seq++;
     snprintf(e->method, sizeof(e->method), "%s", method);
     e->path = p;
+    e->info = inf;
     e->status = status;
     e->ms = ms;
     h->loglen++;
@@ -110,6 +134,16 @@ int emu_api_hook_requests(emu_req *q, emu_resp *r)
         json_object_object_add(o, "method", json_object_new_string(e->method));
         json_object_object_add(o, "path", json_object_new_string(e->path));
         json_object_object_add(o, "status", json_object_new_int(e->status));
+        if (e->info != NULL) {
+            json_object *extra = json_tokener_parse(e->info);
+            if (extra != NULL) {
+                json_object_object_foreach(extra, k, v)
+                {
+                    json_object_object_add(o, k, json_object_get(v));
+                }
+                json_object_put(extra);
+            }
+        }
         json_object_array_add(arr, o);
     }
     pthread_mutex_unlock(&h->lock);
@@ -123,6 +157,7 @@ int emu_api_hook_requests_clear(emu_req *q, emu_resp *r)
     pthread_mutex_lock(&h->lock);
     for (size_t i = 0; i < h->loglen; i++) {
         free(h->log[(h->logstart + i) % h->logcap].path);
+        free(h->log[(h->logstart + i) % h->logcap].info);
     }
     h->loglen = 0;
     h->logstart = 0;

@@ -56,6 +56,8 @@ static const route routes[] = {
 /* Per-request state, from the first callback to the completion notice. */
 typedef struct conn_ctx {
     trisa_buf body;
+    char *content_type, *accept, *user_agent, *auth_scheme; /* with --test-hooks only */
+    size_t bytes;
     int too_big, responded, status, hook;
     struct timespec start;
     char method[16];
@@ -187,6 +189,34 @@ static int match(const char *pattern, const char *path, long ids[2])
     return *pattern == '\0' && *path == '\0';
 }
 
+/* The last token each worker thread verified: clients reuse one token for many calls,
+ * and a verified token's claims never change while the server (and its key) lives. */
+static _Thread_local struct {
+    const trisa_emu *emu;
+    char token[1024];
+    emu_claims claims;
+} last_verified;
+
+static int verify_cached(trisa_emu *e, const char *tok, emu_claims *cl)
+{
+    size_t len = strlen(tok);
+
+    if (last_verified.emu == e && len < sizeof(last_verified.token) &&
+        memcmp(last_verified.token, tok, len + 1) == 0) {
+        *cl = last_verified.claims;
+        return 0;
+    }
+    if (emu_jwt_verify(e->jwt_key, sizeof(e->jwt_key), tok, len, cl) != 0) {
+        return -1;
+    }
+    if (len < sizeof(last_verified.token)) {
+        last_verified.emu = e;
+        memcpy(last_verified.token, tok, len + 1);
+        last_verified.claims = *cl;
+    }
+    return 0;
+}
+
 static int check_token(emu_req *q, emu_resp *r)
 {
     trisa_emu *e = q->emu;
@@ -201,8 +231,7 @@ static int check_token(emu_req *q, emu_resp *r)
     while (*tok == ' ') {
         tok++;
     }
-    if (emu_jwt_verify(e->jwt_key, sizeof(e->jwt_key), tok, strlen(tok), &cl) != 0 ||
-        strcmp(cl.typ, "access") != 0) {
+    if (verify_cached(e, tok, &cl) != 0 || strcmp(cl.typ, "access") != 0) {
         return emu_error(r, 401, EMU_EC_TOKEN, "invalid access token"), -1;
     }
     if (cl.exp <= now) {
@@ -229,7 +258,10 @@ static void log_line(trisa_emu *e, const conn_ctx *ctx)
     ms = (double)(now.tv_sec - ctx->start.tv_sec) * 1e3 +
          (double)(now.tv_nsec - ctx->start.tv_nsec) / 1e6;
     if (e->opts.test_hooks && !ctx->hook) {
-        emu_hooks_record(&e->hooks, ctx->method, ctx->path ? ctx->path : "", ctx->status, ms);
+        emu_reqinfo info = {ctx->content_type, ctx->accept, ctx->user_agent, ctx->auth_scheme,
+                            ctx->bytes};
+        emu_hooks_record(&e->hooks, ctx->method, ctx->path ? ctx->path : "", ctx->status, ms,
+                         &info);
     }
     if (e->log == NULL) {
         return;
@@ -262,6 +294,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     log_line(e, ctx);
     trisa_buf_free(&ctx->body, 1);
+    free(ctx->content_type);
+    free(ctx->accept);
+    free(ctx->user_agent);
+    free(ctx->auth_scheme);
     free(ctx->path);
     free(ctx);
     *con_cls = NULL;
@@ -456,6 +492,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         if (ctx->path == NULL) {
             return MHD_NO;
         }
+        if (e->opts.test_hooks) {
+            const char *v;
+            v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+            ctx->content_type = v ? strdup(v) : NULL;
+            v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+            ctx->accept = v ? strdup(v) : NULL;
+            v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+            ctx->user_agent = v ? strdup(v) : NULL;
+            /* The scheme only: the credentials never reach the log. */
+            v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+            ctx->auth_scheme = v ? strndup(v, strcspn(v, " ")) : NULL;
+        }
         cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL &&
             (trisa_parse_long(cl, 0, LONG_MAX, &n) != 0 || (size_t)n > e->cfg.max_body)) {
@@ -474,6 +522,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 return MHD_NO;
             }
         }
+        ctx->bytes += *upload_data_size;
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -484,6 +533,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 }
 
 /* ---- the handle ---- */
+
+static int parse_addr(trisa_emu *e);
 
 static int mkdir_state(const char *dir)
 {
@@ -519,7 +570,7 @@ int trisa_emu_new(trisa_emu **out, const trisa_emu_options *opts)
         err = TRISA_ENOMEM;
         goto fail;
     }
-    if ((err = emu_config_load(&e->cfg, opts->config_path)) != 0) {
+    if ((err = parse_addr(e)) != 0 || (err = emu_config_load(&e->cfg, opts->config_path)) != 0) {
         goto fail;
     }
     if (e->cfg.naccounts > 0) {
@@ -607,15 +658,13 @@ fail:
     return err;
 }
 
-/* "HOST:PORT" (IPv4 literal or localhost) into a bound, listening socket. */
-static int listen_on(trisa_emu *e)
+/* "HOST:PORT" (IPv4 literal or localhost) into an address; checked before any slow work. */
+static int parse_addr(trisa_emu *e)
 {
     char host[256];
     const char *colon = strrchr(e->host, ':');
     long port;
-    struct sockaddr_in sa;
-    socklen_t salen = sizeof(sa);
-    int fd, one = 1;
+    struct sockaddr_in *sa = &e->bind_addr;
 
     if (colon == NULL || (size_t)(colon - e->host) >= sizeof(host) ||
         trisa_parse_long(colon + 1, 0, 65535, &port) != 0) {
@@ -623,17 +672,27 @@ static int listen_on(trisa_emu *e)
     }
     memcpy(host, e->host, (size_t)(colon - e->host));
     host[colon - e->host] = '\0';
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
     if (strcmp(host, "localhost") == 0 || host[0] == '\0') {
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        snprintf(host, sizeof(host), "127.0.0.1");
-    } else if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1) {
         return trisa_error_set(TRISA_EINVAL, "address %s: the host must be an IPv4 address",
                                e->host);
     }
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    return 0;
+}
+
+/* A bound, listening socket for the parsed address. */
+static int listen_on(trisa_emu *e)
+{
+    char host[INET_ADDRSTRLEN];
+    struct sockaddr_in sa = e->bind_addr;
+    socklen_t salen = sizeof(sa);
+    int fd, one = 1;
+
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         return trisa_error_set(TRISA_ENETWORK, "socket: %s", strerror(errno));
     }
@@ -645,6 +704,7 @@ static int listen_on(trisa_emu *e)
         return trisa_error_set(TRISA_ENETWORK, "cannot listen on %s: %s", e->host, strerror(saved));
     }
     e->port = ntohs(sa.sin_port);
+    inet_ntop(AF_INET, &sa.sin_addr, host, sizeof(host));
     free(e->host);
     e->host = strdup(host);
     e->listen_fd = fd;
@@ -653,13 +713,15 @@ static int listen_on(trisa_emu *e)
 
 int trisa_emu_start(trisa_emu *e)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO;
     unsigned threads = e->opts.threads ? e->opts.threads : 4;
     int err;
 
     if (e->daemon != NULL) {
         return e->port;
     }
+    /* Invalidate any cached verification from an earlier handle at the same address. */
+    last_verified.emu = NULL;
     if ((err = listen_on(e)) != 0) {
         return err;
     }

@@ -20,7 +20,7 @@
 #   EMU_USER / EMU_PASS   the default account of conf/emulator.json (staging)
 #
 # Other helpers:
-#   stop_emulator               SIGTERM and wait (idempotent); a later start_emulator
+#   stop_emulator [SIG]         SIGTERM (or SIG) and wait (idempotent); a later start_emulator
 #                               reuses EMU_STATE (restart persistence). Returns non-zero
 #                               (and shows the log's tail) when the server did not exit
 #                               cleanly, e.g. a sanitizer report: `stop_emulator || fail`
@@ -36,6 +36,7 @@ export EMU_USER EMU_PASS
 
 start_emulator() {
     local cache="${TRISA_TEST_TMP:-/tmp}/emulator-ca" line i
+    sectigo serve --help >/dev/null 2>&1 || skip "sectigo serve is unavailable (built without the emulator?)"
     EMU_STATE=${EMU_STATE:-$T/state}
     EMU_LOG=${EMU_LOG:-$T/emulator.log}
     mkdir -p "$EMU_STATE"
@@ -75,9 +76,9 @@ start_emulator() {
 }
 
 stop_emulator() {
-    local rc=0
+    local rc=0 sig="${1:-TERM}"
     if [ -n "${EMU_PID:-}" ]; then
-        kill -TERM "$EMU_PID" 2>/dev/null || true
+        kill -"$sig" "$EMU_PID" 2>/dev/null || true
         wait "$EMU_PID" 2>/dev/null || rc=$?
         EMU_PID=
         if [ "$rc" -ne 0 ]; then

@@ -7,6 +7,7 @@ need curl
 need openssl
 need unzip
 need zip
+sectigo serve --help >/dev/null 2>&1 || skip "sectigo serve is unavailable (built without the emulator?)"
 
 # req METHOD PATH [curl args...]: STATUS, BODY (timestamps replaced by T), HDRS.
 req() {
@@ -62,7 +63,15 @@ for f in --addr --state-dir --tls-self-signed --tls-cert --tls-key --processing-
 done
 run sectigo serve --processing-delay soon
 assert_rc 2 "bad --processing-delay"
-ok "serve --help lists every flag; bad values are usage errors"
+run sectigo serve --state-dir "$T/s0" --config "$T/missing.json"
+assert_rc 3 "missing config"
+assert_contains "$ERR" "missing.json" "missing config message"
+printf '{"accounts": [' >"$T/bad.json"
+run sectigo serve --state-dir "$T/s0" --config "$T/bad.json"
+assert_rc 3 "malformed config"
+run sectigo serve --state-dir "$T/s0" --addr 127.0.0.1:99999
+assert_rc 3 "bad port"
+ok "serve --help lists every flag; bad values are usage errors; bad configs exit 3"
 
 start_emulator --processing-delay 1
 assert_contains "$EMU_URL" "http://127.0.0.1:" "url"
@@ -371,10 +380,36 @@ api PUT /api/v1/batches/createSingleCertBatch -H 'Content-Type: application/json
 assert_eq "$STATUS" 400 "truncated JSON"
 api PUT /api/v1/batches/createSingleCertBatch -H 'Content-Type: application/json' --data-binary "@$T/big"
 assert_eq "$STATUS" 413 "oversized create"
+mp() { api POST /api/v1/batches/upload -H "Content-Type: multipart/form-data; boundary=$1" --data-binary "$2"; }
+crlf=$'\r\n'
+mp b "--b${crlf}Content-Disposition: form-data; name=\"files\"${crlf}${crlf}x"
+assert_eq "$STATUS" 400 "part without a closing delimiter"
+mp b "--b${crlf}Content-Disposition: form-data; name=\"files\"${crlf}"
+assert_eq "$STATUS" 400 "headers without an end"
+mp b "--b--"
+expect 400 '{"status":400,"message":"profileId is required","errorCode":1001,"timestamp":T}' "no parts"
+mp b "--b${crlf}Content-Disposition: form-data; name=\"profileId\"${crlf}${crlf}42${crlf}--b--"
+expect 400 '{"status":400,"message":"the files part with CSRs is required","errorCode":1001,"timestamp":T}' "no files part"
+mp b "--b${crlf}Content-Disposition: form-data; name=\"profileId\"${crlf}${crlf}4x2${crlf}--b--"
+assert_eq "$STATUS" 400 "non-numeric profileId"
+many=""
+for i in $(seq 1 20); do many="$many--b${crlf}Content-Disposition: form-data; name=\"f$i\"${crlf}${crlf}v${crlf}"; done
+mp b "$many--b--"
+assert_eq "$STATUS" 400 "too many parts"
+mp b "--b${crlf}Content-Disposition: form-data; name=\"$(head -c 300 /dev/zero | tr '\0' n)\"${crlf}${crlf}v${crlf}--b--"
+assert_eq "$STATUS" 400 "overlong part name"
+api POST /api/v1/batches/upload -H 'Content-Type: multipart/form-data' --data-binary x
+assert_eq "$STATUS" 415 "multipart without a boundary"
+api POST /api/v1/batches/upload -F profileId=42 -F "csrBatchRequest={broken;type=application/json" -F "files=@$T/a.example.com.csr"
+expect 400 '{"status":400,"message":"csrBatchRequest is not a JSON object","errorCode":1000,"timestamp":T}' "broken csrBatchRequest"
+printf 'PK\003\004 not really a zip' >"$T/fake.zip"
+upload "$T/fake.zip" application/zip
+assert_eq "$STATUS" 400 "corrupt ZIP upload"
+assert_contains "$BODY" "ZIP upload: not a ZIP archive" "corrupt ZIP message"
 api GET /_emulator/requests
 assert_eq "$STATUS" 404 "no test hooks without --test-hooks"
 kill -0 "$EMU_PID" || fail "server died"
-ok "bad input: 413, 404, 405, 400; test hooks absent; the server survives"
+ok "bad input: 413, 404, 405, 400, broken multipart and ZIPs; test hooks absent; the server survives"
 
 # ---- restart persistence ----
 root_before=$(openssl x509 -in "$EMU_CA" -noout -fingerprint)

@@ -49,10 +49,15 @@ api GET /api/v1/devices
 api GET /api/v1/batches/42
 req GET /_emulator/requests
 assert_eq "$STATUS" 200 "request log"
-log=$(printf '%s' "$BODY" | sed 's/"seq":[0-9]*/"seq":N/g')
-assert_eq "$log" '[{"seq":N,"method":"GET","path":"/api/v1/devices","status":200},{"seq":N,"method":"GET","path":"/api/v1/batches/42","status":404}]' "request log entries"
+log=$(printf '%s' "$BODY" | sed -e 's/"seq":[0-9]*/"seq":N/g' -e 's/"userAgent":"curl\/[^"]*"/"userAgent":"curl"/g')
+assert_eq "$log" '[{"seq":N,"method":"GET","path":"/api/v1/devices","status":200,"contentType":null,"accept":"*/*","userAgent":"curl","authorization":"Bearer","bytes":0},{"seq":N,"method":"GET","path":"/api/v1/batches/42","status":404,"contentType":null,"accept":"*/*","userAgent":"curl","authorization":"Bearer","bytes":0}]' "request log entries"
+req DELETE /_emulator/requests
+req POST /auth/pwd -H 'Content-Type: application/json;charset=UTF-8' -H 'Accept: application/json;charset=UTF-8' -A 'trisa-test/1' -d '{"username":"alice","password":"alice-secret"}'
+req GET /_emulator/requests
+expect 200 '[{"seq":6,"method":"POST","path":"/auth/pwd","status":200,"contentType":"application/json;charset=UTF-8","accept":"application/json;charset=UTF-8","userAgent":"trisa-test/1","authorization":null,"bytes":46}]' "request log of a login"
+assert_not_contains "$BODY" "alice-secret" "request log"
 assert_not_contains "$BODY" "$TOKEN" "request log"
-ok "GET /_emulator/requests lists method, path and status of each request; DELETE clears it"
+ok "GET /_emulator/requests: method, path, status, content type, accept, user agent, auth scheme, bytes; no secrets; DELETE clears it"
 
 # ---- status faults, on a literal path and on a route pattern ----
 fault '{"path":"/api/v1/authorities/allowed","kind":"status","status":503,"retryAfter":2,"count":2}'

@@ -270,7 +270,7 @@ START_TEST(faults_fire_for_their_count_on_matching_method_and_path)
     ck_assert_int_eq(emu_hooks_take(&h, "GET", "/api/v1/batches/3", "/api/v1/batches/{id}", &got),
                      0);
     ck_assert_int_eq((int)h.nfaults, 0);
-    emu_hooks_record(&h, "GET", "/x", 200, 0.1);
+    emu_hooks_record(&h, "GET", "/x", 200, 0.1, NULL);
     ck_assert_int_eq((int)h.loglen, 1);
     emu_hooks_free(&h);
 }
