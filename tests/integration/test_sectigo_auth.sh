@@ -29,6 +29,7 @@ assert_contains "$OUT" "credentials are current until "
 run sectigo licenses
 assert_rc 0 "licenses after access expiry"
 assert_eq "$(emu_count POST /auth/refresh)" 1 "refreshes"
+assert_contains "$(emu_last POST /auth/refresh)" '"contentType":"application/json;charset=UTF-8"' "refresh request"
 assert_eq "$(emu_count POST /auth/pwd)" 1 "logins after refresh"
 ok "an expired access token is refreshed"
 
