@@ -35,7 +35,8 @@ ok "an expired access token is refreshed"
 
 run sectigo auth --cache
 cache=$OUT
-case "$cache" in "$T/cache/trisa/sectigo/"*.json) ;; *) fail "cache path $cache" ;; esac
+key=$(printf '%s\n%s' "$EMU_URL" "$EMU_USER" | sha256sum | cut -d' ' -f1)
+assert_eq "$cache" "$T/cache/trisa/sectigo/$key.json" "cache file: SHA-256 of endpoint and username"
 assert_mode "$cache" 600
 assert_mode "$T/cache/trisa/sectigo" 700
 ok "auth logs in once and caches the tokens (0600)"

@@ -252,10 +252,28 @@ START_TEST(retry_after_accepts_seconds_and_dates)
 }
 END_TEST
 
+START_TEST(sha256_matches_fips_180_vectors)
+{
+    char hex[65], *million = malloc(1000000);
+    sectigo_sha256_hex(hex, "abc", 3);
+    ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    sectigo_sha256_hex(hex, "", 0);
+    ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    sectigo_sha256_hex(hex, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56);
+    ck_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    memset(million, 'a', 1000000);
+    sectigo_sha256_hex(hex, million, 1000000);
+    ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    free(million);
+}
+END_TEST
+
 START_TEST(cache_key_separates_endpoint_and_user)
 {
-    char a[65], b[65], c[65];
+    char a[65], b[65], c[65], d[65];
     ck_assert_int_eq(sectigo_cache_key(a, "https://iot.sectigo.com", "alice"), 0);
+    sectigo_sha256_hex(d, "https://iot.sectigo.com\nalice", 29);
+    ck_assert_str_eq(a, d);
     ck_assert_int_eq(sectigo_cache_key(b, "http://127.0.0.1:1", "alice"), 0);
     ck_assert_int_eq(sectigo_cache_key(c, "https://iot.sectigo.com", "bob"), 0);
     ck_assert_int_eq((int)strlen(a), 64);
@@ -939,6 +957,7 @@ static Suite *suite(void)
                         sizeof(dispositions) / sizeof(dispositions[0]));
     tcase_add_test(t, error_message_comes_from_json_or_text);
     tcase_add_test(t, retry_after_accepts_seconds_and_dates);
+    tcase_add_test(t, sha256_matches_fips_180_vectors);
     tcase_add_test(t, cache_key_separates_endpoint_and_user);
     tcase_add_test(t, client_refuses_production_endpoint_in_testing);
     suite_add_tcase(s, t);
