@@ -202,6 +202,15 @@ assert_eq "$OUT" '{
 }' "find with no match"
 ok "find, revoke, find shows REVOKED"
 
+# The API password from a file, with nothing cached.
+printf '%s\n' "$EMU_PASS" >"$T/api.pass"
+run env -u SECTIGO_PASSWORD XDG_CACHE_HOME="$T/pfcache" sectigo --password-file "$T/api.pass" licenses
+assert_rc 0 "--password-file"
+run env -u SECTIGO_PASSWORD XDG_CACHE_HOME="$T/nocache" sectigo licenses
+assert_rc 5 "no password and no cache"
+assert_contains "$ERR" "no password given"
+ok "global --password-file; no password and no cached token exits 5"
+
 # A .env file in the working folder supplies what the environment lacks.
 mkdir "$T/envdir"
 cat >"$T/envdir/.env" <<ENV
