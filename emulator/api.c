@@ -1235,6 +1235,10 @@ int emu_api_batch_status(emu_req *q, emu_resp *r)
         snprintf(text, sizeof(text), "Removed after expiration");
     } else if (strcmp(st, "REJECTED") == 0) {
         snprintf(text, sizeof(text), "Rejected");
+    } else if (strcmp(st, "BROKEN") == 0) {
+        snprintf(text, sizeof(text), "Broken");
+    } else if (strcmp(st, "REVOKED") == 0) {
+        snprintf(text, sizeof(text), "Revoked");
     } else {
         snprintf(text, sizeof(text), "Failed");
     }
@@ -1247,17 +1251,20 @@ int emu_api_batch_info(emu_req *q, emu_resp *r)
     emu_batch b;
     const char *st;
     json_object *o;
-    int processing;
+    int processing, failed;
 
     if (load_batch(q, r, &b) != 0) {
         return 0;
     }
     st = batch_status(&b, emu_now_ms());
     processing = strcmp(st, "PROCESSING") == 0;
+    failed = strcmp(st, "FAILED") == 0 || strcmp(st, "REJECTED") == 0 ||
+             strcmp(st, "NOT_ACCEPTABLE") == 0 || strcmp(st, "BROKEN") == 0;
     o = json_object_new_object();
-    json_object_object_add(o, "active", json_object_new_int64(processing ? b.success : 0));
-    json_object_object_add(o, "success", json_object_new_int64(processing ? 0 : b.success));
-    json_object_object_add(o, "failed", json_object_new_int64(b.failed));
+    json_object_object_add(o, "active", json_object_new_int64(processing ? b.size : 0));
+    json_object_object_add(o, "success",
+                           json_object_new_int64(processing || failed ? 0 : b.success));
+    json_object_object_add(o, "failed", json_object_new_int64(failed ? b.size : b.failed));
     emu_batch_clear(&b);
     return emu_json(r, 200, o);
 }

@@ -108,6 +108,9 @@ int emu_store_add_batch(emu_store *s, emu_batch *b, emu_cert *certs, size_t ncer
 int emu_store_get_batch(emu_store *s, long id, emu_batch *out);
 int emu_store_get_zip(emu_store *s, long id, unsigned char **zip, size_t *len);
 int emu_store_mark_collected(emu_store *s, long id);
+/* Test hook: force a batch's stored status, times and reason. TRISA_ENOTFOUND. */
+int emu_store_force(emu_store *s, long id, const char *status, int64_t ready_ms, int64_t expires_ms,
+                    int collected, const char *reason);
 void emu_batch_clear(emu_batch *b);
 /* Find by common name and/or serial (NULL: any); certs come back in *out (free each). */
 int emu_store_find(emu_store *s, const char *cn, const char *serial, emu_cert **out, size_t *n);
@@ -292,6 +295,7 @@ int emu_api_hook_requests(emu_req *q, emu_resp *r);
 int emu_api_hook_faults(emu_req *q, emu_resp *r);
 int emu_api_hook_faults_clear(emu_req *q, emu_resp *r);
 int emu_api_hook_requests_clear(emu_req *q, emu_resp *r);
+int emu_api_hook_batch_status(emu_req *q, emu_resp *r);
 
 /* Error codes in the error JSON's errorCode (documented in docs/emulator.md). */
 enum {

@@ -316,3 +316,62 @@ done:
     json_object_put(o);
     return ret;
 }
+
+/* PUT /_emulator/batches/{id}/status {"status": "...", "rejectReason": "..."}: put a batch
+ * in any state, so clients can meet REJECTED, FAILED or a batch that stays PROCESSING. */
+int emu_api_hook_batch_status(emu_req *q, emu_resp *r)
+{
+    static const char *const stored[] = {"FAILED", "REJECTED", "NOT_ACCEPTABLE", "BROKEN",
+                                         "REVOKED"};
+    json_object *o = json_tokener_parse(q->body ? (const char *)q->body : "");
+    json_object *v;
+    const char *status = NULL, *reason = "";
+    int64_t now = emu_now_ms(), ready = -1, expires = -1;
+    int collected = 0, err, ret;
+    const char *st = "PROCESSING";
+
+    if (o == NULL || !json_object_is_type(o, json_type_object) ||
+        !json_object_object_get_ex(o, "status", &v) || !json_object_is_type(v, json_type_string)) {
+        ret = emu_error(r, 400, EMU_EC_BAD_REQUEST, "expected {\"status\": \"...\"}");
+        goto done;
+    }
+    status = json_object_get_string(v);
+    if (json_object_object_get_ex(o, "rejectReason", &v) &&
+        json_object_is_type(v, json_type_string)) {
+        reason = json_object_get_string(v);
+    }
+    if (strcmp(status, "PROCESSING") == 0) {
+        ready = INT64_MAX / 2; /* until told otherwise */
+    } else if (strcmp(status, "READY_FOR_DOWNLOAD") == 0) {
+        ready = now;
+    } else if (strcmp(status, "COLLECTED") == 0) {
+        ready = now;
+        collected = 1;
+    } else if (strcmp(status, "REMOVED_AFTER_EXPIRATION") == 0) {
+        ready = now;
+        expires = now;
+    } else {
+        st = NULL;
+        for (size_t i = 0; i < sizeof(stored) / sizeof(stored[0]); i++) {
+            if (strcmp(status, stored[i]) == 0) {
+                st = stored[i];
+            }
+        }
+        if (st == NULL) {
+            ret = emu_error(r, 400, EMU_EC_VALIDATION, "unknown batch status %.64s", status);
+            goto done;
+        }
+    }
+    err = emu_store_force(q->emu->store, q->ids[0], st, ready, expires, collected, reason);
+    if (err == TRISA_ENOTFOUND) {
+        ret = emu_error(r, 404, EMU_EC_NOT_FOUND, "batch %ld not found", q->ids[0]);
+    } else if (err != 0) {
+        ret = emu_error(r, 500, EMU_EC_INTERNAL, "store error");
+    } else {
+        r->status = 204;
+        ret = 0;
+    }
+done:
+    json_object_put(o);
+    return ret;
+}

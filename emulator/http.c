@@ -51,6 +51,7 @@ static const route routes[] = {
     {"GET", "/_emulator/faults", emu_api_hook_faults, R_HOOK},
     {"POST", "/_emulator/faults", emu_api_hook_faults, R_HOOK},
     {"DELETE", "/_emulator/faults", emu_api_hook_faults_clear, R_HOOK},
+    {"PUT", "/_emulator/batches/{id}/status", emu_api_hook_batch_status, R_HOOK},
 };
 
 /* Per-request state, from the first callback to the completion notice. */
@@ -252,7 +253,7 @@ static void log_line(trisa_emu *e, const conn_ctx *ctx)
 {
     struct timespec now;
     double ms;
-    char line[600], status[8];
+    char line[600], status[16];
 
     clock_gettime(CLOCK_MONOTONIC, &now);
     ms = (double)(now.tv_sec - ctx->start.tv_sec) * 1e3 +

@@ -13,7 +13,63 @@ struct emu_store {
     sqlite3 *db;
     pthread_mutex_t lock;
     sqlite3_stmt *get_batch, *balance;
+    char *path;
+    unsigned long gen; /* unique per store, so a thread never reuses a stale reader */
+    struct reader *readers;
 };
+
+/* Hot reads (batch detail, balance) go through a read-only connection per worker
+ * thread: WAL lets them run beside each other and beside the writer, without the
+ * store's mutex. The store closes them all. */
+struct reader {
+    sqlite3 *db;
+    sqlite3_stmt *get_batch, *balance;
+    struct reader *next;
+};
+
+static const char get_batch_sql[] =
+    "SELECT id, order_number, profile_id, authority_id, user_id, size, created_ms, ready_ms,"
+    " expires_ms, status, collected, name, reject_reason, profile_name, success, failed FROM"
+    " batches WHERE id=?";
+static const char balance_sql[] = "SELECT balance FROM authorities WHERE id=?";
+
+static unsigned long next_gen = 1;
+static pthread_mutex_t gen_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local struct {
+    unsigned long gen;
+    struct reader *r;
+} my_reader;
+
+static struct reader *reader_of(emu_store *s)
+{
+    struct reader *r;
+
+    if (my_reader.gen == s->gen) {
+        return my_reader.r;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return NULL;
+    }
+    if (sqlite3_open_v2(s->path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(r->db, get_batch_sql, -1, &r->get_batch, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db, balance_sql, -1, &r->balance, NULL) != SQLITE_OK) {
+        sqlite3_finalize(r->get_batch);
+        sqlite3_finalize(r->balance);
+        sqlite3_close(r->db);
+        free(r);
+        return NULL;
+    }
+    sqlite3_busy_timeout(r->db, 5000);
+    pthread_mutex_lock(&s->lock);
+    r->next = s->readers;
+    s->readers = r;
+    pthread_mutex_unlock(&s->lock);
+    my_reader.gen = s->gen;
+    my_reader.r = r;
+    return r;
+}
 
 static const char schema[] =
     "PRAGMA journal_mode=WAL;"
@@ -47,6 +103,14 @@ int emu_store_open(emu_store **out, const char *path, const emu_config *c)
         return TRISA_ENOMEM;
     }
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_lock(&gen_lock);
+    s->gen = next_gen++;
+    pthread_mutex_unlock(&gen_lock);
+    s->path = strdup(path);
+    if (s->path == NULL) {
+        err = TRISA_ENOMEM;
+        goto done;
+    }
     if (sqlite3_open_v2(path, &s->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
@@ -74,13 +138,8 @@ int emu_store_open(emu_store **out, const char *path, const emu_config *c)
         }
         sqlite3_reset(st);
     }
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT id, order_number, profile_id, authority_id, user_id, size,"
-                           " created_ms, ready_ms, expires_ms, status, collected, name,"
-                           " reject_reason, profile_name, success, failed FROM batches WHERE id=?",
-                           -1, &s->get_batch, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "SELECT balance FROM authorities WHERE id=?", -1, &s->balance,
-                           NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(s->db, get_batch_sql, -1, &s->get_batch, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, balance_sql, -1, &s->balance, NULL) != SQLITE_OK) {
         err = dberr(s, "prepare");
         goto done;
     }
@@ -98,10 +157,23 @@ void emu_store_close(emu_store *s)
     if (s == NULL) {
         return;
     }
+    while (s->readers != NULL) {
+        struct reader *r = s->readers;
+        s->readers = r->next;
+        sqlite3_finalize(r->get_batch);
+        sqlite3_finalize(r->balance);
+        sqlite3_close(r->db);
+        free(r);
+    }
+    if (my_reader.gen == s->gen) {
+        my_reader.gen = 0;
+        my_reader.r = NULL;
+    }
     sqlite3_finalize(s->get_batch);
     sqlite3_finalize(s->balance);
     sqlite3_close(s->db);
     pthread_mutex_destroy(&s->lock);
+    free(s->path);
     free(s);
 }
 
@@ -136,15 +208,21 @@ done:
 
 long emu_store_balance(emu_store *s, long authority_id)
 {
+    struct reader *r = reader_of(s);
+    sqlite3_stmt *st = r ? r->balance : s->balance;
     long v = -1;
 
-    pthread_mutex_lock(&s->lock);
-    sqlite3_bind_int64(s->balance, 1, authority_id);
-    if (sqlite3_step(s->balance) == SQLITE_ROW) {
-        v = (long)sqlite3_column_int64(s->balance, 0);
+    if (r == NULL) {
+        pthread_mutex_lock(&s->lock);
     }
-    sqlite3_reset(s->balance);
-    pthread_mutex_unlock(&s->lock);
+    sqlite3_bind_int64(st, 1, authority_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        v = (long)sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    if (r == NULL) {
+        pthread_mutex_unlock(&s->lock);
+    }
     return v;
 }
 
@@ -269,11 +347,14 @@ static char *coltext(sqlite3_stmt *st, int i)
 
 int emu_store_get_batch(emu_store *s, long id, emu_batch *b)
 {
-    sqlite3_stmt *st = s->get_batch;
+    struct reader *r = reader_of(s);
+    sqlite3_stmt *st = r ? r->get_batch : s->get_batch;
     int err = 0, rc;
 
     memset(b, 0, sizeof(*b));
-    pthread_mutex_lock(&s->lock);
+    if (r == NULL) {
+        pthread_mutex_lock(&s->lock);
+    }
     sqlite3_bind_int64(st, 1, id);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -300,10 +381,13 @@ int emu_store_get_batch(emu_store *s, long id, emu_batch *b)
     } else if (rc == SQLITE_DONE) {
         err = trisa_error_set(TRISA_ENOTFOUND, "batch %ld not found", id);
     } else {
-        err = dberr(s, "get batch");
+        err = trisa_error_set(TRISA_EIO, "store: get batch: %s",
+                              sqlite3_errmsg(sqlite3_db_handle(st)));
     }
     sqlite3_reset(st);
-    pthread_mutex_unlock(&s->lock);
+    if (r == NULL) {
+        pthread_mutex_unlock(&s->lock);
+    }
     if (err != 0) {
         emu_batch_clear(b);
     }
@@ -359,6 +443,42 @@ int emu_store_mark_collected(emu_store *s, long id)
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
         err = dberr(s, "collect");
     }
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+int emu_store_force(emu_store *s, long id, const char *status, int64_t ready_ms, int64_t expires_ms,
+                    int collected, const char *reason)
+{
+    sqlite3_stmt *st = NULL;
+    int err = 0;
+
+    pthread_mutex_lock(&s->lock);
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE batches SET status = ?, ready_ms = COALESCE(?, ready_ms),"
+                           " expires_ms = COALESCE(?, expires_ms), collected = ?,"
+                           " reject_reason = ? WHERE id = ?",
+                           -1, &st, NULL) != SQLITE_OK) {
+        err = dberr(s, "prepare");
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    if (ready_ms >= 0) {
+        sqlite3_bind_int64(st, 2, ready_ms);
+    }
+    if (expires_ms >= 0) {
+        sqlite3_bind_int64(st, 3, expires_ms);
+    }
+    sqlite3_bind_int(st, 4, collected);
+    sqlite3_bind_text(st, 5, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, id);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        err = dberr(s, "force status");
+    } else if (sqlite3_changes(s->db) != 1) {
+        err = trisa_error_set(TRISA_ENOTFOUND, "batch %ld not found", id);
+    }
+done:
+    sqlite3_finalize(st);
     pthread_mutex_unlock(&s->lock);
     return err;
 }

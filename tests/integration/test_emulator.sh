@@ -85,6 +85,12 @@ run openssl verify -CAfile "$EMU_CA" "$EMU_STATE/ca/issuing.pem"
 assert_rc 0 "issuing CA verifies"
 ok "first start prints the URL and makes an RSA-4096/SHA-384 CA with 0600 keys"
 
+cp -a "$EMU_STATE/ca" "$T/s1-ca" && mkdir -p "$T/s1" && mv "$T/s1-ca" "$T/s1/ca"
+SIAS_BIND_ADDR="127.0.0.1:$EMU_PORT" run sectigo serve --state-dir "$T/s1"
+assert_rc 7 "SIAS_BIND_ADDR on a port in use"
+assert_contains "$ERR" "cannot listen on 127.0.0.1:$EMU_PORT" "address in use message"
+ok "SIAS_BIND_ADDR sets the address; a port in use exits 7"
+
 # ---- authentication ----
 req POST /auth/pwd -H 'Content-Type: application/json' -d '{"username":"staging","password":"wrong"}'
 expect 401 '{"status":401,"message":"bad credentials","errorCode":1100,"timestamp":T}' "wrong password"

@@ -13,7 +13,7 @@ req() {
     STATUS=$(curl -sS -X "$m" -o "$T/.body" -D "$T/.hdrs" -w '%{http_code}' "$@" "$EMU_URL$p" 2>"$T/.curlerr")
     CURL_RC=$?
     set -e
-    BODY=$(sed -e 's/"timestamp":[0-9]*/"timestamp":T/' -e 's/"creationDate":"[^"]*"/"creationDate":D/g' "$T/.body" 2>/dev/null || true)
+    BODY=$(tr -d '\000' <"$T/.body" | sed -e 's/"timestamp":[0-9]*/"timestamp":T/' -e 's/"creationDate":"[^"]*"/"creationDate":D/g' 2>/dev/null || true)
     HDRS=$(tr -d '\r' <"$T/.hdrs")
 }
 api() { req "$1" "$2" -H "Authorization: Bearer $TOKEN" "${@:3}"; }
@@ -113,6 +113,43 @@ for bad in '{}' '{"path":"/x","kind":"boom"}' '{"path":"/x","kind":"status","sta
     assert_eq "$STATUS" 400 "bad fault $bad"
 done
 ok "malformed fault requests get 400"
+
+# ---- forcing a batch's state ----
+printf '{"profileId": 42, "batchType": "BATCH", "profileParams": {}}' >"$T/blob.json"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/f.key" \
+    -subj "/CN=f.example.com" -addext "subjectAltName=DNS:f.example.com" -out "$T/f.csr" 2>/dev/null
+api POST /api/v1/batches/upload -F profileId=42 -F "files=@$T/f.csr;type=text/plain"
+fid=$(printf '%s' "$BODY" | sed -n 's/.*"batchId":\([0-9]*\).*/\1/p')
+force() { req PUT "/_emulator/batches/$fid/status" -H 'Content-Type: application/json' -d "$1"; }
+force '{"status":"PROCESSING"}'
+assert_eq "$STATUS" 204 "force PROCESSING"
+api GET "/api/v1/batches/$fid/status"
+expect 200 "Processing" "held in PROCESSING despite delay 0"
+api GET "/api/v1/batches/$fid/processing_info"
+expect 200 '{"active":1,"success":0,"failed":0}' "processing info while held"
+force '{"status":"REJECTED","rejectReason":"rejected by a test"}'
+api GET "/api/v1/batches/$fid"
+assert_contains "$BODY" '"status":"REJECTED","active":false,"batchName":"","rejectReason":"rejected by a test"' "forced REJECTED"
+api GET "/api/v1/batches/$fid/status"
+expect 200 "Rejected" "REJECTED status text"
+api GET "/api/v1/batches/$fid/processing_info"
+expect 200 '{"active":0,"success":0,"failed":1}' "processing info when rejected"
+api GET "/api/v1/batches/$fid/download"
+assert_eq "$STATUS" 400 "no download when rejected"
+force '{"status":"FAILED"}'
+api GET "/api/v1/batches/$fid/status"
+expect 200 "Failed" "FAILED"
+force '{"status":"READY_FOR_DOWNLOAD"}'
+api GET "/api/v1/batches/$fid/download"
+assert_eq "$STATUS" 200 "ready again"
+force '{"status":"REMOVED_AFTER_EXPIRATION"}'
+api GET "/api/v1/batches/$fid/download"
+assert_eq "$STATUS" 404 "forced expiry"
+force '{"status":"SOMETHING"}'
+assert_eq "$STATUS" 400 "unknown status"
+req PUT /_emulator/batches/9999/status -H 'Content-Type: application/json' -d '{"status":"FAILED"}'
+assert_eq "$STATUS" 404 "unknown batch"
+ok "PUT /_emulator/batches/{id}/status forces PROCESSING, READY, REJECTED, FAILED, expiry"
 
 # ---- modern bundles and expiry ----
 api PUT /api/v1/batches/createSingleCertBatch -H 'Content-Type: application/json' \
