@@ -42,6 +42,25 @@ r = {x["command"]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
 print("ratio sectigo/curl = %.2f (target <= 1.5)" % (r["sectigo"] / r["curl"]))
 PY
 
+# Interleaved pairs too: on a shared machine load shifts between hyperfine's blocks more
+# than the tools differ, while alternating runs see the same load.
+echo "== interleaved pairs (median of 200 each)"
+python3 - "$URL" "$TOKEN" <<'PY'
+import statistics, subprocess, sys, time
+url, token = sys.argv[1], sys.argv[2]
+cmds = {"sectigo": ["sectigo", "licenses"],
+        "curl": ["curl", "-s", "-H", "Authorization: Bearer " + token, url + "/api/v1/devices"]}
+t = {k: [] for k in cmds}
+for _ in range(200):
+    for k, c in cmds.items():
+        a = time.perf_counter()
+        subprocess.run(c, stdout=subprocess.DEVNULL, check=True)
+        t[k].append(time.perf_counter() - a)
+m = {k: statistics.median(v) * 1000 for k, v in t.items()}
+print("median sectigo %.2f ms, curl %.2f ms, ratio %.2f (target <= 1.5)"
+      % (m["sectigo"], m["curl"], m["sectigo"] / m["curl"]))
+PY
+
 echo "== peak memory"
 for i in 1 2 3; do
     /usr/bin/time -v sectigo licenses 2>&1 >/dev/null | sed -n 's/^\s*Maximum resident set size (kbytes): /sectigo licenses peak RSS KiB: /p'

@@ -408,8 +408,12 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
     trisa_sectigo *c = userp;
     size_t n = size * nmemb;
-    if (c->body.len + n > c->body_max || trisa_buf_append(&c->body, data, n) != 0) {
+    if (c->body.len + n > c->body_max) {
+        c->body_too_big = 1;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    if (trisa_buf_append(&c->body, data, n) != 0) {
+        return 0;
     }
     return n;
 }
@@ -436,6 +440,7 @@ static CURLcode perform(trisa_sectigo *c, const sectigo_req *r)
 
     trisa_buf_free(&c->body, 1);
     c->status = 0;
+    c->body_too_big = 0;
     c->errbuf[0] = '\0';
     trisa_buf_printf(&url, "%s%s", c->endpoint, r->path);
 
@@ -489,7 +494,7 @@ static CURLcode perform(trisa_sectigo *c, const sectigo_req *r)
     if (r->mime != NULL) {
         SET(CURLOPT_MIMEPOST, r->mime);
     } else if (strcmp(r->method, "GET") != 0) {
-        SET(CURLOPT_POSTFIELDSIZE, (long)r->body_len);
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
         SET(CURLOPT_POSTFIELDS, r->body ? r->body : "");
     }
     if (strcmp(r->method, "PUT") == 0 || (r->mime != NULL && strcmp(r->method, "POST") != 0)) {
@@ -572,11 +577,11 @@ static int network_error(trisa_sectigo *c, const sectigo_req *r, CURLcode cc, in
     if (attempts > 1) {
         snprintf(tries, sizeof(tries), " (after %d attempts)", attempts);
     }
-    if (cc == CURLE_WRITE_ERROR && c->body.len + 1 > c->body_max) {
+    if (cc == CURLE_WRITE_ERROR && c->body_too_big) {
         return trisa_error_set(TRISA_ETOOBIG, "%s: the reply is larger than %zu bytes", r->what,
                                c->body_max);
     }
-    if (cc == CURLE_OUT_OF_MEMORY) {
+    if (cc == CURLE_OUT_OF_MEMORY || (cc == CURLE_WRITE_ERROR && c->body.failed)) {
         return trisa_error_set(TRISA_ENOMEM, "%s: out of memory", r->what);
     }
     if (!r->idempotent && !never_sent(cc)) {
@@ -655,9 +660,10 @@ static int send_with_retries(trisa_sectigo *c, const sectigo_req *r)
         }
         wait = backoff_ms(c, attempt - 1);
         if (cc == CURLE_OK) {
-            curl_off_t ra = -1;
-            if (curl_easy_getinfo(c->curl, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra >= 0) {
-                wait = (long)(ra > 3600 ? 3600000 : ra * 1000);
+            /* The server's Retry-After (seconds or an HTTP date) replaces our backoff. */
+            long ra = sectigo_retry_after_seconds(sectigo_header(c, "Retry-After"), now_s());
+            if (ra >= 0) {
+                wait = ra > 3600 ? 3600000L : ra * 1000L;
             }
         }
         if (mono_ms() - start + wait > c->retry_max_ms) {

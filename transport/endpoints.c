@@ -56,6 +56,22 @@ static const char *to_text(struct json_object *o)
                                           JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
+/* The batch of a 2xx reply to create or upload. If it cannot be read, the batch most
+ * likely exists all the same: say so, so nobody spends a second licence on a retry. */
+static int accepted_batch(trisa_sectigo_batch **out, trisa_sectigo *c, const char *what)
+{
+    int rc = sectigo_parse_batch(out, c->body.data);
+    if (rc != 0) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", trisa_error_last());
+        rc = trisa_error_set(rc,
+                             "%s: the server accepted the request (HTTP %ld) but its reply "
+                             "could not be read (%s): the batch probably exists; %s",
+                             what, c->status, msg, BATCH_HINT);
+    }
+    return rc;
+}
+
 int trisa_sectigo_create_single_cert_batch(trisa_sectigo_batch **out, trisa_sectigo *c,
                                            long long authority_id, const char *batch_name,
                                            const char *const *params)
@@ -93,7 +109,7 @@ int trisa_sectigo_create_single_cert_batch(trisa_sectigo_batch **out, trisa_sect
     OPENSSL_cleanse((void *)text, strlen(text));
     json_object_put(o);
     if (rc == 0) {
-        rc = sectigo_parse_batch(out, c->body.data);
+        rc = accepted_batch(out, c, "create batch");
     }
     return rc;
 }
@@ -158,7 +174,7 @@ int trisa_sectigo_upload_csr(trisa_sectigo_batch **out, trisa_sectigo *c, long l
     rc = sectigo_call(c, &r);
     curl_mime_free(mime);
     if (rc == 0) {
-        rc = sectigo_parse_batch(out, c->body.data);
+        rc = accepted_batch(out, c, "upload");
     }
     return rc;
 }

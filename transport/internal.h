@@ -78,6 +78,7 @@ struct trisa_sectigo {
     /* the last reply */
     trisa_buf body;
     size_t body_max;
+    int body_too_big; /* the last reply was cut off at body_max */
     long status;
     long connects; /* new TCP connections opened so far */
     char errbuf[CURL_ERROR_SIZE];
@@ -111,6 +112,8 @@ const char *sectigo_header(trisa_sectigo *c, const char *name);
 unsigned char *sectigo_b64url_decode(const char *in, size_t in_len, size_t *out_len);
 /* Seconds to wait from a Retry-After value (delta seconds or an HTTP date), or -1. */
 long sectigo_retry_after_seconds(const char *value, long long now);
+/* SHA-256 hex of data (out: 65 bytes). */
+void sectigo_sha256_hex(char out[65], const void *data, size_t len);
 /* SHA-256 hex of "endpoint\nusername" (out: 65 bytes). */
 int sectigo_cache_key(char out[65], const char *endpoint, const char *username);
 /* mkdir -p with mode 0700 for created folders. */

@@ -350,28 +350,6 @@ static struct json_object *get_array(struct json_object *o, const char *key)
     return json_object_is_type(v, json_type_array) ? v : NULL;
 }
 
-static int parse_strings(trisa_sectigo_strings *out, struct json_object *o, const char *key)
-{
-    struct json_object *a = get_array(o, key);
-    memset(out, 0, sizeof(*out));
-    if (a == NULL) {
-        out->is_null = 1;
-        return 0;
-    }
-    out->count = json_object_array_length(a);
-    out->items = calloc(out->count ? out->count : 1, sizeof(char *));
-    if (out->items == NULL) {
-        return TRISA_ENOMEM;
-    }
-    for (size_t i = 0; i < out->count; i++) {
-        const char *s = json_object_get_string(json_object_array_get_idx(a, i));
-        if ((out->items[i] = strdup(s ? s : "")) == NULL) {
-            return TRISA_ENOMEM;
-        }
-    }
-    return 0;
-}
-
 static void free_strings(trisa_sectigo_strings *s)
 {
     for (size_t i = 0; s->items != NULL && i < s->count; i++) {
@@ -383,6 +361,59 @@ static void free_strings(trisa_sectigo_strings *s)
 static int nomem(const char *what)
 {
     return trisa_error_set(TRISA_ENOMEM, "%s: out of memory", what);
+}
+
+/* A reply that must be a JSON array, or null. */
+static int parse_root_array(struct json_object **out, const char *body, const char *what)
+{
+    int rc = parse_root(out, body, what);
+    if (rc == 0 && *out != NULL && !json_object_is_type(*out, json_type_array)) {
+        json_object_put(*out);
+        *out = NULL;
+        return trisa_error_set(TRISA_EAPI, "%s: the reply is not a JSON array", what);
+    }
+    return rc;
+}
+
+typedef int (*fill_fn)(void *item, struct json_object *o);
+
+/* The items of JSON array a (NULL: none, *is_null set), each filled by fill(). *items and
+ * *count are set even on failure, so the list's free function releases what was made
+ * (unfilled items are zero). */
+static int parse_items(void **items, size_t *count, int *is_null, struct json_object *a,
+                       size_t item_size, fill_fn fill)
+{
+    *items = NULL;
+    *count = 0;
+    if (a == NULL) {
+        *is_null = 1;
+        return 0;
+    }
+    if ((*items = calloc(json_object_array_length(a) + 1, item_size)) == NULL) {
+        return TRISA_ENOMEM;
+    }
+    *count = json_object_array_length(a);
+    for (size_t i = 0; i < *count; i++) {
+        if (fill((char *)*items + i * item_size, json_object_array_get_idx(a, i)) != 0) {
+            return TRISA_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+static int string_fill(void *item, struct json_object *o)
+{
+    const char *s = json_object_get_string(o);
+    return (*(char **)item = strdup(s ? s : "")) != NULL ? 0 : TRISA_ENOMEM;
+}
+
+static int parse_strings(trisa_sectigo_strings *out, struct json_object *o, const char *key)
+{
+    void *items;
+    int rc = parse_items(&items, &out->count, &out->is_null, get_array(o, key), sizeof(char *),
+                         string_fill);
+    out->items = items;
+    return rc;
 }
 
 /* ---- Batch ------------------------------------------------------------------------- */
@@ -410,6 +441,10 @@ int sectigo_parse_batch(trisa_sectigo_batch **out, const char *body)
     *out = NULL;
     if ((rc = parse_root(&o, body, "batch")) != 0) {
         return rc;
+    }
+    if (!json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return trisa_error_set(TRISA_EAPI, "batch: the reply is not a JSON object");
     }
     if ((b = calloc(1, sizeof(*b))) == NULL) {
         json_object_put(o);
@@ -591,8 +626,9 @@ static void authority_clear(trisa_sectigo_authority *a)
     free(a->profile_name);
 }
 
-static int authority_fill(trisa_sectigo_authority *a, struct json_object *o)
+static int authority_fill(void *item, struct json_object *o)
 {
+    trisa_sectigo_authority *a = item;
     a->id = get_int(o, "id");
     a->ecosystem_id = get_int(o, "ecosystemId");
     a->signer_certificate_id = get_int(o, "signerCertificateId");
@@ -622,21 +658,10 @@ void trisa_sectigo_authority_list_free(trisa_sectigo_authority_list *l)
 
 static int authority_list_fill(trisa_sectigo_authority_list *l, struct json_object *a)
 {
-    if (a == NULL) {
-        l->is_null = 1;
-        return 0;
-    }
-    l->count = json_object_array_length(a);
-    if ((l->items = calloc(l->count ? l->count : 1, sizeof(*l->items))) == NULL) {
-        l->count = 0;
-        return TRISA_ENOMEM;
-    }
-    for (size_t i = 0; i < l->count; i++) {
-        if (authority_fill(&l->items[i], json_object_array_get_idx(a, i)) != 0) {
-            return TRISA_ENOMEM;
-        }
-    }
-    return 0;
+    void *items;
+    int rc = parse_items(&items, &l->count, &l->is_null, a, sizeof(*l->items), authority_fill);
+    l->items = items;
+    return rc;
 }
 
 int sectigo_parse_authorities(trisa_sectigo_authority_list **out, const char *body)
@@ -646,12 +671,8 @@ int sectigo_parse_authorities(trisa_sectigo_authority_list **out, const char *bo
     int rc;
 
     *out = NULL;
-    if ((rc = parse_root(&o, body, "authorities")) != 0) {
+    if ((rc = parse_root_array(&o, body, "authorities")) != 0) {
         return rc;
-    }
-    if (o != NULL && !json_object_is_type(o, json_type_array)) {
-        json_object_put(o);
-        return trisa_error_set(TRISA_EAPI, "authorities: the reply is not a JSON array");
     }
     if ((l = calloc(1, sizeof(*l))) == NULL || authority_list_fill(l, o) != 0) {
         json_object_put(o);
@@ -718,48 +739,38 @@ void trisa_sectigo_profile_list_free(trisa_sectigo_profile_list *l)
     free(l);
 }
 
+static int profile_fill(void *item, struct json_object *o)
+{
+    trisa_sectigo_profile *p = item;
+    p->profile_id = get_int(o, "profileId");
+    if (parse_strings(&p->algorithms, o, "algorithms") != 0) {
+        return TRISA_ENOMEM;
+    }
+    return (p->ca = get_str(o, "ca")) != NULL ? 0 : TRISA_ENOMEM;
+}
+
 int sectigo_parse_profiles(trisa_sectigo_profile_list **out, const char *body)
 {
     struct json_object *o = NULL;
     trisa_sectigo_profile_list *l;
+    void *items = NULL;
     int rc;
 
     *out = NULL;
-    if ((rc = parse_root(&o, body, "profiles")) != 0) {
+    if ((rc = parse_root_array(&o, body, "profiles")) != 0) {
         return rc;
     }
-    if (o != NULL && !json_object_is_type(o, json_type_array)) {
-        json_object_put(o);
-        return trisa_error_set(TRISA_EAPI, "profiles: the reply is not a JSON array");
+    if ((l = calloc(1, sizeof(*l))) != NULL) {
+        rc = parse_items(&items, &l->count, &l->is_null, o, sizeof(*l->items), profile_fill);
+        l->items = items;
     }
-    if ((l = calloc(1, sizeof(*l))) == NULL) {
-        json_object_put(o);
+    json_object_put(o);
+    if (l == NULL || rc != 0) {
+        trisa_sectigo_profile_list_free(l);
         return nomem("profiles");
     }
-    if (o == NULL) {
-        l->is_null = 1;
-    } else {
-        l->count = json_object_array_length(o);
-        if ((l->items = calloc(l->count ? l->count : 1, sizeof(*l->items))) == NULL) {
-            l->count = 0;
-            goto oom;
-        }
-        for (size_t i = 0; i < l->count; i++) {
-            struct json_object *p = json_object_array_get_idx(o, i);
-            l->items[i].profile_id = get_int(p, "profileId");
-            if (parse_strings(&l->items[i].algorithms, p, "algorithms") != 0 ||
-                (l->items[i].ca = get_str(p, "ca")) == NULL) {
-                goto oom;
-            }
-        }
-    }
-    json_object_put(o);
     *out = l;
     return 0;
-oom:
-    json_object_put(o);
-    trisa_sectigo_profile_list_free(l);
-    return nomem("profiles");
 }
 
 static void strings_write(gojson *w, const trisa_sectigo_strings *s)
@@ -879,58 +890,47 @@ void trisa_sectigo_profile_param_list_free(trisa_sectigo_profile_param_list *l)
     free(l);
 }
 
+static int param_fill(void *item, struct json_object *j)
+{
+    trisa_sectigo_profile_param *p = item;
+    p->name = get_str(j, "name");
+    p->input_type = get_str(j, "inputType");
+    p->required = get_bool(j, "required");
+    p->placeholder = get_raw(j, "placeholder");
+    p->validation_pattern = get_str(j, "validationPattern");
+    p->message = get_str(j, "message");
+    p->value = get_raw(j, "value");
+    p->title = get_str(j, "title");
+    p->dynamic = get_bool(j, "dynamic");
+    if (parse_strings(&p->scopes, j, "scopes") != 0 || !p->name || !p->input_type ||
+        !p->placeholder || !p->validation_pattern || !p->message || !p->value || !p->title) {
+        return TRISA_ENOMEM;
+    }
+    return 0;
+}
+
 int sectigo_parse_profile_params(trisa_sectigo_profile_param_list **out, const char *body)
 {
     struct json_object *o = NULL;
     trisa_sectigo_profile_param_list *l;
+    void *items = NULL;
     int rc;
 
     *out = NULL;
-    if ((rc = parse_root(&o, body, "profile parameters")) != 0) {
+    if ((rc = parse_root_array(&o, body, "profile parameters")) != 0) {
         return rc;
     }
-    if (o != NULL && !json_object_is_type(o, json_type_array)) {
-        json_object_put(o);
-        return trisa_error_set(TRISA_EAPI, "profile parameters: the reply is not a JSON array");
+    if ((l = calloc(1, sizeof(*l))) != NULL) {
+        rc = parse_items(&items, &l->count, &l->is_null, o, sizeof(*l->items), param_fill);
+        l->items = items;
     }
-    if ((l = calloc(1, sizeof(*l))) == NULL) {
-        json_object_put(o);
+    json_object_put(o);
+    if (l == NULL || rc != 0) {
+        trisa_sectigo_profile_param_list_free(l);
         return nomem("profile parameters");
     }
-    if (o == NULL) {
-        l->is_null = 1;
-    } else {
-        l->count = json_object_array_length(o);
-        if ((l->items = calloc(l->count ? l->count : 1, sizeof(*l->items))) == NULL) {
-            l->count = 0;
-            goto oom;
-        }
-        for (size_t i = 0; i < l->count; i++) {
-            struct json_object *j = json_object_array_get_idx(o, i);
-            trisa_sectigo_profile_param *p = &l->items[i];
-            p->name = get_str(j, "name");
-            p->input_type = get_str(j, "inputType");
-            p->required = get_bool(j, "required");
-            p->placeholder = get_raw(j, "placeholder");
-            p->validation_pattern = get_str(j, "validationPattern");
-            p->message = get_str(j, "message");
-            p->value = get_raw(j, "value");
-            p->title = get_str(j, "title");
-            p->dynamic = get_bool(j, "dynamic");
-            if (parse_strings(&p->scopes, j, "scopes") != 0 || !p->name || !p->input_type ||
-                !p->placeholder || !p->validation_pattern || !p->message || !p->value ||
-                !p->title) {
-                goto oom;
-            }
-        }
-    }
-    json_object_put(o);
     *out = l;
     return 0;
-oom:
-    json_object_put(o);
-    trisa_sectigo_profile_param_list_free(l);
-    return nomem("profile parameters");
 }
 
 int trisa_sectigo_profile_params_json(char **out, const trisa_sectigo_profile_param_list *l)
@@ -1122,50 +1122,41 @@ void trisa_sectigo_find_result_free(trisa_sectigo_find_result *r)
     free(r);
 }
 
+static int cert_fill(void *item, struct json_object *j)
+{
+    trisa_sectigo_cert *c = item;
+    c->device_id = get_int(j, "deviceId");
+    c->common_name = get_str(j, "commonName");
+    c->serial_number = get_str(j, "serialNumber");
+    c->creation_date = get_str(j, "creationDate");
+    c->status = get_str(j, "status");
+    return c->common_name && c->serial_number && c->creation_date && c->status ? 0 : TRISA_ENOMEM;
+}
+
 int sectigo_parse_find_result(trisa_sectigo_find_result **out, const char *body)
 {
-    struct json_object *o = NULL, *a;
+    struct json_object *o = NULL;
     trisa_sectigo_find_result *r;
+    void *items = NULL;
     int rc;
 
     *out = NULL;
     if ((rc = parse_root(&o, body, "find")) != 0) {
         return rc;
     }
-    if ((r = calloc(1, sizeof(*r))) == NULL) {
-        json_object_put(o);
+    if ((r = calloc(1, sizeof(*r))) != NULL) {
+        r->total_count = get_int(o, "totalCount");
+        rc = parse_items(&items, &r->count, &r->items_null, get_array(o, "items"),
+                         sizeof(*r->items), cert_fill);
+        r->items = items;
+    }
+    json_object_put(o);
+    if (r == NULL || rc != 0) {
+        trisa_sectigo_find_result_free(r);
         return nomem("find");
     }
-    r->total_count = get_int(o, "totalCount");
-    a = get_array(o, "items");
-    if (a == NULL) {
-        r->items_null = 1;
-    } else {
-        r->count = json_object_array_length(a);
-        if ((r->items = calloc(r->count ? r->count : 1, sizeof(*r->items))) == NULL) {
-            r->count = 0;
-            goto oom;
-        }
-        for (size_t i = 0; i < r->count; i++) {
-            struct json_object *j = json_object_array_get_idx(a, i);
-            trisa_sectigo_cert *c = &r->items[i];
-            c->device_id = get_int(j, "deviceId");
-            c->common_name = get_str(j, "commonName");
-            c->serial_number = get_str(j, "serialNumber");
-            c->creation_date = get_str(j, "creationDate");
-            c->status = get_str(j, "status");
-            if (!c->common_name || !c->serial_number || !c->creation_date || !c->status) {
-                goto oom;
-            }
-        }
-    }
-    json_object_put(o);
     *out = r;
     return 0;
-oom:
-    json_object_put(o);
-    trisa_sectigo_find_result_free(r);
-    return nomem("find");
 }
 
 int trisa_sectigo_find_result_json(char **out, const trisa_sectigo_find_result *r)

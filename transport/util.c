@@ -1,6 +1,7 @@
 /* Parsers and checks of the Sectigo client that need no network. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,6 @@
 #include <sys/stat.h>
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
 #include "transport/internal.h"
 
@@ -387,20 +387,119 @@ long sectigo_retry_after_seconds(const char *value, long long now)
     return when > now ? (long)(when - now) : 0;
 }
 
+/* SHA-256 (FIPS 180-4), only to name cache files. Written out here rather than fetched
+ * from OpenSSL because activating OpenSSL's provider for one digest costs a plain-http
+ * `sectigo licenses` about 280 KiB of its memory budget. */
+typedef struct sha256 {
+    uint32_t h[8];
+    unsigned char block[64];
+    size_t fill;
+    uint64_t bits;
+} sha256;
+
+static const uint32_t K256[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+static uint32_t ror(uint32_t x, int n)
+{
+    return (x >> n) | (x << (32 - n));
+}
+
+static void sha256_block(sha256 *s, const unsigned char *p)
+{
+    uint32_t w[64], a, b, c, d, e, f, g, h;
+    for (int i = 0; i < 16; i++) {
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    }
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3];
+    e = s->h[4], f = s->h[5], g = s->h[6], h = s->h[7];
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 =
+            h + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i];
+        uint32_t t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        h = g, g = f, f = e, e = d + t1;
+        d = c, c = b, b = a, a = t1 + t2;
+    }
+    s->h[0] += a, s->h[1] += b, s->h[2] += c, s->h[3] += d;
+    s->h[4] += e, s->h[5] += f, s->h[6] += g, s->h[7] += h;
+}
+
+static void sha256_init(sha256 *s)
+{
+    static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memset(s, 0, sizeof(*s));
+    memcpy(s->h, iv, sizeof(iv));
+}
+
+static void sha256_update(sha256 *s, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    s->bits += (uint64_t)len * 8;
+    while (len > 0) {
+        size_t n = 64 - s->fill < len ? 64 - s->fill : len;
+        memcpy(s->block + s->fill, p, n);
+        s->fill += n, p += n, len -= n;
+        if (s->fill == 64) {
+            sha256_block(s, s->block);
+            s->fill = 0;
+        }
+    }
+}
+
+static void sha256_final(sha256 *s, unsigned char md[32])
+{
+    uint64_t bits = s->bits;
+    unsigned char pad = 0x80, len[8];
+    sha256_update(s, &pad, 1);
+    pad = 0;
+    while (s->fill != 56) {
+        sha256_update(s, &pad, 1);
+    }
+    for (int i = 0; i < 8; i++) {
+        len[i] = (unsigned char)(bits >> (56 - 8 * i));
+    }
+    sha256_update(s, len, 8);
+    for (int i = 0; i < 8; i++) {
+        md[4 * i] = (unsigned char)(s->h[i] >> 24);
+        md[4 * i + 1] = (unsigned char)(s->h[i] >> 16);
+        md[4 * i + 2] = (unsigned char)(s->h[i] >> 8);
+        md[4 * i + 3] = (unsigned char)s->h[i];
+    }
+}
+
+void sectigo_sha256_hex(char out[65], const void *data, size_t len)
+{
+    sha256 s;
+    unsigned char md[32];
+    sha256_init(&s);
+    sha256_update(&s, data, len);
+    sha256_final(&s, md);
+    trisa_hex(out, md, 32, 0);
+}
+
 int sectigo_cache_key(char out[65], const char *endpoint, const char *username)
 {
+    sha256 s;
     unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-             EVP_DigestUpdate(ctx, endpoint, strlen(endpoint)) == 1 &&
-             EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
-             EVP_DigestUpdate(ctx, username, strlen(username)) == 1 &&
-             EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
-    EVP_MD_CTX_free(ctx);
-    if (!ok) {
-        return trisa_error_set_ssl(TRISA_ECRYPTO, "SHA-256 of the token cache key failed");
-    }
+    sha256_init(&s);
+    sha256_update(&s, endpoint, strlen(endpoint));
+    sha256_update(&s, "\n", 1);
+    sha256_update(&s, username, strlen(username));
+    sha256_final(&s, md);
     trisa_hex(out, md, 32, 0);
     return 0;
 }

@@ -10,8 +10,9 @@
  * trisa_error_last() that names the HTTP status and the server's message. Codes:
  * TRISA_EAUTH (wrong username or password, or token rejected), TRISA_EFORBIDDEN (valid
  * user without authority), TRISA_ECERTLOGIN (the account must log in with a TLS client
- * certificate: the server answered 307), TRISA_EAPI (any other non-2xx reply),
- * TRISA_ENOTFOUND (404), TRISA_EBALANCE (the server says no licences are left),
+ * certificate: the server answered 307), TRISA_EAPI (any other non-2xx reply, 404
+ * included: trisa_sectigo_last_body() gives the status), TRISA_EBALANCE (the server's
+ * message says no licences or balance are left),
  * TRISA_ENETWORK / TRISA_ETIMEOUT (connection, TLS or timeout), TRISA_EENV (the endpoint
  * is refused by the environment guard), TRISA_EINVAL, TRISA_ENOMEM, TRISA_EIO.
  *
@@ -53,7 +54,7 @@ typedef struct trisa_sectigo_options {
     const char *username;    /**< needed for logging in and to name the token cache entry */
     const char *password;    /**< needed only when no usable cached token exists */
     const char *profile;     /**< the reference's SECTIGO_PROFILE; informational */
-    const char *ca_bundle;   /**< PEM file of extra trust anchors (e.g. the emulator's CA) */
+    const char *ca_bundle;   /**< PEM trust anchors to use instead of the system store */
     long connect_timeout_ms; /**< default 10000 */
     long timeout_ms;         /**< whole-request limit, default 120000 */
     const char *user_agent;  /**< default "trisa-certkit/<version>" */

@@ -4,9 +4,10 @@
 #                          its default account), with a private token cache in $T/cache
 #   emu_requests           the emulator's request log, one "METHOD PATH STATUS" a line
 #   emu_count METHOD PATH  how many such requests the log holds
+#   emu_last METHOD PATH   the last such request's log entry (raw JSON object)
 #   emu_clear              forget the request log
 #   make_csr NAME          $T/NAME.csr, an EC P-256 CSR with the SAN the profile wants
-#   emu_config FILE JQ-ish  not provided: tests write their config with sed
+#   emu_config OUT EXPR... the installed default emulator.json with sed EXPRs applied
 
 use_emulator() {
     export SECTIGO_ENVIRONMENT=testing SECTIGO_ENDPOINT="$EMU_URL"
@@ -19,6 +20,13 @@ emu_requests() {
     curl -sS "$EMU_URL/_emulator/requests" |
         sed -e 's/},{/}\n{/g' -e 's/^\[//' -e 's/\]$//' |
         sed -n 's/.*"method":"\([A-Z]*\)","path":"\([^"]*\)","status":\([0-9]*\).*/\1 \2 \3/p'
+}
+
+# The last logged request for METHOD PATH, as its raw JSON object (headers as the
+# emulator recorded them: contentType, accept, userAgent, authorization scheme, bytes).
+emu_last() {
+    curl -sS "$EMU_URL/_emulator/requests" | sed -e 's/},{/}\n{/g' |
+        grep -F "\"method\":\"$1\",\"path\":\"$2\"," | tail -n 1
 }
 
 emu_count() {

@@ -112,7 +112,14 @@ assert_rc 2 "upload without a file"
 assert_contains "$ERR" "specify the path to one CSR for upload"
 run sectigo upload -p 42 "$T/missing.csr"
 assert_rc 3 "upload of a missing file"
-ok "upload"
+line=$(emu_last POST /api/v1/batches/upload)
+assert_contains "$line" '"contentType":"multipart/form-data; boundary=' "upload request"
+assert_contains "$line" '"authorization":"Bearer"' "upload request"
+assert_contains "$line" '"userAgent":"trisa-certkit/' "upload request"
+line=$(emu_last GET /api/v1/devices)
+assert_contains "$line" '"contentType":"application/json;charset=UTF-8","accept":"application/json;charset=UTF-8"' "GET request"
+assert_contains "$line" '"authorization":"Bearer"' "GET request"
+ok "upload, and the headers the server received"
 
 run sectigo batches -i 1 --status
 assert_rc 0 "batches --status"
@@ -140,6 +147,7 @@ name=$(ls "$T/out")
 assert_eq "$OUT" "downloaded batch 1 to $T/out/$name
 after unzipping, unencrypt with your password using \`openssl pkcs12 -in INFILE.p12 -out OUTFILE.crt -nodes\`" download
 assert_eq "$(head -c 2 "$T/out/$name")" "PK" "a ZIP"
+assert_contains "$(emu_last GET /api/v1/batches/1/download)" '"accept":"application/octet-stream"' "download request"
 run sectigo download -i 1 -o "$T/out"
 assert_rc 4 "download over an existing file"
 run sectigo download -i 1 -o "$T/out" --force
@@ -193,6 +201,15 @@ assert_eq "$OUT" '{
   "items": []
 }' "find with no match"
 ok "find, revoke, find shows REVOKED"
+
+# The API password from a file, with nothing cached.
+printf '%s\n' "$EMU_PASS" >"$T/api.pass"
+run env -u SECTIGO_PASSWORD XDG_CACHE_HOME="$T/pfcache" sectigo --password-file "$T/api.pass" licenses
+assert_rc 0 "--password-file"
+run env -u SECTIGO_PASSWORD XDG_CACHE_HOME="$T/nocache" sectigo licenses
+assert_rc 5 "no password and no cache"
+assert_contains "$ERR" "no password given"
+ok "global --password-file; no password and no cached token exits 5"
 
 # A .env file in the working folder supplies what the environment lacks.
 mkdir "$T/envdir"

@@ -19,6 +19,14 @@ assert_eq "$(emu_requests | grep -c '^GET /api/v1/devices ')" 3 "GETs sent"
 assert_eq "$(emu_requests | grep -c '^GET /api/v1/devices 503')" 2 "503s met"
 ok "a GET that meets two 503s then succeeds"
 
+emu_hooks_faults '{"path": "/api/v1/devices", "kind": "status", "status": 429, "count": 1, "retryAfter": 2}' >/dev/null
+start=$(date +%s%N)
+run sectigo licenses
+end=$(date +%s%N)
+assert_rc 0 "licenses after a 429 with Retry-After: 2"
+[ $(((end - start) / 1000000)) -ge 1900 ] || fail "Retry-After not honoured: $(((end - start) / 1000000)) ms"
+ok "Retry-After is honoured"
+
 emu_hooks_faults '{"path": "/api/v1/devices", "kind": "status", "status": 502, "count": 50}' >/dev/null
 run sectigo licenses
 assert_rc 6 "licenses when the gateway stays down"

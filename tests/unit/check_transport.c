@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -251,10 +252,28 @@ START_TEST(retry_after_accepts_seconds_and_dates)
 }
 END_TEST
 
+START_TEST(sha256_matches_fips_180_vectors)
+{
+    char hex[65], *million = malloc(1000000);
+    sectigo_sha256_hex(hex, "abc", 3);
+    ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    sectigo_sha256_hex(hex, "", 0);
+    ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    sectigo_sha256_hex(hex, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56);
+    ck_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    memset(million, 'a', 1000000);
+    sectigo_sha256_hex(hex, million, 1000000);
+    ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    free(million);
+}
+END_TEST
+
 START_TEST(cache_key_separates_endpoint_and_user)
 {
-    char a[65], b[65], c[65];
+    char a[65], b[65], c[65], d[65];
     ck_assert_int_eq(sectigo_cache_key(a, "https://iot.sectigo.com", "alice"), 0);
+    sectigo_sha256_hex(d, "https://iot.sectigo.com\nalice", 29);
+    ck_assert_str_eq(a, d);
     ck_assert_int_eq(sectigo_cache_key(b, "http://127.0.0.1:1", "alice"), 0);
     ck_assert_int_eq(sectigo_cache_key(c, "https://iot.sectigo.com", "bob"), 0);
     ck_assert_int_eq((int)strlen(a), 64);
@@ -484,6 +503,7 @@ START_TEST(unparsable_replies_are_api_errors)
     trisa_sectigo_batch *b = NULL;
     long long bal = 0;
     ck_assert_int_eq(sectigo_parse_batch(&b, "<html>"), TRISA_EAPI);
+    ck_assert_int_eq(sectigo_parse_batch(&b, "[1]"), TRISA_EAPI);
     ck_assert_ptr_null(b);
     ck_assert_int_eq(sectigo_parse_balance(&bal, "\"x\""), TRISA_EAPI);
     ck_assert_int_eq(sectigo_parse_balance(&bal, "17"), 0);
@@ -838,6 +858,88 @@ START_TEST(client_refuses_production_endpoint_in_testing)
 }
 END_TEST
 
+START_TEST(retry_after_is_honoured)
+{
+    trisa_sectigo *c;
+    trisa_sectigo_licenses l;
+    struct timespec a, b;
+    NEED_SERVER();
+    c = client("secret");
+    ck_assert_int_eq(trisa_sectigo_authenticate(c), 0);
+    free(control("/_fake/faults", "{\"path\": \"/api/v1/devices\", \"status\": 429, \"count\": "
+                                  "1, \"retry_after\": 1}"));
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    ck_assert_int_eq(trisa_sectigo_licenses_used(&l, c), 0);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    ck_assert_int_ge((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000, 900);
+    trisa_sectigo_free(c);
+}
+END_TEST
+
+START_TEST(rejected_token_leads_to_one_new_login)
+{
+    trisa_sectigo *c;
+    trisa_sectigo_licenses l;
+    char *log;
+    NEED_SERVER();
+    c = client("secret");
+    ck_assert_int_eq(trisa_sectigo_authenticate(c), 0);
+    free(
+        control("/_fake/faults", "{\"path\": \"/api/v1/devices\", \"status\": 401, \"count\": 1}"));
+    ck_assert_int_eq(trisa_sectigo_licenses_used(&l, c), 0);
+    free(
+        control("/_fake/faults", "{\"path\": \"/api/v1/devices\", \"status\": 401, \"count\": 2}"));
+    ck_assert_int_eq(trisa_sectigo_licenses_used(&l, c), TRISA_EAUTH);
+    log = control("/_fake/requests", NULL);
+    ck_assert_int_eq(count(log, "/auth/pwd"), 3);
+    free(log);
+    trisa_sectigo_free(c);
+}
+END_TEST
+
+START_TEST(create_and_revoke_are_not_resent)
+{
+    trisa_sectigo *c;
+    trisa_sectigo_batch *b = NULL;
+    const char *params[] = {"commonName", "e.com", "pkcs12Password", "secret-p12", NULL};
+    char *log;
+    NEED_SERVER();
+    c = client("secret");
+    ck_assert_int_eq(trisa_sectigo_authenticate(c), 0);
+    free(control("/_fake/faults", "{\"path\": \"/api/v1/batches/createSingleCertBatch\", "
+                                  "\"drop\": true, \"count\": 1}"));
+    ck_assert_int_eq(trisa_sectigo_create_single_cert_batch(&b, c, 42, "n", params),
+                     TRISA_ENETWORK);
+    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "sectigo batches"));
+    free(control("/_fake/faults", "{\"path\": \"/api/v1/certificates/42/revoke\", "
+                                  "\"status\": 503, \"count\": 1}"));
+    ck_assert_int_eq(trisa_sectigo_revoke(c, 42, 5, "0A"), TRISA_EAPI);
+    log = control("/_fake/requests", NULL);
+    ck_assert_int_eq(count(log, "createSingleCertBatch"), 1);
+    ck_assert_int_eq(count(log, "/revoke"), 1);
+    ck_assert_ptr_null(strstr(log, "secret-p12\"}}\", \"auth\": \"\"")); /* sent with a token */
+    free(log);
+    trisa_sectigo_free(c);
+}
+END_TEST
+
+START_TEST(unreadable_upload_reply_says_the_batch_probably_exists)
+{
+    trisa_sectigo *c;
+    trisa_sectigo_batch *b = NULL;
+    const char csr[] = "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE "
+                       "REQUEST-----\n";
+    NEED_SERVER();
+    c = client("secret");
+    free(control("/_fake/faults", "{\"path\": \"/api/v1/batches/upload\", \"body\": "
+                                  "\"<html>proxy</html>\", \"count\": 1}"));
+    ck_assert_int_eq(trisa_sectigo_upload_csr(&b, c, 42, NULL, csr, strlen(csr), NULL), TRISA_EAPI);
+    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "batch probably exists"));
+    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "sectigo batches"));
+    trisa_sectigo_free(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("transport");
@@ -855,6 +957,7 @@ static Suite *suite(void)
                         sizeof(dispositions) / sizeof(dispositions[0]));
     tcase_add_test(t, error_message_comes_from_json_or_text);
     tcase_add_test(t, retry_after_accepts_seconds_and_dates);
+    tcase_add_test(t, sha256_matches_fips_180_vectors);
     tcase_add_test(t, cache_key_separates_endpoint_and_user);
     tcase_add_test(t, client_refuses_production_endpoint_in_testing);
     suite_add_tcase(s, t);
@@ -884,6 +987,10 @@ static Suite *suite(void)
     tcase_add_test(t, download_is_written_atomically_under_a_safe_name);
     tcase_add_test(t, corrupt_or_foreign_cache_is_ignored_with_a_warning);
     tcase_add_test(t, unknown_batch_reports_status_and_message);
+    tcase_add_test(t, retry_after_is_honoured);
+    tcase_add_test(t, rejected_token_leads_to_one_new_login);
+    tcase_add_test(t, create_and_revoke_are_not_resent);
+    tcase_add_test(t, unreadable_upload_reply_says_the_batch_probably_exists);
     suite_add_tcase(s, t);
     return s;
 }

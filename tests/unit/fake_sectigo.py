@@ -6,7 +6,8 @@ Control endpoints:
   GET  /_fake/requests      -> JSON list of {"method", "path", "body", "auth", "ctype"}
   GET  /_fake/connections   -> number of TCP connections accepted
   POST /_fake/faults        -> body {"path": P, "status": S, "count": N, "retry_after": R,
-                               "drop": true} queues N faulty replies for P
+                               "drop": true, "body": TEXT} queues N faulty replies for P
+                               (drop: close without a reply; body: this text as the reply)
   POST /_fake/config        -> body {"access_ttl": s, "refresh_ttl": s, "login_status": S,
                                "empty_refresh": bool, "disposition": "..."}
 """
@@ -95,6 +96,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return
+            if "body" in fault:
+                return self.reply(fault.get("status", 200), fault["body"], ctype="text/html")
             hdrs = {}
             if "retry_after" in fault:
                 hdrs["Retry-After"] = str(fault["retry_after"])

@@ -1,4 +1,5 @@
 /* sectigo: dispatch to one command; global flags come before the command name. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,8 @@ int main(int argc, char **argv)
     tool_parser p;
     int id;
 
+    /* A peer closing a TLS connection must be an error to report, not a silent death. */
+    signal(SIGPIPE, SIG_IGN);
     /* As the reference does: ./.env fills SECTIGO_* variables the environment lacks. */
     sectigo_load_dotenv(".env");
     g.username = getenv("SECTIGO_USERNAME");
