@@ -6,33 +6,17 @@
 #include "tools/common/opt.h"
 #include "tools/sectigo/sectigo.h"
 
-enum { O_HELP = 1 };
-
-static const tool_opt opts[] = {
-    {O_HELP, 'h', "help", NULL, "show this help"},
-    TOOL_OPT_END,
-};
-
 int cmd_licenses(int argc, char **argv, sectigo_globals *g)
 {
     const char *prog = "sectigo licenses";
     trisa_sectigo *c = NULL;
     trisa_sectigo_licenses l;
     char *json = NULL;
-    tool_parser p;
-    int id, rc;
+    int rc = sectigo_no_options(argc, argv, prog, "sectigo [global options] licenses",
+                                "Print how many certificates have been ordered and issued.");
 
-    tool_opt_init(&p, argc, argv, opts, prog);
-    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
-        if (id == O_HELP) {
-            sectigo_help("sectigo [global options] licenses",
-                         "Print how many certificates have been ordered and issued.", opts);
-            return TOOL_EXIT_OK;
-        }
-        if (id == TOOL_OPT_POSITIONAL) {
-            return tool_usage_error(prog, "unexpected argument '%s'", p.value);
-        }
-        return TOOL_EXIT_USAGE;
+    if (rc >= 0) {
+        return rc;
     }
     if ((rc = sectigo_open(&c, g, prog)) != 0) {
         return rc;

@@ -53,5 +53,9 @@ int sectigo_print_json(const char *prog, int rc, char *json);
 void sectigo_load_dotenv(const char *path);
 /* Print a command's usage line and options. */
 void sectigo_help(const char *usage, const char *about, const void *opts);
+/* For a command that takes no options but --help: parse argv; returns -1 to go on, else
+ * the exit code (0 after printing the help). */
+int sectigo_no_options(int argc, char **argv, const char *prog, const char *usage,
+                       const char *about);
 
 #endif

@@ -67,6 +67,31 @@ void sectigo_help(const char *usage, const char *about, const void *opts)
     printf("\nGlobal options (before the command) are listed by 'sectigo --help'.\n");
 }
 
+int sectigo_no_options(int argc, char **argv, const char *prog, const char *usage,
+                       const char *about)
+{
+    enum { O_HELP = 1 };
+    static const tool_opt opts[] = {
+        {O_HELP, 'h', "help", NULL, "show this help"},
+        TOOL_OPT_END,
+    };
+    tool_parser p;
+    int id;
+
+    tool_opt_init(&p, argc, argv, opts, prog);
+    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
+        if (id == O_HELP) {
+            sectigo_help(usage, about, opts);
+            return TOOL_EXIT_OK;
+        }
+        if (id == TOOL_OPT_POSITIONAL) {
+            return tool_usage_error(prog, "unexpected argument '%s'", p.value);
+        }
+        return TOOL_EXIT_USAGE;
+    }
+    return -1;
+}
+
 /* The value part of a .env line: unquoted (trailing comment and blanks dropped),
  * 'single quoted' (literal) or "double quoted" (\n, \", \\ understood). */
 static int dotenv_value(char *out, size_t cap, const char *v)
