@@ -156,8 +156,8 @@ int trisa_file_read(unsigned char **out, size_t *out_len, const char *path, size
     }
     if ((unsigned long long)st.st_size > max) {
         close(fd);
-        return trisa_error_set(TRISA_ETOOBIG, "%s: %lld bytes, more than the limit of %zu",
-                               path, (long long)st.st_size, max);
+        return trisa_error_set(TRISA_ETOOBIG, "%s: %lld bytes, more than the limit of %zu", path,
+                               (long long)st.st_size, max);
     }
     cap = (size_t)st.st_size + 1;
     buf = malloc(cap);

@@ -36,7 +36,10 @@ typedef struct trisa_buf {
     int failed;
 } trisa_buf;
 
-#define TRISA_BUF_INIT {NULL, 0, 0, 0}
+#define TRISA_BUF_INIT                                                                             \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
 
 int trisa_buf_append(trisa_buf *b, const void *data, size_t len);
 int trisa_buf_puts(trisa_buf *b, const char *s);

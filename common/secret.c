@@ -120,8 +120,7 @@ int trisa_secret_read(char **out, size_t *out_len, const char *spec, const char 
             return trisa_error_set(TRISA_EINVAL, "secret source 'env:' names no variable");
         }
         if (v == NULL) {
-            return trisa_error_set(TRISA_ESECRET, "environment variable %s is not set",
-                                   spec + 4);
+            return trisa_error_set(TRISA_ESECRET, "environment variable %s is not set", spec + 4);
         }
         return dup_secret(v, out, out_len);
     }
@@ -132,8 +131,7 @@ int trisa_secret_read(char **out, size_t *out_len, const char *spec, const char 
         }
         fd = open(spec + 5, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
-            return trisa_error_set(TRISA_ESECRET, "%s: cannot open: %s", spec + 5,
-                                   strerror(errno));
+            return trisa_error_set(TRISA_ESECRET, "%s: cannot open: %s", spec + 5, strerror(errno));
         }
         rc = read_line_fd(fd, out, out_len, spec + 5);
         close(fd);
@@ -143,8 +141,7 @@ int trisa_secret_read(char **out, size_t *out_len, const char *spec, const char 
         long fd;
         char what[32];
         if (trisa_parse_long(spec + 3, 0, 1 << 20, &fd) != 0) {
-            return trisa_error_set(TRISA_EINVAL, "secret source '%s': not a file descriptor",
-                                   spec);
+            return trisa_error_set(TRISA_EINVAL, "secret source '%s': not a file descriptor", spec);
         }
         snprintf(what, sizeof(what), "fd %ld", fd);
         return read_line_fd((int)fd, out, out_len, what);

@@ -16,7 +16,10 @@ typedef struct tool_opt {
     const char *help;  /* one line; NULL hides the option from help (compatibility aliases) */
 } tool_opt;
 
-#define TOOL_OPT_END {0, 0, NULL, NULL, NULL}
+#define TOOL_OPT_END                                                                               \
+    {                                                                                              \
+        0, 0, NULL, NULL, NULL                                                                     \
+    }
 
 enum { TOOL_OPT_DONE = -1, TOOL_OPT_ERROR = -2, TOOL_OPT_POSITIONAL = 0 };
 
@@ -24,8 +27,8 @@ typedef struct tool_parser {
     int argc;
     char **argv;
     const tool_opt *opts;
-    const char *prog;     /* for messages: "trisa-csr" or "sectigo upload" */
-    int single_dash_long; /* accept -name for long names (openssl style) */
+    const char *prog;       /* for messages: "trisa-csr" or "sectigo upload" */
+    int single_dash_long;   /* accept -name for long names (openssl style) */
     int stop_at_positional; /* leave the rest for a subcommand */
     /* state */
     int index;
@@ -35,8 +38,7 @@ typedef struct tool_parser {
     const char *name;  /* how the option was spelled, for messages */
 } tool_parser;
 
-void tool_opt_init(tool_parser *p, int argc, char **argv, const tool_opt *opts,
-                   const char *prog);
+void tool_opt_init(tool_parser *p, int argc, char **argv, const tool_opt *opts, const char *prog);
 
 /* Next option's id, TOOL_OPT_POSITIONAL (value = the argument), TOOL_OPT_DONE, or
  * TOOL_OPT_ERROR after printing a one-line usage error to stderr. */
@@ -46,8 +48,7 @@ int tool_opt_next(tool_parser *p);
 void tool_opt_help(FILE *f, const tool_opt *opts);
 
 /* A usage error: "prog: message" plus a hint to --help on stderr. Returns 2. */
-int tool_usage_error(const char *prog, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int tool_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Parse a whole decimal number in [min, max] for option `name`; prints a usage error
  * and returns -1 when it is not one. */
