@@ -1,7 +1,6 @@
 /* Secrets in the `openssl -passin` forms. Copies are wiped before they are freed. */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +73,7 @@ static int prompt_tty(const char *prompt, char **out, size_t *out_len)
 {
     struct termios old, quiet;
     int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-    int rc, restored = 0;
+    int rc;
 
     if (fd < 0) {
         return trisa_error_set(TRISA_ESECRET,
@@ -93,11 +92,9 @@ static int prompt_tty(const char *prompt, char **out, size_t *out_len)
         return trisa_error_set(TRISA_ESECRET, "cannot prompt on the terminal");
     }
     rc = read_line_fd(fd, out, out_len, "terminal");
-    restored = tcsetattr(fd, TCSAFLUSH, &old) == 0;
-    (void)restored;
-    if (write(fd, "\n", 1) < 0) {
-        /* Nothing to do: the secret was read. */
-    }
+    /* Echo back on whatever happened; the newline the user typed was not echoed. */
+    (void)tcsetattr(fd, TCSAFLUSH, &old);
+    (void)!write(fd, "\n", 1);
     close(fd);
     return rc;
 }
