@@ -790,6 +790,19 @@ int cmd_new(int argc, char **argv)
             ret = tool_fail(PROG, TRISA_ESECRET);
             goto done;
         }
+        if (strcmp(a.passout, "prompt") == 0) {
+            /* Typed blind: a typo would lock the operator out of the new key. */
+            char *again = NULL;
+            rc = trisa_secret_read(&again, NULL, "prompt", "Passphrase again: ");
+            if (rc == 0 && strcmp(again, passout) != 0) {
+                rc = trisa_error_set(TRISA_ESECRET, "the two passphrases differ; nothing made");
+            }
+            trisa_secret_free(again);
+            if (rc != 0) {
+                ret = tool_fail(PROG, rc);
+                goto done;
+            }
+        }
         r.passout = passout;
     }
     if (a.source == KEY_FILE) {
