@@ -87,13 +87,20 @@ static int prompt_tty(const char *prompt, char **out, size_t *out_len)
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
     quiet.c_lflag |= ICANON;
-    if (write(fd, prompt, strlen(prompt)) < 0 || tcsetattr(fd, TCSAFLUSH, &quiet) != 0) {
+    /* Echo off before the prompt invites typing, and TCSANOW rather than TCSAFLUSH:
+     * flushing would throw away what a quick typist (or a script) already typed. */
+    if (tcsetattr(fd, TCSANOW, &quiet) != 0) {
+        close(fd);
+        return trisa_error_set(TRISA_ESECRET, "cannot turn off echo on the terminal");
+    }
+    if (write(fd, prompt, strlen(prompt)) < 0) {
+        (void)tcsetattr(fd, TCSANOW, &old);
         close(fd);
         return trisa_error_set(TRISA_ESECRET, "cannot prompt on the terminal");
     }
     rc = read_line_fd(fd, out, out_len, "terminal");
     /* Echo back on whatever happened; the newline the user typed was not echoed. */
-    (void)tcsetattr(fd, TCSAFLUSH, &old);
+    (void)tcsetattr(fd, TCSANOW, &old);
     (void)!write(fd, "\n", 1);
     close(fd);
     return rc;

@@ -16,23 +16,32 @@ pid, fd = pty.fork()
 if pid == 0:
     os.execvp(sys.argv[2], sys.argv[2:])
 seen = b""
-def read_some():
+import select
+end = time.time() + 60  # never hang the suite: a stuck prompt fails the test
+def read_some(timeout=1.0):
     global seen
+    r, _, _ = select.select([fd], [], [], timeout)
+    if not r:
+        return None  # nothing yet
     try:
         data = os.read(fd, 4096)
     except OSError:
-        return False
+        return False  # the child closed the terminal
     seen += data
     return bool(data)
 for a in answers:
-    deadline = time.time() + 20
-    while b": " not in seen.split(b"\n")[-1] and time.time() < deadline:
-        if not read_some():
+    while b": " not in seen.split(b"\n")[-1] and time.time() < end:
+        if read_some() is False:
             break
     os.write(fd, a.encode() + b"\n")
     seen += b"\n"
-while read_some():
+while time.time() < end and read_some() is not False:
     pass
+if time.time() >= end:
+    os.kill(pid, 9)
+    sys.stdout.write(seen.decode(errors="replace") + "\n[pty driver: timed out]\n")
+    os.waitpid(pid, 0)
+    sys.exit(124)
 _, status = os.waitpid(pid, 0)
 sys.stdout.write(seen.decode(errors="replace"))
 sys.exit(os.waitstatus_to_exitcode(status))
