@@ -253,8 +253,6 @@ int main(void)
 {
     Suite *s = suite_create("common");
     TCase *tc = tcase_create("common");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, strerror_gives_each_code_its_text);
     tcase_add_test(tc, error_last_is_never_null_and_records_code);
@@ -269,9 +267,5 @@ int main(void)
     tcase_add_test(tc, buf_grows_formats_and_detaches);
     tcase_add_test(tc, parse_long_accepts_only_whole_numbers_in_range);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run(s) == 0 ? 0 : 1;
 }

@@ -606,8 +606,6 @@ int main(void)
 {
     Suite *s = suite_create("csr");
     TCase *tc = tcase_create("csr");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 60);
     tcase_add_unchecked_fixture(tc, make_key, free_key);
@@ -634,9 +632,5 @@ int main(void)
     tcase_add_loop_test(tc, dns_name_check_follows_ldh_rules, 0,
                         sizeof(dns_names) / sizeof(dns_names[0]));
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run(s) == 0 ? 0 : 1;
 }

@@ -280,8 +280,6 @@ int main(void)
 {
     Suite *s = suite_create("emulator");
     TCase *tc = tcase_create("emulator");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, jwt_round_trips_claims_and_rejects_tampering);
@@ -292,9 +290,5 @@ int main(void)
     tcase_add_test(tc, p12_legacy_has_sha1_mac_and_modern_sha256);
     tcase_add_test(tc, faults_fire_for_their_count_on_matching_method_and_path);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run(s) == 0 ? 0 : 1;
 }

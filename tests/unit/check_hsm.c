@@ -460,7 +460,6 @@ int main(void)
 {
     Suite *s = suite_create("hsm");
     TCase *tc = tcase_create("softhsm2");
-    SRunner *sr;
     int failed;
 
     module_path = find_module();
@@ -485,10 +484,7 @@ int main(void)
     tcase_add_test(tc, store_certificate_shares_the_keys_id_and_is_idempotent);
     tcase_add_test(tc, list_without_pin_shows_tokens_and_public_objects_only);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = tu_run(s);
     teardown_tokens();
     return failed == 0 ? 0 : 1;
 }

@@ -345,8 +345,6 @@ int main(void)
 {
     Suite *s = suite_create("keygen");
     TCase *tc = tcase_create("keygen");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 120);
     tcase_add_unchecked_fixture(tc, make_keys, free_keys);
@@ -368,9 +366,5 @@ int main(void)
     tcase_add_test(tc, load_reports_a_missing_file);
     tcase_add_test(tc, fingerprint_is_sha256_of_the_der_public_key);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return tu_run(s) == 0 ? 0 : 1;
 }

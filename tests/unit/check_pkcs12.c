@@ -1149,17 +1149,13 @@ int main(void)
 {
     bytes z = fixture();
     int with_fixture = z.data != NULL;
-    SRunner *sr;
     int failed;
     free(z.data);
     if (!with_fixture) {
         fprintf(stderr, "check_pkcs12: the real Sectigo bundle (shared/fixtures/sectigo-bundle/"
                         "certificate.zip) is absent: its tests are skipped\n");
     }
-    sr = srunner_create(suite(with_fixture));
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = tu_run(suite(with_fixture));
     if (failed == 0 && !with_fixture) {
         return 77; /* everything else passed; say the fixture's tests did not run */
     }

@@ -61,6 +61,16 @@ int tu_mode(const char *path)
     return (int)(st.st_mode & 07777);
 }
 
+int tu_run(void *suite)
+{
+    SRunner *sr = srunner_create((Suite *)suite);
+    int failed;
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed;
+}
+
 const char *tu_shared_dir(void)
 {
     static char buf[4096];

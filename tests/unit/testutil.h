@@ -15,6 +15,8 @@ void tu_write(const char *path, const char *text);
 char *tu_path(const char *dir, const char *name);
 /* The file's permission bits, or -1 when it does not exist. */
 int tu_mode(const char *path);
+/* Run a suite and free it; returns the number of failed tests. */
+int tu_run(void *suite);
 /* The shared/ folder beside the project, or NULL when absent. */
 const char *tu_shared_dir(void);
 
