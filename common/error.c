@@ -24,6 +24,55 @@ const char *trisa_strerror(int code)
     return "unknown error";
 }
 
+int trisa_error_exit_code(int code)
+{
+    switch (code) {
+    case TRISA_OK:
+        return 0;
+    case TRISA_EINVAL:
+    case TRISA_ECONFIG:
+    case TRISA_EKEY:
+    case TRISA_ECSR:
+    case TRISA_EZIP:
+    case TRISA_EBUNDLE:
+    case TRISA_ENOTFOUND:
+    case TRISA_ESECRET:
+    case TRISA_ETOOBIG:
+        return 3;
+    case TRISA_EEXISTS:
+        return 4;
+    case TRISA_EAUTH:
+    case TRISA_EFORBIDDEN:
+    case TRISA_ECERTLOGIN:
+        return 5;
+    case TRISA_EAPI:
+    case TRISA_EBALANCE:
+        return 6;
+    case TRISA_ENETWORK:
+    case TRISA_ETIMEOUT:
+        return 7;
+    case TRISA_EREJECTED:
+        return 8;
+    case TRISA_EPENDING:
+        return 9;
+    case TRISA_EVERIFY:
+    case TRISA_EMISMATCH:
+        return 10;
+    case TRISA_EPASSWORD:
+        return 11;
+    case TRISA_EHSM:
+    case TRISA_EAMBIGUOUS:
+        return 12;
+    case TRISA_EPIN:
+    case TRISA_ELOCKED:
+        return 13;
+    case TRISA_EENV:
+        return 14;
+    default:
+        return 1;
+    }
+}
+
 const char *trisa_error_last(void)
 {
     return last_msg;

@@ -86,6 +86,14 @@ TRISA_EXTERN const char *trisa_error_last(void);
 /** The code recorded with trisa_error_last(), or TRISA_OK. */
 TRISA_EXTERN int trisa_error_last_code(void);
 
+/**
+ * The exit code the trisa tools give for an error code (README "Exit codes"): 0 for
+ * TRISA_OK, 3 invalid input, 4 exists, 5 authentication, 6 API, 7 network, 8 rejected,
+ * 9 still processing, 10 verification, 11 password, 12 token, 13 PIN, 14 environment
+ * guard, 1 anything else. Programs that wrap the library can report the same.
+ */
+TRISA_EXTERN int trisa_error_exit_code(int code);
+
 /** Forget the last error of this thread. */
 TRISA_EXTERN void trisa_error_clear(void);
 

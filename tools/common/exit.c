@@ -6,51 +6,7 @@
 
 int tool_exit_code(int err)
 {
-    switch (err) {
-    case TRISA_OK:
-        return TOOL_EXIT_OK;
-    case TRISA_EINVAL:
-    case TRISA_ECONFIG:
-    case TRISA_EKEY:
-    case TRISA_ECSR:
-    case TRISA_EZIP:
-    case TRISA_EBUNDLE:
-    case TRISA_ENOTFOUND:
-    case TRISA_ESECRET:
-    case TRISA_ETOOBIG:
-        return TOOL_EXIT_INPUT;
-    case TRISA_EEXISTS:
-        return TOOL_EXIT_EXISTS;
-    case TRISA_EAUTH:
-    case TRISA_EFORBIDDEN:
-    case TRISA_ECERTLOGIN:
-        return TOOL_EXIT_AUTH;
-    case TRISA_EAPI:
-    case TRISA_EBALANCE:
-        return TOOL_EXIT_API;
-    case TRISA_ENETWORK:
-    case TRISA_ETIMEOUT:
-        return TOOL_EXIT_NETWORK;
-    case TRISA_EREJECTED:
-        return TOOL_EXIT_REJECTED;
-    case TRISA_EPENDING:
-        return TOOL_EXIT_PENDING;
-    case TRISA_EVERIFY:
-    case TRISA_EMISMATCH:
-        return TOOL_EXIT_VERIFY;
-    case TRISA_EPASSWORD:
-        return TOOL_EXIT_PASSWORD;
-    case TRISA_EHSM:
-    case TRISA_EAMBIGUOUS:
-        return TOOL_EXIT_TOKEN;
-    case TRISA_EPIN:
-    case TRISA_ELOCKED:
-        return TOOL_EXIT_PIN;
-    case TRISA_EENV:
-        return TOOL_EXIT_ENV;
-    default:
-        return TOOL_EXIT_FAILURE;
-    }
+    return trisa_error_exit_code(err);
 }
 
 int tool_fail(const char *prog, int err)

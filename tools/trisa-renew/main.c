@@ -1,0 +1,70 @@
+/* trisa-renew: dispatch to a subcommand; the default renews what is due. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "trisa/common.h"
+#include "trisa/lineage.h"
+#include "tools/common/exit.h"
+#include "tools/trisa-renew/renew.h"
+
+static const renew_command commands[] = {
+    {"renew", cmd_renew, "renew every lineage that is due (the default; what the timer runs)"},
+    {"add", cmd_add, "record a lineage: config, profile, key, hooks (nothing is uploaded)"},
+    {"list", cmd_list, "what is installed, when it expires, when renewal is due (--json, "
+                       "--prometheus)"},
+    {"check", cmd_check, "exit 0 when something is due, 1 when nothing is (ExecCondition=)"},
+    {"rollback", cmd_rollback, "switch live back to the previous version (hooks run)"},
+    {"import", cmd_import, "make a delivered bundle (ZIP + password) the next version"},
+    {"remove", cmd_remove, "forget a lineage (files kept unless --purge)"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: trisa-renew [renew] [options] [NAME...]\n"
+               "       trisa-renew <command> [options]\n\n"
+               "Keeps TRISA certificates valid: each lineage (a certificate kept over time\n"
+               "under a name) is renewed with a new key when due, its files switched\n"
+               "atomically under STATE/lineages/NAME/live, and its deploy hook run.\n\n"
+               "Commands:\n");
+    for (const renew_command *c = commands; c->name != NULL; c++) {
+        fprintf(f, "  %-9s %s\n", c->name, c->summary);
+    }
+    fprintf(f, "\nRun 'trisa-renew <command> --help' for a command's options.\n"
+               "The state folder: --state-dir, else $TRISA_STATE_DIR, else /var/lib/trisa for\n"
+               "root, else $XDG_STATE_HOME/trisa, else ~/.local/state/trisa.\n");
+}
+
+void renew_help(FILE *f, const char *use, const char *about, const tool_opt *opts,
+                const char *exits)
+{
+    fprintf(f, "usage: %s\n\n%s\n\nOptions:\n", use, about);
+    tool_opt_help(f, opts);
+    if (exits != NULL) {
+        fprintf(f, "\n%s\n", exits);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (argc > 1) {
+        if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+            strcmp(argv[1], "help") == 0) {
+            usage(stdout);
+            return TOOL_EXIT_OK;
+        }
+        if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+            printf("trisa-renew (trisa-certkit) %s\n", trisa_version());
+            return TOOL_EXIT_OK;
+        }
+        for (const renew_command *c = commands; c->name != NULL; c++) {
+            if (strcmp(argv[1], c->name) == 0) {
+                return c->fn(argc - 1, argv + 1);
+            }
+        }
+    }
+    return cmd_renew(argc, argv);
+}
