@@ -74,6 +74,7 @@ bad() { # expected-rc expected-message args...
     assert_missing bad.csr
 }
 echo 9999 >"$T/wrong-pin"
+chmod 600 "$T/wrong-pin"
 bad 13 "trisa-csr: error: token 'trisa': wrong PIN" --pkcs11-module "$P11_MODULE" --pin-file "$T/wrong-pin" --pkcs11-uri "pkcs11:token=trisa"
 bad 12 "/nonexistent/p11.so: PKCS#11 module not found" --pkcs11-module /nonexistent/p11.so --pin-file "$PIN_FILE" --pkcs11-uri "pkcs11:token=trisa"
 bad 12 "not a PKCS#11 module (it has no C_GetFunctionList)" --pkcs11-module "$(ls /usr/lib/x86_64-linux-gnu/libz.so.1 /lib/x86_64-linux-gnu/libz.so.1 2>/dev/null | head -n1)" --pin-file "$PIN_FILE" --pkcs11-uri "pkcs11:token=trisa"
