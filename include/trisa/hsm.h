@@ -31,6 +31,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "trisa/common.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
