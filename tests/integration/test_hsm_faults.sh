@@ -33,6 +33,8 @@ fetch() {
     run trisa-fetch --zip "$T/node-bundle.pem" --trust "$T/ca/root.pem" --pkcs11-module "$FAULTS" \
         --pkcs11-uri "$KEY" --pin-file "$PIN_FILE" --out-dir "$dir" "$@"
 }
+# documented MESSAGE: the README's table of token errors has it, word for word.
+documented() { grep -qF -- "\`$1\`" "$TRISA_SOURCE_DIR/README.md" || fail "README does not document [$1]"; }
 one_line() { assert_eq "$(printf '%s\n' "$ERR" | wc -l)" 1 "stderr lines of $1"; }
 
 # The node's key on the token, and a bundle issued for it by a local CA.
@@ -105,6 +107,7 @@ run trisa-csr -config "$CONF" --pkcs11-module "$FAULTS" --pkcs11-uri "pkcs11:tok
     --pin-file "$PIN_FILE" -out big.csr
 assert_rc 12 "RSA-4096 on a 2048-bit token"
 assert_eq "$ERR" "trisa-csr: error: token 'trisa' cannot make RSA-4096 keys (at most 2048 bits)"
+documented "token 'trisa' cannot make RSA-4096 keys (at most 2048 bits)"
 assert_missing big.csr
 assert_eq "$(faults_log_count 'C_GenerateKeyPair')" 0 "key pair generations asked"
 assert_not_contains "$(p11 --list-objects)" "label:      big"
@@ -127,6 +130,7 @@ run trisa-csr -config "$CONF" --pkcs11-module "$FAULTS" --pkcs11-uri "pkcs11:tok
     --key ec:P-256 --pin-file "$PIN_FILE" -out gone.csr
 assert_rc 12 "removed while generating"
 assert_eq "$ERR" "trisa-csr: error: token 'trisa': cannot generate a ec:P-256 key (CKR_DEVICE_REMOVED)"
+documented "token 'trisa': cannot generate a ec:P-256 key (CKR_DEVICE_REMOVED)"
 assert_missing gone.csr
 use_faults "remove-at=C_Login"
 run trisa-csr -config "$CONF" --pkcs11-module "$FAULTS" --key-in-uri "$KEY" --pin-file "$PIN_FILE" -out gone.csr
@@ -148,6 +152,7 @@ use_faults "pin-tries=3"
 run trisa-csr -config "$CONF" --pkcs11-module "$FAULTS" --key-in-uri "$KEY" --pin-file "$WRONG" -out p.csr
 assert_rc 13 "first wrong PIN"
 assert_eq "$ERR" "trisa-csr: error: token 'trisa': wrong PIN"
+documented "token 'trisa': wrong PIN"
 run trisa-csr hsm list --pkcs11-module "$FAULTS" --pkcs11-uri "pkcs11:token=trisa"
 assert_contains "$OUT" "token 'trisa': SoftHSM project SoftHSM v2, serial "
 assert_contains "$OUT" ", a wrong PIN was given since the last good login, not logged in (private objects not shown)"
@@ -155,13 +160,16 @@ run trisa-fetch --zip "$T/node-bundle.pem" --trust "$T/ca/root.pem" --pkcs11-mod
     --pkcs11-uri "$KEY" --pin-file "$WRONG" --out-dir outp2
 assert_rc 13 "second wrong PIN"
 assert_eq "$ERR" "trisa-fetch: error: token 'trisa': wrong PIN; one more wrong PIN locks the user PIN"
+documented "token 'trisa': wrong PIN; one more wrong PIN locks the user PIN"
 run trisa-csr hsm list --pkcs11-module "$FAULTS" --pkcs11-uri "pkcs11:token=trisa" --pin-file "$WRONG"
 assert_rc 13 "third wrong PIN"
 assert_eq "$ERR" "trisa-csr: error: token 'trisa': wrong PIN, and the user PIN is now locked; the security officer must unlock it"
+documented "token 'trisa': wrong PIN, and the user PIN is now locked; the security officer must unlock it"
 logins=$(faults_log_count 'C_Login')
 run trisa-csr -config "$CONF" --pkcs11-module "$FAULTS" --key-in-uri "$KEY" --pin-file "$PIN_FILE" -out p.csr
 assert_rc 13 "right PIN on a locked token"
 assert_eq "$ERR" "trisa-csr: error: token 'trisa': the user PIN is locked; the security officer must unlock it (nothing was tried)"
+documented "token 'trisa': the user PIN is locked; the security officer must unlock it (nothing was tried)"
 assert_eq "$(faults_log_count 'C_Login')" "$logins" "logins tried on the locked token"
 run trisa-csr hsm list --pkcs11-module "$FAULTS" --pkcs11-uri "pkcs11:token=trisa" --pin-file "$PIN_FILE"
 assert_rc 13 "listing a locked token with its PIN"
@@ -178,6 +186,7 @@ run trisa-csr -config "$CONF" --pkcs11-module "$FAULTS" --key-in-uri "$KEY" --pi
 assert_eq "$ERR" "trisa-csr: error: token 'trisa': wrong PIN"
 run trisa-csr -config "$CONF" --pkcs11-module "$FAULTS" --key-in-uri "$KEY" --pin-file "$WRONG" -out p.csr
 assert_eq "$ERR" "trisa-csr: error: token 'trisa': wrong PIN (an earlier login since the last good one failed too: is another program using an old PIN?)"
+documented "token 'trisa': wrong PIN (an earlier login since the last good one failed too: is another program using an old PIN?)"
 run trisa-csr -config "$CONF" --pkcs11-module "$FAULTS" --key-in-uri "$KEY" --pin-file "$PIN_FILE" -out p.csr
 assert_rc 0 "right PIN resets the count"
 run trisa-csr -config "$CONF" --pkcs11-module "$FAULTS" --key-in-uri "$KEY" --pin-file "$WRONG" -out p2.csr
@@ -252,7 +261,11 @@ assert_rc 12 "no token (trisa-fetch)"
 assert_eq "${ERR#trisa-fetch: }" "$csr_err" "trisa-fetch's message"
 agree 12 "/nonexistent/p11.so: PKCS#11 module not found" "$KEY" /nonexistent/p11.so
 agree 3 "PKCS#11 URI 'token=trisa': URI scheme must be 'pkcs11:'" "token=trisa"
-grep -q '^| 12 | PKCS#11 token error' "$TRISA_SOURCE_DIR/README.md" || fail "README has no exit code 12 row"
-grep -q '^| 13 | wrong PIN, or PIN locked' "$TRISA_SOURCE_DIR/README.md" || fail "README has no exit code 13 row"
+for page in trisa-csr.1 trisa-fetch.1; do
+    grep -i -A1 -E '^(\.B )?12$' "$TRISA_SOURCE_DIR/man/$page" | grep -q -i 'PKCS#11 token error' || fail "$page: exit 12 is not the token error"
+    grep -i -A1 -E '^(\.B )?13$' "$TRISA_SOURCE_DIR/man/$page" | grep -q -i 'wrong PIN, or the PIN is locked' || fail "$page: exit 13 is not the PIN"
+done
+[ "$(grep -c '^| 12 | PKCS#11 token error' "$TRISA_SOURCE_DIR/README.md")" = 2 ] || fail "README: exit 12 is not a token error in both tables"
+[ "$(grep -c '^| 13 | wrong PIN, or PIN locked' "$TRISA_SOURCE_DIR/README.md")" = 2 ] || fail "README: exit 13 is not the PIN in both tables"
 ok "no key, no token, no module, bad URI: the same message and exit code in trisa-csr and trisa-fetch, as the README says"
 done_testing
