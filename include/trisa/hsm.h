@@ -71,7 +71,7 @@ typedef struct trisa_hsm_options {
 
 /** p11-kit's proxy module, the default module: the path `pkg-config --variable=proxy_module
  *  p11-kit-1` gave when the library was built (borrowed), or NULL when it gave none. */
-const char *trisa_hsm_default_module(void);
+TRISA_EXTERN const char *trisa_hsm_default_module(void);
 
 /**
  * Load the module, select exactly one token by the URI and log in.
@@ -85,14 +85,14 @@ const char *trisa_hsm_default_module(void);
  *         earlier login failed too); TRISA_ELOCKED (the user PIN is locked, or this wrong
  *         PIN locked it; a PIN found locked is not tried); TRISA_ESECRET (no PIN source).
  */
-int trisa_hsm_open(trisa_hsm **out, const trisa_hsm_options *opts);
+TRISA_EXTERN int trisa_hsm_open(trisa_hsm **out, const trisa_hsm_options *opts);
 
 /** Log out, close the sessions and unload the module. NULL is ignored. Keys obtained
  *  from this handle must be freed before. */
-void trisa_hsm_free(trisa_hsm *hsm);
+TRISA_EXTERN void trisa_hsm_free(trisa_hsm *hsm);
 
 /** The selected token's label (borrowed, valid while the handle is open). */
-const char *trisa_hsm_token_label(const trisa_hsm *hsm);
+TRISA_EXTERN const char *trisa_hsm_token_label(const trisa_hsm *hsm);
 
 /** Options for trisa_hsm_generate_key(). */
 typedef struct trisa_hsm_keygen_options {
@@ -125,15 +125,16 @@ typedef struct trisa_hsm_keygen_options {
  *         the token: nothing is replaced); TRISA_EUNSUPPORTED (the token cannot make such
  *         keys); TRISA_EHSM.
  */
-int trisa_hsm_generate_key(EVP_PKEY **out_key, char **out_uri, trisa_hsm *hsm,
-                           const trisa_hsm_keygen_options *opts);
+TRISA_EXTERN int trisa_hsm_generate_key(EVP_PKEY **out_key, char **out_uri, trisa_hsm *hsm,
+                                        const trisa_hsm_keygen_options *opts);
 
 /**
  * Find an existing private key on the token by URI (its id and/or object label).
  * @param out_uri receives the key's full URI (may be NULL); free with free().
  * @return 0; TRISA_ENOTFOUND; TRISA_EAMBIGUOUS (several keys match: listed); TRISA_EHSM.
  */
-int trisa_hsm_find_key(EVP_PKEY **out_key, char **out_uri, trisa_hsm *hsm, const char *uri);
+TRISA_EXTERN int trisa_hsm_find_key(EVP_PKEY **out_key, char **out_uri, trisa_hsm *hsm,
+                                    const char *uri);
 
 /**
  * The pre-flight of a request for a token key: load the module, select the token, log
@@ -148,8 +149,8 @@ int trisa_hsm_find_key(EVP_PKEY **out_key, char **out_uri, trisa_hsm *hsm, const
  * @param key_uri the key (its id= and/or object=); NULL: opts->uri.
  * @return 0, or any error of trisa_hsm_open() and trisa_hsm_find_key().
  */
-int trisa_hsm_check_key(EVP_PKEY **out_pub, char **out_uri, const trisa_hsm_options *opts,
-                        const char *key_uri);
+TRISA_EXTERN int trisa_hsm_check_key(EVP_PKEY **out_pub, char **out_uri,
+                                     const trisa_hsm_options *opts, const char *key_uri);
 
 /**
  * Store a certificate on the token with the CKA_ID and label of the private key whose
@@ -166,7 +167,7 @@ int trisa_hsm_check_key(EVP_PKEY **out_pub, char **out_uri, const trisa_hsm_opti
  * @return 0; TRISA_EMISMATCH (no private key on the token matches the certificate);
  *         TRISA_EHSM (the token refused: the message names the attribute or the CKR code).
  */
-int trisa_hsm_store_certificate(char **out_uri, trisa_hsm *hsm, X509 *cert);
+TRISA_EXTERN int trisa_hsm_store_certificate(char **out_uri, trisa_hsm *hsm, X509 *cert);
 
 /**
  * Store an issuing CA certificate on the token, so that a server loading its certificate
@@ -180,7 +181,8 @@ int trisa_hsm_store_certificate(char **out_uri, trisa_hsm *hsm, X509 *cert);
  * @return 0; TRISA_EINVAL (not a CA certificate); TRISA_EHSM (as for
  *         trisa_hsm_store_certificate()).
  */
-int trisa_hsm_store_ca_certificate(char **out_uri, int *out_added, trisa_hsm *hsm, X509 *ca);
+TRISA_EXTERN int trisa_hsm_store_ca_certificate(char **out_uri, int *out_added, trisa_hsm *hsm,
+                                                X509 *ca);
 
 /** What a listed entry is. */
 typedef enum trisa_hsm_kind {
@@ -212,10 +214,10 @@ typedef struct trisa_hsm_entry {
  * @return 0; TRISA_EINVAL (bad URI); TRISA_EHSM; TRISA_EPIN; TRISA_ELOCKED; TRISA_ESECRET;
  *         TRISA_ENOMEM.
  */
-int trisa_hsm_list(trisa_hsm_entry **out, size_t *n, const trisa_hsm_options *opts);
+TRISA_EXTERN int trisa_hsm_list(trisa_hsm_entry **out, size_t *n, const trisa_hsm_options *opts);
 
 /** Free a list from trisa_hsm_list(). NULL is ignored. */
-void trisa_hsm_list_free(trisa_hsm_entry *entries, size_t n);
+TRISA_EXTERN void trisa_hsm_list_free(trisa_hsm_entry *entries, size_t n);
 
 /** trisa_hsm_pin_file_info() flag: group or others may read the file. */
 #define TRISA_HSM_PIN_FILE_SHARED 0x1u
@@ -229,7 +231,7 @@ void trisa_hsm_list_free(trisa_hsm_entry *entries, size_t n);
  * @param out_flags receives TRISA_HSM_PIN_FILE_* flags.
  * @return 0; TRISA_ENOTFOUND; TRISA_ESECRET (unreadable, or not a regular file).
  */
-int trisa_hsm_pin_file_info(unsigned *out_flags, const char *path);
+TRISA_EXTERN int trisa_hsm_pin_file_info(unsigned *out_flags, const char *path);
 
 /**
  * A key or token URI with `pin-source=file:ABSOLUTE-PATH` added, encoded as RFC 7512
@@ -238,7 +240,7 @@ int trisa_hsm_pin_file_info(unsigned *out_flags, const char *path);
  * @param out receives the URI; free with free().
  * @return 0; TRISA_EINVAL (bad URI); TRISA_ENOTFOUND (no such file); TRISA_ENOMEM.
  */
-int trisa_hsm_uri_with_pin_file(char **out, const char *uri, const char *pin_file);
+TRISA_EXTERN int trisa_hsm_uri_with_pin_file(char **out, const char *uri, const char *pin_file);
 
 #ifdef __cplusplus
 }
