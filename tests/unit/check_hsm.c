@@ -839,6 +839,8 @@ START_TEST(uri_with_pin_file_adds_an_absolute_encoded_pin_source)
     ck_assert_int_eq(p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u), P11_KIT_URI_OK);
     snprintf(want, sizeof(want), "file:%s", f);
     ck_assert_str_eq(p11_kit_uri_get_pin_source(u), want);
+    free(uri);
+    uri = NULL;
     ck_assert_int_eq(
         trisa_hsm_uri_with_pin_file(&uri, "pkcs11:", "/nonexistent/pin") == TRISA_ENOTFOUND, 1);
     p11_kit_uri_free(u);
