@@ -236,7 +236,7 @@ static CK_ULONG count_others_with_id(trisa_hsm *h, CK_SESSION_HANDLE s, const ce
     return n;
 }
 
-static int open_rw(CK_SESSION_HANDLE *s, trisa_hsm *h)
+int hsm_open_rw(CK_SESSION_HANDLE *s, trisa_hsm *h)
 {
     CK_RV rv = h->fn->C_OpenSession(h->slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, s);
     if (rv != CKR_OK) {
@@ -292,7 +292,7 @@ int trisa_hsm_store_certificate(char **out_uri, trisa_hsm *h, X509 *cert)
     if ((rc = tmpl_init(&t, cert, key->id, key->id_len, key->label ? key->label : "", 0)) != 0) {
         return rc;
     }
-    if ((rc = open_rw(&s, h)) != 0) {
+    if ((rc = hsm_open_rw(&s, h)) != 0) {
         goto done;
     }
     if (find_same(h, s, &t) == CK_INVALID_HANDLE) {
@@ -370,7 +370,7 @@ int trisa_hsm_store_ca_certificate(char **out_uri, int *out_added, trisa_hsm *h,
         (rc = tmpl_init(&t, ca, id, id_len, label, 1)) != 0) {
         return rc;
     }
-    if ((rc = open_rw(&s, h)) != 0) {
+    if ((rc = hsm_open_rw(&s, h)) != 0) {
         goto done;
     }
     existing = find_same(h, s, &t);

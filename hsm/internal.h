@@ -33,6 +33,8 @@ struct trisa_hsm {
 
 /* Load the module with libp11 and take (and initialise) our own function list. */
 int hsm_load(trisa_hsm *h, const char *module);
+/* A read-write session on the selected token (records the error on failure). */
+int hsm_open_rw(CK_SESSION_HANDLE *s, trisa_hsm *h);
 /* Unload what hsm_load() loaded; the handle itself is not freed. */
 void hsm_unload(trisa_hsm *h);
 /* C_GetTokenInfo through our list for a libp11 slot; checks that both see one token. */

@@ -896,7 +896,7 @@ static void after(run_ctx *c)
         if (c->o->prune && l->pkcs11_uri != NULL && !h->pruned && h->key != NULL &&
             strncmp(h->key, "pkcs11:", 7) == 0) {
             trisa_hsm *hsm = NULL;
-            if (open_token(&hsm, c) == 0 && trisa_hsm_delete_objects(hsm, h->key) == 0) {
+            if (open_token(&hsm, c) == 0 && trisa_hsm_delete_objects(hsm, h->key, NULL) == 0) {
                 h->pruned = 1;
                 changed = 1;
                 event(c, TRISA_LINEAGE_STEP_PRUNED, h->number, h->key, 0, 0, NULL);

@@ -184,6 +184,15 @@ TRISA_EXTERN int trisa_hsm_store_certificate(char **out_uri, trisa_hsm *hsm, X50
 TRISA_EXTERN int trisa_hsm_store_ca_certificate(char **out_uri, int *out_added, trisa_hsm *hsm,
                                                 X509 *ca);
 
+/**
+ * Remove every object on the token whose CKA_ID is the id= of @p uri: a superseded key
+ * pair and its certificate (`trisa-renew --prune`). CA certificates keep their own ids and
+ * are not touched. A URI without an id is refused.
+ * @param out_count receives the number of objects removed (may be NULL).
+ * @return 0 (also when nothing had that id); TRISA_EINVAL (no id in the URI); TRISA_EHSM.
+ */
+TRISA_EXTERN int trisa_hsm_delete_objects(trisa_hsm *hsm, const char *uri, size_t *out_count);
+
 /** What a listed entry is. */
 typedef enum trisa_hsm_kind {
     TRISA_HSM_TOKEN = 0,
