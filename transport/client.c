@@ -789,8 +789,9 @@ static int login_reply(trisa_sectigo *c, const char *what, char *old_refresh)
     }
     if (c->status == 403) {
         return trisa_error_set(TRISA_EFORBIDDEN,
-                               "%s: user is not authorized (HTTP 403): the account is valid but "
-                               "has no API authority",
+                               "%s: user is not authorized (HTTP 403): an account without API "
+                               "authority, or (the reference staging server) a wrong username or "
+                               "password",
                                what);
     }
     if (c->status == 307) {

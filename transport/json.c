@@ -1368,15 +1368,19 @@ char *sectigo_error_message(const char *body, size_t len)
     if (n > 0) {
         o = json_tokener_parse(body);
     }
-    if (json_object_is_type(o, json_type_object) &&
-        (json_object_object_get_ex(o, "message", &m) ||
-         json_object_object_get_ex(o, "error", &m)) &&
-        json_object_is_type(m, json_type_string)) {
-        out = strdup(json_object_get_string(m));
-        json_object_put(o);
-        return out;
+    /* {"message": ...} (Sectigo), {"error": ...} (the reference staging server), or a bare
+     * JSON string (the reference mock's c.JSON(404, "unrecognized authority id")). */
+    if (json_object_is_type(o, json_type_string)) {
+        m = o;
+    } else if (!json_object_is_type(o, json_type_object) ||
+               !(json_object_object_get_ex(o, "message", &m) ||
+                 json_object_object_get_ex(o, "error", &m))) {
+        m = NULL;
     }
-    json_object_put(o);
+    if (m != NULL && json_object_is_type(m, json_type_string)) {
+        s = json_object_get_string(m);
+        n = strlen(s);
+    }
     while (n > 0 && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')) {
         s++, n--;
     }
@@ -1395,5 +1399,6 @@ char *sectigo_error_message(const char *body, size_t len)
         }
         out[n] = '\0';
     }
+    json_object_put(o);
     return out;
 }

@@ -1134,7 +1134,7 @@ START_TEST(request_bodies_are_written_as_the_reference_writes_them)
                      "POST /auth/pwd\n"
                      "Content-Type: application/json;charset=UTF-8\n"
                      "Accept: application/json;charset=UTF-8\n"
-                     "Authorization: \n"
+                     "Authorization: (none)\n"
                      "\n"
                      "{\"username\":\"u\",\"password\":\"secret\"}\n"
                      "-- 37 bytes\n"
