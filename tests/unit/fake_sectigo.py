@@ -24,7 +24,8 @@ Control endpoints:
                                "ua", "ctype"}
   GET  /_fake/requests.txt  -> the same as text, normalised for comparison: JWTs as <jwt>,
                                the multipart boundary as BOUNDARY, \\r as the two characters
-                               \\r; each body ends with a line "-- N bytes"
+                               \\r, an absent header as (none); each body ends with a line
+                               "-- N bytes" (counted with the boundary as BOUNDARY)
   POST /_fake/clear         -> forget the requests
   GET  /_fake/connections   -> number of TCP connections accepted
   POST /_fake/faults        -> body {"path": P, "status": S, "count": N, "retry_after": R,
@@ -41,6 +42,7 @@ import hashlib
 import hmac
 import json
 import re
+import socket
 import sys
 import threading
 import time
@@ -167,14 +169,15 @@ def render(reqs):
         auth = re.sub(jwt_re, "<jwt>", r["auth"])
         body_shown = re.sub(jwt_re, "<jwt>", body).replace("\r", "\\r")
         out.append("%s %s\n" % (r["method"], r["path"]))
-        out.append("Content-Type: %s\n" % ctype)
-        out.append("Accept: %s\n" % r["accept"])
-        out.append("Authorization: %s\n" % auth)
+        out.append("Content-Type: %s\n" % (ctype or "(none)"))
+        out.append("Accept: %s\n" % (r["accept"] or "(none)"))
+        out.append("Authorization: %s\n" % (auth or "(none)"))
         out.append("\n")
         out.append(body_shown)
         if body_shown and not body_shown.endswith("\n"):
             out.append("\n")
-        out.append("-- %d bytes\n" % len(r["body"].encode("latin-1")))
+        # Counted with the boundary as BOUNDARY, so the count does not depend on its length.
+        out.append("-- %d bytes\n" % len(body.encode("latin-1")))
     return "".join(out)
 
 
@@ -185,6 +188,9 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             CONNECTIONS[0] += 1
         super().setup()
+        # Headers and body go out in two writes: without this, Nagle's algorithm and the
+        # client's delayed ACK hold the body back about 40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, *args):
         pass
@@ -248,7 +254,7 @@ class Handler(BaseHTTPRequestHandler):
         if SHAPE[0] == "mock":
             return self.mock(method, path, body)
         if SHAPE[0] == "server":
-            return self.server(method, path, body)
+            return self.staging(method, path, body)
         return self.plain(method, path, body)
 
     # ---- the unit tests' shape ----
@@ -371,7 +377,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.reply(404, "404 page not found", ctype="text/plain")
 
     # ---- the reference staging server's shape ----
-    def server(self, method, path, body):
+    def staging(self, method, path, body):
         if path == "/auth/pwd" and method == "POST":
             d = json.loads(body or b"{}")
             if d.get("username") != "staging" or d.get("password") != "staging-password":
