@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/internal.h"
+#include "common/support.h"
 #include "tools/common/harden.h"
 #include "tools/common/opt.h"
 

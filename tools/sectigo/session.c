@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "trisa/common.h"
 #include "trisa/sectigo.h"
 #include "tools/common/exit.h"
