@@ -92,7 +92,8 @@ assert_eq "$(printf '%s\n' "$OUT" | sed 's/"creationDate": "[^"]*"/"creationDate
 # {"authorityId":42,"batchName":"new certs for vasp.example.com","profileParams":{
 # "commonName":"vasp.example.com","countryName":"US","dNSName":"vasp.example.com",
 # "localityName":"Menlo Park","pkcs12Password":"longpassword","stateOrProvinceName":"CA"}}\n
-assert_eq "$(emu_log)" "GET /api/v1/profiles/42/parameters 200 application/json;charset=UTF-8 application/json;charset=UTF-8 Bearer 0
+assert_eq "$(emu_log)" "GET /api/v1/authorities/allowed 200 application/json;charset=UTF-8 application/json;charset=UTF-8 Bearer 0
+GET /api/v1/profiles/42/parameters 200 application/json;charset=UTF-8 application/json;charset=UTF-8 Bearer 0
 PUT /api/v1/batches/createSingleCertBatch 200 application/json;charset=UTF-8 application/json;charset=UTF-8 Bearer 249" "create requests"
 emu_clear
 ok "create -a=42 -d=... -p=longpassword: the password is 'longpassword' (a 249-byte body), c/s/l sent: the profile takes them"

@@ -157,7 +157,7 @@ static const trisa_sectigo_profile_param *find_param(const trisa_sectigo_profile
 }
 
 /* The password is filled in later (phase 3); its slot holds "" until then. */
-static int plan_from_list(create_plan *pl, const create_args *a,
+static int plan_from_list(create_plan *pl, const create_args *a, long long pid,
                           const trisa_sectigo_profile_param_list *l)
 {
     const char *base[3] = {"commonName", "dNSName", "pkcs12Password"};
@@ -167,7 +167,7 @@ static int plan_from_list(create_plan *pl, const create_args *a,
         if (find_param(l, base[i]) != NULL) {
             plan_add(pl, base[i], base_value[i]);
         } else {
-            tool_warn(PROG, "profile %ld takes no %s; not sent", a->authority, base[i]);
+            tool_warn(PROG, "profile %lld takes no %s; not sent", pid, base[i]);
         }
     }
     for (int i = 0; i < 3; i++) {
@@ -177,8 +177,8 @@ static int plan_from_list(create_plan *pl, const create_args *a,
         if (find_param(l, subject_params[i].name) != NULL) {
             plan_add(pl, subject_params[i].name, a->subject[i]);
         } else {
-            tool_warn(PROG, "profile %ld takes no %s; %s ignored", a->authority,
-                      subject_params[i].name, subject_params[i].flag);
+            tool_warn(PROG, "profile %lld takes no %s; %s ignored", pid, subject_params[i].name,
+                      subject_params[i].flag);
         }
     }
     /* What the profile requires and the command does not send is refused here, before
@@ -197,14 +197,14 @@ static int plan_from_list(create_plan *pl, const create_args *a,
         }
         for (int j = 0; j < 3; j++) {
             if (strcmp(p->name, subject_params[j].name) == 0) {
-                return tool_usage_error(PROG, "profile %ld requires %s: give %s", a->authority,
-                                        p->name, subject_params[j].flag);
+                return tool_usage_error(PROG, "profile %lld requires %s: give %s", pid, p->name,
+                                        subject_params[j].flag);
             }
         }
         fprintf(stderr,
-                "%s: error: profile %ld requires %s, which create cannot set (upload a CSR "
+                "%s: error: profile %lld requires %s, which create cannot set (upload a CSR "
                 "with `sectigo upload` instead)\n",
-                PROG, a->authority, p->name);
+                PROG, pid, p->name);
         return TOOL_EXIT_INPUT;
     }
     return -1;
@@ -224,12 +224,41 @@ static int plan_from_profile(create_plan *pl, const create_args *a, const char *
             plan_add(pl, subject_params[i].name, a->subject[i] ? a->subject[i] : "");
         } else if (a->subject[i] != NULL) {
             tool_warn(PROG,
-                      "%s ignored: the parameters of profile %ld are unknown and the profile "
-                      "(-P) is not one that takes %s",
-                      subject_params[i].flag, a->authority, subject_params[i].name);
+                      "%s ignored: the profile's parameters are unknown and -P names no "
+                      "profile that takes %s",
+                      subject_params[i].flag, subject_params[i].name);
         }
     }
     return -1;
+}
+
+/* The profile behind -a, which is an authority id or (in practice, and in the reference's
+ * document) a profile id: an authority whose profileId is -a, else the profileId of the
+ * authority whose id is -a, else -a itself. 0 when the authority names no profile. */
+static int profile_of(long long *out, trisa_sectigo *c, long authority)
+{
+    trisa_sectigo_authority_list *l = NULL;
+    int rc = trisa_sectigo_authorities(&l, c);
+
+    *out = authority;
+    if (rc == TRISA_EAPI || rc == TRISA_EFORBIDDEN) {
+        trisa_error_clear();
+        return 0;
+    }
+    for (size_t i = 0; rc == 0 && i < l->count; i++) {
+        if (l->items[i].profile_id == authority) {
+            goto done;
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < l->count; i++) {
+        if (l->items[i].id == authority) {
+            *out = l->items[i].profile_id;
+            goto done;
+        }
+    }
+done:
+    trisa_sectigo_authority_list_free(l);
+    return rc;
 }
 
 /* GET /profiles/{id}/parameters when the server answers it; else the -P rule. Returns -1
@@ -237,11 +266,16 @@ static int plan_from_profile(create_plan *pl, const create_args *a, const char *
 static int plan(create_plan *pl, trisa_sectigo *c, const create_args *a, const char *profile)
 {
     trisa_sectigo_profile_param_list *l = NULL;
-    int rc = trisa_sectigo_profile_params(&l, c, a->authority);
+    long long pid = 0;
+    int rc;
 
     memset(pl, 0, sizeof(*pl));
+    if ((rc = profile_of(&pid, c, a->authority)) != 0) {
+        return tool_fail(PROG, rc);
+    }
+    rc = pid > 0 ? trisa_sectigo_profile_params(&l, c, pid) : TRISA_EAPI;
     if (rc == 0 && !l->is_null) {
-        rc = plan_from_list(pl, a, l);
+        rc = plan_from_list(pl, a, pid, l);
     } else if (rc == 0 || rc == TRISA_EAPI || rc == TRISA_EFORBIDDEN) {
         trisa_error_clear();
         rc = plan_from_profile(pl, a, profile);
