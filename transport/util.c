@@ -330,8 +330,7 @@ static int safe_name(const char *name)
 char *trisa_sectigo_disposition_filename(const char *header)
 {
     const char *p, *semi;
-    trisa_buf plain = TRISA_BUF_INIT, ext = TRISA_BUF_INIT, key = TRISA_BUF_INIT,
-              val = TRISA_BUF_INIT;
+    trisa_buf plain = TRISA_BUF_INIT, ext = TRISA_BUF_INIT, val = TRISA_BUF_INIT;
     int have_plain = 0, have_ext = 0, ok = 0;
     char *name = NULL;
 
@@ -405,7 +404,6 @@ char *trisa_sectigo_disposition_filename(const char *header)
             trisa_buf_puts(&ext, val.data);
             have_ext = 1;
         }
-        (void)key;
     }
     if (ok && !plain.failed && !ext.failed && !val.failed) {
         if (have_ext) {
@@ -421,21 +419,15 @@ char *trisa_sectigo_disposition_filename(const char *header)
     }
     trisa_buf_free(&plain, 0);
     trisa_buf_free(&ext, 0);
-    trisa_buf_free(&key, 0);
     trisa_buf_free(&val, 0);
     return name;
-}
-
-static int is_sep(char c)
-{
-    return c == '/';
 }
 
 /* Go's path/filepath.Clean for Unix paths. */
 static char *clean_path(const char *path)
 {
     size_t n = strlen(path), r = 0, dotdot = 0, w = 0;
-    int rooted = n > 0 && is_sep(path[0]);
+    int rooted = n > 0 && path[0] == '/';
     char *out = malloc(n + 2);
 
     if (out == NULL) {
@@ -451,15 +443,15 @@ static char *clean_path(const char *path)
         dotdot = 1;
     }
     while (r < n) {
-        if (is_sep(path[r])) {
+        if (path[r] == '/') {
             r++;
-        } else if (path[r] == '.' && (r + 1 == n || is_sep(path[r + 1]))) {
+        } else if (path[r] == '.' && (r + 1 == n || path[r + 1] == '/')) {
             r++;
-        } else if (path[r] == '.' && path[r + 1] == '.' && (r + 2 == n || is_sep(path[r + 2]))) {
+        } else if (path[r] == '.' && path[r + 1] == '.' && (r + 2 == n || path[r + 2] == '/')) {
             r += 2;
             if (w > dotdot) {
                 w--;
-                while (w > dotdot && !is_sep(out[w])) {
+                while (w > dotdot && out[w] != '/') {
                     w--;
                 }
             } else if (!rooted) {
@@ -474,7 +466,7 @@ static char *clean_path(const char *path)
             if ((rooted && w != 1) || (!rooted && w != 0)) {
                 out[w++] = '/';
             }
-            for (; r < n && !is_sep(path[r]); r++) {
+            for (; r < n && path[r] != '/'; r++) {
                 out[w++] = path[r];
             }
         }
