@@ -183,6 +183,21 @@ X509 *trisa_bundle_leaf(const trisa_bundle *b, size_t index);
 /** Whether identity @p index's key came from the bundle (a server-generated key). */
 int trisa_bundle_has_bundle_key(const trisa_bundle *b, size_t index);
 
+/** The number of intermediates in identity @p index's chain (0 when out of range). */
+size_t trisa_bundle_chain_count(const trisa_bundle *b, size_t index);
+
+/** Intermediate @p k of identity @p index's chain, the leaf's issuer first; borrowed;
+ *  NULL when out of range. */
+X509 *trisa_bundle_chain_cert(const trisa_bundle *b, size_t index, size_t k);
+
+/** The self-signed root the bundle holds for identity @p index, borrowed; NULL when the
+ *  bundle has none or index is out of range. */
+X509 *trisa_bundle_root(const trisa_bundle *b, size_t index);
+
+/** The private key matched to identity @p index (the caller's or the bundle's), borrowed;
+ *  NULL when none is known or index is out of range. */
+EVP_PKEY *trisa_bundle_key(const trisa_bundle *b, size_t index);
+
 /* ---------------------------------------------------------------------------------- */
 /* Verification and the report                                                        */
 /* ---------------------------------------------------------------------------------- */
