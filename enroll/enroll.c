@@ -1172,7 +1172,10 @@ static int run_online(ctx *c)
     if (c->j.state == ST_DONE && !o->new_request && fast_done(c, key, c->j.batch_id)) {
         return 0;
     }
-    if ((rc = preflight_local(c)) != 0 || (rc = precheck_outputs(c, key, old_ours)) != 0) {
+    /* Before a licence is spent, a folder holding someone else's files stops the run; once
+     * it is spent, the files are compared with the result instead. */
+    if ((rc = preflight_local(c)) != 0 ||
+        (will_upload(c) && (rc = precheck_outputs(c, key, old_ours)) != 0)) {
         return rc;
     }
     /* A request already done, or rejected, needs neither the token nor the server. */

@@ -554,6 +554,18 @@ int open_client(ctx *c)
     if (c->deadline_ms > 0) {
         trisa_sectigo_set_deadline(c->client, c->deadline_ms);
     }
+    /* A token cache write an earlier run was killed in left its temporary file. Another
+     * process may be writing the cache right now: only old ones go. */
+    if (trisa_sectigo_cache_path(c->client) != NULL) {
+        char *dir = strdup(trisa_sectigo_cache_path(c->client));
+        char *slash = dir != NULL ? strrchr(dir, '/') : NULL;
+        if (slash != NULL) {
+            const char *names[1] = {slash + 1};
+            *slash = '\0';
+            clean_temps(dir, names, 1, 60);
+        }
+        free(dir);
+    }
     return 0;
 }
 
