@@ -145,6 +145,20 @@ static void pub_fp(char out[80], EVP_PKEY *k)
     }
 }
 
+/* A name as RFC 2253 text ("CN=vasp.example,O=Example"); free with free(). */
+static char *name_text(const X509_NAME *n)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL, *out = NULL;
+    long len;
+    if (bio != NULL && X509_NAME_print_ex(bio, n, 0, XN_FLAG_RFC2253) >= 0) {
+        len = BIO_get_mem_data(bio, &data);
+        out = strndup(data, (size_t)len);
+    }
+    BIO_free(bio);
+    return out;
+}
+
 /* The certificate must carry the operator's key: a key given (file or token), else the
  * CSR's public key. A bundle's own key counts only when neither was given. */
 static int bind(ctx *c)
@@ -192,7 +206,7 @@ static int bind(ctx *c)
         if (X509_digest(leaf, EVP_sha256(), md, &mdlen) == 1) {
             trisa_hex(cfp, md, mdlen, 0);
         }
-        subj = X509_NAME_oneline(X509_get_subject_name(leaf), NULL, 0);
+        subj = name_text(X509_get_subject_name(leaf));
         rc = trisa_error_set(TRISA_EMISMATCH,
                              "certificate %s (SHA-256 %s) carries public key %s, not the "
                              "operator's (public key SHA-256: %s)%s; refused, nothing written",
@@ -200,7 +214,7 @@ static int bind(ctx *c)
                              trisa_bundle_has_bundle_key(c->bundle, i)
                                  ? "; the bundle's own key is never used in its place"
                                  : "");
-        OPENSSL_free(subj);
+        free(subj);
         trisa_buf_free(&want, 0);
         return rc;
     }
@@ -764,6 +778,21 @@ static int pointer_lists(const pointer *p, const char *rel)
     return 0;
 }
 
+/* The leaf carries the key given, else a CSR's key (nothing given: the server's key). */
+static int carries_operator_key(const ctx *c, X509 *x)
+{
+    EVP_PKEY *pub = X509_get0_pubkey(x);
+    int ok = c->nkeys == 0 && c->ncsrs == 0;
+    for (size_t k = 0; pub != NULL && !ok && k < c->nkeys; k++) {
+        ok = EVP_PKEY_eq(pub, c->keys[k].key) == 1;
+    }
+    for (size_t k = 0; pub != NULL && !ok && c->nkeys == 0 && k < c->ncsrs; k++) {
+        ok = EVP_PKEY_eq(pub, c->csrs[k].pub) == 1;
+    }
+    ERR_clear_error();
+    return ok;
+}
+
 /* The result, from the files of an intact folder. */
 static int result_from_files(ctx *c, const out_set *s, long long batch)
 {
@@ -822,10 +851,16 @@ static int fast_done(ctx *c, const char *request, long long batch)
     time_t at = o->at != 0 ? o->at : time(NULL);
     int ok = 0;
 
-    if (o->out_dir == NULL || o->dry_run || pointer_load(&p, o->out_dir) != 0) {
+    /* A token would have to be opened to bind the files to its key: the full path does. */
+    if (o->out_dir == NULL || o->dry_run || o->pkcs11_uri != NULL ||
+        pointer_load(&p, o->out_dir) != 0) {
         return 0;
     }
     memset(&s, 0, sizeof(s));
+    if (o->key_count > 0 && preflight_keys(c) != 0) {
+        trisa_error_clear();
+        goto done; /* the full path reports it */
+    }
     if (strcmp(p.request, request) != 0 || p.batch_id != batch ||
         (o->p12_out != NULL && !pointer_lists(&p, o->p12_out)) ||
         (s.root = strdup(o->out_dir)) == NULL ||
@@ -887,7 +922,7 @@ static int fast_done(ctx *c, const char *request, long long batch)
         x = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
         BIO_free(bio);
         ok = x != NULL && X509_cmp_time(X509_get0_notAfter(x), &at) > 0 &&
-             X509_cmp_time(X509_get0_notBefore(x), &at) <= 0;
+             X509_cmp_time(X509_get0_notBefore(x), &at) <= 0 && carries_operator_key(c, x);
         X509_free(x);
         ERR_clear_error();
         if (!ok) {
@@ -1261,9 +1296,7 @@ static int run_online(ctx *c)
             } else if ((rc = load_result(c)) != 0) {
                 return rc;
             }
-            /* Done before: the certificate was stored on the token then; the result is
-             * bound to the CSR's key now, without opening the token again. */
-            if ((!was_done && (rc = preflight_token(c)) != 0) || (rc = open_bundle(c)) != 0 ||
+            if ((rc = preflight_token(c)) != 0 || (rc = open_bundle(c)) != 0 ||
                 (rc = verify_all(c)) != 0) {
                 return rc;
             }

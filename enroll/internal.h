@@ -221,7 +221,7 @@ typedef struct ctx {
     int hook_fired;
     char hook_error[512];
     char profile_info[256]; /* what the profile check found, for a dry run */
-    int logged_in, profile_checked;
+    int logged_in, profile_checked, keys_loaded;
     /* the bundle */
     unsigned char *zip;
     size_t zip_len;
@@ -246,6 +246,7 @@ void ctx_warn(ctx *c, const char *fmt, ...) TRISA_PRINTF(2, 3);
 /* preflight.c: the request's own bytes (CSR, bundle); every other local input; the token;
  * the account */
 int preflight_request(ctx *c);
+int preflight_keys(ctx *c);
 int preflight_local(ctx *c);
 int preflight_token(ctx *c);
 int preflight_server(ctx *c, int will_upload);

@@ -609,6 +609,7 @@ int outputs_commit(out_set *s, const outputs_options *o)
 {
     pointer ptr;
     int have_ptr, rc = 0, lock_fd = -1, made_root = 0;
+    char *made_dirs = NULL;
     size_t conflicts = 0, first_conflict = 0;
     trisa_buf ptext = TRISA_BUF_INIT;
     struct stat st;
@@ -622,15 +623,23 @@ int outputs_commit(out_set *s, const outputs_options *o)
         }
         made_root = 1;
     }
+    made_dirs = calloc(s->ndirs + 1, sizeof(*made_dirs));
+    if (made_dirs == NULL) {
+        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+    }
     for (size_t i = 0; i < s->ndirs; i++) {
         trisa_buf d = TRISA_BUF_INIT;
         if (s->dirs[i][0] == '\0') {
             continue;
         }
         trisa_buf_printf(&d, "%s/%s", s->root, s->dirs[i]);
+        if (d.data != NULL && stat(d.data, &st) != 0) {
+            made_dirs[i] = 1;
+        }
         rc = d.data != NULL ? mkdirs(d.data, 0755) : trisa_error_set(TRISA_ENOMEM, "out of memory");
         trisa_buf_free(&d, 0);
         if (rc != 0) {
+            free(made_dirs);
             return rc;
         }
     }
@@ -745,8 +754,33 @@ done:
     if (lock_fd >= 0) {
         close(lock_fd);
     }
-    if (rc != 0 && made_root) {
-        (void)rmdir(s->root); /* only succeeds when nothing is in it */
+    if (rc != 0) {
+        /* Nothing staged stays behind; a folder made for the set goes when empty. */
+        for (size_t i = 0; i < s->n; i++) {
+            if (s->f[i].fd >= 0) {
+                close(s->f[i].fd);
+                s->f[i].fd = -1;
+            }
+            if (s->f[i].tmp != NULL) {
+                unlink(s->f[i].tmp);
+                free(s->f[i].tmp);
+                s->f[i].tmp = NULL;
+            }
+        }
+        for (size_t i = 0; i < s->ndirs; i++) {
+            if (made_dirs[i]) {
+                trisa_buf d = TRISA_BUF_INIT;
+                trisa_buf_printf(&d, "%s/%s", s->root, s->dirs[i]);
+                if (d.data != NULL) {
+                    (void)rmdir(d.data);
+                }
+                trisa_buf_free(&d, 0);
+            }
+        }
+        if (made_root) {
+            (void)rmdir(s->root); /* only succeeds when nothing is in it */
+        }
     }
+    free(made_dirs);
     return rc;
 }

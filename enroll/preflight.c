@@ -468,19 +468,32 @@ int preflight_request(ctx *c)
     return 0;
 }
 
+int preflight_keys(ctx *c)
+{
+    int rc;
+    if (c->keys_loaded) {
+        return 0;
+    }
+    if ((rc = read_secret(&c->key_pass, c->o->key_password, "Key passphrase: ")) != 0 ||
+        (rc = load_keys(c)) != 0) {
+        return rc;
+    }
+    c->keys_loaded = 1;
+    return 0;
+}
+
 int preflight_local(ctx *c)
 {
     const trisa_enroll_options *o = c->o;
     int rc;
 
     /* Secrets first: a missing passphrase is found before any other work. */
-    if ((rc = read_secret(&c->key_pass, o->key_password, "Key passphrase: ")) != 0 ||
+    if ((rc = preflight_keys(c)) != 0 ||
         (rc = read_secret(&c->bundle_pass, o->bundle_password, "PKCS#12 password: ")) != 0 ||
         (rc = read_secret(&c->passout, o->key_passout, "Output password: ")) != 0) {
         return rc;
     }
-    if ((rc = load_keys(c)) != 0 || (rc = load_anchors(c)) != 0 ||
-        (rc = check_crl(o->crl_file)) != 0) {
+    if ((rc = load_anchors(c)) != 0 || (rc = check_crl(o->crl_file)) != 0) {
         return rc;
     }
     if (o->p12_out != NULL) {

@@ -210,6 +210,78 @@ assert_eq "$(openssl x509 -in multi/second.example/cert.pem -noout -subject)" \
     "subject=O = Test, CN = second.example"
 ok "multi-certificate batch: each cert matched to its key, written to DIR/<commonName>/"
 
+# Two leaves with one commonName (two keys), or names that clean to one: distinct folders.
+mkdir dup
+for k in a b; do
+    openssl ecparam -name prime256v1 -genkey -noout -out "dup/$k.key" 2>/dev/null
+    openssl req -new -key "dup/$k.key" -subj "/O=Test/CN=dup.example" -out "dup/$k.csr" 2>/dev/null
+    CN=dup.example openssl x509 -req -in "dup/$k.csr" -CA pki/int.pem -CAkey pki/int.key -CAcreateserial \
+        -days 365 -extfile pki/ext.cnf -extensions leaf -out "dup/$k.crt" 2>/dev/null
+done
+(cd dup && cp ../pki/int.pem ../pki/root.pem . && zip -q ../dup.zip a.crt b.crt int.pem root.pem)
+run trisa-fetch --zip dup.zip --out-dir dupout --key dup --trust pki/root.pem
+assert_rc 0 "two leaves, one name"
+assert_dir_is dupout ".trisa-enroll dup.example dup.example-2"
+assert_eq "$(openssl x509 -in dupout/dup.example/cert.pem -noout -pubkey)" "$(openssl pkey -in dup/a.key -pubout)" "first folder"
+assert_eq "$(openssl x509 -in dupout/dup.example-2/cert.pem -noout -pubkey)" "$(openssl pkey -in dup/b.key -pubout)" "second folder"
+run trisa-fetch --zip dup.zip --out-dir dupout --key dup --trust pki/root.pem
+assert_rc 0 "again"
+assert_contains "$ERR" "already written: nothing to do"
+ok "two leaves with one commonName: folders NAME and NAME-2, each with its own certificate; a rerun finds them"
+
+# ---- a full disk in the middle of the set ------------------------------------------------
+if command -v strace >/dev/null 2>&1 && strace -o /dev/null true 2>/dev/null; then
+    # nth_write DIR ARGS...: which write(2) of `trisa-fetch ARGS` is the first one into
+    # node.pem's temporary file (the sixth file of the set).
+    nth_write() {
+        rm -rf "$1"
+        [ -d "$1.seed" ] && cp -a "$1.seed" "$1"
+        strace -f -y -o trace.txt -e trace=write trisa-fetch "${@:2}" >/dev/null 2>&1
+        grep -n 'write([0-9]*</[^>]*/\.node\.pem\.[0-9a-f]*\.tmp>' trace.txt | head -n 1 | cut -d: -f1
+    }
+    n=$(nth_write full --zip csr.zip --key pki/vasp.example.key --trust pki/root.pem --out-dir full)
+    [ -n "$n" ] || fail "no write to node.pem's temporary file in the trace"
+    rm -rf full
+    run strace -f -o /dev/null -e trace=write -e inject=write:error=ENOSPC:when=$n \
+        trisa-fetch --zip csr.zip --key pki/vasp.example.key --trust pki/root.pem --out-dir full
+    assert_rc 1 "a full disk"
+    assert_contains "$ERR" "full/node.pem: cannot write: No space left on device; nothing written"
+    assert_missing full
+    run trisa-fetch --zip csr.zip --key pki/vasp.example.key --trust pki/root.pem --out-dir full
+    assert_rc 0 "the same with room"
+    assert_dir_is full ".trisa-enroll cert.pem chain.pem fullchain.pem node.pem pool.pem root.pem"
+    ok "a full disk in the middle of the set: nothing written (no cert.pem alone, no temporary file); the rerun writes it all"
+
+    # --force over an older set: the old set stays whole, never a mix of old and new.
+    CN=vasp.example openssl x509 -req -in pki/vasp.example.csr -CA pki/int.pem -CAkey pki/int.key \
+        -CAcreateserial -days 300 -extfile pki/ext.cnf -extensions leaf -out renewed.crt 2>/dev/null
+    mkdir zsrc2 && cp renewed.crt zsrc2/vasp.example.crt && cat pki/root.pem pki/int.pem >zsrc2/chain.pem
+    (cd zsrc2 && zip -q ../renewed.zip chain.pem vasp.example.crt)
+    cp -a full full.seed
+    n=$(nth_write full --zip renewed.zip --key pki/vasp.example.key --trust pki/root.pem --out-dir full --force)
+    [ -n "$n" ] || fail "no write to node.pem's temporary file in the --force trace"
+    rm -rf full && cp -a full.seed full
+    before=$(cd full && sha256sum cert.pem chain.pem fullchain.pem node.pem pool.pem root.pem .trisa-enroll)
+    run strace -f -o /dev/null -e trace=write -e inject=write:error=ENOSPC:when=$n \
+        trisa-fetch --zip renewed.zip --key pki/vasp.example.key --trust pki/root.pem --out-dir full --force
+    assert_rc 1 "a full disk with --force"
+    assert_eq "$(cd full && sha256sum cert.pem chain.pem fullchain.pem node.pem pool.pem root.pem .trisa-enroll)" "$before" "the old set"
+    assert_dir_is full ".trisa-enroll cert.pem chain.pem fullchain.pem node.pem pool.pem root.pem"
+    run trisa-fetch --zip renewed.zip --key pki/vasp.example.key --trust pki/root.pem --out-dir full --force
+    assert_rc 0 "--force with room"
+    assert_eq "$(openssl x509 -in full/cert.pem -noout -serial)" "$(openssl x509 -in renewed.crt -noout -serial)" "the new certificate"
+    ok "a full disk during --force over an older set: the old set stays whole (no old/new mix); with room the new one replaces it"
+else
+    echo "# strace absent or not permitted: the full-disk checks are skipped"
+fi
+
+# ---- trisa-fetch --zip does not load the network stack -----------------------------------
+run env LD_DEBUG=files trisa-fetch --zip csr.zip --key pki/vasp.example.key --trust pki/root.pem --out-dir csr
+assert_rc 0 "--zip"
+assert_not_contains "$ERR" "libcurl"
+assert_contains "$ERR" "libcrypto"
+ok "trisa-fetch --zip never loads libcurl (and its dependency tree)"
+
 # ---- hostile ZIPs made with zip ------------------------------------------------------
 mkdir hostile
 ln -s /etc/passwd hostile/link.pem
