@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -194,26 +195,35 @@ done:
     return rc;
 }
 
+/* Who holds the flock on fd's file: /proc/locks lists it (pid, device, inode), so the
+ * lock costs no write of our own on every run. 0 when unknown. */
 static long holder_pid(int fd)
 {
-    char buf[32];
-    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    struct stat st;
+    char line[256], want[64];
+    FILE *f;
     long pid = 0;
-    if (n > 0) {
-        buf[n] = '\0';
-        buf[strcspn(buf, "\n")] = '\0';
-        if (trisa_parse_long(buf, 1, 0x7fffffffL, &pid) != 0) {
-            pid = 0;
+    if (fstat(fd, &st) != 0 || (f = fopen("/proc/locks", "re")) == NULL) {
+        return 0;
+    }
+    snprintf(want, sizeof(want), "%02x:%02x:%llu", major(st.st_dev), minor(st.st_dev),
+             (unsigned long long)st.st_ino);
+    while (pid == 0 && fgets(line, sizeof(line), f) != NULL) {
+        char kind[16], dev[64];
+        long p;
+        if (sscanf(line, "%*s %15s %*s %*s %ld %63s", kind, &p, dev) == 3 &&
+            strcmp(kind, "FLOCK") == 0 && strcmp(dev, want) == 0) {
+            pid = p;
         }
     }
+    fclose(f);
     return pid;
 }
 
 int entry_lock(entry *e, int no_wait, long long deadline_ms, void (*waiting)(long pid, void *),
                void *data)
 {
-    char pid[32];
-    int n, said = 0;
+    int said = 0;
 
     if (e->lock_fd < 0) {
         return trisa_error_set(TRISA_EINVAL, "entry_lock: the entry is not open");
@@ -259,11 +269,6 @@ int entry_lock(entry *e, int no_wait, long long deadline_ms, void (*waiting)(lon
         nanosleep(&ts, NULL);
     }
     e->locked = 1;
-    /* Who holds it, for the message of a run that has to wait. */
-    n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-    if (ftruncate(e->lock_fd, 0) == 0 && pwrite(e->lock_fd, pid, (size_t)n, 0) != n) {
-        /* informational only */
-    }
     return 0;
 }
 
