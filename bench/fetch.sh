@@ -88,6 +88,7 @@ compare() {
     if [ -n "$baseline" ]; then
         cmds+=(-n "trisa-fetch (baseline)" "$baseline/bin/trisa-fetch --zip $z --out-dir out --password-file $pwf --trust-bundle-root ${atopt[*]}")
     fi
+    rm -rf out
     $cmd >/dev/null 2>&1 || { echo "bench/fetch.sh: trisa-fetch failed on $z" >&2; exit 1; }
     echo "== $name"
     hyperfine -N --warmup 3 --min-runs 30 --prepare 'rm -rf out' --export-json "$name.json" \

@@ -605,27 +605,16 @@ static int pointer_text(trisa_buf *b, const out_set *s, const outputs_options *o
     return b->failed ? trisa_error_set(TRISA_ENOMEM, "out of memory") : 0;
 }
 
-int outputs_commit(out_set *s, const outputs_options *o)
+/* The output folder and the identities' folders, noting which were made here. */
+static int make_folders(out_set *s, int *made_root, char *made_dirs)
 {
-    pointer ptr;
-    int have_ptr, rc = 0, lock_fd = -1, made_root = 0;
-    char *made_dirs = NULL;
-    size_t conflicts = 0, first_conflict = 0;
-    trisa_buf ptext = TRISA_BUF_INIT;
     struct stat st;
-    char **synced = NULL;
-    size_t nsynced = 0;
-
-    s->written = 0;
+    int rc;
     if (stat(s->root, &st) != 0) {
         if ((rc = mkdirs(s->root, 0755)) != 0) {
             return rc;
         }
-        made_root = 1;
-    }
-    made_dirs = calloc(s->ndirs + 1, sizeof(*made_dirs));
-    if (made_dirs == NULL) {
-        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+        *made_root = 1;
     }
     for (size_t i = 0; i < s->ndirs; i++) {
         trisa_buf d = TRISA_BUF_INIT;
@@ -639,17 +628,24 @@ int outputs_commit(out_set *s, const outputs_options *o)
         rc = d.data != NULL ? mkdirs(d.data, 0755) : trisa_error_set(TRISA_ENOMEM, "out of memory");
         trisa_buf_free(&d, 0);
         if (rc != 0) {
-            free(made_dirs);
             return rc;
         }
     }
-    /* One writer at a time in a folder, whatever the request. */
-    lock_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (lock_fd < 0 || flock(lock_fd, LOCK_EX) != 0) {
-        rc = trisa_error_set(TRISA_EIO, "%s: cannot lock: %s", s->root, strerror(errno));
-        goto done;
-    }
-    /* Temporary files an earlier run left when it was killed. */
+    return 0;
+}
+
+/* What to do with each file (and the pointer, last): an earlier run's temporary files go,
+ * each target is compared with the disk, and a conflict stops everything. */
+static int plan(out_set *s, const outputs_options *o)
+{
+    pointer ptr;
+    trisa_buf ptext = TRISA_BUF_INIT;
+    size_t conflicts = 0, first = 0;
+    unsigned char *old = NULL;
+    size_t oldlen = 0;
+    out_file *pf;
+    int have_ptr, rc = 0;
+
     for (size_t i = 0; i < s->n; i++) {
         char *dir = dir_of(s->f[i].path);
         const char *names[2] = {base_of(s->f[i].path), POINTER_FILE};
@@ -659,79 +655,63 @@ int outputs_commit(out_set *s, const outputs_options *o)
         free(dir);
     }
     have_ptr = pointer_load(&ptr, s->root) == 0;
-    for (size_t i = 0; i < s->n; i++) {
+    for (size_t i = 0; i < s->n && rc == 0; i++) {
         int conflict = 0;
-        if ((rc = compare(&s->f[i], &ptr, have_ptr, o, &conflict)) != 0) {
-            break;
-        }
-        if (conflict && !o->force) {
-            if (conflicts++ == 0) {
-                first_conflict = i;
-            }
+        rc = compare(&s->f[i], &ptr, have_ptr, o, &conflict);
+        if (rc == 0 && conflict && !o->force && conflicts++ == 0) {
+            first = i;
         }
     }
     if (have_ptr) {
         pointer_free(&ptr);
     }
     if (rc != 0) {
-        goto done;
+        return rc;
     }
     if (conflicts > 0) {
-        rc = trisa_error_set(TRISA_EEXISTS,
-                             "%s exists and differs from the issued certificate's file%s%s; "
-                             "nothing written (force to replace)",
-                             s->f[first_conflict].path, conflicts > 1 ? " (and more: " : "",
-                             conflicts > 1 ? "see the folder)" : "");
-        goto done;
+        return trisa_error_set(TRISA_EEXISTS,
+                               "%s exists and differs from the issued certificate's file%s%s; "
+                               "nothing written (force to replace)",
+                               s->f[first].path, conflicts > 1 ? " (and more: " : "",
+                               conflicts > 1 ? "see the folder)" : "");
     }
-    /* The pointer joins the set, written last. */
-    if ((rc = pointer_text(&ptext, s, o)) != 0) {
-        goto done;
+    if ((rc = pointer_text(&ptext, s, o)) != 0 ||
+        (rc = add_file(s, "", POINTER_FILE, &ptext, 0644, 0)) != 0) {
+        trisa_buf_free(&ptext, 0);
+        return rc;
     }
-    {
-        out_file *pf;
-        unsigned char *old = NULL;
-        size_t oldlen = 0;
-        if ((rc = add_file(s, "", POINTER_FILE, &ptext, 0644, 0)) != 0) {
-            goto done;
-        }
-        pf = &s->f[s->n - 1];
-        pf->action = OUT_REPLACE;
-        if (trisa_file_read(&old, &oldlen, pf->path, 1024 * 1024) == 0 && oldlen == pf->len &&
-            memcmp(old, pf->data, oldlen) == 0) {
-            pf->action = OUT_SKIP;
-        }
-        trisa_error_clear();
-        free(old);
+    pf = &s->f[s->n - 1];
+    pf->action = OUT_REPLACE;
+    if (trisa_file_read(&old, &oldlen, pf->path, 1024 * 1024) == 0 && oldlen == pf->len &&
+        memcmp(old, pf->data, oldlen) == 0) {
+        pf->action = OUT_SKIP;
     }
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->f[i].action != OUT_SKIP && (rc = stage(&s->f[i])) != 0) {
-            goto done; /* outputs_free removes what was staged */
-        }
-    }
-    if ((rc = settle(s)) != 0) {
-        goto done;
-    }
-    synced = calloc(s->n, sizeof(*synced));
+    trisa_error_clear();
+    free(old);
+    return 0;
+}
+
+/* Rename each staged file into place, then sync each folder once. */
+static int commit_all(out_set *s)
+{
+    char **synced = calloc(s->n + 1, sizeof(*synced));
+    size_t nsynced = 0;
+    int rc = 0;
     if (synced == NULL) {
-        rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
-        goto done;
+        return trisa_error_set(TRISA_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; i < s->n; i++) {
+    for (size_t i = 0; i < s->n && rc == 0; i++) {
         char *dir;
         size_t k;
-        if (s->f[i].action == OUT_SKIP) {
+        if (s->f[i].action == OUT_SKIP || (rc = commit_one(&s->f[i])) != 0) {
             continue;
-        }
-        if ((rc = commit_one(&s->f[i])) != 0) {
-            goto done;
         }
         if (strcmp(s->f[i].rel, POINTER_FILE) != 0) {
             s->written++;
         }
         if ((dir = dir_of(s->f[i].path)) == NULL) {
             rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
-            goto done;
+            break;
         }
         for (k = 0; k < nsynced && strcmp(synced[k], dir) != 0; k++) {
         }
@@ -744,42 +724,76 @@ int outputs_commit(out_set *s, const outputs_options *o)
     /* One sync a folder makes every rename above durable. */
     for (size_t k = 0; k < nsynced; k++) {
         sync_dir(synced[k]);
-    }
-done:
-    for (size_t k = 0; k < nsynced; k++) {
         free(synced[k]);
     }
     free(synced);
-    trisa_buf_free(&ptext, 0);
+    return rc;
+}
+
+/* A failed set: nothing staged stays behind; folders made for it go when empty. */
+static void undo(out_set *s, int made_root, const char *made_dirs)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->f[i].fd >= 0) {
+            close(s->f[i].fd);
+            s->f[i].fd = -1;
+        }
+        if (s->f[i].tmp != NULL) {
+            unlink(s->f[i].tmp);
+            free(s->f[i].tmp);
+            s->f[i].tmp = NULL;
+        }
+    }
+    for (size_t i = 0; i < s->ndirs; i++) {
+        trisa_buf d = TRISA_BUF_INIT;
+        if (made_dirs[i]) {
+            trisa_buf_printf(&d, "%s/%s", s->root, s->dirs[i]);
+            if (d.data != NULL) {
+                (void)rmdir(d.data);
+            }
+        }
+        trisa_buf_free(&d, 0);
+    }
+    if (made_root) {
+        (void)rmdir(s->root); /* only succeeds when nothing is in it */
+    }
+}
+
+int outputs_commit(out_set *s, const outputs_options *o)
+{
+    char *made_dirs = calloc(s->ndirs + 1, sizeof(*made_dirs));
+    int rc, lock_fd = -1, made_root = 0;
+
+    s->written = 0;
+    if (made_dirs == NULL) {
+        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+    }
+    if ((rc = make_folders(s, &made_root, made_dirs)) != 0) {
+        goto done;
+    }
+    /* One writer at a time in a folder, whatever the request. */
+    lock_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX) != 0) {
+        rc = trisa_error_set(TRISA_EIO, "%s: cannot lock: %s", s->root, strerror(errno));
+        goto done;
+    }
+    if ((rc = plan(s, o)) != 0) {
+        goto done;
+    }
+    for (size_t i = 0; i < s->n && rc == 0; i++) {
+        if (s->f[i].action != OUT_SKIP) {
+            rc = stage(&s->f[i]);
+        }
+    }
+    if (rc == 0 && (rc = settle(s)) == 0) {
+        rc = commit_all(s);
+    }
+done:
     if (lock_fd >= 0) {
         close(lock_fd);
     }
     if (rc != 0) {
-        /* Nothing staged stays behind; a folder made for the set goes when empty. */
-        for (size_t i = 0; i < s->n; i++) {
-            if (s->f[i].fd >= 0) {
-                close(s->f[i].fd);
-                s->f[i].fd = -1;
-            }
-            if (s->f[i].tmp != NULL) {
-                unlink(s->f[i].tmp);
-                free(s->f[i].tmp);
-                s->f[i].tmp = NULL;
-            }
-        }
-        for (size_t i = 0; i < s->ndirs; i++) {
-            if (made_dirs[i]) {
-                trisa_buf d = TRISA_BUF_INIT;
-                trisa_buf_printf(&d, "%s/%s", s->root, s->dirs[i]);
-                if (d.data != NULL) {
-                    (void)rmdir(d.data);
-                }
-                trisa_buf_free(&d, 0);
-            }
-        }
-        if (made_root) {
-            (void)rmdir(s->root); /* only succeeds when nothing is in it */
-        }
+        undo(s, made_root, made_dirs);
     }
     free(made_dirs);
     return rc;

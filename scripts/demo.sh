@@ -50,6 +50,7 @@ echo "    listening on $url (pid $server_pid); TLS CA state/tls-ca.pem, issuing 
 export SECTIGO_ENDPOINT="$url" SECTIGO_ENVIRONMENT=testing
 export SECTIGO_USERNAME=staging SECTIGO_PASSWORD=staging-password
 export SECTIGO_CA_BUNDLE="$work/state/tls-ca.pem" XDG_CACHE_HOME="$work/cache"
+export TRISA_STATE_DIR="$work/trisa-state"   # trisa-fetch's journal, kept with the demo's files
 profile=42
 
 step "2. Make a key and a CSR from $conf (the key never leaves this host)"
