@@ -13,12 +13,12 @@
 
 int main(int argc, char **argv)
 {
-    long n = argc > 2 ? strtol(argv[2], NULL, 10) : 10000;
+    long n = 10000;
     char key[65];
     struct timespec a, b;
     double us;
 
-    if (argc < 2 || n <= 0) {
+    if (argc < 2 || (argc > 2 && trisa_parse_long(argv[2], 1, 100000000L, &n) != 0)) {
         fprintf(stderr, "usage: enroll_lock STATE-DIR [N]\n");
         return 2;
     }

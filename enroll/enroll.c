@@ -524,8 +524,12 @@ static int write_outputs(ctx *c, const char *request, int *written)
     return rc;
 }
 
+/* The certificate beside its key on the token (same id and label), and the issuing CAs
+ * beside it, so that a server loading the certificate from the token can send the chain.
+ * The files are written by then: the message says so; a rerun stores what is missing. */
 static int store_on_token(ctx *c)
 {
+    const STACK_OF(X509) *chain = trisa_bundle_chain(c->bundle, 0);
     char *uri = NULL;
     int rc;
     if (c->hsm == NULL) {
@@ -535,7 +539,27 @@ static int store_on_token(ctx *c)
     if (rc == 0) {
         event(c, TRISA_ENROLL_STEP_STORED, c->j.batch_id, uri, trisa_hsm_token_label(c->hsm));
     }
+    for (int i = 0; rc == 0 && i < sk_X509_num(chain); i++) {
+        int added = 0;
+        free(uri);
+        uri = NULL;
+        rc = trisa_hsm_store_ca_certificate(&uri, &added, c->hsm, sk_X509_value(chain, i));
+        if (rc == 0) {
+            trisa_enroll_event ev;
+            memset(&ev, 0, sizeof(ev));
+            ev.step = TRISA_ENROLL_STEP_STORED_CA;
+            ev.batch_id = c->j.batch_id;
+            ev.path = uri;
+            ev.text = trisa_hsm_token_label(c->hsm);
+            ev.index = (size_t)i;
+            ev.count = added ? 1 : 0;
+            ctx_event(c, &ev);
+        }
+    }
     free(uri);
+    if (rc != 0 && c->o->out_dir != NULL) {
+        return trisa_error_prefix("the PEM files in %s are written; on the token", c->o->out_dir);
+    }
     return rc;
 }
 
@@ -562,8 +586,9 @@ static int record_result(ctx *c)
             if (pass == 0) {
                 certs[m++] = trisa_bundle_leaf(c->bundle, i);
             } else {
-                for (size_t k = 0; k < trisa_bundle_chain_count(c->bundle, i) && m < 33; k++) {
-                    certs[m++] = trisa_bundle_chain_cert(c->bundle, i, k);
+                const STACK_OF(X509) *chain = trisa_bundle_chain(c->bundle, i);
+                for (int k = 0; k < sk_X509_num(chain) && m < 33; k++) {
+                    certs[m++] = sk_X509_value(chain, k);
                 }
                 if (trisa_bundle_root(c->bundle, i) != NULL) {
                     certs[m++] = trisa_bundle_root(c->bundle, i);
@@ -645,6 +670,7 @@ static int import_old_state(ctx *c, int *ours)
     size_t len = 0;
     char sha[65] = "", ep[1024] = "", status[64] = "", phase[32] = "";
     long long profile = 0, batch = 0;
+    long v = 0;
     char key[65];
     entry e;
     journal j;
@@ -671,9 +697,9 @@ static int import_old_state(ctx *c, int *ours)
         } else if (strncmp(line, "endpoint=", 9) == 0) {
             set_str(ep, sizeof(ep), line + 9);
         } else if (strncmp(line, "profile=", 8) == 0) {
-            profile = strtoll(line + 8, NULL, 10);
+            profile = trisa_parse_long(line + 8, 1, 0x7fffffffL, &v) == 0 ? v : 0;
         } else if (strncmp(line, "batch_id=", 9) == 0) {
-            batch = strtoll(line + 9, NULL, 10);
+            batch = trisa_parse_long(line + 9, 1, 0x7fffffffL, &v) == 0 ? v : 0;
         } else if (strncmp(line, "status=", 7) == 0) {
             set_str(status, sizeof(status), line + 7);
         } else if (strncmp(line, "phase=", 6) == 0) {

@@ -180,8 +180,9 @@ static int build_identity(out_set *s, const char *dir, const trisa_bundle *b, si
     if ((rc = pem_add(&cert, leaf)) != 0) {
         goto done;
     }
-    for (size_t k = 0; k < trisa_bundle_chain_count(b, i); k++) {
-        top = trisa_bundle_chain_cert(b, i, k);
+    const STACK_OF(X509) *ch = trisa_bundle_chain(b, i);
+    for (int k = 0; k < sk_X509_num(ch); k++) {
+        top = sk_X509_value(ch, k);
         if ((rc = pem_add(&chain, top)) != 0) {
             goto done;
         }
@@ -354,7 +355,11 @@ int pointer_load(pointer *p, const char *dir)
         } else if (strncmp(line, "request=", 8) == 0 && strlen(line + 8) == 64) {
             memcpy(p->request, line + 8, 65);
         } else if (strncmp(line, "batch_id=", 9) == 0) {
-            p->batch_id = strtoll(line + 9, NULL, 10);
+            long v;
+            if (trisa_parse_long(line + 9, 0, 0x7fffffffL, &v) != 0) {
+                goto done;
+            }
+            p->batch_id = v;
         } else if (strncmp(line, "file=", 5) == 0 && strlen(line) > 5 + 64 + 1 &&
                    line[5 + 64] == ' ') {
             if (p->n == cap) {

@@ -540,7 +540,14 @@ int preflight_token(ctx *c)
     ho.warn_data = o->data;
     if ((rc = trisa_hsm_open(&c->hsm, &ho)) != 0 ||
         (rc = trisa_hsm_find_key(&c->token_key, &c->token_uri, c->hsm, o->pkcs11_uri)) != 0) {
-        return trisa_error_prefix("token (%s)", o->pkcs11_uri);
+        /* No token or no key where the URI points is a token error here (12 in the
+         * tools), as in trisa-csr; the message names what is present. */
+        if (rc == TRISA_ENOTFOUND) {
+            char msg[1024];
+            set_str(msg, sizeof(msg), trisa_error_last());
+            rc = trisa_error_set(TRISA_EHSM, "%s", msg);
+        }
+        return rc;
     }
     return match_csrs(c);
 }

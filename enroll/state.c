@@ -200,23 +200,28 @@ done:
 static long holder_pid(int fd)
 {
     struct stat st;
-    char line[256], want[64];
-    FILE *f;
+    char want[64];
+    unsigned char *data = NULL;
+    size_t len = 0;
     long pid = 0;
-    if (fstat(fd, &st) != 0 || (f = fopen("/proc/locks", "re")) == NULL) {
+    if (fstat(fd, &st) != 0 || trisa_file_read(&data, &len, "/proc/locks", 4u << 20) != 0) {
+        trisa_error_clear();
         return 0;
     }
     snprintf(want, sizeof(want), "%02x:%02x:%llu", major(st.st_dev), minor(st.st_dev),
              (unsigned long long)st.st_ino);
-    while (pid == 0 && fgets(line, sizeof(line), f) != NULL) {
+    for (char *line = (char *)data, *next; pid == 0 && line != NULL && *line != '\0'; line = next) {
         char kind[16], dev[64];
         long p;
+        if ((next = strchr(line, '\n')) != NULL) {
+            *next++ = '\0';
+        }
         if (sscanf(line, "%*s %15s %*s %*s %ld %63s", kind, &p, dev) == 3 &&
             strcmp(kind, "FLOCK") == 0 && strcmp(dev, want) == 0) {
             pid = p;
         }
     }
-    fclose(f);
+    free(data);
     return pid;
 }
 

@@ -42,6 +42,14 @@ static void progress(const trisa_enroll_event *ev, void *data)
     }
 }
 
+/* A profile id: digits only. */
+static long long atoll_checked(const char *s)
+{
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    return end != s && *end == '\0' && v > 0 ? v : 0;
+}
+
 static void warn(const char *message, void *data)
 {
     (void)data;
@@ -63,7 +71,7 @@ int main(int argc, char **argv)
     keys[0] = argv[2];
     o.source = TRISA_ENROLL_FROM_CSR;
     o.csr_file = argv[1];
-    o.profile_id = strtoll(argv[3], NULL, 10);
+    o.profile_id = atoll_checked(argv[3]);
     o.key_files = keys;
     o.key_count = 1;
     o.trust_file = argv[4];

@@ -876,23 +876,14 @@ X509 *trisa_bundle_leaf(const trisa_bundle *b, size_t index)
     return b != NULL && index < b->nids ? b->ids[index].leaf : NULL;
 }
 
+const STACK_OF(X509) * trisa_bundle_chain(const trisa_bundle *b, size_t index)
+{
+    return b != NULL && index < b->nids ? b->ids[index].chain : NULL;
+}
+
 int trisa_bundle_has_bundle_key(const trisa_bundle *b, size_t index)
 {
     return b != NULL && index < b->nids && b->ids[index].key != NULL && b->ids[index].bundle_key;
-}
-
-size_t trisa_bundle_chain_count(const trisa_bundle *b, size_t index)
-{
-    int n = b != NULL && index < b->nids ? sk_X509_num(b->ids[index].chain) : 0;
-    return n > 0 ? (size_t)n : 0;
-}
-
-X509 *trisa_bundle_chain_cert(const trisa_bundle *b, size_t index, size_t k)
-{
-    if (k >= trisa_bundle_chain_count(b, index)) {
-        return NULL;
-    }
-    return sk_X509_value(b->ids[index].chain, (int)k);
 }
 
 X509 *trisa_bundle_root(const trisa_bundle *b, size_t index)

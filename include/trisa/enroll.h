@@ -73,7 +73,11 @@ typedef enum trisa_enroll_step {
     TRISA_ENROLL_STEP_WROTE,       /**< `path`: a folder; `text`: the files written in it */
     TRISA_ENROLL_STEP_UNCHANGED,   /**< `path`: a folder whose outputs were already there */
     TRISA_ENROLL_STEP_WROTE_P12,   /**< `path`: the PKCS#12 written; `text`: its algorithms */
-    TRISA_ENROLL_STEP_STORED,      /**< the certificate went on the token; `path`: its URI */
+    TRISA_ENROLL_STEP_STORED,      /**< the certificate went on the token; `path`: its URI,
+                                        `text`: the token's label */
+    TRISA_ENROLL_STEP_STORED_CA,   /**< an issuing CA certificate is on the token: `path` its
+                                        URI, `text` the token's label, `count` 1 when stored
+                                        now, 0 when it was there already */
     TRISA_ENROLL_STEP_DONE         /**< the request is done; `text`: "issued" or "already issued" */
 } trisa_enroll_step;
 
@@ -221,35 +225,35 @@ typedef enum trisa_enroll_pem {
  *   failed: nothing written), TRISA_EEXISTS (an output differs from the result and
  *   `force` was not given: nothing written), TRISA_ENOMEM.
  */
-int trisa_enroll_run(trisa_enroll_result **out, const trisa_enroll_options *opts);
+TRISA_EXTERN int trisa_enroll_run(trisa_enroll_result **out, const trisa_enroll_options *opts);
 
 /** Free a result. NULL is ignored. */
-void trisa_enroll_result_free(trisa_enroll_result *result);
+TRISA_EXTERN void trisa_enroll_result_free(trisa_enroll_result *result);
 
 /** The batch that was issued (0 for a bundle read from a file). */
-long long trisa_enroll_result_batch_id(const trisa_enroll_result *result);
+TRISA_EXTERN long long trisa_enroll_result_batch_id(const trisa_enroll_result *result);
 
 /** The earlier batch a `new_request` superseded, or 0. */
-long long trisa_enroll_result_supersedes(const trisa_enroll_result *result);
+TRISA_EXTERN long long trisa_enroll_result_supersedes(const trisa_enroll_result *result);
 
 /** Whether the request was already done and every output was already in place. */
-int trisa_enroll_result_already_issued(const trisa_enroll_result *result);
+TRISA_EXTERN int trisa_enroll_result_already_issued(const trisa_enroll_result *result);
 
 /** The number of identities (certificates) in the result. */
-size_t trisa_enroll_result_count(const trisa_enroll_result *result);
+TRISA_EXTERN size_t trisa_enroll_result_count(const trisa_enroll_result *result);
 
 /** Identity @p index's leaf certificate, borrowed; NULL when out of range. */
-X509 *trisa_enroll_result_leaf(const trisa_enroll_result *result, size_t index);
+TRISA_EXTERN X509 *trisa_enroll_result_leaf(const trisa_enroll_result *result, size_t index);
 
 /** A PEM text of identity @p index, borrowed; NULL when out of range or absent (no root). */
-const char *trisa_enroll_result_pem(const trisa_enroll_result *result, size_t index,
-                                    trisa_enroll_pem which);
+TRISA_EXTERN const char *trisa_enroll_result_pem(const trisa_enroll_result *result, size_t index,
+                                                 trisa_enroll_pem which);
 
 /** The folder identity @p index was written to, borrowed; NULL when nothing was written. */
-const char *trisa_enroll_result_dir(const trisa_enroll_result *result, size_t index);
+TRISA_EXTERN const char *trisa_enroll_result_dir(const trisa_enroll_result *result, size_t index);
 
 /** The request's journal folder, borrowed; NULL for a bundle read from a file. */
-const char *trisa_enroll_result_journal(const trisa_enroll_result *result);
+TRISA_EXTERN const char *trisa_enroll_result_journal(const trisa_enroll_result *result);
 
 /**
  * The state directory the journal lives in: @p override when given, else
@@ -258,7 +262,7 @@ const char *trisa_enroll_result_journal(const trisa_enroll_result *result);
  * @param out receives the path; free with free().
  * @return 0, TRISA_ENOTFOUND (no HOME to put it in), TRISA_ENOMEM.
  */
-int trisa_enroll_state_dir(char **out, const char *override);
+TRISA_EXTERN int trisa_enroll_state_dir(char **out, const char *override);
 
 #ifdef __cplusplus
 }

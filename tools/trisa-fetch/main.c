@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/internal.h"
+#include "common/support.h"
 #include "trisa/bundle.h"
 #include "trisa/common.h"
 #include "trisa/enroll.h"
@@ -488,6 +488,10 @@ static void on_event(const trisa_enroll_event *ev, void *data)
         break;
     case TRISA_ENROLL_STEP_STORED:
         fprintf(stderr, "%s: stored the certificate on token '%s': %s\n", PROG, ev->text, ev->path);
+        break;
+    case TRISA_ENROLL_STEP_STORED_CA:
+        fprintf(stderr, "%s: %s CA certificate on token '%s': %s\n", PROG,
+                ev->count ? "stored the" : "already had the", ev->text, ev->path);
         break;
     case TRISA_ENROLL_STEP_DONE:
         if (ev->text != NULL && strcmp(ev->text, "already issued") == 0 && ev->batch_id > 0) {
