@@ -558,7 +558,9 @@ static int store_on_token(ctx *c)
     }
     free(uri);
     if (rc != 0 && c->o->out_dir != NULL) {
-        return trisa_error_prefix("the PEM files in %s are written; on the token", c->o->out_dir);
+        char msg[1024];
+        set_str(msg, sizeof(msg), trisa_error_last());
+        return trisa_error_set(rc, "%s; the PEM files in %s are written", msg, c->o->out_dir);
     }
     return rc;
 }
