@@ -1120,9 +1120,27 @@ static int read_journal(ctx *c)
         journal_init(&c->j, c->o->source == TRISA_ENROLL_FROM_CSR ? KIND_CSR : KIND_BATCH,
                      c->endpoint);
         if (c->o->source == TRISA_ENROLL_FROM_CSR) {
+            pointer p;
             c->j.profile = c->o->profile_id;
             memcpy(c->j.csr_sha256, c->csr_sha256, sizeof(c->csr_sha256));
             set_str(c->j.name, sizeof(c->j.name), trisa_csr_common_name(c->csrs[0].csr));
+            /* No journal (another user's state directory, one on a disk not mounted), but
+             * the out-dir says this request was issued as batch N: never upload again;
+             * continue that batch. */
+            if (c->o->out_dir != NULL && pointer_load(&p, c->o->out_dir) == 0) {
+                if (strcmp(p.request, c->e.key) == 0 && p.batch_id > 0) {
+                    c->j.state = ST_UPLOADED;
+                    c->j.batch_id = p.batch_id;
+                    if (!c->adopted) {
+                        ctx_warn(c,
+                                 "no journal of this request in %s, but %s/%s names its batch "
+                                 "%lld: continuing that batch, uploading nothing",
+                                 c->state_dir, c->o->out_dir, POINTER_FILE, p.batch_id);
+                    }
+                    c->adopted = 1;
+                }
+                pointer_free(&p);
+            }
         } else {
             c->j.batch_id = c->o->batch_id;
             c->j.state = ST_UPLOADED; /* the batch exists: follow it */
@@ -1232,7 +1250,8 @@ static int run_online(ctx *c)
     if ((rc = read_journal(c)) != 0) {
         return rc;
     }
-    if (c->j.state == ST_DONE && !o->new_request && fast_done(c, key, c->j.batch_id)) {
+    if ((c->j.state == ST_DONE || c->adopted) && !o->new_request &&
+        fast_done(c, key, c->j.batch_id)) {
         return 0;
     }
     /* Before a licence is spent, a folder holding someone else's files stops the run; once

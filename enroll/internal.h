@@ -222,6 +222,7 @@ typedef struct ctx {
     char hook_error[512];
     char profile_info[256]; /* what the profile check found, for a dry run */
     int logged_in, profile_checked, keys_loaded;
+    int adopted; /* the batch came from the out-dir's pointer, no journal had it */
     /* the bundle */
     unsigned char *zip;
     size_t zip_len;

@@ -112,6 +112,26 @@ assert_eq "$(cat out2/cert.pem)" "$(cat out/cert.pem)" "the same certificate"
 assert_eq "$(total)" "$n" "requests"
 ok "the same CSR in another folder: the same certificate, from the journal, nothing sent"
 
+# The journal elsewhere (a state directory on a disk not mounted, another user's): the
+# folder's pointer still names the batch, so nothing is uploaded again.
+mv "$TRISA_STATE_DIR" state.away
+run trisa-fetch --csr vasp.example.csr --profile $PROFILE --out-dir out --key vasp.example.key \
+    --trust "$EMU_CA" --interval 1
+assert_rc 0 "rerun without the journal"
+assert_contains "$ERR" "already issued (batch $batch1)"
+assert_eq "$(total)" "$n" "requests"
+rm out/chain.pem
+run trisa-fetch --csr vasp.example.csr --profile $PROFILE --out-dir out --key vasp.example.key \
+    --trust "$EMU_CA" --interval 1
+assert_rc 0 "rerun without the journal, a file missing"
+assert_contains "$ERR" "names its batch $batch1: continuing that batch, uploading nothing"
+assert_contains "$ERR" "wrote chain.pem in out"
+assert_eq "$(count POST /api/v1/batches/upload)" 1 "uploads"
+assert_eq "$(jget vasp.example.csr state)" done "the journal made again"
+rm -rf "$TRISA_STATE_DIR"
+mv state.away "$TRISA_STATE_DIR"
+ok "without the journal, the folder's pointer keeps the promise: already issued, or the batch continued; no upload"
+
 # ---- --new-request: the same bytes, a new batch -----------------------------------------
 serial1=$(openssl x509 -in out/cert.pem -noout -serial)
 run trisa-fetch --csr vasp.example.csr --profile $PROFILE --out-dir out --key vasp.example.key \
