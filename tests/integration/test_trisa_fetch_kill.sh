@@ -15,6 +15,8 @@ need python3
 need strace "Debian package strace"
 sectigo serve --help >/dev/null 2>&1 || skip "sectigo serve (the emulator) is not built"
 strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here (ptrace not permitted)"
+# LeakSanitizer cannot run under ptrace: off for the traced runs of a sanitizer build.
+traced() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace "$@"; }
 
 sed 's/"balance": *[0-9]*/"balance": 1000/' "$SHARE/emulator.json" >emu.json
 start_emulator --test-hooks --processing-delay 0 --config emu.json
@@ -62,7 +64,7 @@ for sc in flock connect rename renameat2 sendto; do
         newcsr "$name"
         before=$(uploads 200)
         set +e
-        strace -f -o /dev/null -e trace="$set_" -e inject="$set_":signal=KILL:when=$n \
+        traced -f -o /dev/null -e trace="$set_" -e inject="$set_":signal=KILL:when=$n \
             trisa-fetch --csr "$name.csr" --profile 42 --key "$name.key" --out-dir "$name.out" \
             --trust "$EMU_CA" --interval 1 >"$name.log" 2>&1
         rc=$?
@@ -123,7 +125,7 @@ export SECTIGO_CA_BUNDLE="$EMU_TLS_CA"
 # The connections of the upload itself refused (the 2nd connect on: the 1st served the
 # checks); the client tries again (a request never sent may be), then gives up.
 newcsr refused.example
-run strace -f -o /dev/null -e trace=connect -e inject=connect:error=ECONNREFUSED:when=2+ \
+run traced -f -o /dev/null -e trace=connect -e inject=connect:error=ECONNREFUSED:when=2+ \
     trisa-fetch --csr refused.example.csr --profile 42 --key refused.example.key \
     --out-dir refused.example.out --trust "$EMU_CA" --interval 1
 assert_rc 7 "connection refused at the upload"
