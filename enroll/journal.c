@@ -225,6 +225,13 @@ int journal_parse(journal *j, const char *text, size_t len, const char *path)
                                    lineno);
         }
         *eq = '\0';
+        for (const char *v = eq + 1; *v != '\0'; v++) {
+            if ((unsigned char)*v < 0x20 || *v == 0x7f) {
+                /* never written by us: values are one line of printable text */
+                return trisa_error_set(TRISA_ESTATE, "%s:%d: a control character in %s (corrupt)",
+                                       path, lineno, line);
+            }
+        }
         {
             size_t i;
             for (i = 0; i < NFIELDS; i++) {
