@@ -404,7 +404,7 @@ static int check_out_dir(const char *dir, const char *what)
     return rc;
 }
 
-static int check_p12_dir(const char *path)
+static int check_p12_dir(const char *path, const char *out_dir)
 {
     char *copy = strdup(path);
     char *slash;
@@ -421,9 +421,14 @@ static int check_p12_dir(const char *path)
     } else {
         *slash = '\0';
     }
-    rc = stat(copy, &st) == 0 && S_ISDIR(st.st_mode)
-             ? probe_writable(copy, "p12-out")
-             : trisa_error_set(TRISA_EIO, "p12-out %s: the folder %s does not exist", path, copy);
+    if (out_dir != NULL && strcmp(copy, out_dir) == 0) {
+        rc = 0; /* in the out-dir, which is checked (and made) as such */
+    } else {
+        rc = stat(copy, &st) == 0 && S_ISDIR(st.st_mode)
+                 ? probe_writable(copy, "p12-out")
+                 : trisa_error_set(TRISA_EIO, "p12-out %s: the folder %s does not exist", path,
+                                   copy);
+    }
     free(copy);
     return rc;
 }
@@ -515,7 +520,7 @@ int preflight_local(ctx *c)
             return trisa_error_set(TRISA_EINVAL, "a PKCS#12 (p12-out) needs the private key: "
                                                  "give the key file");
         }
-        if ((rc = check_p12_dir(o->p12_out)) != 0) {
+        if ((rc = check_p12_dir(o->p12_out, o->out_dir)) != 0) {
             return rc;
         }
     }

@@ -81,5 +81,5 @@ step "6. Stop the emulator"
 cleanup
 server_pid=
 echo "    stopped. Everything made is in $work:"
-echo "      issued/  cert.pem chain.pem fullchain.pem root.pem   (our key: key.pem)"
-echo "      server/  cert.pem chain.pem fullchain.pem root.pem key.pem bundle.p12 (modern PKCS#12)"
+echo "      issued/  cert.pem chain.pem fullchain.pem root.pem pool.pem node.pem   (our key: key.pem)"
+echo "      server/  cert.pem chain.pem fullchain.pem root.pem pool.pem node.pem key.pem bundle.p12 (modern PKCS#12)"

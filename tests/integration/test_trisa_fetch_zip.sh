@@ -159,6 +159,15 @@ assert_mode csr/node.pem 600
 assert_eq "$(openssl pkey -in csr/node.pem -pubout)" "$(openssl pkey -in pki/vasp.example.key -pubout)" "key in node.pem"
 ok "CSR batch: verified with our key, no key.pem; node.pem (0600) carries our key for the node"
 
+run trisa-fetch --zip csr.zip --out-dir p12new --key pki/vasp.example.key --trust pki/root.pem \
+    --p12-out p12new/identity.p12 --passout pass:p12-pass
+assert_rc 0 "--p12-out inside an out-dir still to be made"
+assert_mode p12new/identity.p12 600
+run openssl pkcs12 -in p12new/identity.p12 -passin pass:p12-pass -nokeys -clcerts
+assert_eq "$(openssl x509 -in <(printf '%s\n' "$OUT") -noout -fingerprint -sha256)" \
+    "$(openssl x509 -in p12new/cert.pem -noout -fingerprint -sha256)" "the PKCS#12's certificate"
+ok "--p12-out in the out-dir that the run makes: written, 0600, with the certificate"
+
 run openssl verify -CAfile pki/root.pem -untrusted csr/chain.pem csr/cert.pem
 assert_rc 0 "openssl verify"
 ok "openssl verify accepts the written chain"
