@@ -886,6 +886,16 @@ int trisa_bundle_has_bundle_key(const trisa_bundle *b, size_t index)
     return b != NULL && index < b->nids && b->ids[index].key != NULL && b->ids[index].bundle_key;
 }
 
+X509 *trisa_bundle_root(const trisa_bundle *b, size_t index)
+{
+    return b != NULL && index < b->nids ? b->ids[index].root : NULL;
+}
+
+EVP_PKEY *trisa_bundle_key(const trisa_bundle *b, size_t index)
+{
+    return b != NULL && index < b->nids ? b->ids[index].key : NULL;
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* Writing                                                                            */
 

@@ -455,6 +455,39 @@ long trisa_sectigo_connection_count(const trisa_sectigo *c)
     return c ? c->connects : 0;
 }
 
+int trisa_sectigo_set_send_hook(trisa_sectigo *c, trisa_sectigo_send_fn fn, void *data)
+{
+    if (c == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_sectigo_set_send_hook: client is NULL");
+    }
+    c->send_hook = fn;
+    c->send_data = data;
+    return 0;
+}
+
+int trisa_sectigo_set_deadline(trisa_sectigo *c, long long deadline_ms)
+{
+    if (c == NULL || deadline_ms < 0) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_sectigo_set_deadline: bad argument");
+    }
+    c->deadline_ms = deadline_ms;
+    return 0;
+}
+
+static int transient(CURLcode cc);
+
+void trisa_sectigo_last_outcome(const trisa_sectigo *c, int *sent, int *transient_out)
+{
+    if (sent != NULL) {
+        *sent = c != NULL && c->sent;
+    }
+    if (transient_out != NULL) {
+        *transient_out =
+            c != NULL &&
+            (c->last_cc != CURLE_OK ? transient(c->last_cc) : c->status == 429 || c->status >= 500);
+    }
+}
+
 /* ---- HTTP ------------------------------------------------------------------------------------ */
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
@@ -522,6 +555,24 @@ static int set_trust(trisa_sectigo *c)
     return ok;
 }
 
+/* libcurl calls this once the connection (and TLS) is up, before the request goes out:
+ * from here on its bytes may reach the server. */
+static int on_prereq(void *userp, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port)
+{
+    trisa_sectigo *c = userp;
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    if (c->sending_once && c->send_hook != NULL && c->send_hook(c->sending_what, c->send_data)) {
+        c->send_refused = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    c->sent = 1;
+    return CURL_PREREQFUNC_OK;
+}
+
 /* One attempt. Returns the libcurl code; c->status and c->body hold the reply. */
 static CURLcode perform(trisa_sectigo *c, const sectigo_req *r)
 {
@@ -534,10 +585,26 @@ static CURLcode perform(trisa_sectigo *c, const sectigo_req *r)
     const char *accept = r->accept ? r->accept : json;
     int ok = 1;
 
+    long connect_ms = c->connect_timeout_ms, total_ms = c->timeout_ms;
+
     trisa_buf_free(&c->body, 1);
     c->status = 0;
     c->body_too_big = 0;
     c->errbuf[0] = '\0';
+    c->sent = 0;
+    c->send_refused = 0;
+    c->sending_once = !r->idempotent;
+    c->sending_what = r->what;
+    if (c->deadline_ms > 0) {
+        long long left = c->deadline_ms - mono_ms();
+        if (left <= 0) {
+            snprintf(c->errbuf, sizeof(c->errbuf), "the time limit was reached; not sent");
+            c->last_cc = CURLE_OPERATION_TIMEDOUT;
+            return CURLE_OPERATION_TIMEDOUT;
+        }
+        total_ms = left < total_ms ? (long)left : total_ms;
+        connect_ms = left < connect_ms ? (long)left : connect_ms;
+    }
     trisa_buf_printf(&url, "%s%s", c->endpoint, r->path);
 
     /* Reset keeps the connection cache, so consecutive calls reuse the connection. */
@@ -550,8 +617,10 @@ static CURLcode perform(trisa_sectigo *c, const sectigo_req *r)
     SET(CURLOPT_SSL_VERIFYPEER, 1L);
     SET(CURLOPT_SSL_VERIFYHOST, 2L);
     ok &= set_trust(c);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    SET(CURLOPT_TIMEOUT_MS, total_ms);
+    SET(CURLOPT_PREREQFUNCTION, on_prereq);
+    SET(CURLOPT_PREREQDATA, c);
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     /* libcurl silently re-sends a request when a reused connection closes before any
      * reply ("connection died, retrying a fresh connect"). The server may have acted on
@@ -620,6 +689,7 @@ static CURLcode perform(trisa_sectigo *c, const sectigo_req *r)
     if (c->body.data == NULL) {
         trisa_buf_append(&c->body, "", 0);
     }
+    c->last_cc = cc;
     return cc;
 }
 
@@ -684,15 +754,19 @@ static int network_error(trisa_sectigo *c, const sectigo_req *r, CURLcode cc, in
     if (cc == CURLE_OUT_OF_MEMORY || (cc == CURLE_WRITE_ERROR && c->body.failed)) {
         return trisa_error_set(TRISA_ENOMEM, "%s: out of memory", r->what);
     }
-    if (!r->idempotent && !never_sent(cc)) {
+    if (c->send_refused) {
+        return trisa_error_set(TRISA_EIO, "%s: %s %s%s: not sent: the check before sending failed",
+                               r->what, r->method, c->endpoint, r->path);
+    }
+    if (!r->idempotent && c->sent && !never_sent(cc)) {
         return trisa_error_set(code,
                                "%s: %s %s%s: %s. The request may have reached the server, so it "
                                "was not sent again: %s",
                                r->what, r->method, c->endpoint, r->path, detail,
                                r->hint ? r->hint : "check before trying again");
     }
-    return trisa_error_set(code, "%s: %s %s%s: %s%s", r->what, r->method, c->endpoint, r->path,
-                           detail, tries);
+    return trisa_error_set(code, "%s: %s %s%s: %s%s%s", r->what, r->method, c->endpoint, r->path,
+                           detail, tries, !r->idempotent ? " (not sent)" : "");
 }
 
 static int contains_ci(const char *s, const char *needle)
@@ -766,7 +840,8 @@ static int send_with_retries(trisa_sectigo *c, const sectigo_req *r)
                 wait = ra > 3600 ? 3600000L : ra * 1000L;
             }
         }
-        if (mono_ms() - start + wait > c->retry_max_ms) {
+        if (mono_ms() - start + wait > c->retry_max_ms ||
+            (c->deadline_ms > 0 && mono_ms() + wait >= c->deadline_ms)) {
             /* Waiting would exceed the time budget: report the last outcome. */
             return cc == CURLE_OK ? 0 : network_error(c, r, cc, attempt);
         }

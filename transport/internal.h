@@ -99,6 +99,16 @@ struct trisa_sectigo {
     long status;
     long connects; /* new TCP connections opened so far */
     char errbuf[CURL_ERROR_SIZE];
+    /* what the caller needs to know of the last request: whether its bytes may have left
+     * (set by the pre-request callback), and how it failed */
+    long long deadline_ms; /* CLOCK_MONOTONIC; 0: none */
+    trisa_sectigo_send_fn send_hook;
+    void *send_data;
+    int sending_once; /* the request being sent must not run twice */
+    const char *sending_what;
+    int sent;         /* its bytes may have left (the last attempt) */
+    int send_refused; /* the send hook refused it: never sent */
+    CURLcode last_cc;
 };
 
 /* One part of a multipart/form-data body. */

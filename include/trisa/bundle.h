@@ -190,6 +190,14 @@ const STACK_OF(X509) * trisa_bundle_chain(const trisa_bundle *b, size_t index);
 /** Whether identity @p index's key came from the bundle (a server-generated key). */
 TRISA_EXTERN int trisa_bundle_has_bundle_key(const trisa_bundle *b, size_t index);
 
+/** The self-signed root the bundle holds for identity @p index, borrowed; NULL when the
+ *  bundle has none or index is out of range. */
+TRISA_EXTERN X509 *trisa_bundle_root(const trisa_bundle *b, size_t index);
+
+/** The private key matched to identity @p index (the caller's or the bundle's), borrowed;
+ *  NULL when none is known or index is out of range. */
+TRISA_EXTERN EVP_PKEY *trisa_bundle_key(const trisa_bundle *b, size_t index);
+
 /* ---------------------------------------------------------------------------------- */
 /* Verification and the report                                                        */
 /* ---------------------------------------------------------------------------------- */

@@ -64,7 +64,8 @@ extern "C" {
     X(TRISA_EUNSUPPORTED, -31, "not supported")                                                    \
     X(TRISA_ESTATE, -32, "inconsistent state")                                                     \
     X(TRISA_ETOOBIG, -33, "input too large")                                                       \
-    X(TRISA_EBALANCE, -34, "no licences left")
+    X(TRISA_EBALANCE, -34, "no licences left")                                                    \
+    X(TRISA_EBUSY, -35, "another process is working on it")
 
 /** Error codes; see TRISA_ERRORS for the texts. */
 enum trisa_error_code {

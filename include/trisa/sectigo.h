@@ -294,6 +294,46 @@ TRISA_EXTERN const char *trisa_sectigo_last_body(const trisa_sectigo *client, si
 /** How many new connections the client has opened so far (a reused one is not counted). */
 TRISA_EXTERN long trisa_sectigo_connection_count(const trisa_sectigo *client);
 
+/* ---- Knowing what was sent ---------------------------------------------------------
+ * For callers that spend something on a request (an upload costs a licence) and must
+ * record it before it leaves, bound a whole run in time, and tell a failure that will
+ * pass from one that will not.
+ */
+
+/**
+ * Called just before the bytes of a request that must not run twice (create, upload,
+ * revoke) leave this host: after name resolution, the connection and the TLS handshake
+ * succeeded, before the first byte of the request is written. Return 0 to let it go;
+ * anything else stops it, and the call then fails with the request never sent.
+ * @param what the request, as in messages ("upload").
+ */
+typedef int (*trisa_sectigo_send_fn)(const char *what, void *data);
+
+/** Install (or, with NULL, remove) the send hook. @return 0, TRISA_EINVAL. */
+TRISA_EXTERN int trisa_sectigo_set_send_hook(trisa_sectigo *client, trisa_sectigo_send_fn fn,
+                                             void *data);
+
+/**
+ * Bound every later request to an absolute time: each request's connect and total
+ * timeouts are cut to what is left, no retry waits past it, and a request started
+ * after it fails at once (TRISA_ETIMEOUT, never sent).
+ * @param deadline_ms milliseconds on CLOCK_MONOTONIC; 0 removes the bound.
+ * @return 0, TRISA_EINVAL.
+ */
+TRISA_EXTERN int trisa_sectigo_set_deadline(trisa_sectigo *client, long long deadline_ms);
+
+/**
+ * How the last request ended (its last attempt).
+ * @param sent      receives 1 when its bytes may have left this host, 0 when they never
+ *                  did (name resolution, connection or TLS failure, the time limit, the
+ *                  send hook refused). May be NULL.
+ * @param transient receives 1 when it failed in a way that may pass (connection refused
+ *                  or lost, time-out, HTTP 429 or 5xx), 0 when it succeeded or failed for
+ *                  good (TLS verification, any other HTTP status). May be NULL.
+ */
+TRISA_EXTERN void trisa_sectigo_last_outcome(const trisa_sectigo *client, int *sent,
+                                             int *transient);
+
 /* ---- Endpoints ----------------------------------------------------------------------
  * Each one authenticates first (trisa_sectigo_ensure_auth). GETs are retried on
  * connection failures and on 429/502/503/504, with exponential backoff and jitter,

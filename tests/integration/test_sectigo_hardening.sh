@@ -84,7 +84,7 @@ ok "sectigo --password=VALUE: the value is overwritten, the name kept"
 
 fake clear
 fake faults '{"path": "/api/v1/batches/7", "hold": true, "count": 1}'
-(cd "$T/run" && exec "${as_user[@]}" env XDG_CACHE_HOME="$T/run/cache3" "$BIN/trisa-fetch" --batch 7 \
+(cd "$T/run" && exec "${as_user[@]}" env XDG_CACHE_HOME="$T/run/cache3" TRISA_STATE_DIR="$T/run/state" "$BIN/trisa-fetch" --batch 7 \
     --out-dir "$T/run/out" --trust-bundle-root -E testing -e "$FAKE" -u u -p "$secret" \
     --passin "pass:$secret" --timeout 0 -q >"$T/f.out" 2>&1) &
 pid=$!
@@ -152,6 +152,6 @@ ok "a 0777 token-cache folder is refused with a warning; nothing is written ther
 # ---- A doubled prefix is printed once ----------------------------------------------------
 run trisa-fetch --zip "$T/missing.zip" --out-dir "$T/o" --trust-bundle-root
 assert_rc 3 "missing ZIP"
-assert_eq "$ERR" "trisa-fetch: error: $T/missing.zip: cannot open: No such file or directory"
+assert_eq "$ERR" "trisa-fetch: error: bundle: $T/missing.zip: cannot open: No such file or directory"
 ok "a name prefixed twice is printed once"
 done_testing

@@ -76,13 +76,20 @@ done
 assert_missing "=out1"
 ok "trisa-fetch: --zip=F, -z=F, -o=D, --out-dir=D, -k=K, --trust=F and the spaced forms"
 
+# Identical outputs are left alone whatever --force says; one that differs is replaced
+# only when forced.
+printf 'changed\n' >>out1/chain.pem
 run trisa-fetch -z batch.zip -o out1 -k pki/leaf.key -t pki/root.pem -q --force=false
-assert_rc 4 "--force=false over existing files"
+assert_rc 4 "--force=false over a changed output"
+assert_eq "$(tail -n 1 out1/chain.pem)" "changed" "--force=false left the changed file"
 run trisa-fetch -z batch.zip -o out1 -k pki/leaf.key -t pki/root.pem -q -f=true
 assert_rc 0 "-f=true"
+[ "$(tail -n 1 out1/chain.pem)" != "changed" ] || fail "-f=true did not replace the changed file"
+printf 'changed\n' >>out1/chain.pem
 run trisa-fetch -z batch.zip -o out1 -k pki/leaf.key -t pki/root.pem -f --json=true
 assert_rc 0 "--json=true"
 case "$OUT" in "{"*) ;; *) fail "--json=true did not print JSON: $OUT" ;; esac
+printf 'changed\n' >>out1/chain.pem
 run trisa-fetch -z batch.zip -o out1 -k pki/leaf.key -t pki/root.pem -f --json=false -q
 assert_rc 0 "--json=false"
 case "$OUT" in "{"*) fail "--json=false printed JSON" ;; esac

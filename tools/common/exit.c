@@ -49,6 +49,8 @@ int tool_exit_code(int err)
         return TOOL_EXIT_PIN;
     case TRISA_EENV:
         return TOOL_EXIT_ENV;
+    case TRISA_EBUSY:
+        return TOOL_EXIT_BUSY;
     default:
         return TOOL_EXIT_FAILURE;
     }
