@@ -4,6 +4,48 @@
 
 #include "emulator/emu.h"
 
+#define EMU_MAX_LIFETIME (3650L * 86400L)
+
+int emu_parse_duration(const char *s, long max, long *out)
+{
+    long v = 0, unit;
+    size_t n = 0;
+
+    if (s == NULL) {
+        return TRISA_EINVAL;
+    }
+    for (; s[n] >= '0' && s[n] <= '9'; n++) {
+        if (v > max) {
+            return TRISA_EINVAL;
+        }
+        v = v * 10 + (s[n] - '0');
+    }
+    if (n == 0 || s[n] == '\0' || s[n + 1] != '\0') {
+        return TRISA_EINVAL;
+    }
+    switch (s[n]) {
+    case 's':
+        unit = 1;
+        break;
+    case 'm':
+        unit = 60;
+        break;
+    case 'h':
+        unit = 3600;
+        break;
+    case 'd':
+        unit = 86400;
+        break;
+    default:
+        return TRISA_EINVAL;
+    }
+    if (v < 1 || v > max / unit) {
+        return TRISA_EINVAL;
+    }
+    *out = v * unit;
+    return 0;
+}
+
 static char *dupstr(json_object *o, const char *key, const char *def)
 {
     json_object *v;
@@ -87,7 +129,21 @@ static int load_profile(emu_profile *p, json_object *o)
     p->server_key_bits = (int)getlong(o, "serverKeyBits", 4096);
     p->min_key_bits = (int)getlong(o, "minRsaBits", 2048);
     p->min_ec_bits = (int)getlong(o, "minEcBits", 256);
-    p->validity_days = (int)getlong(o, "validityDays", 397);
+    p->validity = getlong(o, "validityDays", 397) * 86400L;
+    {
+        json_object *v;
+        if (json_object_object_get_ex(o, "validity", &v) &&
+            (!json_object_is_type(v, json_type_string) ||
+             emu_parse_duration(json_object_get_string(v), EMU_MAX_LIFETIME, &p->validity) != 0)) {
+            return trisa_error_set(TRISA_ECONFIG,
+                                   "profile %ld: validity must be a duration such as \"60s\", "
+                                   "\"10m\", \"12h\" or \"397d\" (at most 3650d)",
+                                   p->id);
+        }
+    }
+    if (p->validity < 1 || p->validity > EMU_MAX_LIFETIME) {
+        return trisa_error_set(TRISA_ECONFIG, "profile %ld: validityDays must be 1-3650", p->id);
+    }
     bundle = dupstr(o, "bundle", "legacy");
     if (bundle == NULL) {
         return TRISA_ENOMEM;
@@ -156,8 +212,6 @@ int emu_config_load(emu_config *c, const char *path)
 {
     unsigned char *text = NULL;
     size_t len;
-    json_object *root = NULL, *arr, *o;
-    json_tokener *tok = NULL;
     int err;
 
     memset(c, 0, sizeof(*c));
@@ -167,6 +221,21 @@ int emu_config_load(emu_config *c, const char *path)
     err = trisa_file_read(&text, &len, path, 1 << 20);
     if (err != 0) {
         return trisa_error_prefix("emulator configuration %s", path);
+    }
+    err = emu_config_parse(c, (const char *)text, len, path);
+    free(text);
+    return err;
+}
+
+int emu_config_parse(emu_config *c, const char *text, size_t len, const char *path)
+{
+    json_object *root = NULL, *arr, *o;
+    json_tokener *tok = NULL;
+    int err;
+
+    memset(c, 0, sizeof(*c));
+    if (len > INT32_MAX) {
+        return trisa_error_set(TRISA_ECONFIG, "%s: too large", path);
     }
     tok = json_tokener_new();
     if (tok == NULL) {
@@ -197,10 +266,20 @@ int emu_config_load(emu_config *c, const char *path)
         a->user_id = getlong(o, "userId", (long)i + 1);
         a->account_id = getlong(o, "accountId", 1);
         a->certificate_login = getbool(o, "certificateLogin", 0);
+        a->subject = dupstr(o, "subject", "");
+        if (a->subject != NULL && a->subject[0] == '\0' && a->username != NULL) {
+            size_t n = strlen(a->username) + 64;
+            free(a->subject);
+            a->subject = malloc(n);
+            if (a->subject != NULL) {
+                snprintf(a->subject, n, "/account/%ld/user/%s", a->account_id, a->username);
+            }
+        }
         auths = getarray(o, "authorities");
         a->nauthorities = auths ? json_object_array_length(auths) : 0;
         a->authorities = calloc(a->nauthorities + 1, sizeof(long));
-        if (a->username == NULL || a->password == NULL || a->authorities == NULL) {
+        if (a->username == NULL || a->password == NULL || a->subject == NULL ||
+            a->authorities == NULL) {
             err = TRISA_ENOMEM;
             goto done;
         }
@@ -227,6 +306,7 @@ int emu_config_load(emu_config *c, const char *path)
         a->enabled = getbool(o, "enabled", 1);
         a->profile_id = getlong(o, "profileId", 0);
         a->profile_name = dupstr(o, "profileName", "");
+        a->issuing_profile_id = getlong(o, "issuingProfileId", a->profile_id);
         if (a->ecosystem_name == NULL || a->profile_name == NULL) {
             err = TRISA_ENOMEM;
             goto done;
@@ -247,9 +327,9 @@ int emu_config_load(emu_config *c, const char *path)
         }
     }
     for (size_t i = 0; i < c->nauthorities; i++) {
-        if (emu_config_profile(c, c->authorities[i].profile_id) == NULL) {
+        if (emu_config_profile(c, c->authorities[i].issuing_profile_id) == NULL) {
             err = trisa_error_set(TRISA_ECONFIG, "%s: authority %ld names unknown profile %ld",
-                                  path, c->authorities[i].id, c->authorities[i].profile_id);
+                                  path, c->authorities[i].id, c->authorities[i].issuing_profile_id);
             goto done;
         }
     }
@@ -265,6 +345,11 @@ int emu_config_load(emu_config *c, const char *path)
     c->access_lifetime = getlong(o, "accessLifetime", 600);
     c->refresh_lifetime = getlong(o, "refreshLifetime", 3600);
     c->refresh_not_before = getlong(o, "refreshNotBefore", 0);
+    c->issuer = dupstr(o, "issuer", "");
+    if (c->issuer == NULL) {
+        err = TRISA_ENOMEM;
+        goto done;
+    }
     o = NULL;
     json_object_object_get_ex(root, "batches", &o);
     {
@@ -278,6 +363,26 @@ int emu_config_load(emu_config *c, const char *path)
     o = NULL;
     json_object_object_get_ex(root, "limits", &o);
     c->max_body = (size_t)getlong(o, "maxBodyBytes", 4L << 20);
+    {
+        long conns = getlong(o, "maxConnections", 10000),
+             per_ip = getlong(o, "maxConnectionsPerIp", 256);
+        long inl = getlong(o, "inlineIssue", 16);
+        c->header_timeout = getlong(o, "headerTimeout", 10);
+        c->body_timeout = getlong(o, "bodyTimeout", 60);
+        if (conns < 16 || conns > 1000000 || per_ip < 1 || per_ip > conns || inl < 0 ||
+            inl > 1000 || c->header_timeout < 1 || c->header_timeout > 3600 ||
+            c->body_timeout < 1 || c->body_timeout > 3600) {
+            err = trisa_error_set(TRISA_ECONFIG,
+                                  "%s: limits: maxConnections 16-1000000, maxConnectionsPerIp "
+                                  "1-maxConnections, inlineIssue 0-1000, headerTimeout and "
+                                  "bodyTimeout 1-3600 seconds",
+                                  path);
+            goto done;
+        }
+        c->max_connections = (unsigned)conns;
+        c->max_per_ip = (unsigned)per_ip;
+        c->inline_issue = (size_t)inl;
+    }
     if (c->access_lifetime <= 0 || c->refresh_lifetime <= 0 || c->max_body < 1024 ||
         c->processing_delay < 0) {
         err =
@@ -288,7 +393,6 @@ int emu_config_load(emu_config *c, const char *path)
 done:
     json_object_put(root);
     json_tokener_free(tok);
-    free(text);
     if (err != 0) {
         emu_config_free(c);
     }
@@ -299,6 +403,7 @@ void emu_config_free(emu_config *c)
 {
     for (size_t i = 0; c->accounts && i < c->naccounts; i++) {
         free(c->accounts[i].username);
+        free(c->accounts[i].subject);
         if (c->accounts[i].password) {
             trisa_free_secret(c->accounts[i].password, strlen(c->accounts[i].password));
         }
@@ -333,6 +438,7 @@ void emu_config_free(emu_config *c)
     }
     free(c->profiles);
     json_object_put(c->organization);
+    free(c->issuer);
     memset(c, 0, sizeof(*c));
 }
 
@@ -351,6 +457,16 @@ const emu_authority *emu_config_authority(const emu_config *c, long id)
     for (size_t i = 0; i < c->nauthorities; i++) {
         if (c->authorities[i].id == id) {
             return &c->authorities[i];
+        }
+    }
+    return NULL;
+}
+
+const emu_account *emu_config_account_by_subject(const emu_config *c, const char *subject)
+{
+    for (size_t i = 0; i < c->naccounts; i++) {
+        if (strcmp(c->accounts[i].subject, subject) == 0) {
+            return &c->accounts[i];
         }
     }
     return NULL;

@@ -141,6 +141,8 @@ ok "--batch: 503 + Retry-After while polling, a dropped and a cut-short download
 newcsr slow.example
 run sectigo upload -p $PROFILE slow.example.csr
 sbid=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["batchId"])' <<<"$OUT")
+# Held in PROCESSING by the hook, not by racing the 2 s delay on a loaded machine.
+curl -sS -f -X PUT "$EMU_URL/_emulator/batches/$sbid/status" -d '{"status":"PROCESSING"}' || fail "hold batch $sbid"
 run trisa-fetch --batch "$sbid" --out-dir sout --key slow.example.key --trust "$EMU_CA" --timeout 0
 assert_rc 9 "timeout"
 assert_contains "$ERR" "run the same command again later"
