@@ -1,5 +1,6 @@
 # bash completion of `sectigo serve`: every option of its --help, and values where they
-# are known (folders only for --state-dir, files for --config and the TLS files).
+# are known (folders only for --state-dir, files for --config and the TLS files); and its
+# man page, self-contained: every option and variable, no roff warning.
 . "$TRISA_SOURCE_DIR/tests/integration/lib.sh"
 need bash
 COMP="$TRISA_STAGE/share/bash-completion/completions/sectigo"
@@ -27,4 +28,23 @@ assert_eq "$(complete_words sectigo serve -d stat)" "statedir " "-d: folders onl
 assert_eq "$(complete_words sectigo serve --config stat)" "state.json statedir " "--config: files"
 assert_eq "$(complete_words sectigo create -d stat)" " " "create -d is a domain, not a folder"
 ok "sectigo serve completion: all $(printf '%s' "$help_opts" | wc -w) options of --help, values for --profile-set, folders for --state-dir"
+
+# The installed man page: no roff warnings, and every option of --help in it.
+MAN="$TRISA_STAGE/share/man/man1/sectigo-serve.1"
+assert_exists "$MAN"
+if command -v groff >/dev/null 2>&1; then
+    warnings=$(groff -ww -man -z "$MAN" 2>&1)
+    assert_eq "$warnings" "" "groff -ww on sectigo-serve.1"
+    text=$(groff -man -Tascii "$MAN" 2>/dev/null | sed 's/.\x08//g')
+    for o in $help_opts; do
+        case "$o" in --*) assert_contains "$text" "$o" "sectigo-serve(1)" ;; esac
+    done
+    for v in SIAS_BIND_ADDR SIAS_AUTH_USERNAME SIAS_AUTH_SECRET SIAS_AUTH_ISSUER SIAS_AUTH_SUBJECT SIAS_CA_PATH SIAS_LOG_LEVEL SIAS_CONSOLE_LOG; do
+        assert_contains "$text" "$v" "sectigo-serve(1)"
+    done
+    ok "sectigo-serve(1) renders without warnings and names every option and SIAS_* variable"
+else
+    done_testing
+    skip "groff is not installed: the man page was not checked"
+fi
 done_testing
