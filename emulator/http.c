@@ -861,6 +861,7 @@ static int load_tls(trisa_emu *e, const trisa_emu_options *opts)
 int trisa_emu_new(trisa_emu **out, const trisa_emu_options *opts)
 {
     trisa_emu *e;
+    struct stat sb;
     char path[4096];
     int err;
 
@@ -921,7 +922,7 @@ int trisa_emu_new(trisa_emu **out, const trisa_emu_options *opts)
         goto fail;
     }
     snprintf(path, sizeof(path), "%s/crl.pem", e->ca.dir);
-    if ((opts->ca_path != NULL || access(path, F_OK) != 0) &&
+    if ((opts->ca_path != NULL || stat(path, &sb) != 0) &&
         (err = emu_ca_write_crl(&e->ca, e->store)) != 0) {
         goto fail;
     }

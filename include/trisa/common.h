@@ -16,6 +16,16 @@ extern "C" {
 #endif
 
 /**
+ * Marks the library's public functions: the only symbols libtrisa.so exports (the library
+ * is built with -fvisibility=hidden; everything without this mark stays private).
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define TRISA_EXTERN __attribute__((visibility("default")))
+#else
+#define TRISA_EXTERN
+#endif
+
+/**
  * The error codes and their texts, in one list. A code is never renumbered: new codes
  * are appended at the end with the next free number.
  */
@@ -64,20 +74,20 @@ enum trisa_error_code {
 };
 
 /** The fixed text of an error code ("unknown error" for a code not in the list). */
-const char *trisa_strerror(int code);
+TRISA_EXTERN const char *trisa_strerror(int code);
 
 /**
  * The message recorded by the last failing library call on this thread: what failed,
  * naming the file, line or field and what was expected. Never NULL; "" when none.
  * Borrowed: valid until the next library call on this thread.
  */
-const char *trisa_error_last(void);
+TRISA_EXTERN const char *trisa_error_last(void);
 
 /** The code recorded with trisa_error_last(), or TRISA_OK. */
-int trisa_error_last_code(void);
+TRISA_EXTERN int trisa_error_last_code(void);
 
 /** Forget the last error of this thread. */
-void trisa_error_clear(void);
+TRISA_EXTERN void trisa_error_clear(void);
 
 /**
  * Read a secret (password, passphrase, PIN) given in one of the `openssl -passin` forms:
@@ -91,10 +101,11 @@ void trisa_error_clear(void);
  * @return 0, TRISA_ESECRET (unreadable source, no terminal, empty env var), TRISA_EINVAL
  *         (unknown form), TRISA_ENOMEM.
  */
-int trisa_secret_read(char **out, size_t *out_len, const char *spec, const char *prompt);
+TRISA_EXTERN int trisa_secret_read(char **out, size_t *out_len, const char *spec,
+                                   const char *prompt);
 
 /** Wipe and free a secret from trisa_secret_read(). NULL is ignored. */
-void trisa_secret_free(char *secret);
+TRISA_EXTERN void trisa_secret_free(char *secret);
 
 /** Flags for trisa_file_write_atomic(). */
 #define TRISA_WRITE_REPLACE 0x1u /**< replace an existing file (default: refuse) */
@@ -107,18 +118,19 @@ void trisa_secret_free(char *secret);
  * @return 0, TRISA_EEXISTS (path exists and TRISA_WRITE_REPLACE not given), TRISA_EIO.
  *         On error nothing is left behind.
  */
-int trisa_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                            unsigned flags);
+TRISA_EXTERN int trisa_file_write_atomic(const char *path, const void *data, size_t len,
+                                         mode_t mode, unsigned flags);
 
 /**
  * Read a whole regular file, refusing one larger than @p max bytes.
  * @param out receives the bytes plus a NUL terminator (not counted); free with free().
  * @return 0, TRISA_ENOTFOUND, TRISA_EIO, TRISA_ETOOBIG.
  */
-int trisa_file_read(unsigned char **out, size_t *out_len, const char *path, size_t max);
+TRISA_EXTERN int trisa_file_read(unsigned char **out, size_t *out_len, const char *path,
+                                 size_t max);
 
 /** The library version, e.g. "0.1.0". */
-const char *trisa_version(void);
+TRISA_EXTERN const char *trisa_version(void);
 
 #ifdef __cplusplus
 }

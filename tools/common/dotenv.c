@@ -1,12 +1,12 @@
 /* .env files as godotenv reads them: see dotenv.h for the rules. */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
+#include "trisa/common.h"
 #include "tools/common/dotenv.h"
 
 /* What was set so far, for ${NAME}: godotenv looks there before the environment. */
@@ -330,52 +330,22 @@ int tool_dotenv_parse(const char *text, size_t len, tool_dotenv_fn fn, void *arg
 
 int tool_dotenv_load(const char *path, const char *const *prefixes, char *err, size_t errcap)
 {
-    FILE *f = fopen(path, "r");
-    char *text = NULL;
-    size_t len = 0, cap = 0, n;
-    char chunk[4096];
+    unsigned char *text = NULL;
+    size_t len = 0;
     parser p;
     int ret;
 
-    if (f == NULL) {
-        if (errno == ENOENT) {
-            return 0;
-        }
-        snprintf(err, errcap, "%s: %s", path, strerror(errno));
+    /* Bounded, regular files only (a FIFO would block), and wiped after use. */
+    ret = trisa_file_read(&text, &len, path, 1u << 20);
+    if (ret == TRISA_ENOTFOUND) {
+        return 0;
+    }
+    if (ret != 0) {
+        snprintf(err, errcap, "%s", trisa_error_last());
         return -1;
     }
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (len + n > (1u << 20)) {
-            fclose(f);
-            OPENSSL_cleanse(chunk, sizeof(chunk));
-            if (text != NULL) {
-                OPENSSL_cleanse(text, cap);
-            }
-            free(text);
-            snprintf(err, errcap, "%s: larger than 1 MiB", path);
-            return -1;
-        }
-        if (len + n > cap) {
-            size_t ncap = (len + n) * 2;
-            char *t = malloc(ncap);
-            if (t == NULL) {
-                break;
-            }
-            if (text != NULL) {
-                memcpy(t, text, len);
-                OPENSSL_cleanse(text, cap);
-                free(text);
-            }
-            text = t;
-            cap = ncap;
-        }
-        memcpy(text + len, chunk, n);
-        len += n;
-    }
-    OPENSSL_cleanse(chunk, sizeof(chunk));
-    fclose(f);
     memset(&p, 0, sizeof(p));
-    p.s = text ? text : "";
+    p.s = (const char *)text;
     p.end = p.s + len;
     p.line = 1;
     p.err = err;
@@ -396,9 +366,7 @@ int tool_dotenv_load(const char *path, const char *const *prefixes, char *err, s
         snprintf(err, errcap, "%s: %s", path, why);
     }
     free_vars(&p);
-    if (text != NULL) {
-        OPENSSL_cleanse(text, cap);
-    }
+    OPENSSL_cleanse(text, len);
     free(text);
     return ret;
 }

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/internal.h"
+#include "common/support.h"
 #include "tools/common/exit.h"
 #include "tools/common/hsm_cli.h"
 #include "tools/common/opt.h"
@@ -652,7 +652,7 @@ static int open_token_key(run *r, const new_args *a)
         return TOOL_EXIT_OK;
     }
     /* No token or key matching the URI is a token problem, not a bad input file. */
-    return rc == TRISA_ENOTFOUND ? (tool_fail(PROG, rc), TOOL_EXIT_TOKEN) : tool_fail(PROG, rc);
+    return tool_hsm_fail(PROG, rc);
 }
 
 static int config_options(const new_args *a, trisa_csr_config_options *co)
@@ -836,7 +836,13 @@ int cmd_new(int argc, char **argv)
         fputc('\n', stderr);
     }
     for (size_t i = 0; i < nconfigs; i++) {
-        if (r.jobs[i].rc != 0) {
+        if (r.jobs[i].rc != 0 && a.source == KEY_TOKEN) {
+            /* The CSR was signed on the token: its failure is the token's (removed...). */
+            fprintf(stderr, "%s: error: token '%s': %s\n", PROG, trisa_hsm_token_label(r.hsm),
+                    r.jobs[i].err);
+            ret = TOOL_EXIT_TOKEN;
+            failed = 1;
+        } else if (r.jobs[i].rc != 0) {
             fprintf(stderr, "%s: error: %s\n", PROG, r.jobs[i].err);
             ret = tool_exit_code(r.jobs[i].rc);
             failed = 1;
