@@ -227,40 +227,16 @@ int emu_config_load(emu_config *c, const char *path)
     return err;
 }
 
-int emu_config_parse(emu_config *c, const char *text, size_t len, const char *path)
+static int load_accounts(emu_config *c, json_object *arr)
 {
-    json_object *root = NULL, *arr, *o;
-    json_tokener *tok = NULL;
-    int err;
-
-    memset(c, 0, sizeof(*c));
-    if (len > INT32_MAX) {
-        return trisa_error_set(TRISA_ECONFIG, "%s: too large", path);
-    }
-    tok = json_tokener_new();
-    if (tok == NULL) {
-        err = TRISA_ENOMEM;
-        goto done;
-    }
-    root = json_tokener_parse_ex(tok, (const char *)text, (int)len);
-    if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-        !json_object_is_type(root, json_type_object)) {
-        err = trisa_error_set(TRISA_ECONFIG, "%s: not a JSON object (%s)", path,
-                              json_tokener_error_desc(json_tokener_get_error(tok)));
-        goto done;
-    }
-
-    arr = getarray(root, "accounts");
     c->naccounts = arr ? json_object_array_length(arr) : 0;
     c->accounts = calloc(c->naccounts + 1, sizeof(*c->accounts));
     if (c->accounts == NULL) {
-        err = TRISA_ENOMEM;
-        goto done;
+        return TRISA_ENOMEM;
     }
     for (size_t i = 0; i < c->naccounts; i++) {
         emu_account *a = &c->accounts[i];
-        json_object *auths;
-        o = json_object_array_get_idx(arr, i);
+        json_object *o = json_object_array_get_idx(arr, i), *auths;
         a->username = dupstr(o, "username", "");
         a->password = dupstr(o, "password", "");
         a->user_id = getlong(o, "userId", (long)i + 1);
@@ -280,24 +256,25 @@ int emu_config_parse(emu_config *c, const char *text, size_t len, const char *pa
         a->authorities = calloc(a->nauthorities + 1, sizeof(long));
         if (a->username == NULL || a->password == NULL || a->subject == NULL ||
             a->authorities == NULL) {
-            err = TRISA_ENOMEM;
-            goto done;
+            return TRISA_ENOMEM;
         }
         for (size_t j = 0; j < a->nauthorities; j++) {
             a->authorities[j] = (long)json_object_get_int64(json_object_array_get_idx(auths, j));
         }
     }
+    return 0;
+}
 
-    arr = getarray(root, "authorities");
+static int load_authorities(emu_config *c, json_object *arr)
+{
     c->nauthorities = arr ? json_object_array_length(arr) : 0;
     c->authorities = calloc(c->nauthorities + 1, sizeof(*c->authorities));
     if (c->authorities == NULL) {
-        err = TRISA_ENOMEM;
-        goto done;
+        return TRISA_ENOMEM;
     }
     for (size_t i = 0; i < c->nauthorities; i++) {
         emu_authority *a = &c->authorities[i];
-        o = json_object_array_get_idx(arr, i);
+        json_object *o = json_object_array_get_idx(arr, i);
         a->id = getlong(o, "id", (long)i + 1);
         a->ecosystem_id = getlong(o, "ecosystemId", 0);
         a->signer_certificate_id = getlong(o, "signerCertificateId", 0);
@@ -308,31 +285,41 @@ int emu_config_parse(emu_config *c, const char *text, size_t len, const char *pa
         a->profile_name = dupstr(o, "profileName", "");
         a->issuing_profile_id = getlong(o, "issuingProfileId", a->profile_id);
         if (a->ecosystem_name == NULL || a->profile_name == NULL) {
-            err = TRISA_ENOMEM;
-            goto done;
+            return TRISA_ENOMEM;
         }
     }
+    return 0;
+}
 
-    arr = getarray(root, "profiles");
+static int load_profiles(emu_config *c, json_object *arr, const char *path)
+{
+    int err;
+
     c->nprofiles = arr ? json_object_array_length(arr) : 0;
     c->profiles = calloc(c->nprofiles + 1, sizeof(*c->profiles));
     if (c->profiles == NULL) {
-        err = TRISA_ENOMEM;
-        goto done;
+        return TRISA_ENOMEM;
     }
     for (size_t i = 0; i < c->nprofiles; i++) {
-        err = load_profile(&c->profiles[i], json_object_array_get_idx(arr, i));
-        if (err != 0) {
-            goto done;
+        if ((err = load_profile(&c->profiles[i], json_object_array_get_idx(arr, i))) != 0) {
+            return err;
         }
     }
     for (size_t i = 0; i < c->nauthorities; i++) {
         if (emu_config_profile(c, c->authorities[i].issuing_profile_id) == NULL) {
-            err = trisa_error_set(TRISA_ECONFIG, "%s: authority %ld names unknown profile %ld",
-                                  path, c->authorities[i].id, c->authorities[i].issuing_profile_id);
-            goto done;
+            return trisa_error_set(TRISA_ECONFIG, "%s: authority %ld names unknown profile %ld",
+                                   path, c->authorities[i].id,
+                                   c->authorities[i].issuing_profile_id);
         }
     }
+    return 0;
+}
+
+/* organization, tokens, batches, limits. */
+static int load_settings(emu_config *c, json_object *root, const char *path)
+{
+    json_object *o = NULL, *v;
+    long conns, per_ip, inl;
 
     if (json_object_object_get_ex(root, "organization", &o) &&
         json_object_is_type(o, json_type_object)) {
@@ -345,51 +332,72 @@ int emu_config_parse(emu_config *c, const char *text, size_t len, const char *pa
     c->access_lifetime = getlong(o, "accessLifetime", 600);
     c->refresh_lifetime = getlong(o, "refreshLifetime", 3600);
     c->refresh_not_before = getlong(o, "refreshNotBefore", 0);
-    c->issuer = dupstr(o, "issuer", "");
-    if (c->issuer == NULL) {
-        err = TRISA_ENOMEM;
-        goto done;
+    if ((c->issuer = dupstr(o, "issuer", "")) == NULL) {
+        return TRISA_ENOMEM;
     }
     o = NULL;
     json_object_object_get_ex(root, "batches", &o);
-    {
-        json_object *v;
-        c->processing_delay = 1.0;
-        if (o != NULL && json_object_object_get_ex(o, "processingDelay", &v)) {
-            c->processing_delay = json_object_get_double(v);
-        }
+    c->processing_delay = 1.0;
+    if (o != NULL && json_object_object_get_ex(o, "processingDelay", &v)) {
+        c->processing_delay = json_object_get_double(v);
     }
     c->expire_after = getlong(o, "expireAfter", 30L * 24 * 3600);
     o = NULL;
     json_object_object_get_ex(root, "limits", &o);
     c->max_body = (size_t)getlong(o, "maxBodyBytes", 4L << 20);
-    {
-        long conns = getlong(o, "maxConnections", 10000),
-             per_ip = getlong(o, "maxConnectionsPerIp", 256);
-        long inl = getlong(o, "inlineIssue", 16);
-        c->header_timeout = getlong(o, "headerTimeout", 10);
-        c->body_timeout = getlong(o, "bodyTimeout", 60);
-        if (conns < 16 || conns > 1000000 || per_ip < 1 || per_ip > conns || inl < 0 ||
-            inl > 1000 || c->header_timeout < 1 || c->header_timeout > 3600 ||
-            c->body_timeout < 1 || c->body_timeout > 3600) {
-            err = trisa_error_set(TRISA_ECONFIG,
-                                  "%s: limits: maxConnections 16-1000000, maxConnectionsPerIp "
-                                  "1-maxConnections, inlineIssue 0-1000, headerTimeout and "
-                                  "bodyTimeout 1-3600 seconds",
-                                  path);
-            goto done;
-        }
-        c->max_connections = (unsigned)conns;
-        c->max_per_ip = (unsigned)per_ip;
-        c->inline_issue = (size_t)inl;
+    conns = getlong(o, "maxConnections", 10000);
+    per_ip = getlong(o, "maxConnectionsPerIp", 256);
+    inl = getlong(o, "inlineIssue", 16);
+    c->header_timeout = getlong(o, "headerTimeout", 10);
+    c->body_timeout = getlong(o, "bodyTimeout", 60);
+    if (conns < 16 || conns > 1000000 || per_ip < 1 || per_ip > conns || inl < 0 || inl > 1000 ||
+        c->header_timeout < 1 || c->header_timeout > 3600 || c->body_timeout < 1 ||
+        c->body_timeout > 3600) {
+        return trisa_error_set(TRISA_ECONFIG,
+                               "%s: limits: maxConnections 16-1000000, maxConnectionsPerIp "
+                               "1-maxConnections, inlineIssue 0-1000, headerTimeout and "
+                               "bodyTimeout 1-3600 seconds",
+                               path);
     }
+    c->max_connections = (unsigned)conns;
+    c->max_per_ip = (unsigned)per_ip;
+    c->inline_issue = (size_t)inl;
     if (c->access_lifetime <= 0 || c->refresh_lifetime <= 0 || c->max_body < 1024 ||
         c->processing_delay < 0) {
-        err =
-            trisa_error_set(TRISA_ECONFIG, "%s: a lifetime, delay or limit is out of range", path);
+        return trisa_error_set(TRISA_ECONFIG, "%s: a lifetime, delay or limit is out of range",
+                               path);
+    }
+    return 0;
+}
+
+int emu_config_parse(emu_config *c, const char *text, size_t len, const char *path)
+{
+    json_object *root = NULL;
+    json_tokener *tok = NULL;
+    int err;
+
+    memset(c, 0, sizeof(*c));
+    if (len > INT32_MAX) {
+        return trisa_error_set(TRISA_ECONFIG, "%s: too large", path);
+    }
+    tok = json_tokener_new();
+    if (tok == NULL) {
+        err = TRISA_ENOMEM;
         goto done;
     }
-    err = 0;
+    root = json_tokener_parse_ex(tok, text, (int)len);
+    if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+        !json_object_is_type(root, json_type_object)) {
+        err = trisa_error_set(TRISA_ECONFIG, "%s: not a JSON object (%s)", path,
+                              json_tokener_error_desc(json_tokener_get_error(tok)));
+        goto done;
+    }
+    if ((err = load_accounts(c, getarray(root, "accounts"))) != 0 ||
+        (err = load_authorities(c, getarray(root, "authorities"))) != 0 ||
+        (err = load_profiles(c, getarray(root, "profiles"), path)) != 0 ||
+        (err = load_settings(c, root, path)) != 0) {
+        goto done;
+    }
 done:
     json_object_put(root);
     json_tokener_free(tok);
