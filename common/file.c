@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -144,6 +145,10 @@ int trisa_file_read(unsigned char **out, size_t *out_len, const char *path, size
     size_t len = 0, cap;
 
     *out = NULL;
+    /* max + 1 bytes are allocated at most: keep that from wrapping ("no limit"). */
+    if (max == SIZE_MAX) {
+        max = SIZE_MAX - 1;
+    }
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         e = errno;

@@ -1,5 +1,6 @@
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -202,6 +203,24 @@ START_TEST(atomic_write_into_missing_folder_fails_and_leaves_nothing)
 }
 END_TEST
 
+START_TEST(file_read_with_no_limit_reads_the_whole_file)
+{
+    char *dir = tu_tmpdir();
+    char *f = tu_path(dir, "f");
+    unsigned char *back = NULL;
+    size_t n = 0;
+    tu_write(f, "0123456789");
+    /* SIZE_MAX ("no limit") must not wrap the buffer size to 0. */
+    ck_assert_int_eq(trisa_file_read(&back, &n, f, SIZE_MAX), 0);
+    ck_assert_int_eq(n, 10);
+    ck_assert_str_eq((char *)back, "0123456789");
+    free(back);
+    tu_rmtree(dir);
+    free(f);
+    free(dir);
+}
+END_TEST
+
 START_TEST(file_read_refuses_files_over_the_limit)
 {
     char *dir = tu_tmpdir();
@@ -264,6 +283,7 @@ int main(void)
     tcase_add_test(tc, atomic_write_does_not_follow_a_planted_symlink);
     tcase_add_test(tc, atomic_write_into_missing_folder_fails_and_leaves_nothing);
     tcase_add_test(tc, file_read_refuses_files_over_the_limit);
+    tcase_add_test(tc, file_read_with_no_limit_reads_the_whole_file);
     tcase_add_test(tc, buf_grows_formats_and_detaches);
     tcase_add_test(tc, parse_long_accepts_only_whole_numbers_in_range);
     suite_add_tcase(s, tc);

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "trisa/common.h"
-#include "tools/common/dotenv.h"
 #include "tools/common/exit.h"
 #include "tools/common/opt.h"
 #include "tools/sectigo/sectigo.h"
@@ -197,19 +196,17 @@ static void help(void)
            "  SIAS_CONSOLE_LOG      true: 'METHOD PATH STATUS TIME' lines (the default);\n"
            "                        false: one JSON object a line\n"
            "  SIAS_MODE             release, debug or test (accepted, no effect)\n\n"
-           "Exit codes: 0 stopped by a signal, 2 usage, 3 invalid configuration, address\n"
-           "or .env (a non-loopback address without TLS or --insecure-bind too), 7 cannot\n"
-           "listen, 1 other failure.\n");
+           "Exit codes: 0 stopped by a signal, 2 usage, 3 invalid configuration or address\n"
+           "(a non-loopback address without TLS or --insecure-bind too), 7 cannot listen,\n"
+           "1 other failure.\n");
 }
 
 int cmd_serve(int argc, char **argv, sectigo_globals *g)
 {
-    static const char *const sias[] = {"SIAS_", NULL};
     trisa_emu_options o = TRISA_EMU_OPTIONS_INIT;
     trisa_emu *emu = NULL;
     tool_parser p;
     sigset_t set;
-    char err[512];
     const char *addr = NULL, *notice;
     int id, port, sig = 0, quiet = 0, ok, print_config = 0;
     long threads;
@@ -302,11 +299,8 @@ int cmd_serve(int argc, char **argv, sectigo_globals *g)
     if (o.config_path != NULL && o.profile_set != NULL) {
         return tool_usage_error("sectigo serve", "--config and --profile-set exclude each other");
     }
-    /* As the reference does: ./.env fills the SIAS_* variables the environment lacks. */
-    if (tool_dotenv_load(".env", sias, err, sizeof(err)) != 0) {
-        fprintf(stderr, "sectigo serve: error: %s\n", err);
-        return TOOL_EXIT_INPUT;
-    }
+    /* ./.env's SIAS_* variables are in the environment already: main() read the file
+     * (sectigo_load_dotenv, as godotenv reads it) before dispatching here. */
     if ((ok = sias_env(&o)) != 0) {
         return ok;
     }
