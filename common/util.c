@@ -167,3 +167,105 @@ int trisa_parse_long(const char *s, long min, long max, long *out)
     *out = v;
     return 0;
 }
+
+/* ---- base64url (RFC 4648 section 5), the one codec of the project ---- */
+
+static const char b64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int trisa_b64url_encode(trisa_buf *out, const void *in, size_t len)
+{
+    const unsigned char *p = in;
+    char q[4];
+    size_t i;
+
+    for (i = 0; i + 2 < len; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+        q[0] = b64url_alphabet[(v >> 18) & 63];
+        q[1] = b64url_alphabet[(v >> 12) & 63];
+        q[2] = b64url_alphabet[(v >> 6) & 63];
+        q[3] = b64url_alphabet[v & 63];
+        trisa_buf_append(out, q, 4);
+    }
+    if (len - i > 0) {
+        unsigned v = (unsigned)p[i] << 16 | (len - i == 2 ? (unsigned)p[i + 1] << 8 : 0u);
+        q[0] = b64url_alphabet[(v >> 18) & 63];
+        q[1] = b64url_alphabet[(v >> 12) & 63];
+        q[2] = b64url_alphabet[(v >> 6) & 63];
+        trisa_buf_append(out, q, len - i + 1);
+    }
+    return out->failed ? TRISA_ENOMEM : 0;
+}
+
+static int b64_value(unsigned char c, unsigned flags)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    if (c == '-' || (c == '+' && !(flags & TRISA_B64_STRICT))) {
+        return 62;
+    }
+    if (c == '_' || (c == '/' && !(flags & TRISA_B64_STRICT))) {
+        return 63;
+    }
+    return -1;
+}
+
+int trisa_b64url_decode(unsigned char **out, size_t *out_len, const char *in, size_t len,
+                        unsigned flags)
+{
+    unsigned char *buf;
+    unsigned acc = 0;
+    int bits = 0, v = 0;
+    size_t o = 0, n = len;
+
+    *out = NULL;
+    if (out_len != NULL) {
+        *out_len = 0;
+    }
+    if (!(flags & TRISA_B64_STRICT)) {
+        const char *pad = memchr(in, '=', len);
+        n = pad != NULL ? (size_t)(pad - in) : len; /* padding ends the text */
+    }
+    if (n % 4 == 1) {
+        return trisa_error_set(TRISA_EINVAL, "base64url: %zu characters cannot be a whole encoding",
+                               n);
+    }
+    buf = malloc(n / 4 * 3 + 3);
+    if (buf == NULL) {
+        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        v = b64_value((unsigned char)in[i], flags);
+        if (v < 0) {
+            free(buf);
+            return trisa_error_set(TRISA_EINVAL, "base64url: character %zu is not in the alphabet",
+                                   i + 1);
+        }
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[o++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    /* The bits left over must be zero: otherwise several texts would decode to the same
+     * bytes, and a signature would have more than one spelling. */
+    if ((flags & TRISA_B64_STRICT) && acc != 0) {
+        free(buf);
+        return trisa_error_set(TRISA_EINVAL, "base64url: the last character has unused bits set");
+    }
+    buf[o] = '\0';
+    *out = buf;
+    if (out_len != NULL) {
+        *out_len = o;
+    }
+    return 0;
+}

@@ -1009,7 +1009,8 @@ int trisa_bundle_export_p12(unsigned char **out, size_t *out_len, const trisa_bu
     STACK_OF(X509) *ca = NULL;
     PKCS12 *p12 = NULL;
     unsigned char *der = NULL, *copy = NULL;
-    int nid = format == TRISA_P12_LEGACY ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
+    int nid = format == TRISA_P12_MODERN ? NID_aes_256_cbc : NID_pbe_WithSHA1And3_Key_TripleDES_CBC;
+    int nid_cert = format == TRISA_P12_SECTIGO ? NID_pbe_WithSHA1And40BitRC2_CBC : nid;
     const char *pass = password != NULL ? password : "";
     int len = 0, rc = 0;
 
@@ -1027,17 +1028,22 @@ int trisa_bundle_export_p12(unsigned char **out, size_t *out_len, const trisa_bu
         return trisa_error_set(TRISA_EINVAL, "a PKCS#12 needs the private key: none matches '%s'",
                                id->cn != NULL ? id->cn : "the certificate");
     }
+    if (format == TRISA_P12_SECTIGO && b->prov_legacy == NULL) {
+        return trisa_error_set(TRISA_ELEGACY, "a Sectigo-style PKCS#12 needs RC2: OpenSSL's legacy "
+                                              "provider does not load");
+    }
     ca = sk_X509_dup(id->chain);
     if (ca == NULL || (id->root != NULL && sk_X509_push(ca, id->root) <= 0)) {
         rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
         goto done;
     }
     /* No MAC from PKCS12_create: set it below with the digest the format calls for. */
-    p12 = PKCS12_create_ex(pass, id->cn, id->key, id->leaf, ca, nid, nid, PKCS12_DEFAULT_ITER, -1,
-                           0, b->libctx, NULL);
+    p12 = PKCS12_create_ex(pass, id->cn, id->key, id->leaf, ca, nid, nid_cert, PKCS12_DEFAULT_ITER,
+                           -1, 0, b->libctx, NULL);
     if (p12 == NULL ||
-        PKCS12_set_mac(p12, pass, -1, NULL, 0, PKCS12_DEFAULT_ITER,
-                       format == TRISA_P12_LEGACY ? EVP_sha1() : EVP_sha256()) != 1) {
+        PKCS12_set_mac(p12, pass, -1, NULL, 0,
+                       format == TRISA_P12_SECTIGO ? 1 : PKCS12_DEFAULT_ITER,
+                       format == TRISA_P12_MODERN ? EVP_sha256() : EVP_sha1()) != 1) {
         rc = trisa_error_set_ssl(TRISA_ECRYPTO, "cannot build the PKCS#12");
         goto done;
     }

@@ -14,43 +14,11 @@
 
 unsigned char *sectigo_b64url_decode(const char *in, size_t in_len, size_t *out_len)
 {
-    unsigned char *out = malloc(in_len * 3 / 4 + 4);
-    unsigned acc = 0;
-    int bits = 0;
-    size_t o = 0;
+    unsigned char *out = NULL;
 
-    if (out == NULL) {
+    /* Claims of a token someone else made: the lenient form of the project's codec. */
+    if (trisa_b64url_decode(&out, out_len, in, in_len, 0) != 0) {
         return NULL;
-    }
-    for (size_t i = 0; i < in_len; i++) {
-        int c = (unsigned char)in[i], v;
-        if (c >= 'A' && c <= 'Z') {
-            v = c - 'A';
-        } else if (c >= 'a' && c <= 'z') {
-            v = c - 'a' + 26;
-        } else if (c >= '0' && c <= '9') {
-            v = c - '0' + 52;
-        } else if (c == '-' || c == '+') {
-            v = 62;
-        } else if (c == '_' || c == '/') {
-            v = 63;
-        } else if (c == '=') {
-            break;
-        } else {
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    out[o] = '\0';
-    if (out_len != NULL) {
-        *out_len = o;
     }
     return out;
 }

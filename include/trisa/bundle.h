@@ -285,7 +285,11 @@ TRISA_EXTERN int trisa_bundle_write(const trisa_bundle *b, size_t index, const c
 /** Algorithms for trisa_bundle_export_p12(). */
 enum trisa_p12_format {
     TRISA_P12_MODERN = 0, /**< AES-256-CBC with PBKDF2, SHA-256 MAC */
-    TRISA_P12_LEGACY = 1  /**< 3DES (pbeWithSHA1And3-KeyTripleDES-CBC), SHA-1 MAC */
+    TRISA_P12_LEGACY = 1, /**< 3DES (pbeWithSHA1And3-KeyTripleDES-CBC), SHA-1 MAC */
+    TRISA_P12_SECTIGO = 2 /**< as Sectigo's own bundles: certificates under
+                               pbeWithSHA1And40BitRC2-CBC, the key under 3DES, 2048
+                               iterations, a SHA-1 MAC of one iteration (needs OpenSSL's
+                               legacy provider: TRISA_ELEGACY without it) */
 };
 
 /**
@@ -293,7 +297,7 @@ enum trisa_p12_format {
  * a software key or one from the bundle) as a PKCS#12 with the leaf, the chain and the
  * root.
  * @param out receives the DER bytes; free with free().
- * @return 0, TRISA_EINVAL (no key), TRISA_ECRYPTO, TRISA_ENOMEM.
+ * @return 0, TRISA_EINVAL (no key), TRISA_ELEGACY, TRISA_ECRYPTO, TRISA_ENOMEM.
  */
 TRISA_EXTERN int trisa_bundle_export_p12(unsigned char **out, size_t *out_len,
                                          const trisa_bundle *b, size_t index, const char *password,

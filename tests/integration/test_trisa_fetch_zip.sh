@@ -143,6 +143,8 @@ if [ -f "$FIXTURE" ]; then
     cmp -s lone-out/fullchain.pem real/fullchain.pem || fail "fullchain differs from the ZIP's"
     ok "--zip also takes the .p12 on its own"
 else
+    # Nine checks do not run: say so to CTest (exit 77 at the end), not only in a comment.
+    FIXTURE_SKIPPED=1
     echo "# the real Sectigo bundle is absent ($FIXTURE): its checks are skipped"
 fi
 
@@ -323,3 +325,6 @@ assert_contains "$OUT" "--trust-bundle-root"
 ok "usage errors exit 2; --help lists the options"
 
 done_testing
+if [ -n "${FIXTURE_SKIPPED:-}" ]; then
+    skip "the other checks passed; the nine on the real Sectigo bundle did not run ($FIXTURE is absent)"
+fi
