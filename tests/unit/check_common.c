@@ -177,11 +177,17 @@ START_TEST(atomic_write_does_not_follow_a_planted_symlink)
     ck_assert_int_eq(symlink(victim, f), 0);
     /* Without REPLACE the link counts as an existing file. */
     ck_assert_int_eq(trisa_file_write_atomic(f, "x", 1, 0600, 0), TRISA_EEXISTS);
-    /* With REPLACE the link itself is replaced, never the file it points to. */
-    ck_assert_int_eq(trisa_file_write_atomic(f, "x", 1, 0600, TRISA_WRITE_REPLACE), 0);
+    /* With REPLACE neither the link nor the file it points to is replaced. */
+    ck_assert_int_eq(trisa_file_write_atomic(f, "x", 1, 0600, TRISA_WRITE_REPLACE), TRISA_EINVAL);
+    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "is a symbolic link"));
     ck_assert_int_eq(trisa_file_read(&back, NULL, victim, 100), 0);
     ck_assert_str_eq((char *)back, "untouched");
     free(back);
+    {
+        struct stat st;
+        ck_assert_int_eq(lstat(f, &st), 0);
+        ck_assert(S_ISLNK(st.st_mode));
+    }
     tu_rmtree(dir);
     free(victim);
     free(f);
@@ -210,7 +216,7 @@ START_TEST(file_read_refuses_files_over_the_limit)
     tu_write(f, "0123456789");
     ck_assert_int_eq(trisa_file_read(&back, NULL, f, 9), TRISA_ETOOBIG);
     ck_assert_ptr_null(back);
-    ck_assert_int_eq(trisa_file_read(&back, NULL, dir, 9), TRISA_EIO);
+    ck_assert_int_eq(trisa_file_read(&back, NULL, dir, 9), TRISA_EINVAL);
     ck_assert_int_eq(trisa_file_read(&back, NULL, "/nonexistent", 9), TRISA_ENOTFOUND);
     tu_rmtree(dir);
     free(f);
