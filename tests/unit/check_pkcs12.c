@@ -870,7 +870,7 @@ START_TEST(encrypted_key_file_needs_its_password)
     fclose(f);
     b = pem_bundle(p.leaf, p.inter, p.root);
     ck_assert_int_eq(trisa_bundle_add_key_file(b, path, NULL), TRISA_EPASSWORD);
-    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "give its password"));
+    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "encrypted and no passphrase was given"));
     ck_assert_int_eq(trisa_bundle_add_key_file(b, path, "wrong"), TRISA_EPASSWORD);
     ck_assert_int_eq(trisa_bundle_add_key_file(b, path, "kpass"), 0);
     ck_assert_int_eq(trisa_bundle_resolve(b), 0);
