@@ -116,7 +116,5 @@ long sectigo_retry_after_seconds(const char *value, long long now);
 void sectigo_sha256_hex(char out[65], const void *data, size_t len);
 /* SHA-256 hex of "endpoint\nusername" (out: 65 bytes). */
 int sectigo_cache_key(char out[65], const char *endpoint, const char *username);
-/* mkdir -p with mode 0700 for created folders. */
-int sectigo_mkdirs(const char *path);
 
 #endif

@@ -120,22 +120,17 @@ static int write_p12(const trisa_bundle *b, const fetch_args *a, const char *pas
 static int open_bytes(trisa_bundle **out, const char *name, const unsigned char *data, size_t len,
                       const trisa_bundle_options *bo)
 {
-    static const char *const members[] = {".p12", ".pfx", ".pem", ".crt",
-                                          ".cer", ".der", ".p7b", ".p7c"};
-    const char *dot = name != NULL ? strrchr(name, '.') : NULL;
     trisa_bundle *b = NULL;
     int rc;
-    for (size_t i = 0; dot != NULL && i < sizeof(members) / sizeof(members[0]); i++) {
-        if (strcasecmp(dot, members[i]) == 0) {
-            /* One member file given directly rather than a ZIP. */
-            if ((rc = trisa_bundle_new(&b, bo)) == 0 &&
-                (rc = trisa_bundle_add_member(b, name, data, len)) == 0) {
-                *out = b;
-                return 0;
-            }
-            trisa_bundle_free(b);
-            return rc;
+    if (trisa_bundle_member_type(name) != TRISA_MEMBER_NONE) {
+        /* One member file given directly rather than a ZIP. */
+        if ((rc = trisa_bundle_new(&b, bo)) == 0 &&
+            (rc = trisa_bundle_add_member(b, name, data, len)) == 0) {
+            *out = b;
+            return 0;
         }
+        trisa_bundle_free(b);
+        return rc;
     }
     return trisa_bundle_open_zip(out, data, len, bo);
 }
