@@ -106,6 +106,41 @@ static int line_of_value(const trisa_csr_config *c, const char *value)
     return 0;
 }
 
+/* Line of a subjectAltName entry: written inline ("URI:value") or as a whole value in a
+ * section ("URI.1 = value"), else any line holding the value. */
+static int line_of_san(const trisa_csr_config *c, const char *kind, const char *value)
+{
+    const char *p = c->text;
+    size_t n = strlen(value), k = strlen(kind);
+    int line = 1;
+
+    while (p != NULL && *p != '\0' && n > 0) {
+        const char *e = strchr(p, '\n');
+        const char *end = e ? e : p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        for (const char *s = p; eq != NULL && s + k + 1 + n <= end; s++) {
+            if (strncmp(s, kind, k) == 0 && s[k] == ':' && strncmp(s + k + 1, value, n) == 0) {
+                return line;
+            }
+        }
+        if (eq != NULL) {
+            const char *v = eq + 1, *ve = end;
+            while (v < ve && (*v == ' ' || *v == '\t')) {
+                v++;
+            }
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r')) {
+                ve--;
+            }
+            if ((size_t)(ve - v) == n && strncmp(v, value, n) == 0) {
+                return line;
+            }
+        }
+        p = e ? e + 1 : NULL;
+        line++;
+    }
+    return line_of_value(c, value);
+}
+
 /* The file and line an expanded line came from. */
 static const char *origin_of(const trisa_csr_config *c, int line, unsigned *file_line)
 {
@@ -299,10 +334,11 @@ typedef struct include_frame {
 typedef struct expander {
     trisa_csr_config *c;
     trisa_buf out;
-    include_frame stack[INCLUDE_DEPTH_MAX + 1];
-    int depth;
-    char *includedir; /* .pragma includedir */
-    int abspath;      /* .pragma abspath:true */
+    include_frame stack[INCLUDE_DEPTH_MAX + 1]; /* [0]: the config itself, when a file */
+    int depth;                                  /* frames in stack */
+    int levels;                                 /* of .include under way */
+    char *includedir;                           /* .pragma includedir */
+    int abspath;                                /* .pragma abspath:true */
 } expander;
 
 static int add_line(expander *x, const char *line, size_t len, unsigned file, unsigned lineno)
@@ -411,7 +447,7 @@ static int include_file(expander *x, unsigned from, unsigned line, const char *p
             }
         }
     }
-    if (x->depth >= INCLUDE_DEPTH_MAX) {
+    if (x->levels >= INCLUDE_DEPTH_MAX) {
         free(data);
         return xerr(x, from, line, ".include %s: more than %d levels of .include", shown_path,
                     INCLUDE_DEPTH_MAX);
@@ -426,7 +462,9 @@ static int include_file(expander *x, unsigned from, unsigned line, const char *p
     x->stack[x->depth].dev = st.st_dev;
     x->stack[x->depth].ino = st.st_ino;
     x->depth++;
+    x->levels++;
     rc = expand_text(x, (const char *)data, len, idx);
+    x->levels--;
     x->depth--;
     free(data);
     return rc;
@@ -625,13 +663,20 @@ static int expand_text(expander *x, const char *text, size_t len, unsigned file)
     return rc;
 }
 
-static int expand(trisa_csr_config *c, const char *text, size_t len)
+/* self: the config's own file, when it was read from one, so that including it is
+ * found to be the loop it is. */
+static int expand(trisa_csr_config *c, const char *text, size_t len, const struct stat *self)
 {
     expander x;
     int rc;
 
     memset(&x, 0, sizeof(x));
     x.c = c;
+    if (self != NULL) {
+        x.stack[0].dev = self->st_dev;
+        x.stack[0].ino = self->st_ino;
+        x.depth = 1;
+    }
     c->text_budget = CONFIG_FILE_MAX;
     rc = expand_text(&x, text, len, 0);
     free(x.includedir);
@@ -1312,7 +1357,11 @@ static int check_sans(trisa_csr_config *c, GENERAL_NAMES *gens, int *ndns, int *
         s = g->d.ia5;
         len = ASN1_STRING_length(s);
         snprintf(name, sizeof(name), "%.*s", len < 299 ? len : 299, ASN1_STRING_get0_data(s));
-        line = line_of_value(c, name);
+        line = line_of_san(c,
+                           g->type == GEN_DNS     ? "DNS"
+                           : g->type == GEN_EMAIL ? "email"
+                                                  : "URI",
+                           name);
         if ((size_t)len != strlen(name)) {
             rc = cerr_line(c, line, c->ext_section, "subjectAltName",
                            "a name with a NUL byte in it");
@@ -1780,8 +1829,8 @@ static int finish(trisa_csr_config *c, int rc)
                            c->nerrors - 1, c->nerrors == 2 ? "" : "s");
 }
 
-int trisa_csr_config_parse(trisa_csr_config **out, const char *text, size_t len, const char *name,
-                           const trisa_csr_config_options *opts)
+static int parse_with(trisa_csr_config **out, const char *text, size_t len, const char *name,
+                      const trisa_csr_config_options *opts, const struct stat *self)
 {
     static const trisa_csr_config_options dflt = TRISA_CSR_CONFIG_OPTIONS_INIT;
     trisa_csr_config *c = NULL;
@@ -1834,7 +1883,7 @@ int trisa_csr_config_parse(trisa_csr_config **out, const char *text, size_t len,
     }
     /* Each step goes on after an error in its input, so that one run finds them all;
      * a step whose input is broken (no text, no parse) ends the run. */
-    rc = expand(c, text, len);
+    rc = expand(c, text, len, self);
     if (rc == 0) {
         rc = parse_text(c);
     }
@@ -1851,11 +1900,18 @@ done:
     return rc;
 }
 
+int trisa_csr_config_parse(trisa_csr_config **out, const char *text, size_t len, const char *name,
+                           const trisa_csr_config_options *opts)
+{
+    return parse_with(out, text, len, name, opts, NULL);
+}
+
 int trisa_csr_config_load(trisa_csr_config **out, const char *path,
                           const trisa_csr_config_options *opts)
 {
     unsigned char *data = NULL;
     size_t len = 0;
+    struct stat st;
     int rc;
 
     if (out == NULL || path == NULL) {
@@ -1869,7 +1925,7 @@ int trisa_csr_config_load(trisa_csr_config **out, const char *path,
     if (rc != 0) {
         return rc;
     }
-    rc = trisa_csr_config_parse(out, (const char *)data, len, path, opts);
+    rc = parse_with(out, (const char *)data, len, path, opts, stat(path, &st) == 0 ? &st : NULL);
     free(data);
     return rc;
 }
