@@ -15,10 +15,14 @@ int main(int argc, char **argv)
     trisa_sectigo_options opts = TRISA_SECTIGO_OPTIONS_INIT;
     trisa_sectigo *c = NULL;
     trisa_sectigo_licenses l;
-    long calls = argc > 2 ? strtol(argv[2], NULL, 10) : 10, conns;
+    long calls = 10, conns;
+    char *end = NULL;
     int rc;
 
-    if (argc < 2) {
+    if (argc > 2) {
+        calls = strtol(argv[2], &end, 10);
+    }
+    if (argc < 2 || (end != NULL && (*end != '\0' || end == argv[2] || calls < 1))) {
         fprintf(stderr, "usage: %s URL [CALLS]\n", argv[0]);
         return 2;
     }

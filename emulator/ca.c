@@ -182,23 +182,31 @@ done:
     return err;
 }
 
+/* Read DIR/NAME.pem and DIR/NAME.key; the key's bytes are wiped after parsing. */
 static int load_pair(const char *dir, const char *name, X509 **cert, EVP_PKEY **key)
 {
     char path[4096];
-    FILE *f;
+    unsigned char *data = NULL;
+    size_t len = 0;
+    BIO *bio;
 
     snprintf(path, sizeof(path), "%s/%s.pem", dir, name);
-    f = fopen(path, "r");
-    if (f == NULL) {
+    if (trisa_file_read(&data, &len, path, 1u << 20) != 0) {
+        trisa_error_clear();
         return TRISA_ENOTFOUND;
     }
-    *cert = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
+    if ((bio = BIO_new_mem_buf(data, (int)len)) != NULL) {
+        *cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        BIO_free(bio);
+    }
+    free(data);
     snprintf(path, sizeof(path), "%s/%s.key", dir, name);
-    f = fopen(path, "r");
-    if (f != NULL) {
-        *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-        fclose(f);
+    if (trisa_file_read(&data, &len, path, 1u << 20) == 0) {
+        if ((bio = BIO_new_mem_buf(data, (int)len)) != NULL) {
+            *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+            BIO_free(bio);
+        }
+        trisa_free_secret(data, len + 1);
     }
     if (*cert == NULL || *key == NULL) {
         return trisa_error_set_ssl(TRISA_ESTATE, "%s/%s.{pem,key}: unreadable", dir, name);

@@ -516,6 +516,7 @@ static int mkdir_state(const char *dir)
 int trisa_emu_new(trisa_emu **out, const trisa_emu_options *opts)
 {
     trisa_emu *e;
+    struct stat sb;
     char path[4096];
     int err;
 
@@ -569,7 +570,7 @@ int trisa_emu_new(trisa_emu **out, const trisa_emu_options *opts)
         goto fail;
     }
     snprintf(path, sizeof(path), "%s/crl.pem", e->ca.dir);
-    if (access(path, F_OK) != 0 && (err = emu_ca_write_crl(&e->ca, e->store)) != 0) {
+    if (stat(path, &sb) != 0 && (err = emu_ca_write_crl(&e->ca, e->store)) != 0) {
         goto fail;
     }
     /* Legacy bundles need RC2 and 3DES: a library context of our own with the legacy

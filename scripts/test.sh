@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install dependencies, build with warnings as errors, run every test; then build again
-# with AddressSanitizer + UndefinedBehaviorSanitizer and run the whole suite there too.
+# with AddressSanitizer + UndefinedBehaviorSanitizer and run the whole suite there too;
+# then run every libFuzzer target for 30 s (TRISA_FUZZ_SECONDS) on its seed corpus.
+# TRISA_SKIP_SANITIZERS=1 / TRISA_SKIP_FUZZ=1 leave a pass out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -15,4 +17,8 @@ if [ "${TRISA_SKIP_SANITIZERS:-0}" != 1 ]; then
     cmake --build build-asan -j"$jobs"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --test-dir build-asan --output-on-failure -j"$jobs"
+fi
+
+if [ "${TRISA_SKIP_FUZZ:-0}" != 1 ]; then
+    bash scripts/fuzz.sh --seconds "${TRISA_FUZZ_SECONDS:-30}"
 fi

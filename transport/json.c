@@ -203,14 +203,14 @@ static void go_float(trisa_buf *b, double d)
     if (a == 0 || (a >= 1e-6 && a < 1e21)) {
         for (int prec = 0; prec <= 17; prec++) {
             snprintf(tmp, sizeof(tmp), "%.*f", prec, d);
-            if (strtod(tmp, NULL) == d) {
+            if (strtod(tmp, NULL) == d) { /* checksrc: allow strtod: our own digits */
                 break;
             }
         }
     } else {
         for (int prec = 1; prec <= 17; prec++) {
             snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
-            if (strtod(tmp, NULL) == d) {
+            if (strtod(tmp, NULL) == d) { /* checksrc: allow strtod: our own digits */
                 break;
             }
         }

@@ -68,21 +68,21 @@ typedef struct trisa_bundle_zip trisa_bundle_zip;
  * @return 0, TRISA_EZIP (message names the entry and the reason), TRISA_ETOOBIG,
  *         TRISA_EINVAL, TRISA_ENOMEM.
  */
-int trisa_bundle_zip_read(trisa_bundle_zip **out, const void *data, size_t len,
-                          const trisa_bundle_zip_limits *limits);
+TRISA_EXTERN int trisa_bundle_zip_read(trisa_bundle_zip **out, const void *data, size_t len,
+                                       const trisa_bundle_zip_limits *limits);
 
 /** The number of entries. */
-size_t trisa_bundle_zip_count(const trisa_bundle_zip *zip);
+TRISA_EXTERN size_t trisa_bundle_zip_count(const trisa_bundle_zip *zip);
 
 /**
  * Entry @p index: its name and bytes, borrowed from @p zip (valid until trisa_bundle_zip_free).
  * @return 0, or TRISA_EINVAL when index is out of range.
  */
-int trisa_bundle_zip_entry(const trisa_bundle_zip *zip, size_t index, const char **name,
-                           const unsigned char **data, size_t *len);
+TRISA_EXTERN int trisa_bundle_zip_entry(const trisa_bundle_zip *zip, size_t index,
+                                        const char **name, const unsigned char **data, size_t *len);
 
 /** Free an archive. NULL is ignored. */
-void trisa_bundle_zip_free(trisa_bundle_zip *zip);
+TRISA_EXTERN void trisa_bundle_zip_free(trisa_bundle_zip *zip);
 
 /* ---------------------------------------------------------------------------------- */
 /* Bundles                                                                            */
@@ -111,7 +111,7 @@ typedef struct trisa_bundle_options {
  * only when a member needs it. No global OpenSSL state is changed.
  * @return 0, TRISA_ENOMEM, TRISA_ECRYPTO.
  */
-int trisa_bundle_new(trisa_bundle **out, const trisa_bundle_options *opts);
+TRISA_EXTERN int trisa_bundle_new(trisa_bundle **out, const trisa_bundle_options *opts);
 
 /** What a member holds, by its name's extension (see trisa_bundle_member_type()). */
 enum trisa_bundle_member {
@@ -125,7 +125,7 @@ enum trisa_bundle_member {
  * of member extensions, for callers that must decide whether a file is a ZIP or a
  * member. NULL is TRISA_MEMBER_NONE.
  */
-enum trisa_bundle_member trisa_bundle_member_type(const char *name);
+TRISA_EXTERN enum trisa_bundle_member trisa_bundle_member_type(const char *name);
 
 /**
  * The most iterations one key derivation of a PKCS#12 member may ask for (its MAC, an
@@ -160,42 +160,44 @@ enum trisa_bundle_member trisa_bundle_member_type(const char *name);
  *         password), TRISA_ELEGACY (a member needs the legacy provider and it could not be
  *         loaded), TRISA_ENOMEM.
  */
-int trisa_bundle_add_member(trisa_bundle *b, const char *name, const void *data, size_t len);
+TRISA_EXTERN int trisa_bundle_add_member(trisa_bundle *b, const char *name, const void *data,
+                                         size_t len);
 
 /**
  * Open a ZIP held in memory: trisa_bundle_new(), trisa_bundle_zip_read(), then
  * trisa_bundle_add_member() for each entry.
  * @return as those functions; TRISA_EBUNDLE when the ZIP holds no certificate.
  */
-int trisa_bundle_open_zip(trisa_bundle **out, const void *data, size_t len,
-                          const trisa_bundle_options *opts);
+TRISA_EXTERN int trisa_bundle_open_zip(trisa_bundle **out, const void *data, size_t len,
+                                       const trisa_bundle_options *opts);
 
 /**
  * Open a ZIP file (at most 64 MiB), or a single PKCS#12 / PEM / DER / PKCS#7 file when
  * @p path's extension is one of the member extensions.
  * @return as trisa_bundle_open_zip(), and TRISA_ENOTFOUND, TRISA_EIO, TRISA_ETOOBIG.
  */
-int trisa_bundle_open_file(trisa_bundle **out, const char *path, const trisa_bundle_options *opts);
+TRISA_EXTERN int trisa_bundle_open_file(trisa_bundle **out, const char *path,
+                                        const trisa_bundle_options *opts);
 
 /**
  * Add a private key held by the caller (a key file, or a key on a PKCS#11 token). The
  * bundle takes its own reference; such keys are never written out by trisa_bundle_write.
  * @return 0, TRISA_EINVAL.
  */
-int trisa_bundle_add_key(trisa_bundle *b, EVP_PKEY *key);
+TRISA_EXTERN int trisa_bundle_add_key(trisa_bundle *b, EVP_PKEY *key);
 
 /**
  * Read a PEM (or DER) private key file and add it as with trisa_bundle_add_key().
  * @param password for an encrypted key; NULL for none.
  * @return 0, TRISA_ENOTFOUND, TRISA_EIO, TRISA_EKEY, TRISA_EPASSWORD.
  */
-int trisa_bundle_add_key_file(trisa_bundle *b, const char *path, const char *password);
+TRISA_EXTERN int trisa_bundle_add_key_file(trisa_bundle *b, const char *path, const char *password);
 
 /** Members that were ignored for their extension. */
-size_t trisa_bundle_ignored(const trisa_bundle *b);
+TRISA_EXTERN size_t trisa_bundle_ignored(const trisa_bundle *b);
 
 /** Certificates read from the members so far. */
-size_t trisa_bundle_cert_count(const trisa_bundle *b);
+TRISA_EXTERN size_t trisa_bundle_cert_count(const trisa_bundle *b);
 
 /**
  * Find the identities: a leaf is a certificate whose public key matches a key (the
@@ -209,19 +211,19 @@ size_t trisa_bundle_cert_count(const trisa_bundle *b);
  *         that is not a CA, basicConstraints CA:FALSE, signed another one of the bundle:
  *         the message names both).
  */
-int trisa_bundle_resolve(trisa_bundle *b);
+TRISA_EXTERN int trisa_bundle_resolve(trisa_bundle *b);
 
 /** Identities found by trisa_bundle_resolve() (leaf + chain + key when known). */
-size_t trisa_bundle_identity_count(const trisa_bundle *b);
+TRISA_EXTERN size_t trisa_bundle_identity_count(const trisa_bundle *b);
 
 /** The commonName of identity @p index's leaf, borrowed; NULL when absent or out of range. */
-const char *trisa_bundle_common_name(const trisa_bundle *b, size_t index);
+TRISA_EXTERN const char *trisa_bundle_common_name(const trisa_bundle *b, size_t index);
 
 /** Identity @p index's leaf certificate, borrowed; NULL when out of range. */
-X509 *trisa_bundle_leaf(const trisa_bundle *b, size_t index);
+TRISA_EXTERN X509 *trisa_bundle_leaf(const trisa_bundle *b, size_t index);
 
 /** Whether identity @p index's key came from the bundle (a server-generated key). */
-int trisa_bundle_has_bundle_key(const trisa_bundle *b, size_t index);
+TRISA_EXTERN int trisa_bundle_has_bundle_key(const trisa_bundle *b, size_t index);
 
 /* ---------------------------------------------------------------------------------- */
 /* Verification and the report                                                        */
@@ -261,11 +263,11 @@ typedef struct trisa_bundle_report trisa_bundle_report;
  *         the first); TRISA_EINVAL (bad index, no trust anchor given), TRISA_ENOTFOUND /
  *         TRISA_EIO (trust or CRL file), TRISA_ENOMEM.
  */
-int trisa_bundle_verify(trisa_bundle_report **out, const trisa_bundle *b, size_t index,
-                        const trisa_bundle_verify_options *opts);
+TRISA_EXTERN int trisa_bundle_verify(trisa_bundle_report **out, const trisa_bundle *b, size_t index,
+                                     const trisa_bundle_verify_options *opts);
 
 /** Whether every check passed. */
-int trisa_bundle_report_ok(const trisa_bundle_report *r);
+TRISA_EXTERN int trisa_bundle_report_ok(const trisa_bundle_report *r);
 
 /**
  * The report as text for people, or as JSON (one object: subject, issuers, serial,
@@ -273,11 +275,11 @@ int trisa_bundle_report_ok(const trisa_bundle_report *r);
  * @param out receives a NUL-terminated string; free with free().
  * @return 0, TRISA_ENOMEM.
  */
-int trisa_bundle_report_text(char **out, const trisa_bundle_report *r);
-int trisa_bundle_report_json(char **out, const trisa_bundle_report *r);
+TRISA_EXTERN int trisa_bundle_report_text(char **out, const trisa_bundle_report *r);
+TRISA_EXTERN int trisa_bundle_report_json(char **out, const trisa_bundle_report *r);
 
 /** Free a report. NULL is ignored. */
-void trisa_bundle_report_free(trisa_bundle_report *r);
+TRISA_EXTERN void trisa_bundle_report_free(trisa_bundle_report *r);
 
 /* ---------------------------------------------------------------------------------- */
 /* Writing                                                                            */
@@ -304,8 +306,8 @@ typedef struct trisa_bundle_write_options {
  * is checked before the first is written, so an existing file stops the whole write.
  * @return 0, TRISA_EEXISTS (names the file), TRISA_EIO, TRISA_EINVAL, TRISA_ENOMEM.
  */
-int trisa_bundle_write(const trisa_bundle *b, size_t index, const char *dir,
-                       const trisa_bundle_write_options *opts);
+TRISA_EXTERN int trisa_bundle_write(const trisa_bundle *b, size_t index, const char *dir,
+                                    const trisa_bundle_write_options *opts);
 
 /** Algorithms for trisa_bundle_export_p12() and trisa_bundle_p12_build(). */
 enum trisa_p12_format {
@@ -324,8 +326,9 @@ enum trisa_p12_format {
  * @param out receives the DER bytes; free with free().
  * @return 0, TRISA_EINVAL (no key), TRISA_ECRYPTO, TRISA_ENOMEM.
  */
-int trisa_bundle_export_p12(unsigned char **out, size_t *out_len, const trisa_bundle *b,
-                            size_t index, const char *password, enum trisa_p12_format format);
+TRISA_EXTERN int trisa_bundle_export_p12(unsigned char **out, size_t *out_len,
+                                         const trisa_bundle *b, size_t index, const char *password,
+                                         enum trisa_p12_format format);
 
 /** How to build a PKCS#12 with trisa_bundle_p12_build(); NULL means the defaults. */
 typedef struct trisa_bundle_p12_options {
@@ -360,9 +363,9 @@ typedef struct trisa_bundle_p12_options {
  *         TRISA_ELEGACY (TRISA_P12_SECTIGO without the legacy provider), TRISA_ECRYPTO,
  *         TRISA_ENOMEM.
  */
-int trisa_bundle_p12_build(unsigned char **out, size_t *out_len, EVP_PKEY *key, X509 *leaf,
-                           X509 *const *chain, size_t chain_len, const char *password,
-                           const trisa_bundle_p12_options *opts);
+TRISA_EXTERN int trisa_bundle_p12_build(unsigned char **out, size_t *out_len, EVP_PKEY *key,
+                                        X509 *leaf, X509 *const *chain, size_t chain_len,
+                                        const char *password, const trisa_bundle_p12_options *opts);
 
 /**
  * Parse a verification time as the tools take it (trisa_bundle_verify_options.at):
@@ -372,10 +375,10 @@ int trisa_bundle_p12_build(unsigned char **out, size_t *out_len, EVP_PKEY *key, 
  * as "now"; years run from 1970 to 9999.
  * @return 0, or TRISA_EINVAL naming the text and the forms taken.
  */
-int trisa_bundle_parse_time(time_t *out, const char *text);
+TRISA_EXTERN int trisa_bundle_parse_time(time_t *out, const char *text);
 
 /** Free a bundle (its keys are wiped). NULL is ignored. */
-void trisa_bundle_free(trisa_bundle *b);
+TRISA_EXTERN void trisa_bundle_free(trisa_bundle *b);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,16 @@ extern "C" {
 #endif
 
 /**
+ * Marks the library's public functions: the only symbols libtrisa.so exports (the library
+ * is built with -fvisibility=hidden; everything without this mark stays private).
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define TRISA_EXTERN __attribute__((visibility("default")))
+#else
+#define TRISA_EXTERN
+#endif
+
+/**
  * The error codes and their texts, in one list. A code is never renumbered: new codes
  * are appended at the end with the next free number.
  */
@@ -64,20 +74,20 @@ enum trisa_error_code {
 };
 
 /** The fixed text of an error code ("unknown error" for a code not in the list). */
-const char *trisa_strerror(int code);
+TRISA_EXTERN const char *trisa_strerror(int code);
 
 /**
  * The message recorded by the last failing library call on this thread: what failed,
  * naming the file, line or field and what was expected. Never NULL; "" when none.
  * Borrowed: valid until the next library call on this thread.
  */
-const char *trisa_error_last(void);
+TRISA_EXTERN const char *trisa_error_last(void);
 
 /** The code recorded with trisa_error_last(), or TRISA_OK. */
-int trisa_error_last_code(void);
+TRISA_EXTERN int trisa_error_last_code(void);
 
 /** Forget the last error of this thread. */
-void trisa_error_clear(void);
+TRISA_EXTERN void trisa_error_clear(void);
 
 /**
  * Read a secret (password, passphrase, PIN) given in one of the `openssl -passin` forms:
@@ -91,10 +101,11 @@ void trisa_error_clear(void);
  * @return 0, TRISA_ESECRET (unreadable source, no terminal, empty env var), TRISA_EINVAL
  *         (unknown form), TRISA_ENOMEM.
  */
-int trisa_secret_read(char **out, size_t *out_len, const char *spec, const char *prompt);
+TRISA_EXTERN int trisa_secret_read(char **out, size_t *out_len, const char *spec,
+                                   const char *prompt);
 
 /** Wipe and free a secret from trisa_secret_read(). NULL is ignored. */
-void trisa_secret_free(char *secret);
+TRISA_EXTERN void trisa_secret_free(char *secret);
 
 /** Flags for trisa_file_write_atomic(). */
 #define TRISA_WRITE_REPLACE 0x1u /**< replace an existing file (default: refuse) */
@@ -115,8 +126,8 @@ void trisa_secret_free(char *secret);
  *         TRISA_EINVAL (path names a folder or another thing that is not a file),
  *         TRISA_EIO. On error nothing is left behind and an old file is unchanged.
  */
-int trisa_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                            unsigned flags);
+TRISA_EXTERN int trisa_file_write_atomic(const char *path, const void *data, size_t len,
+                                         mode_t mode, unsigned flags);
 
 /**
  * What trisa_file_write_atomic() would say about @p path before anything is made, so
@@ -124,7 +135,7 @@ int trisa_file_write_atomic(const char *path, const void *data, size_t len, mode
  * @return 0 when the path can be written with these @p flags; else as
  *         trisa_file_write_atomic(), with the message naming the path.
  */
-int trisa_file_check_target(const char *path, unsigned flags);
+TRISA_EXTERN int trisa_file_check_target(const char *path, unsigned flags);
 
 /**
  * Several files written as one unit: all of them, or none and every old file as it was.
@@ -137,7 +148,7 @@ int trisa_file_check_target(const char *path, unsigned flags);
 typedef struct trisa_file_set trisa_file_set;
 
 /** An empty set; free with trisa_file_set_free(). @return 0, TRISA_EINVAL, TRISA_ENOMEM. */
-int trisa_file_set_new(trisa_file_set **out);
+TRISA_EXTERN int trisa_file_set_new(trisa_file_set **out);
 
 /**
  * Add a file to write. @p data is borrowed until trisa_file_set_commit() returns (it may
@@ -145,17 +156,17 @@ int trisa_file_set_new(trisa_file_set **out);
  * @param flags 0, or TRISA_WRITE_REPLACE.
  * @return 0, TRISA_EINVAL (no path, or the same path twice), TRISA_ENOMEM.
  */
-int trisa_file_set_add(trisa_file_set *set, const char *path, const void *data, size_t len,
-                       mode_t mode, unsigned flags);
+TRISA_EXTERN int trisa_file_set_add(trisa_file_set *set, const char *path, const void *data,
+                                    size_t len, mode_t mode, unsigned flags);
 
 /**
  * Write the set (see above). Each target is checked again first.
  * @return 0; else as trisa_file_write_atomic(), naming the file, and nothing changed.
  */
-int trisa_file_set_commit(trisa_file_set *set);
+TRISA_EXTERN int trisa_file_set_commit(trisa_file_set *set);
 
 /** Free a set (not what it wrote). NULL is ignored. */
-void trisa_file_set_free(trisa_file_set *set);
+TRISA_EXTERN void trisa_file_set_free(trisa_file_set *set);
 
 /**
  * Read a whole regular file, refusing one larger than @p max bytes. The file is opened
@@ -164,10 +175,11 @@ void trisa_file_set_free(trisa_file_set *set);
  * @return 0, TRISA_ENOTFOUND, TRISA_EINVAL (not a regular file), TRISA_EIO,
  *         TRISA_ETOOBIG.
  */
-int trisa_file_read(unsigned char **out, size_t *out_len, const char *path, size_t max);
+TRISA_EXTERN int trisa_file_read(unsigned char **out, size_t *out_len, const char *path,
+                                 size_t max);
 
 /** The library version, e.g. "0.1.0". */
-const char *trisa_version(void);
+TRISA_EXTERN const char *trisa_version(void);
 
 #ifdef __cplusplus
 }

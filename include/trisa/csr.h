@@ -92,15 +92,15 @@ typedef struct trisa_csr_config_options {
  *         file; bad options, or a bad --san / --cn value, see
  *         trisa_csr_config_options_check()), TRISA_ECONFIG (invalid), TRISA_ENOMEM.
  */
-int trisa_csr_config_load(trisa_csr_config **out, const char *path,
-                          const trisa_csr_config_options *opts);
+TRISA_EXTERN int trisa_csr_config_load(trisa_csr_config **out, const char *path,
+                                       const trisa_csr_config_options *opts);
 
 /**
  * Check the options alone (the --cn and --san values, the section names), so that a
  * caller can report a bad command line before any file is read.
  * @return 0, or TRISA_EINVAL naming the option ("--san: 'a..b' is not a valid DNS name").
  */
-int trisa_csr_config_options_check(const trisa_csr_config_options *opts);
+TRISA_EXTERN int trisa_csr_config_options_check(const trisa_csr_config_options *opts);
 
 /**
  * Whether @p name is a digest a CSR may be signed with: sha256, sha384 or sha512.
@@ -108,38 +108,38 @@ int trisa_csr_config_options_check(const trisa_csr_config_options *opts);
  *         (certificates signed with them are refused), SHAKE cannot sign, anything else
  *         is unknown or not used for CSRs.
  */
-int trisa_csr_digest_check(const char *name);
+TRISA_EXTERN int trisa_csr_digest_check(const char *name);
 
 /**
  * As trisa_csr_config_load(), from text in memory. @p name is used in messages.
  * `.include` directives are resolved against the current folder.
  */
-int trisa_csr_config_parse(trisa_csr_config **out, const char *text, size_t len, const char *name,
-                           const trisa_csr_config_options *opts);
+TRISA_EXTERN int trisa_csr_config_parse(trisa_csr_config **out, const char *text, size_t len,
+                                        const char *name, const trisa_csr_config_options *opts);
 
 /** Number of warnings found while loading (e.g. CN not among the SAN DNS names). */
-size_t trisa_csr_config_warning_count(const trisa_csr_config *cfg);
+TRISA_EXTERN size_t trisa_csr_config_warning_count(const trisa_csr_config *cfg);
 
 /** Warning @p i as one line ("FILE:LINE: ..."), borrowed; NULL when out of range. */
-const char *trisa_csr_config_warning(const trisa_csr_config *cfg, size_t i);
+TRISA_EXTERN const char *trisa_csr_config_warning(const trisa_csr_config *cfg, size_t i);
 
 /** The key the config asks for: RSA of `default_bits` (default 4096). */
-void trisa_csr_config_key_spec(const trisa_csr_config *cfg, trisa_keygen_spec *out);
+TRISA_EXTERN void trisa_csr_config_key_spec(const trisa_csr_config *cfg, trisa_keygen_spec *out);
 
 /** The digest name from `default_md`, or "sha384". Borrowed. */
-const char *trisa_csr_config_digest(const trisa_csr_config *cfg);
+TRISA_EXTERN const char *trisa_csr_config_digest(const trisa_csr_config *cfg);
 
 /** The subject's (first) CN after overrides. Borrowed. */
-const char *trisa_csr_config_common_name(const trisa_csr_config *cfg);
+TRISA_EXTERN const char *trisa_csr_config_common_name(const trisa_csr_config *cfg);
 
 /** `default_keyfile` from the req section, or NULL. Borrowed. */
-const char *trisa_csr_config_default_keyfile(const trisa_csr_config *cfg);
+TRISA_EXTERN const char *trisa_csr_config_default_keyfile(const trisa_csr_config *cfg);
 
 /** The name the config was loaded under. Borrowed. */
-const char *trisa_csr_config_name(const trisa_csr_config *cfg);
+TRISA_EXTERN const char *trisa_csr_config_name(const trisa_csr_config *cfg);
 
 /** Free a config. NULL is ignored. */
-void trisa_csr_config_free(trisa_csr_config *cfg);
+TRISA_EXTERN void trisa_csr_config_free(trisa_csr_config *cfg);
 
 /** The current version of trisa_csr_options. */
 #define TRISA_CSR_OPTIONS_VERSION 1
@@ -170,61 +170,62 @@ typedef struct trisa_csr_options {
  *         trisa_keygen_check() refuses), TRISA_ECONFIG (an extension that cannot be made
  *         for this key), TRISA_ECRYPTO (signing failed), TRISA_ENOMEM.
  */
-int trisa_csr_create(trisa_csr **out, const trisa_csr_config *cfg, EVP_PKEY *key,
-                     const trisa_csr_options *opts);
+TRISA_EXTERN int trisa_csr_create(trisa_csr **out, const trisa_csr_config *cfg, EVP_PKEY *key,
+                                  const trisa_csr_options *opts);
 
 /**
  * Read a request from memory, PEM or DER; its signature is checked.
  * @param name used in messages (a file name); NULL: "CSR".
  * @return 0, TRISA_ECSR (not a request, or a bad signature), TRISA_EINVAL.
  */
-int trisa_csr_parse(trisa_csr **out, const unsigned char *data, size_t len, const char *name);
+TRISA_EXTERN int trisa_csr_parse(trisa_csr **out, const unsigned char *data, size_t len,
+                                 const char *name);
 
 /** Read a request file (at most 1 MiB) with trisa_csr_parse(). Adds TRISA_ENOTFOUND, TRISA_EIO. */
-int trisa_csr_load(trisa_csr **out, const char *path);
+TRISA_EXTERN int trisa_csr_load(trisa_csr **out, const char *path);
 
 /**
  * The request as PEM ("-----BEGIN CERTIFICATE REQUEST-----").
  * @param out receives NUL-terminated text; free with free().
  * @return 0, TRISA_ENOMEM, TRISA_ECRYPTO.
  */
-int trisa_csr_to_pem(char **out, size_t *out_len, const trisa_csr *csr);
+TRISA_EXTERN int trisa_csr_to_pem(char **out, size_t *out_len, const trisa_csr *csr);
 
 /**
  * Write the request as PEM to @p path atomically, mode 0644.
  * @param flags 0, or TRISA_WRITE_REPLACE.
  * @return 0, TRISA_EEXISTS, TRISA_EIO, TRISA_ENOMEM.
  */
-int trisa_csr_save(const char *path, const trisa_csr *csr, unsigned flags);
+TRISA_EXTERN int trisa_csr_save(const char *path, const trisa_csr *csr, unsigned flags);
 
 /** The subject in one line, "C=US, O=Example VASP, CN=api.example.com". Borrowed. */
-const char *trisa_csr_subject(const trisa_csr *csr);
+TRISA_EXTERN const char *trisa_csr_subject(const trisa_csr *csr);
 
 /** The subject's first CN, or "" when none. Borrowed. */
-const char *trisa_csr_common_name(const trisa_csr *csr);
+TRISA_EXTERN const char *trisa_csr_common_name(const trisa_csr *csr);
 
 /** Number of subjectAltName entries requested. */
-size_t trisa_csr_san_count(const trisa_csr *csr);
+TRISA_EXTERN size_t trisa_csr_san_count(const trisa_csr *csr);
 
 /** SAN entry @p i as "DNS:name", "IP:addr", "email:addr" or "URI:uri"; borrowed; NULL
  * when out of range. */
-const char *trisa_csr_san(const trisa_csr *csr, size_t i);
+TRISA_EXTERN const char *trisa_csr_san(const trisa_csr *csr, size_t i);
 
 /** The public key, "RSA 4096" or "EC P-384". Borrowed. */
-const char *trisa_csr_key_description(const trisa_csr *csr);
+TRISA_EXTERN const char *trisa_csr_key_description(const trisa_csr *csr);
 
 /** The signature algorithm's long name, "sha384WithRSAEncryption". Borrowed. */
-const char *trisa_csr_signature_algorithm(const trisa_csr *csr);
+TRISA_EXTERN const char *trisa_csr_signature_algorithm(const trisa_csr *csr);
 
 /** SHA-256 of the public key (DER SubjectPublicKeyInfo) in hex, as
  * trisa_keygen_fingerprint_hex(). Borrowed. */
-const char *trisa_csr_key_fingerprint(const trisa_csr *csr);
+TRISA_EXTERN const char *trisa_csr_key_fingerprint(const trisa_csr *csr);
 
 /** The OpenSSL request, borrowed (valid while @p csr lives). */
-X509_REQ *trisa_csr_get0_req(const trisa_csr *csr);
+TRISA_EXTERN X509_REQ *trisa_csr_get0_req(const trisa_csr *csr);
 
 /** Free a request. NULL is ignored. */
-void trisa_csr_free(trisa_csr *csr);
+TRISA_EXTERN void trisa_csr_free(trisa_csr *csr);
 
 #ifdef __cplusplus
 }

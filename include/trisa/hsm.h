@@ -14,6 +14,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "trisa/common.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -56,14 +58,14 @@ typedef struct trisa_hsm_options {
  *         TRISA_EAMBIGUOUS (several match: listed); TRISA_EPIN (wrong PIN, with what the
  *         token says of the tries left); TRISA_ELOCKED (PIN locked); TRISA_ESECRET.
  */
-int trisa_hsm_open(trisa_hsm **out, const trisa_hsm_options *opts);
+TRISA_EXTERN int trisa_hsm_open(trisa_hsm **out, const trisa_hsm_options *opts);
 
 /** Log out, close the sessions and unload the module. NULL is ignored. Keys obtained
  *  from this handle must be freed before. */
-void trisa_hsm_free(trisa_hsm *hsm);
+TRISA_EXTERN void trisa_hsm_free(trisa_hsm *hsm);
 
 /** The selected token's label (borrowed, valid while the handle is open). */
-const char *trisa_hsm_token_label(const trisa_hsm *hsm);
+TRISA_EXTERN const char *trisa_hsm_token_label(const trisa_hsm *hsm);
 
 /** Options for trisa_hsm_generate_key(). */
 typedef struct trisa_hsm_keygen_options {
@@ -96,15 +98,16 @@ typedef struct trisa_hsm_keygen_options {
  *         the token: nothing is replaced); TRISA_EUNSUPPORTED (the token cannot make such
  *         keys); TRISA_EHSM.
  */
-int trisa_hsm_generate_key(EVP_PKEY **out_key, char **out_uri, trisa_hsm *hsm,
-                           const trisa_hsm_keygen_options *opts);
+TRISA_EXTERN int trisa_hsm_generate_key(EVP_PKEY **out_key, char **out_uri, trisa_hsm *hsm,
+                                        const trisa_hsm_keygen_options *opts);
 
 /**
  * Find an existing private key on the token by URI (its id and/or object label).
  * @param out_uri receives the key's full URI (may be NULL); free with free().
  * @return 0; TRISA_ENOTFOUND; TRISA_EAMBIGUOUS (several keys match: listed); TRISA_EHSM.
  */
-int trisa_hsm_find_key(EVP_PKEY **out_key, char **out_uri, trisa_hsm *hsm, const char *uri);
+TRISA_EXTERN int trisa_hsm_find_key(EVP_PKEY **out_key, char **out_uri, trisa_hsm *hsm,
+                                    const char *uri);
 
 /**
  * Store a certificate on the token with the CKA_ID and label of the private key whose
@@ -115,7 +118,7 @@ int trisa_hsm_find_key(EVP_PKEY **out_key, char **out_uri, trisa_hsm *hsm, const
  * @return 0; TRISA_EMISMATCH (no private key on the token matches the certificate);
  *         TRISA_EHSM.
  */
-int trisa_hsm_store_certificate(char **out_uri, trisa_hsm *hsm, X509 *cert);
+TRISA_EXTERN int trisa_hsm_store_certificate(char **out_uri, trisa_hsm *hsm, X509 *cert);
 
 /** What a listed entry is. */
 typedef enum trisa_hsm_kind {
@@ -142,10 +145,10 @@ typedef struct trisa_hsm_entry {
  * @param out receives an array of *n entries; free with trisa_hsm_list_free().
  * @return 0; TRISA_EHSM; TRISA_EPIN; TRISA_ELOCKED; TRISA_ENOMEM.
  */
-int trisa_hsm_list(trisa_hsm_entry **out, size_t *n, const trisa_hsm_options *opts);
+TRISA_EXTERN int trisa_hsm_list(trisa_hsm_entry **out, size_t *n, const trisa_hsm_options *opts);
 
 /** Free a list from trisa_hsm_list(). NULL is ignored. */
-void trisa_hsm_list_free(trisa_hsm_entry *entries, size_t n);
+TRISA_EXTERN void trisa_hsm_list_free(trisa_hsm_entry *entries, size_t n);
 
 #ifdef __cplusplus
 }

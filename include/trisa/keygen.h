@@ -55,13 +55,13 @@ typedef struct trisa_keygen_spec {
  * @param text the spec.
  * @return 0, or TRISA_EINVAL (unknown algorithm, size or curve; message names it).
  */
-int trisa_keygen_spec_parse(trisa_keygen_spec *out, const char *text);
+TRISA_EXTERN int trisa_keygen_spec_parse(trisa_keygen_spec *out, const char *text);
 
 /**
  * Format a spec as canonical text (`rsa:4096`, `ec:P-384`) into @p out.
  * @return 0, or TRISA_EINVAL (bad spec or @p cap too small).
  */
-int trisa_keygen_spec_format(char *out, size_t cap, const trisa_keygen_spec *spec);
+TRISA_EXTERN int trisa_keygen_spec_format(char *out, size_t cap, const trisa_keygen_spec *spec);
 
 /**
  * Generate a key pair.
@@ -70,7 +70,7 @@ int trisa_keygen_spec_format(char *out, size_t cap, const trisa_keygen_spec *spe
  * @param spec what to make; NULL means RSA 4096.
  * @return 0, TRISA_EINVAL (unsupported spec or version), TRISA_ECRYPTO (OpenSSL failed).
  */
-int trisa_keygen_generate(EVP_PKEY **out, const trisa_keygen_spec *spec);
+TRISA_EXTERN int trisa_keygen_generate(EVP_PKEY **out, const trisa_keygen_spec *spec);
 
 /**
  * Encode a private key as PKCS#8 PEM. With a passphrase the key is encrypted
@@ -85,7 +85,8 @@ int trisa_keygen_generate(EVP_PKEY **out, const trisa_keygen_spec *spec);
  * @param passphrase NULL or "" for no encryption.
  * @return 0, TRISA_EINVAL, TRISA_ECRYPTO, TRISA_ENOMEM.
  */
-int trisa_keygen_to_pem(char **out, size_t *out_len, const EVP_PKEY *key, const char *passphrase);
+TRISA_EXTERN int trisa_keygen_to_pem(char **out, size_t *out_len, const EVP_PKEY *key,
+                                     const char *passphrase);
 
 /** PBKDF2 iterations used when encrypting a key (OWASP 2023 figure for HMAC-SHA256). */
 #define TRISA_KEYGEN_PBKDF2_ITER 600000
@@ -98,8 +99,8 @@ int trisa_keygen_to_pem(char **out, size_t *out_len, const EVP_PKEY *key, const 
  * @return 0, TRISA_EEXISTS (the file exists and replacing was not asked for),
  *         TRISA_EIO, TRISA_ECRYPTO, TRISA_EINVAL. Nothing is left behind on error.
  */
-int trisa_keygen_save(const char *path, const EVP_PKEY *key, const char *passphrase,
-                      unsigned flags);
+TRISA_EXTERN int trisa_keygen_save(const char *path, const EVP_PKEY *key, const char *passphrase,
+                                   unsigned flags);
 
 /**
  * The most key-derivation work an encrypted key may ask for: iterations of PBKDF2 or of
@@ -122,14 +123,14 @@ int trisa_keygen_save(const char *path, const EVP_PKEY *key, const char *passphr
  * @return 0, TRISA_EPASSWORD (encrypted and the passphrase is missing or wrong),
  *         TRISA_EKEY (not a private key), TRISA_EINVAL.
  */
-int trisa_keygen_decode(EVP_PKEY **out, const unsigned char *data, size_t len,
-                        const char *passphrase, const char *name);
+TRISA_EXTERN int trisa_keygen_decode(EVP_PKEY **out, const unsigned char *data, size_t len,
+                                     const char *passphrase, const char *name);
 
 /**
  * Read a private key file (at most 1 MiB) with trisa_keygen_decode().
  * @return as trisa_keygen_decode(), plus TRISA_ENOTFOUND, TRISA_EIO, TRISA_ETOOBIG.
  */
-int trisa_keygen_load(EVP_PKEY **out, const char *path, const char *passphrase);
+TRISA_EXTERN int trisa_keygen_load(EVP_PKEY **out, const char *path, const char *passphrase);
 
 /**
  * Whether a key is one trisa makes and Sectigo certifies: RSA of 2048, 3072 or 4096 bits
@@ -140,7 +141,7 @@ int trisa_keygen_load(EVP_PKEY **out, const char *path, const char *passphrase);
  * @return 0, TRISA_EKEY with the reason ("k.pem: RSA-1024 is too weak: ...", "EC curve
  *         secp256k1 ...", "ED25519 keys are not supported ..."), TRISA_EINVAL.
  */
-int trisa_keygen_check(const EVP_PKEY *key, const char *name);
+TRISA_EXTERN int trisa_keygen_check(const EVP_PKEY *key, const char *name);
 
 /**
  * SHA-256 of the key's DER SubjectPublicKeyInfo, the fingerprint other tools show
@@ -149,22 +150,23 @@ int trisa_keygen_check(const EVP_PKEY *key, const char *name);
  * @param out 32 bytes.
  * @return 0, TRISA_EINVAL, TRISA_ECRYPTO.
  */
-int trisa_keygen_fingerprint(unsigned char out[32], const EVP_PKEY *key);
+TRISA_EXTERN int trisa_keygen_fingerprint(unsigned char out[32], const EVP_PKEY *key);
 
 /**
  * The same fingerprint as 64 lower-case hex digits.
  * @param out TRISA_KEYGEN_FINGERPRINT_HEX bytes.
  */
-int trisa_keygen_fingerprint_hex(char out[TRISA_KEYGEN_FINGERPRINT_HEX], const EVP_PKEY *key);
+TRISA_EXTERN int trisa_keygen_fingerprint_hex(char out[TRISA_KEYGEN_FINGERPRINT_HEX],
+                                              const EVP_PKEY *key);
 
 /**
  * Describe a key for people: "RSA 4096", "EC P-384". Writes at most @p cap bytes.
  * @return 0, or TRISA_EINVAL (NULL key, too small a buffer).
  */
-int trisa_keygen_describe(char *out, size_t cap, const EVP_PKEY *key);
+TRISA_EXTERN int trisa_keygen_describe(char *out, size_t cap, const EVP_PKEY *key);
 
 /** Free a key. NULL is ignored. */
-void trisa_keygen_free(EVP_PKEY *key);
+TRISA_EXTERN void trisa_keygen_free(EVP_PKEY *key);
 
 #ifdef __cplusplus
 }

@@ -84,33 +84,33 @@ typedef struct trisa_sectigo_options {
  * @return 0, TRISA_EENV, TRISA_EINVAL (bad version, unparsable URL, unknown environment),
  *         TRISA_ENOMEM, TRISA_ENETWORK (libcurl could not start).
  */
-int trisa_sectigo_new(trisa_sectigo **out, const trisa_sectigo_options *opts);
+TRISA_EXTERN int trisa_sectigo_new(trisa_sectigo **out, const trisa_sectigo_options *opts);
 
 /** Free a client (wipes the password and tokens). NULL is ignored. */
-void trisa_sectigo_free(trisa_sectigo *client);
+TRISA_EXTERN void trisa_sectigo_free(trisa_sectigo *client);
 
 /**
  * Check an endpoint against an environment as the reference client does, plus: plain
  * http only in testing. Records the reason on failure.
  * @return 0, TRISA_EENV, TRISA_EINVAL (unparsable URL, unknown environment).
  */
-int trisa_sectigo_check_environment(const char *endpoint, const char *environment);
+TRISA_EXTERN int trisa_sectigo_check_environment(const char *endpoint, const char *environment);
 
 /* ---- Authentication and tokens ---------------------------------------------------- */
 
 /** Log in with username and password (POST /auth/pwd) even when a token is valid; caches
  *  the tokens. @return 0, TRISA_EAUTH (401), TRISA_EFORBIDDEN (403), TRISA_ECERTLOGIN
  *  (307, never followed), TRISA_EINVAL (no username or password), network errors. */
-int trisa_sectigo_authenticate(trisa_sectigo *client);
+TRISA_EXTERN int trisa_sectigo_authenticate(trisa_sectigo *client);
 
 /** Exchange the refresh token for new tokens (POST /auth/refresh); keeps the old refresh
  *  token when the reply's is empty. @return as trisa_sectigo_authenticate(), and
  *  TRISA_EAUTH when there is no refresh token. */
-int trisa_sectigo_refresh(trisa_sectigo *client);
+TRISA_EXTERN int trisa_sectigo_refresh(trisa_sectigo *client);
 
 /** What every API call does first: use the access token while valid, else refresh while
  *  refreshable, else log in again. @return as trisa_sectigo_authenticate(). */
-int trisa_sectigo_ensure_auth(trisa_sectigo *client);
+TRISA_EXTERN int trisa_sectigo_ensure_auth(trisa_sectigo *client);
 
 /** Token timing, read from the JWT claims (unverified). Times are Unix seconds, 0 = none. */
 typedef struct trisa_sectigo_token_info {
@@ -123,16 +123,17 @@ typedef struct trisa_sectigo_token_info {
 } trisa_sectigo_token_info;
 
 /** Fill @p out with the state of the held tokens; no network. @return 0, TRISA_EINVAL. */
-int trisa_sectigo_token_state(const trisa_sectigo *client, trisa_sectigo_token_info *out);
+TRISA_EXTERN int trisa_sectigo_token_state(const trisa_sectigo *client,
+                                           trisa_sectigo_token_info *out);
 
 /** The token cache file for this endpoint and username (borrowed), or NULL when caching
  *  is off or no username was given. The file may not exist yet. */
-const char *trisa_sectigo_cache_path(const trisa_sectigo *client);
+TRISA_EXTERN const char *trisa_sectigo_cache_path(const trisa_sectigo *client);
 
 /** The JWT timing claims of a token: iat, exp, nbf (0 when absent) and sub (may be NULL).
  *  @return 0, TRISA_EINVAL (not a JWT, bad base64url or JSON, no iat or exp). */
-int trisa_sectigo_jwt_claims(const char *jwt, long long *iat, long long *exp, long long *nbf,
-                             char *sub, size_t sub_cap);
+TRISA_EXTERN int trisa_sectigo_jwt_claims(const char *jwt, long long *iat, long long *exp,
+                                          long long *nbf, char *sub, size_t sub_cap);
 
 /* ---- Replies ----------------------------------------------------------------------- */
 
@@ -153,7 +154,7 @@ typedef struct trisa_sectigo_batch {
     int rejectable;
 } trisa_sectigo_batch;
 
-void trisa_sectigo_batch_free(trisa_sectigo_batch *batch);
+TRISA_EXTERN void trisa_sectigo_batch_free(trisa_sectigo_batch *batch);
 
 typedef struct trisa_sectigo_processing_info {
     long long active, success, failed;
@@ -181,7 +182,7 @@ typedef struct trisa_sectigo_authority_list {
     int is_null;
 } trisa_sectigo_authority_list;
 
-void trisa_sectigo_authority_list_free(trisa_sectigo_authority_list *list);
+TRISA_EXTERN void trisa_sectigo_authority_list_free(trisa_sectigo_authority_list *list);
 
 /** A list of strings; `is_null` is set when the server sent JSON null or nothing. */
 typedef struct trisa_sectigo_strings {
@@ -202,7 +203,7 @@ typedef struct trisa_sectigo_profile_list {
     int is_null;
 } trisa_sectigo_profile_list;
 
-void trisa_sectigo_profile_list_free(trisa_sectigo_profile_list *list);
+TRISA_EXTERN void trisa_sectigo_profile_list_free(trisa_sectigo_profile_list *list);
 
 typedef struct trisa_sectigo_profile_detail {
     char *profile_name;
@@ -212,7 +213,7 @@ typedef struct trisa_sectigo_profile_detail {
     char *key_algorithm_info;
 } trisa_sectigo_profile_detail;
 
-void trisa_sectigo_profile_detail_free(trisa_sectigo_profile_detail *detail);
+TRISA_EXTERN void trisa_sectigo_profile_detail_free(trisa_sectigo_profile_detail *detail);
 
 typedef struct trisa_sectigo_profile_param {
     char *name;
@@ -233,7 +234,7 @@ typedef struct trisa_sectigo_profile_param_list {
     int is_null;
 } trisa_sectigo_profile_param_list;
 
-void trisa_sectigo_profile_param_list_free(trisa_sectigo_profile_param_list *list);
+TRISA_EXTERN void trisa_sectigo_profile_param_list_free(trisa_sectigo_profile_param_list *list);
 
 /** A name/value pair (profile parameters, organization parameters). */
 typedef struct trisa_sectigo_param {
@@ -258,7 +259,7 @@ typedef struct trisa_sectigo_organization {
     char *org_status;
 } trisa_sectigo_organization;
 
-void trisa_sectigo_organization_free(trisa_sectigo_organization *org);
+TRISA_EXTERN void trisa_sectigo_organization_free(trisa_sectigo_organization *org);
 
 typedef struct trisa_sectigo_cert {
     long long device_id;
@@ -275,16 +276,17 @@ typedef struct trisa_sectigo_find_result {
     int items_null;
 } trisa_sectigo_find_result;
 
-void trisa_sectigo_find_result_free(trisa_sectigo_find_result *result);
+TRISA_EXTERN void trisa_sectigo_find_result_free(trisa_sectigo_find_result *result);
 
 /**
  * The body of the last reply received on this client (borrowed, NUL-terminated; valid
  * until the next call), its length and its HTTP status (0 when none arrived).
  */
-const char *trisa_sectigo_last_body(const trisa_sectigo *client, size_t *len, long *status);
+TRISA_EXTERN const char *trisa_sectigo_last_body(const trisa_sectigo *client, size_t *len,
+                                                 long *status);
 
 /** How many new connections the client has opened so far (a reused one is not counted). */
-long trisa_sectigo_connection_count(const trisa_sectigo *client);
+TRISA_EXTERN long trisa_sectigo_connection_count(const trisa_sectigo *client);
 
 /* ---- Endpoints ----------------------------------------------------------------------
  * Each one authenticates first (trisa_sectigo_ensure_auth). GETs are retried on
@@ -299,30 +301,33 @@ long trisa_sectigo_connection_count(const trisa_sectigo *client);
  * @param params NULL-terminated list of name, value, name, value, ... (profileParams),
  *               e.g. {"commonName", "example.com", "pkcs12Password", pw, NULL}.
  */
-int trisa_sectigo_create_single_cert_batch(trisa_sectigo_batch **out, trisa_sectigo *client,
-                                           long long authority_id, const char *batch_name,
-                                           const char *const *params);
+TRISA_EXTERN int trisa_sectigo_create_single_cert_batch(trisa_sectigo_batch **out,
+                                                        trisa_sectigo *client,
+                                                        long long authority_id,
+                                                        const char *batch_name,
+                                                        const char *const *params);
 
 /**
  * POST /api/v1/batches/upload: one or several PEM CSRs in one text, or a ZIP of them.
  * @param filename name sent for the file part (NULL: "csr.pem", or "csrs.zip" for a ZIP).
  * @param params   profileParams as for create, or NULL for none.
  */
-int trisa_sectigo_upload_csr(trisa_sectigo_batch **out, trisa_sectigo *client, long long profile_id,
-                             const char *filename, const void *csr, size_t csr_len,
-                             const char *const *params);
+TRISA_EXTERN int trisa_sectigo_upload_csr(trisa_sectigo_batch **out, trisa_sectigo *client,
+                                          long long profile_id, const char *filename,
+                                          const void *csr, size_t csr_len,
+                                          const char *const *params);
 
 /** GET /api/v1/batches/{id}. */
-int trisa_sectigo_batch_detail(trisa_sectigo_batch **out, trisa_sectigo *client,
-                               long long batch_id);
+TRISA_EXTERN int trisa_sectigo_batch_detail(trisa_sectigo_batch **out, trisa_sectigo *client,
+                                            long long batch_id);
 
 /** GET /api/v1/batches/{id}/status, normalised (trim, upper case, spaces to '_').
  *  @param out receives the status; free with free(). */
-int trisa_sectigo_batch_status(char **out, trisa_sectigo *client, long long batch_id);
+TRISA_EXTERN int trisa_sectigo_batch_status(char **out, trisa_sectigo *client, long long batch_id);
 
 /** GET /api/v1/batches/{id}/processing_info. */
-int trisa_sectigo_get_processing_info(trisa_sectigo_processing_info *out, trisa_sectigo *client,
-                                      long long batch_id);
+TRISA_EXTERN int trisa_sectigo_get_processing_info(trisa_sectigo_processing_info *out,
+                                                   trisa_sectigo *client, long long batch_id);
 
 /**
  * GET /api/v1/batches/{id}/download into folder @p dir (which must exist), named from
@@ -332,43 +337,48 @@ int trisa_sectigo_get_processing_info(trisa_sectigo_processing_info *out, trisa_
  * @param out_path receives the file's path (free with free()); may be NULL.
  * @param replace  non-zero to replace an existing file (else TRISA_EEXISTS).
  */
-int trisa_sectigo_download(char **out_path, trisa_sectigo *client, long long batch_id,
-                           const char *dir, int replace);
+TRISA_EXTERN int trisa_sectigo_download(char **out_path, trisa_sectigo *client, long long batch_id,
+                                        const char *dir, int replace);
 
 /** GET /api/v1/batches/{id}/download into memory. @param out free with free(). */
-int trisa_sectigo_download_mem(unsigned char **out, size_t *out_len, char **out_filename,
-                               trisa_sectigo *client, long long batch_id);
+TRISA_EXTERN int trisa_sectigo_download_mem(unsigned char **out, size_t *out_len,
+                                            char **out_filename, trisa_sectigo *client,
+                                            long long batch_id);
 
 /** GET /api/v1/devices. */
-int trisa_sectigo_licenses_used(trisa_sectigo_licenses *out, trisa_sectigo *client);
+TRISA_EXTERN int trisa_sectigo_licenses_used(trisa_sectigo_licenses *out, trisa_sectigo *client);
 
 /** GET /api/v1/authorities/allowed. */
-int trisa_sectigo_authorities(trisa_sectigo_authority_list **out, trisa_sectigo *client);
+TRISA_EXTERN int trisa_sectigo_authorities(trisa_sectigo_authority_list **out,
+                                           trisa_sectigo *client);
 
 /** GET /api/v1/authorities/{id}/balanceavailable. */
-int trisa_sectigo_authority_balance(long long *out, trisa_sectigo *client, long long authority_id);
+TRISA_EXTERN int trisa_sectigo_authority_balance(long long *out, trisa_sectigo *client,
+                                                 long long authority_id);
 
 /** GET /api/v1/profiles. */
-int trisa_sectigo_profiles(trisa_sectigo_profile_list **out, trisa_sectigo *client);
+TRISA_EXTERN int trisa_sectigo_profiles(trisa_sectigo_profile_list **out, trisa_sectigo *client);
 
 /** GET /api/v1/profiles/{id}. */
-int trisa_sectigo_get_profile_detail(trisa_sectigo_profile_detail **out, trisa_sectigo *client,
-                                     long long profile_id);
+TRISA_EXTERN int trisa_sectigo_get_profile_detail(trisa_sectigo_profile_detail **out,
+                                                  trisa_sectigo *client, long long profile_id);
 
 /** GET /api/v1/profiles/{id}/parameters. */
-int trisa_sectigo_profile_params(trisa_sectigo_profile_param_list **out, trisa_sectigo *client,
-                                 long long profile_id);
+TRISA_EXTERN int trisa_sectigo_profile_params(trisa_sectigo_profile_param_list **out,
+                                              trisa_sectigo *client, long long profile_id);
 
 /** GET /api/v1/organizations/user. */
-int trisa_sectigo_get_organization(trisa_sectigo_organization **out, trisa_sectigo *client);
+TRISA_EXTERN int trisa_sectigo_get_organization(trisa_sectigo_organization **out,
+                                                trisa_sectigo *client);
 
 /** POST /api/v1/certificates/find; NULL or "" criteria are left out. */
-int trisa_sectigo_find_certificates(trisa_sectigo_find_result **out, trisa_sectigo *client,
-                                    const char *common_name, const char *serial_number);
+TRISA_EXTERN int trisa_sectigo_find_certificates(trisa_sectigo_find_result **out,
+                                                 trisa_sectigo *client, const char *common_name,
+                                                 const char *serial_number);
 
 /** POST /api/v1/certificates/{profileId}/revoke; any 2xx means revoked. */
-int trisa_sectigo_revoke(trisa_sectigo *client, long long profile_id, int reason_code,
-                         const char *serial_number);
+TRISA_EXTERN int trisa_sectigo_revoke(trisa_sectigo *client, long long profile_id, int reason_code,
+                                      const char *serial_number);
 
 /* ---- Helpers ------------------------------------------------------------------------ */
 
@@ -377,10 +387,10 @@ int trisa_sectigo_revoke(trisa_sectigo *client, long long profile_id, int reason
  * ("Cessation of Operation" = 5), "" or NULL is 0 (unspecified); 7 is refused.
  * @return 0, TRISA_EINVAL.
  */
-int trisa_sectigo_reason_code(int *out, const char *reason);
+TRISA_EXTERN int trisa_sectigo_reason_code(int *out, const char *reason);
 
 /** Normalise a batch status in place: trim, upper case, spaces to underscores. */
-char *trisa_sectigo_status_normalize(char *status);
+TRISA_EXTERN char *trisa_sectigo_status_normalize(char *status);
 
 /**
  * The file name to save a download under, from a Content-Disposition header value:
@@ -388,24 +398,29 @@ char *trisa_sectigo_status_normalize(char *status);
  * a path separator ('/' or '\\'), ':' or a control character; NULL when none is safe.
  * @return a new string (free with free()) or NULL.
  */
-char *trisa_sectigo_disposition_filename(const char *header);
+TRISA_EXTERN char *trisa_sectigo_disposition_filename(const char *header);
 
 /* JSON text of a reply, printed as the reference CLI prints it (Go's encoder with a
  * two-space indent: keys in reference order, `"key": value`, no escaped slashes, HTML
  * characters escaped as \u003c, \u003e, \u0026), with a final newline.
  * Each returns 0 or TRISA_ENOMEM; free *out with free(). */
-int trisa_sectigo_batch_json(char **out, const trisa_sectigo_batch *batch);
-int trisa_sectigo_processing_info_json(char **out, const trisa_sectigo_processing_info *info);
-int trisa_sectigo_licenses_json(char **out, const trisa_sectigo_licenses *licenses);
-int trisa_sectigo_authorities_json(char **out, const trisa_sectigo_authority_list *list);
-int trisa_sectigo_profiles_json(char **out, const trisa_sectigo_profile_list *list);
-int trisa_sectigo_profile_detail_json(char **out, const trisa_sectigo_profile_detail *detail);
-int trisa_sectigo_profile_params_json(char **out, const trisa_sectigo_profile_param_list *list);
-int trisa_sectigo_organization_json(char **out, const trisa_sectigo_organization *org);
-int trisa_sectigo_find_result_json(char **out, const trisa_sectigo_find_result *result);
+TRISA_EXTERN int trisa_sectigo_batch_json(char **out, const trisa_sectigo_batch *batch);
+TRISA_EXTERN int trisa_sectigo_processing_info_json(char **out,
+                                                    const trisa_sectigo_processing_info *info);
+TRISA_EXTERN int trisa_sectigo_licenses_json(char **out, const trisa_sectigo_licenses *licenses);
+TRISA_EXTERN int trisa_sectigo_authorities_json(char **out,
+                                                const trisa_sectigo_authority_list *list);
+TRISA_EXTERN int trisa_sectigo_profiles_json(char **out, const trisa_sectigo_profile_list *list);
+TRISA_EXTERN int trisa_sectigo_profile_detail_json(char **out,
+                                                   const trisa_sectigo_profile_detail *detail);
+TRISA_EXTERN int trisa_sectigo_profile_params_json(char **out,
+                                                   const trisa_sectigo_profile_param_list *list);
+TRISA_EXTERN int trisa_sectigo_organization_json(char **out, const trisa_sectigo_organization *org);
+TRISA_EXTERN int trisa_sectigo_find_result_json(char **out,
+                                                const trisa_sectigo_find_result *result);
 /** A {id: balance} map, keys sorted as text as Go sorts map keys. */
-int trisa_sectigo_balances_json(char **out, const long long *ids, const long long *balances,
-                                size_t count);
+TRISA_EXTERN int trisa_sectigo_balances_json(char **out, const long long *ids,
+                                             const long long *balances, size_t count);
 
 #ifdef __cplusplus
 }

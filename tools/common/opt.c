@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/internal.h"
+#include "common/support.h"
 #include "tools/common/opt.h"
 
 void tool_opt_init(tool_parser *p, int argc, char **argv, const tool_opt *opts, const char *prog)

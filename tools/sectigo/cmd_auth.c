@@ -1,5 +1,6 @@
 /* sectigo auth: log in or refresh and cache the tokens; --debug and --cache inspect. */
 #include <stdio.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "trisa/sectigo.h"
@@ -58,9 +59,8 @@ int cmd_auth(int argc, char **argv, sectigo_globals *g)
     }
     if (cache) {
         const char *path = trisa_sectigo_cache_path(c);
-        FILE *f = path ? fopen(path, "r") : NULL;
-        if (f != NULL) {
-            fclose(f);
+        struct stat sb;
+        if (path != NULL && stat(path, &sb) == 0) {
             printf("%s\n", path);
         } else {
             printf("no credentials cache file exists\n");

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "trisa/common.h"
@@ -61,7 +62,8 @@ static const char *default_config(char *buf, size_t cap)
         if (slash != NULL) {
             *slash = '\0';
             snprintf(buf, cap, "%s/../%s/emulator.json", exe, TRISA_REL_DATADIR);
-            if (access(buf, R_OK) == 0) {
+            struct stat sb;
+            if (stat(buf, &sb) == 0 && S_ISREG(sb.st_mode)) {
                 return buf;
             }
         }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "trisa/common.h"
 #include "trisa/sectigo.h"
 #include "tools/common/exit.h"
@@ -130,16 +132,25 @@ static int dotenv_value(char *out, size_t cap, const char *v)
 
 void sectigo_load_dotenv(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    char line[4096], value[4096];
+    unsigned char *data = NULL;
+    size_t len = 0;
+    char value[4096];
+    char *next;
 
-    if (f == NULL) {
+    /* The file holds the API password: read it whole (bounded, regular files only) and
+     * wipe it afterwards, rather than through stdio's unwiped buffers. */
+    if (trisa_file_read(&data, &len, path, 1u << 20) != 0) {
+        trisa_error_clear();
         return;
     }
-    while (fgets(line, sizeof(line), f) != NULL) {
+    for (char *line = (char *)data; line != NULL; line = next) {
         char *p = line, *eq, *name_end;
-        size_t n = strlen(line);
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
+        size_t n;
+        if ((next = strchr(line, '\n')) != NULL) {
+            *next++ = '\0';
+        }
+        n = strlen(line);
+        while (n > 0 && line[n - 1] == '\r') {
             line[--n] = '\0';
         }
         while (isspace((unsigned char)*p)) {
@@ -174,7 +185,7 @@ void sectigo_load_dotenv(const char *path)
             setenv(p, value, 0); /* the environment wins, as with the reference */
         }
     }
-    memset(line, 0, sizeof(line));
-    memset(value, 0, sizeof(value));
-    fclose(f);
+    OPENSSL_cleanse(data, len + 1);
+    free(data);
+    OPENSSL_cleanse(value, sizeof(value));
 }

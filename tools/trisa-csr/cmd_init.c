@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/internal.h"
+#include "common/support.h"
 #include "tools/common/exit.h"
 #include "tools/common/opt.h"
 #include "tools/trisa-csr/trisa-csr.h"

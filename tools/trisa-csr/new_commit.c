@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/internal.h"
+#include "common/support.h"
 #include "tools/common/exit.h"
 #include "tools/trisa-csr/new.h"
 

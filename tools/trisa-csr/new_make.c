@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/internal.h"
+#include "common/support.h"
 #include "tools/common/exit.h"
 #include "tools/trisa-csr/new.h"
 

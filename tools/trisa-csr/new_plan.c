@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/internal.h"
+#include "common/support.h"
 #include "tools/common/exit.h"
 #include "tools/common/opt.h"
 #include "tools/trisa-csr/new.h"

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "common/internal.h"
+#include "common/support.h"
 #include "trisa/bundle.h"
 #include "trisa/common.h"
 #include "tools/common/exit.h"

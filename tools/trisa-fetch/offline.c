@@ -178,6 +178,7 @@ int fetch_offline(const fetch_args *a, const char *name, const unsigned char *zi
     trisa_bundle_report **reports = NULL;
     char *pass = NULL, *key_pass = NULL, *passout = NULL;
     size_t n = 0;
+    struct stat sb;
     int rc = 0, exit_code = TOOL_EXIT_OK;
 
     if (password == NULL && a->passin != NULL) {
@@ -229,7 +230,7 @@ int fetch_offline(const fetch_args *a, const char *name, const unsigned char *zi
                                      n);
         goto done;
     }
-    if (a->p12_out != NULL && !a->force && access(a->p12_out, F_OK) == 0) {
+    if (a->p12_out != NULL && !a->force && lstat(a->p12_out, &sb) == 0) {
         fprintf(stderr, "%s: error: %s exists; nothing written (--force to replace)\n", FETCH_PROG,
                 a->p12_out);
         exit_code = TOOL_EXIT_EXISTS;

@@ -14,7 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "common/internal.h"
+#include "common/support.h"
 #include "trisa/bundle.h"
 #include "trisa/sectigo.h"
 #include "tools/common/exit.h"
@@ -324,6 +324,7 @@ int fetch_csr(const fetch_args *a)
     const char *endpoint = a->endpoint != NULL ? a->endpoint : TRISA_SECTIGO_PRODUCTION_URL;
     fetch_state st;
     long long profile = 0, id = 0;
+    long v = 0;
     int rc;
 
     if ((rc = parse_id("--profile", a->profile, &profile)) != 0) {
@@ -341,7 +342,7 @@ int fetch_csr(const fetch_args *a)
     }
     if (st.phase != PHASE_NONE) {
         if (strcmp(st.csr_sha256, hash) != 0 || strcmp(st.endpoint, endpoint) != 0 ||
-            strtoll(st.profile, NULL, 10) != profile) {
+            trisa_parse_long(st.profile, 1, 0x7fffffffL, &v) != 0 || v != profile) {
             fprintf(stderr,
                     "%s: error: %s/%s records another upload (CSR SHA-256 %s, profile %s, %s);\n"
                     "use another --out-dir, or remove that file if it is no longer wanted\n",
@@ -357,7 +358,13 @@ int fetch_csr(const fetch_args *a)
     if (st.phase != PHASE_NONE && st.batch_id[0] != '\0') {
         fprintf(stderr, "%s: this CSR was uploaded before: continuing batch %s (%s)\n", FETCH_PROG,
                 st.batch_id, st.status[0] != '\0' ? st.status : "status unknown");
-        id = strtoll(st.batch_id, NULL, 10);
+        if (trisa_parse_long(st.batch_id, 1, 0x7fffffffffffffffL, &v) != 0) {
+            fprintf(stderr, "%s: error: %s/%s: batch_id '%s' is not a batch number\n", FETCH_PROG,
+                    a->out_dir, FETCH_STATE_FILE, st.batch_id);
+            rc = TOOL_EXIT_INPUT;
+            goto done;
+        }
+        id = v;
         rc = follow_and_write(c, a, id, &st);
         goto done;
     }

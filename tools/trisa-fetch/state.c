@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/internal.h"
+#include "common/support.h"
 #include "tools/trisa-fetch/state.h"
 
 static const char *const phase_names[] = {"none", "uploading", "uploaded", "done", "rejected"};

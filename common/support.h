@@ -1,0 +1,66 @@
+/*
+ * The part of common/ that the tools may use as well as the library's modules: the error
+ * recorder behind trisa_error_last(), a growable buffer, hex and whole-number parsing.
+ * Not installed; not part of the public API (the symbols are hidden in libtrisa.so, and the
+ * tools link the static library). The build lets tools/ include this header and no other
+ * internal one (see trisa_module_includes in CMakeLists.txt).
+ */
+#ifndef TRISA_COMMON_SUPPORT_H
+#define TRISA_COMMON_SUPPORT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trisa/common.h"
+
+#if defined(__GNUC__)
+#define TRISA_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define TRISA_PRINTF(f, a)
+
+/* Parse a decimal integer in [min, max]; the whole string must be a number.
+ * Returns 0 or TRISA_EINVAL (no error message recorded: callers name the field). */
+int trisa_parse_long(const char *s, long min, long max, long *out);
+
+#endif
+
+/* Record an error for trisa_error_last(); returns code so callers can `return set(...)`.
+ * Any pending OpenSSL errors are discarded (use trisa_error_set_ssl to keep them). */
+int trisa_error_set(int code, const char *fmt, ...) TRISA_PRINTF(2, 3);
+
+/* Put "prefix: " in front of the current message (keeps its code); returns the code. */
+int trisa_error_prefix(const char *fmt, ...) TRISA_PRINTF(1, 2);
+
+/* Growable byte buffer, always NUL-terminated. A failed allocation sets `failed` and makes
+ * further appends no-ops, so a caller checks once at the end. */
+typedef struct trisa_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    int failed;
+} trisa_buf;
+
+#define TRISA_BUF_INIT                                                                             \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
+
+int trisa_buf_append(trisa_buf *b, const void *data, size_t len);
+int trisa_buf_puts(trisa_buf *b, const char *s);
+int trisa_buf_printf(trisa_buf *b, const char *fmt, ...) TRISA_PRINTF(2, 3);
+int trisa_buf_vprintf(trisa_buf *b, const char *fmt, va_list ap);
+/* Frees the buffer; wipe != 0 cleanses it first (for secrets). */
+void trisa_buf_free(trisa_buf *b, int wipe);
+/* Hands the bytes to the caller (free with free()); the buffer is reset. NULL if failed. */
+char *trisa_buf_detach(trisa_buf *b, size_t *len);
+
+/* Lower-case hex of len bytes into out (2*len+1 bytes), with `sep` between bytes when
+ * non-zero (then 3*len bytes). Returns out. */
+char *trisa_hex(char *out, const unsigned char *bytes, size_t len, char sep);
+
+/* Parse a decimal integer in [min, max]; the whole string must be a number.
+ * Returns 0 or TRISA_EINVAL (no error message recorded: callers name the field). */
+int trisa_parse_long(const char *s, long min, long max, long *out);
+
+#endif

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Build the libFuzzer targets (clang, the library instrumented, ASan + UBSan) and run each
+# for a while on its seed corpus (fuzz/corpus/<target>/) plus a working corpus kept in
+# the build folder between runs. Fails on any crash, leak, timeout or out-of-memory; the
+# input that caused it is left in build-fuzz/artifacts/<target>/.
+#
+# Usage: scripts/fuzz.sh [--seconds N] [--jobs J] [--build DIR] [TARGET...]
+#   --seconds N  time per target (default 30; the CI run)  e.g. 1800 for the long run
+#   --jobs J     targets run side by side (default: the number of cores)
+#   TARGET       fuzz_zip, fuzz_key, ... (default: every fuzz/fuzz_*.c)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+seconds=30 jobs=$(nproc 2>/dev/null || echo 2) build=$top/build-fuzz
+targets=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --seconds) seconds=$2; shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
+    --build) build=$2; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
+    *) targets+=("$1"); shift ;;
+    esac
+done
+command -v clang >/dev/null || { echo "fuzz.sh: needs clang (apt-get install clang)" >&2; exit 1; }
+if [ ${#targets[@]} -eq 0 ]; then
+    for f in "$top"/fuzz/fuzz_*.c; do targets+=("$(basename "$f" .c)"); done
+fi
+
+CC=clang cmake -S "$top" -B "$build" -DTRISA_BUILD_FUZZERS=ON -DTRISA_BUILD_TESTS=OFF \
+    -DTRISA_BUILD_TOOLS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$jobs" --target "${targets[@]}" >/dev/null
+
+run_one() { # target
+    local t=$1 work=$build/corpus/$1 art=$build/artifacts/$1 log=$build/logs/$1.log
+    mkdir -p "$work" "$art" "$(dirname "$log")"
+    local seeds=()
+    [ -d "$top/fuzz/corpus/$t" ] && seeds=("$top/fuzz/corpus/$t")
+    local dict=()
+    [ -f "$top/fuzz/$t.dict" ] && dict=("-dict=$top/fuzz/$t.dict")
+    # -timeout: one input may take 10 s at most (a hang is a finding, e.g. an unbounded
+    # iteration count); -rss_limit_mb: 2.5 GiB; leaks are findings (LeakSanitizer).
+    if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        "$build/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 \
+        -print_final_stats=1 -artifact_prefix="$art/" "${dict[@]}" "$work" "${seeds[@]}" \
+        >"$log" 2>&1; then
+        echo ok >"$log.result"
+    else
+        echo FAILED >"$log.result"
+    fi
+}
+
+pids=()
+for t in "${targets[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+    run_one "$t" &
+    pids+=($!)
+done
+wait
+
+fail=0
+printf '%-26s %12s %8s %8s %8s  %s\n' target executions cov ft corpus result
+for t in "${targets[@]}"; do
+    log=$build/logs/$t.log
+    execs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | grep -oE '[0-9]+$' || true)
+    last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
+    cov=$(grep -oE 'cov: [0-9]+' <<<"$last" | grep -oE '[0-9]+' || true)
+    ft=$(grep -oE 'ft: [0-9]+' <<<"$last" | grep -oE '[0-9]+' || true)
+    corp=$(grep -oE 'corp: [0-9]+' <<<"$last" | grep -oE '[0-9]+' || true)
+    result=$(cat "$log.result")
+    printf '%-26s %12s %8s %8s %8s  %s\n' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$result"
+    if [ "$result" != ok ]; then
+        fail=1
+        echo "---- $t: $log" >&2
+        grep -E 'ERROR|SUMMARY|Test unit written|timeout|leak' "$log" | head -n 20 >&2 || true
+    fi
+done
+exit $fail
