@@ -451,12 +451,18 @@ static int survey_p12(trisa_bundle *b, const char *member, PKCS12 *p12, p12_part
             ERR_clear_error();
             n = UINT64_MAX;
         }
-        /* The MAC may be checked twice (the empty password has two encodings). */
-        if (n > TRISA_BUNDLE_MAX_ITERATIONS || 2 * n > b->kdf_budget) {
+        if (n > TRISA_BUNDLE_MAX_ITERATIONS) {
             return trisa_error_set(TRISA_EBUNDLE,
                                    "member '%s': the MAC asks for %llu iterations; at most %d "
                                    "are accepted (Sectigo's bundles use 1 or 2048)",
                                    member, (unsigned long long)n, TRISA_BUNDLE_MAX_ITERATIONS);
+        }
+        /* The MAC may be checked twice (the empty password has two encodings). */
+        if (2 * n > b->kdf_budget) {
+            return trisa_error_set(TRISA_EBUNDLE,
+                                   "member '%s': checking the MAC would take the bundle's key "
+                                   "derivations over %d iterations in all",
+                                   member, TRISA_BUNDLE_MAX_TOTAL_ITERATIONS);
         }
         b->kdf_budget -= 2 * n;
     }
@@ -683,24 +689,27 @@ static const char *extension(const char *name)
     return dot != NULL ? dot + 1 : "";
 }
 
+/* The one list of member extensions. */
+static const struct {
+    const char *ext;
+    enum trisa_bundle_member kind;
+} member_exts[] = {
+    {"p12", TRISA_MEMBER_PKCS12}, {"pfx", TRISA_MEMBER_PKCS12}, {"pem", TRISA_MEMBER_CERTS},
+    {"crt", TRISA_MEMBER_CERTS},  {"cer", TRISA_MEMBER_CERTS},  {"der", TRISA_MEMBER_CERTS},
+    {"p7b", TRISA_MEMBER_CERTS},  {"p7c", TRISA_MEMBER_CERTS},
+};
+#define NMEMBER_EXTS (sizeof(member_exts) / sizeof(member_exts[0]))
+
 enum trisa_bundle_member trisa_bundle_member_type(const char *name)
 {
-    static const struct {
-        const char *ext;
-        enum trisa_bundle_member kind;
-    } exts[] = {
-        {"p12", TRISA_MEMBER_PKCS12}, {"pfx", TRISA_MEMBER_PKCS12}, {"pem", TRISA_MEMBER_CERTS},
-        {"crt", TRISA_MEMBER_CERTS},  {"cer", TRISA_MEMBER_CERTS},  {"der", TRISA_MEMBER_CERTS},
-        {"p7b", TRISA_MEMBER_CERTS},  {"p7c", TRISA_MEMBER_CERTS},
-    };
     const char *e;
     if (name == NULL) {
         return TRISA_MEMBER_NONE;
     }
     e = extension(name);
-    for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-        if (strcasecmp(e, exts[i].ext) == 0) {
-            return exts[i].kind;
+    for (size_t i = 0; i < NMEMBER_EXTS; i++) {
+        if (strcasecmp(e, member_exts[i].ext) == 0) {
+            return member_exts[i].kind;
         }
     }
     return TRISA_MEMBER_NONE;
@@ -774,10 +783,17 @@ int trisa_bundle_open_zip(trisa_bundle **out, const void *data, size_t len,
         }
     }
     if (sk_X509_num(b->certs) == 0) {
-        rc = trisa_error_set(TRISA_EBUNDLE,
-                             "the ZIP holds no certificate (%zu entries, none .p12, .pfx, .pem, "
-                             ".crt, .cer, .der, .p7b or .p7c)",
-                             trisa_bundle_zip_count(z));
+        trisa_buf exts = TRISA_BUF_INIT;
+        for (size_t i = 0; i < NMEMBER_EXTS; i++) {
+            trisa_buf_printf(&exts, "%s.%s",
+                             i == 0                 ? ""
+                             : i + 1 < NMEMBER_EXTS ? ", "
+                                                    : " or ",
+                             member_exts[i].ext);
+        }
+        rc = trisa_error_set(TRISA_EBUNDLE, "the ZIP holds no certificate (%zu entries, none %s)",
+                             trisa_bundle_zip_count(z), exts.failed ? "a member" : exts.data);
+        trisa_buf_free(&exts, 0);
         goto done;
     }
     *out = b;

@@ -259,12 +259,77 @@ done:
     return rc;
 }
 
+/* The limits in force for one archive (defaults filled in). */
+typedef struct zip_limits {
+    size_t max_entries, max_entry, max_total;
+    unsigned max_ratio;
+} zip_limits;
+
+/* Entry i: every check on its name, kind and declared sizes, then its bytes, bounded. */
+static int take_entry(zip_t *za, zip_uint64_t i, trisa_bundle_zip *z, const zip_limits *lim,
+                      size_t *total)
+{
+    zip_stat_t st;
+    char shown_name[160];
+    const char *name = zip_get_name(za, i, ZIP_FL_ENC_RAW);
+    int rc;
+
+    if (name == NULL) {
+        return trisa_error_set(TRISA_EZIP, "ZIP entry %llu: unreadable name",
+                               (unsigned long long)i);
+    }
+    if ((rc = check_name(name)) != 0 || (rc = check_kind(za, i, name)) != 0) {
+        return rc;
+    }
+    for (size_t j = 0; j < z->count; j++) {
+        if (strcmp(z->entries[j].name, name) == 0) {
+            return bad(name, "duplicate name");
+        }
+    }
+    zip_stat_init(&st);
+    if (zip_stat_index(za, i, ZIP_FL_ENC_RAW, &st) != 0) {
+        return trisa_error_set(TRISA_EZIP, "ZIP entry '%s': %s", shown(shown_name, name),
+                               zip_strerror(za));
+    }
+    if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) && st.encryption_method != ZIP_EM_NONE) {
+        return bad(name, "encrypted entry");
+    }
+    if (!(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE)) {
+        return bad(name, "no size in the header");
+    }
+    if (st.size > lim->max_entry) {
+        return trisa_error_set(TRISA_EZIP, "ZIP entry '%s': %llu bytes uncompressed; limit %zu",
+                               shown(shown_name, name), (unsigned long long)st.size,
+                               lim->max_entry);
+    }
+    if (st.size > lim->max_total - *total) {
+        return trisa_error_set(TRISA_EZIP,
+                               "ZIP entry '%s': archive over %zu bytes uncompressed in total",
+                               shown(shown_name, name), lim->max_total);
+    }
+    if (st.size > 0 && st.size / (st.comp_size > 0 ? st.comp_size : 1) > lim->max_ratio) {
+        return trisa_error_set(
+            TRISA_EZIP, "ZIP entry '%s': compression ratio %llu:1 over the limit %u:1",
+            shown(shown_name, name),
+            (unsigned long long)(st.size / (st.comp_size > 0 ? st.comp_size : 1)), lim->max_ratio);
+    }
+    z->entries[z->count].name = strdup(name);
+    if (z->entries[z->count].name == NULL) {
+        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+    }
+    z->count++;
+    rc = read_entry(za, i, name, st.size, lim->max_entry, &z->entries[z->count - 1]);
+    if (rc == 0) {
+        *total += z->entries[z->count - 1].len;
+    }
+    return rc;
+}
+
 int trisa_bundle_zip_read(trisa_bundle_zip **out, const void *data, size_t len,
                           const trisa_bundle_zip_limits *limits)
 {
-    size_t max_entries = DEFAULT_MAX_ENTRIES, max_entry = DEFAULT_MAX_ENTRY;
-    size_t max_total = DEFAULT_MAX_TOTAL, total = 0;
-    unsigned max_ratio = DEFAULT_MAX_RATIO;
+    zip_limits lim = {DEFAULT_MAX_ENTRIES, DEFAULT_MAX_ENTRY, DEFAULT_MAX_TOTAL, DEFAULT_MAX_RATIO};
+    size_t total = 0;
     zip_error_t zerr;
     zip_source_t *src = NULL;
     zip_t *za = NULL;
@@ -277,18 +342,10 @@ int trisa_bundle_zip_read(trisa_bundle_zip **out, const void *data, size_t len,
     }
     *out = NULL;
     if (limits != NULL) {
-        if (limits->max_entries != 0) {
-            max_entries = limits->max_entries;
-        }
-        if (limits->max_entry_size != 0) {
-            max_entry = limits->max_entry_size;
-        }
-        if (limits->max_total_size != 0) {
-            max_total = limits->max_total_size;
-        }
-        if (limits->max_ratio != 0) {
-            max_ratio = limits->max_ratio;
-        }
+        lim.max_entries = limits->max_entries != 0 ? limits->max_entries : lim.max_entries;
+        lim.max_entry = limits->max_entry_size != 0 ? limits->max_entry_size : lim.max_entry;
+        lim.max_total = limits->max_total_size != 0 ? limits->max_total_size : lim.max_total;
+        lim.max_ratio = limits->max_ratio != 0 ? limits->max_ratio : lim.max_ratio;
     }
     zip_error_init(&zerr);
     src = zip_source_buffer_create(data, len, 0, &zerr);
@@ -326,9 +383,9 @@ int trisa_bundle_zip_read(trisa_bundle_zip **out, const void *data, size_t len,
         rc = trisa_error_set(TRISA_EZIP, "cannot count ZIP entries");
         goto done;
     }
-    if ((zip_uint64_t)n > max_entries) {
+    if ((zip_uint64_t)n > lim.max_entries) {
         rc = trisa_error_set(TRISA_EZIP, "ZIP archive has %lld entries; at most %zu accepted",
-                             (long long)n, max_entries);
+                             (long long)n, lim.max_entries);
         goto done;
     }
     z = calloc(1, sizeof(*z));
@@ -337,66 +394,9 @@ int trisa_bundle_zip_read(trisa_bundle_zip **out, const void *data, size_t len,
         goto done;
     }
     for (zip_uint64_t i = 0; i < (zip_uint64_t)n; i++) {
-        zip_stat_t st;
-        char shown_name[160];
-        const char *name = zip_get_name(za, i, ZIP_FL_ENC_RAW);
-        if (name == NULL) {
-            rc = trisa_error_set(TRISA_EZIP, "ZIP entry %llu: unreadable name",
-                                 (unsigned long long)i);
+        if ((rc = take_entry(za, i, z, &lim, &total)) != 0) {
             goto done;
         }
-        if ((rc = check_name(name)) != 0 || (rc = check_kind(za, i, name)) != 0) {
-            goto done;
-        }
-        for (size_t j = 0; j < z->count; j++) {
-            if (strcmp(z->entries[j].name, name) == 0) {
-                rc = bad(name, "duplicate name");
-                goto done;
-            }
-        }
-        zip_stat_init(&st);
-        if (zip_stat_index(za, i, ZIP_FL_ENC_RAW, &st) != 0) {
-            rc = trisa_error_set(TRISA_EZIP, "ZIP entry '%s': %s", shown(shown_name, name),
-                                 zip_strerror(za));
-            goto done;
-        }
-        if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) && st.encryption_method != ZIP_EM_NONE) {
-            rc = bad(name, "encrypted entry");
-            goto done;
-        }
-        if (!(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE)) {
-            rc = bad(name, "no size in the header");
-            goto done;
-        }
-        if (st.size > max_entry) {
-            rc = trisa_error_set(TRISA_EZIP, "ZIP entry '%s': %llu bytes uncompressed; limit %zu",
-                                 shown(shown_name, name), (unsigned long long)st.size, max_entry);
-            goto done;
-        }
-        if (st.size > max_total - total) {
-            rc = trisa_error_set(TRISA_EZIP,
-                                 "ZIP entry '%s': archive over %zu bytes uncompressed in total",
-                                 shown(shown_name, name), max_total);
-            goto done;
-        }
-        if (st.size > 0 && st.size / (st.comp_size > 0 ? st.comp_size : 1) > max_ratio) {
-            rc = trisa_error_set(
-                TRISA_EZIP, "ZIP entry '%s': compression ratio %llu:1 over the limit %u:1",
-                shown(shown_name, name),
-                (unsigned long long)(st.size / (st.comp_size > 0 ? st.comp_size : 1)), max_ratio);
-            goto done;
-        }
-        z->entries[z->count].name = strdup(name);
-        if (z->entries[z->count].name == NULL) {
-            rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
-            goto done;
-        }
-        z->count++;
-        rc = read_entry(za, i, name, st.size, max_entry, &z->entries[z->count - 1]);
-        if (rc != 0) {
-            goto done;
-        }
-        total += z->entries[z->count - 1].len;
     }
     *out = z;
     z = NULL;
