@@ -74,8 +74,8 @@ static int check_mechanism(trisa_hsm *h, const keyspec *k)
                                k->rsa ? "RSA" : "EC");
     }
     if (rv != CKR_OK) {
-        return trisa_error_set(TRISA_EHSM, "token '%s': cannot read mechanism info (0x%lx)",
-                               h->label, (unsigned long)rv);
+        return trisa_error_set(TRISA_EHSM, "token '%s': cannot read mechanism info (%s)", h->label,
+                               hsm_ckr_name(rv));
     }
     if (!(mi.flags & CKF_GENERATE_KEY_PAIR)) {
         return trisa_error_set(TRISA_EUNSUPPORTED, "token '%s' cannot generate %s key pairs",
@@ -112,24 +112,150 @@ static PKCS11_KEY *key_by_id(trisa_hsm *h, const unsigned char *id, size_t id_le
     return NULL;
 }
 
+/* The id and label of a new key pair: given, else from the URI given at open, else a
+ * random 16-byte id and "trisa-" with its first 4 bytes in hex. */
+typedef struct key_names {
+    unsigned char id[64];
+    size_t id_len;
+    char label[80];
+} key_names;
+
+static int choose_names(key_names *kn, const trisa_hsm *h, const trisa_hsm_keygen_options *o)
+{
+    memset(kn, 0, sizeof(*kn));
+    if (o->id != NULL) {
+        if (o->id_len == 0 || o->id_len > sizeof(kn->id)) {
+            return trisa_error_set(TRISA_EINVAL, "key id must be 1 to %zu bytes", sizeof(kn->id));
+        }
+        memcpy(kn->id, o->id, o->id_len);
+        kn->id_len = o->id_len;
+    } else if (h->uri_id_len > 0) {
+        memcpy(kn->id, h->uri_id, h->uri_id_len);
+        kn->id_len = h->uri_id_len;
+    } else {
+        if (RAND_bytes(kn->id, 16) != 1) {
+            return trisa_error_set_ssl(TRISA_ECRYPTO, "cannot make a random key id");
+        }
+        kn->id_len = 16;
+    }
+    if (o->label != NULL) {
+        if (o->label[0] == '\0' || strlen(o->label) >= sizeof(kn->label)) {
+            return trisa_error_set(TRISA_EINVAL, "key label must be 1 to %zu characters",
+                                   sizeof(kn->label) - 1);
+        }
+        snprintf(kn->label, sizeof(kn->label), "%s", o->label);
+    } else if (h->uri_label[0] != '\0') {
+        snprintf(kn->label, sizeof(kn->label), "%s", h->uri_label);
+    } else {
+        char hex[9];
+        trisa_hex(hex, kn->id, kn->id_len < 4 ? kn->id_len : 4, 0);
+        snprintf(kn->label, sizeof(kn->label), "trisa-%s", hex);
+    }
+    return 0;
+}
+
+/* Never replace or shadow an existing object: refuse a taken id or label. */
+static int refuse_taken(trisa_hsm *h, CK_SESSION_HANDLE s, const key_names *kn)
+{
+    CK_ATTRIBUTE by_id = {CKA_ID, (void *)kn->id, kn->id_len};
+    CK_ATTRIBUTE by_label = {CKA_LABEL, (void *)kn->label, strlen(kn->label)};
+    CK_ULONG count = 0;
+    char hex[129];
+
+    if (count_objects(h, s, &by_id, 1, &count) != 0) {
+        return trisa_error_set(TRISA_EHSM, "token '%s': cannot search objects", h->label);
+    }
+    if (count > 0) {
+        return trisa_error_set(TRISA_EEXISTS,
+                               "token '%s': id %s is already used by %lu object(s); "
+                               "nothing was generated",
+                               h->label, trisa_hex(hex, kn->id, kn->id_len, 0),
+                               (unsigned long)count);
+    }
+    if (count_objects(h, s, &by_label, 1, &count) != 0) {
+        return trisa_error_set(TRISA_EHSM, "token '%s': cannot search objects", h->label);
+    }
+    if (count > 0) {
+        return trisa_error_set(TRISA_EEXISTS,
+                               "token '%s': label '%s' is already used by %lu object(s); "
+                               "choose another --key-label",
+                               h->label, kn->label, (unsigned long)count);
+    }
+    return 0;
+}
+
+/* The key pair itself: the private key a token object, private, sensitive, not
+ * extractable, allowed to sign (and for RSA to decrypt: TLS 1.2 RSA key exchange). */
+static int generate_pair(trisa_hsm *h, CK_SESSION_HANDLE s, const keyspec *k, const key_names *kn)
+{
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_BYTE e65537[] = {0x01, 0x00, 0x01};
+    CK_ULONG bits = k->bits, label_len = strlen(kn->label);
+    CK_MECHANISM mech = {k->rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    CK_OBJECT_HANDLE pub_h, priv_h;
+    CK_ATTRIBUTE pub[8] = {
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_VERIFY, &yes, sizeof(yes)},
+        {CKA_WRAP, &no, sizeof(no)},
+        {CKA_ID, (void *)kn->id, kn->id_len},
+        {CKA_LABEL, (void *)kn->label, label_len},
+    };
+    CK_ATTRIBUTE priv[10] = {
+        {CKA_TOKEN, &yes, sizeof(yes)},       {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_SENSITIVE, &yes, sizeof(yes)},   {CKA_EXTRACTABLE, &no, sizeof(no)},
+        {CKA_SIGN, &yes, sizeof(yes)},        {CKA_UNWRAP, &no, sizeof(no)},
+        {CKA_ID, (void *)kn->id, kn->id_len}, {CKA_LABEL, (void *)kn->label, label_len},
+    };
+    CK_ULONG npub = 5, npriv = 8;
+    CK_RV rv;
+
+    if (k->rsa) {
+        pub[npub++] = (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof(bits)};
+        pub[npub++] = (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, e65537, sizeof(e65537)};
+        pub[npub++] = (CK_ATTRIBUTE){CKA_ENCRYPT, &yes, sizeof(yes)};
+        priv[npriv++] = (CK_ATTRIBUTE){CKA_DECRYPT, &yes, sizeof(yes)};
+    } else {
+        pub[npub++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)k->ec_params, k->ec_params_len};
+    }
+    rv = h->fn->C_GenerateKeyPair(s, &mech, pub, npub, priv, npriv, &pub_h, &priv_h);
+    if (rv != CKR_OK) {
+        return trisa_error_set(
+            rv == CKR_MECHANISM_INVALID || rv == CKR_KEY_SIZE_RANGE ? TRISA_EUNSUPPORTED
+                                                                    : TRISA_EHSM,
+            "token '%s': cannot generate a %s key (%s)", h->label, k->name, hsm_ckr_name(rv));
+    }
+    return 0;
+}
+
+/* The new key as an EVP_PKEY that signs on the token (through libp11), and its URI. */
+static int wrap_new_key(EVP_PKEY **out_key, char **out_uri, trisa_hsm *h, const key_names *kn)
+{
+    PKCS11_KEY *key = key_by_id(h, kn->id, kn->id_len);
+    if (key == NULL || (*out_key = PKCS11_get_private_key(key)) == NULL) {
+        CK_RV rv = hsm_last_ckr();
+        return trisa_error_set(TRISA_EHSM, "token '%s': the new key cannot be used (%s)", h->label,
+                               hsm_ckr_name(rv));
+    }
+    if (out_uri != NULL) {
+        *out_uri = hsm_object_uri(h, CKO_PRIVATE_KEY, kn->id, kn->id_len, kn->label);
+        if (*out_uri == NULL) {
+            EVP_PKEY_free(*out_key);
+            *out_key = NULL;
+            return trisa_error_set(TRISA_ENOMEM, "out of memory formatting the key's URI");
+        }
+    }
+    return 0;
+}
+
 int trisa_hsm_generate_key(EVP_PKEY **out_key, char **out_uri, trisa_hsm *h,
                            const trisa_hsm_keygen_options *opts)
 {
     trisa_hsm_keygen_options defaults = TRISA_HSM_KEYGEN_OPTIONS_INIT;
     const trisa_hsm_keygen_options *o = opts != NULL ? opts : &defaults;
-    keyspec k;
-    unsigned char rid[16];
-    const unsigned char *id = o->id;
-    size_t id_len = o->id_len;
-    char label[80];
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    CK_BYTE e65537[] = {0x01, 0x00, 0x01};
-    CK_ULONG count = 0, npub = 0, npriv = 0;
-    CK_OBJECT_HANDLE pub_h, priv_h;
-    CK_MECHANISM mech = {0, NULL, 0};
+    keyspec k;
+    key_names kn;
     CK_RV rv;
-    PKCS11_KEY *key;
     int rc;
 
     if (out_key == NULL || h == NULL) {
@@ -146,125 +272,19 @@ int trisa_hsm_generate_key(EVP_PKEY **out_key, char **out_uri, trisa_hsm *h,
     if (!h->logged_in) {
         return trisa_error_set(TRISA_EHSM, "token '%s': log in before generating keys", h->label);
     }
-    if ((rc = parse_spec(&k, o->spec)) != 0 || (rc = check_mechanism(h, &k)) != 0) {
+    if ((rc = parse_spec(&k, o->spec)) != 0 || (rc = check_mechanism(h, &k)) != 0 ||
+        (rc = choose_names(&kn, h, o)) != 0) {
         return rc;
     }
-    if (id == NULL && h->uri_id_len > 0) {
-        id = h->uri_id;
-        id_len = h->uri_id_len;
-    }
-    if (id == NULL) {
-        if (RAND_bytes(rid, sizeof(rid)) != 1) {
-            return trisa_error_set_ssl(TRISA_ECRYPTO, "cannot make a random key id");
-        }
-        id = rid;
-        id_len = sizeof(rid);
-    }
-    if (id_len == 0 || id_len > 64) {
-        return trisa_error_set(TRISA_EINVAL, "key id must be 1 to 64 bytes");
-    }
-    if (o->label == NULL && h->uri_label[0] != '\0') {
-        snprintf(label, sizeof(label), "%s", h->uri_label);
-    } else if (o->label != NULL) {
-        if (o->label[0] == '\0' || strlen(o->label) >= sizeof(label)) {
-            return trisa_error_set(TRISA_EINVAL, "key label must be 1 to %zu characters",
-                                   sizeof(label) - 1);
-        }
-        snprintf(label, sizeof(label), "%s", o->label);
-    } else {
-        char hex[9];
-        trisa_hex(hex, id, id_len < 4 ? id_len : 4, 0);
-        snprintf(label, sizeof(label), "trisa-%s", hex);
-    }
-
     rv = h->fn->C_OpenSession(h->slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
     if (rv != CKR_OK) {
         return trisa_error_set(TRISA_EHSM, "token '%s': cannot open a read-write session (%s)",
-                               h->label, hsm_ckr_text(rv));
+                               h->label, hsm_ckr_name(rv));
     }
-    /* Never replace or shadow an existing object: refuse a taken id or label. */
-    {
-        CK_ATTRIBUTE by_id = {CKA_ID, (void *)id, id_len};
-        CK_ATTRIBUTE by_label = {CKA_LABEL, label, strlen(label)};
-        char hex[129];
-        if (count_objects(h, s, &by_id, 1, &count) != 0) {
-            rc = trisa_error_set(TRISA_EHSM, "token '%s': cannot search objects", h->label);
-            goto done;
-        }
-        if (count > 0) {
-            rc = trisa_error_set(TRISA_EEXISTS,
-                                 "token '%s': id %s is already used by %lu object(s); "
-                                 "nothing was generated",
-                                 h->label, trisa_hex(hex, id, id_len, 0), (unsigned long)count);
-            goto done;
-        }
-        if (count_objects(h, s, &by_label, 1, &count) != 0) {
-            rc = trisa_error_set(TRISA_EHSM, "token '%s': cannot search objects", h->label);
-            goto done;
-        }
-        if (count > 0) {
-            rc = trisa_error_set(TRISA_EEXISTS,
-                                 "token '%s': label '%s' is already used by %lu object(s); "
-                                 "choose another --key-label",
-                                 h->label, label, (unsigned long)count);
-            goto done;
-        }
+    if ((rc = refuse_taken(h, s, &kn)) == 0 && (rc = generate_pair(h, s, &k, &kn)) == 0) {
+        rc = wrap_new_key(out_key, out_uri, h, &kn);
     }
-    {
-        CK_ULONG bits = k.bits;
-        CK_ATTRIBUTE pub[8] = {
-            {CKA_TOKEN, &yes, sizeof(yes)},    {CKA_VERIFY, &yes, sizeof(yes)},
-            {CKA_WRAP, &no, sizeof(no)},       {CKA_ID, (void *)id, id_len},
-            {CKA_LABEL, label, strlen(label)},
-        };
-        CK_ATTRIBUTE priv[10] = {
-            {CKA_TOKEN, &yes, sizeof(yes)},     {CKA_PRIVATE, &yes, sizeof(yes)},
-            {CKA_SENSITIVE, &yes, sizeof(yes)}, {CKA_EXTRACTABLE, &no, sizeof(no)},
-            {CKA_SIGN, &yes, sizeof(yes)},      {CKA_UNWRAP, &no, sizeof(no)},
-            {CKA_ID, (void *)id, id_len},       {CKA_LABEL, label, strlen(label)},
-        };
-        npub = 5;
-        npriv = 8;
-        if (k.rsa) {
-            mech.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
-            pub[npub++] = (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof(bits)};
-            pub[npub++] = (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, e65537, sizeof(e65537)};
-            pub[npub++] = (CK_ATTRIBUTE){CKA_ENCRYPT, &yes, sizeof(yes)};
-            /* keyEncipherment: TLS 1.2 RSA key exchange decrypts with the key. */
-            priv[npriv++] = (CK_ATTRIBUTE){CKA_DECRYPT, &yes, sizeof(yes)};
-        } else {
-            mech.mechanism = CKM_EC_KEY_PAIR_GEN;
-            pub[npub++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)k.ec_params, k.ec_params_len};
-        }
-        rv = h->fn->C_GenerateKeyPair(s, &mech, pub, npub, priv, npriv, &pub_h, &priv_h);
-        if (rv != CKR_OK) {
-            rc = trisa_error_set(rv == CKR_MECHANISM_INVALID || rv == CKR_KEY_SIZE_RANGE
-                                     ? TRISA_EUNSUPPORTED
-                                     : TRISA_EHSM,
-                                 "token '%s': cannot generate a %s key (%s, 0x%lx)", h->label,
-                                 k.name, hsm_ckr_text(rv), (unsigned long)rv);
-            goto done;
-        }
-    }
-    key = key_by_id(h, id, id_len);
-    if (key == NULL || (*out_key = PKCS11_get_private_key(key)) == NULL) {
-        rc = trisa_error_set_ssl(TRISA_EHSM, "token '%s': the new key cannot be used", h->label);
-        goto done;
-    }
-    if (out_uri != NULL) {
-        *out_uri = hsm_object_uri(h, CKO_PRIVATE_KEY, id, id_len, label);
-        if (*out_uri == NULL) {
-            EVP_PKEY_free(*out_key);
-            *out_key = NULL;
-            rc = trisa_error_set(TRISA_ENOMEM, "out of memory formatting the key's URI");
-            goto done;
-        }
-    }
-    rc = 0;
-done:
-    if (s != CK_INVALID_HANDLE) {
-        h->fn->C_CloseSession(s);
-    }
+    h->fn->C_CloseSession(s);
     ERR_clear_error();
     return rc;
 }
@@ -349,63 +369,48 @@ done:
     return rc;
 }
 
-int trisa_hsm_store_certificate(char **out_uri, trisa_hsm *h, X509 *cert)
+int trisa_hsm_check_key(EVP_PKEY **out_pub, char **out_uri, const trisa_hsm_options *opts,
+                        const char *key_uri)
 {
-    PKCS11_KEY *keys = NULL, *match = NULL;
-    PKCS11_CERT *certs = NULL, *stored = NULL;
-    unsigned int nk = 0, nc = 0;
-    EVP_PKEY *cert_key;
-    int rc;
+    trisa_hsm_options o;
+    trisa_hsm *h = NULL;
+    EVP_PKEY *key = NULL;
+    unsigned char *der = NULL;
+    const unsigned char *p;
+    int len, rc;
 
-    if (h == NULL || cert == NULL) {
-        return trisa_error_set(TRISA_EINVAL, "trisa_hsm_store_certificate: NULL argument");
+    if (out_pub == NULL || opts == NULL || (key_uri == NULL && opts->uri == NULL)) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_hsm_check_key: NULL argument");
     }
+    *out_pub = NULL;
     if (out_uri != NULL) {
         *out_uri = NULL;
     }
-    cert_key = X509_get0_pubkey(cert);
-    if (cert_key == NULL) {
-        return trisa_error_set_ssl(TRISA_EINVAL, "certificate has no readable public key");
+    o = *opts;
+    if (o.uri == NULL) {
+        o.uri = key_uri;
     }
-    if (PKCS11_enumerate_keys(h->slot->token, &keys, &nk) != 0) {
-        return trisa_error_set_ssl(TRISA_EHSM, "token '%s': cannot list keys", h->label);
+    o.no_login = 0;
+    if ((rc = trisa_hsm_open(&h, &o)) != 0 ||
+        (rc = trisa_hsm_find_key(&key, out_uri, h, key_uri != NULL ? key_uri : o.uri)) != 0) {
+        goto done;
     }
-    /* The private key's EVP_PKEY carries its public half; libp11 0.4.12's
-     * PKCS11_get_public_key() leaks, so it is not used. */
-    for (unsigned int i = 0; i < nk && match == NULL; i++) {
-        EVP_PKEY *pk = PKCS11_get_private_key(&keys[i]);
-        if (pk != NULL && EVP_PKEY_eq(pk, cert_key) == 1) {
-            match = &keys[i];
-        }
-        EVP_PKEY_free(pk);
-    }
-    ERR_clear_error();
-    if (match == NULL) {
-        return trisa_error_set(TRISA_EMISMATCH,
-                               "no private key on token '%s' matches the certificate's public "
-                               "key",
-                               h->label);
-    }
-    if (PKCS11_enumerate_certs(h->slot->token, &certs, &nc) != 0) {
-        return trisa_error_set_ssl(TRISA_EHSM, "token '%s': cannot list certificates", h->label);
-    }
-    for (unsigned int i = 0; i < nc; i++) {
-        if (certs[i].x509 != NULL && X509_cmp(certs[i].x509, cert) == 0) {
-            stored = &certs[i]; /* already there: storing again is a no-op */
-        }
-    }
-    if (stored == NULL && PKCS11_store_certificate(h->slot->token, cert, match->label, match->id,
-                                                   match->id_len, &stored) != 0) {
-        CK_RV rv = hsm_last_ckr();
-        return trisa_error_set(TRISA_EHSM, "token '%s': cannot store the certificate (%s, 0x%lx)",
-                               h->label, hsm_ckr_text(rv), (unsigned long)rv);
+    /* A copy of the public half that owes nothing to the token once it is closed. */
+    len = i2d_PUBKEY(key, &der);
+    p = der;
+    if (len <= 0 || (*out_pub = d2i_PUBKEY(NULL, &p, len)) == NULL) {
+        rc = trisa_error_set_ssl(TRISA_EHSM, "token '%s': cannot read the key's public half",
+                                 h->label);
+        goto done;
     }
     rc = 0;
-    if (out_uri != NULL) {
-        *out_uri = hsm_object_uri(h, CKO_CERTIFICATE, match->id, match->id_len, match->label);
-        if (*out_uri == NULL) {
-            rc = trisa_error_set(TRISA_ENOMEM, "out of memory formatting the URI");
-        }
+done:
+    if (rc != 0 && out_uri != NULL) {
+        free(*out_uri);
+        *out_uri = NULL;
     }
+    OPENSSL_free(der);
+    EVP_PKEY_free(key);
+    trisa_hsm_free(h);
     return rc;
 }

@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <dlfcn.h>
-
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
@@ -42,30 +40,6 @@ static int add(list_state *st, trisa_hsm_kind kind, char *uri, const char *label
     return 0;
 }
 
-/* Read one attribute into a new buffer (NULL when absent or unreadable). */
-static unsigned char *get_attr(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
-                               CK_ATTRIBUTE_TYPE type, CK_ULONG *len)
-{
-    CK_ATTRIBUTE a = {type, NULL, 0};
-    unsigned char *buf;
-    if (fn->C_GetAttributeValue(s, o, &a, 1) != CKR_OK ||
-        a.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
-        return NULL;
-    }
-    buf = malloc(a.ulValueLen + 1);
-    if (buf == NULL) {
-        return NULL;
-    }
-    a.pValue = buf;
-    if (fn->C_GetAttributeValue(s, o, &a, 1) != CKR_OK) {
-        free(buf);
-        return NULL;
-    }
-    buf[a.ulValueLen] = '\0';
-    *len = a.ulValueLen;
-    return buf;
-}
-
 static int get_bool(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
                     CK_ATTRIBUTE_TYPE type)
 {
@@ -85,7 +59,7 @@ static void describe_key(trisa_buf *d, CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDL
     CK_ULONG len = 0;
     fn->C_GetAttributeValue(s, o, &a, 1);
     if (kt == CKK_RSA) {
-        unsigned char *mod = get_attr(fn, s, o, CKA_MODULUS, &len);
+        unsigned char *mod = hsm_get_attr(fn, s, o, CKA_MODULUS, &len);
         if (mod != NULL) {
             trisa_buf_printf(d, "RSA %lu", (unsigned long)len * 8);
         } else {
@@ -99,7 +73,7 @@ static void describe_key(trisa_buf *d, CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDL
         }
         free(mod);
     } else if (kt == CKK_EC) {
-        unsigned char *params = get_attr(fn, s, o, CKA_EC_PARAMS, &len);
+        unsigned char *params = hsm_get_attr(fn, s, o, CKA_EC_PARAMS, &len);
         const unsigned char *p = params;
         ASN1_OBJECT *oid = params ? d2i_ASN1_OBJECT(NULL, &p, (long)len) : NULL;
         int nid = oid ? OBJ_obj2nid(oid) : NID_undef;
@@ -156,8 +130,8 @@ static int list_objects(list_state *st, trisa_hsm *h, CK_SLOT_ID slot, const CK_
             } else {
                 continue;
             }
-            id = get_attr(h->fn, s, objs[i], CKA_ID, &id_len);
-            label = get_attr(h->fn, s, objs[i], CKA_LABEL, &label_len);
+            id = hsm_get_attr(h->fn, s, objs[i], CKA_ID, &id_len);
+            label = hsm_get_attr(h->fn, s, objs[i], CKA_LABEL, &label_len);
             hex = malloc(id_len * 2 + 1);
             if (hex == NULL) {
                 free(id);
@@ -167,7 +141,7 @@ static int list_objects(list_state *st, trisa_hsm *h, CK_SLOT_ID slot, const CK_
             }
             trisa_hex(hex, id ? id : (const unsigned char *)"", id ? id_len : 0, 0);
             if (kind == TRISA_HSM_CERTIFICATE) {
-                unsigned char *der = get_attr(h->fn, s, objs[i], CKA_VALUE, &val_len);
+                unsigned char *der = hsm_get_attr(h->fn, s, objs[i], CKA_VALUE, &val_len);
                 const unsigned char *p = der;
                 X509 *x = der ? d2i_X509(NULL, &p, (long)val_len) : NULL;
                 char *subj = x ? X509_NAME_oneline(X509_get_subject_name(x), NULL, 0) : NULL;
@@ -192,13 +166,18 @@ static int list_objects(list_state *st, trisa_hsm *h, CK_SLOT_ID slot, const CK_
     return rc;
 }
 
-static int login_raw(trisa_hsm *h, CK_SLOT_ID slot, const char *label, const char *pin,
-                     CK_SESSION_HANDLE *s)
+/* Log in to one token through our own list, for the listing only. */
+static int login_token(trisa_hsm *h, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti, const char *label,
+                       const char *pin, CK_SESSION_HANDLE *s)
 {
-    CK_RV rv = h->fn->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, s);
+    CK_RV rv;
+    if (ti->flags & CKF_USER_PIN_LOCKED) {
+        return hsm_locked_error(label);
+    }
+    rv = h->fn->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, s);
     if (rv != CKR_OK) {
         return trisa_error_set(TRISA_EHSM, "token '%s': cannot open a session (%s)", label,
-                               hsm_ckr_text(rv));
+                               hsm_ckr_name(rv));
     }
     rv = h->fn->C_Login(*s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin));
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
@@ -206,13 +185,38 @@ static int login_raw(trisa_hsm *h, CK_SLOT_ID slot, const char *label, const cha
     }
     h->fn->C_CloseSession(*s);
     *s = CK_INVALID_HANDLE;
-    if (rv == CKR_PIN_LOCKED) {
-        return trisa_error_set(TRISA_ELOCKED, "token '%s': the user PIN is locked", label);
+    return hsm_login_error(h, slot, label, rv, ti->flags);
+}
+
+/* "SoftHSM project SoftHSM v2, serial 0123, logged in": what the token says of itself. */
+static void describe_token(trisa_buf *d, const CK_TOKEN_INFO *ti, int logged_in)
+{
+    char model[17], manuf[33], serial[17];
+    hsm_field(model, ti->model, sizeof(ti->model));
+    hsm_field(manuf, ti->manufacturerID, sizeof(ti->manufacturerID));
+    hsm_field(serial, ti->serialNumber, sizeof(ti->serialNumber));
+    trisa_buf_printf(d, "%s %s, serial %s", manuf, model, serial);
+    if (!(ti->flags & CKF_TOKEN_INITIALIZED)) {
+        trisa_buf_puts(d, ", not initialised");
+        return;
     }
-    if (rv == CKR_PIN_INCORRECT) {
-        return trisa_error_set(TRISA_EPIN, "token '%s': wrong PIN", label);
+    if (ti->flags & CKF_USER_PIN_LOCKED) {
+        trisa_buf_puts(d, ", user PIN LOCKED");
+    } else if (ti->flags & CKF_USER_PIN_FINAL_TRY) {
+        trisa_buf_puts(d, ", one wrong PIN locks it");
+    } else if (ti->flags & CKF_USER_PIN_COUNT_LOW) {
+        trisa_buf_puts(d, ", a wrong PIN was given since the last good login");
     }
-    return trisa_error_set(TRISA_EHSM, "token '%s': login failed (%s)", label, hsm_ckr_text(rv));
+    trisa_buf_puts(d, logged_in ? ", logged in" : ", not logged in (private objects not shown)");
+}
+
+/* The tokens the listing covers: initialised or not, those matching the URI. */
+static int covered(const trisa_hsm *h, PKCS11_SLOT *slot, P11KitUri *uri, CK_TOKEN_INFO *ti)
+{
+    if (slot->token == NULL || hsm_token_info(h, slot, ti) != CKR_OK) {
+        return 0;
+    }
+    return uri == NULL || p11_kit_uri_match_token_info(uri, ti);
 }
 
 int trisa_hsm_list(trisa_hsm_entry **out, size_t *n, const trisa_hsm_options *opts)
@@ -224,6 +228,8 @@ int trisa_hsm_list(trisa_hsm_entry **out, size_t *n, const trisa_hsm_options *op
     P11KitUri *uri = NULL;
     char *pin = NULL;
     const char *module = o->module;
+    size_t matching = 0;
+    CK_TOKEN_INFO ti;
     int rc;
 
     if (out == NULL || n == NULL) {
@@ -232,6 +238,8 @@ int trisa_hsm_list(trisa_hsm_entry **out, size_t *n, const trisa_hsm_options *op
     *out = NULL;
     *n = 0;
     memset(&h, 0, sizeof(h));
+    h.warn = o->warn;
+    h.warn_data = o->warn_data;
     if (o->uri != NULL) {
         int r;
         uri = p11_kit_uri_new();
@@ -248,44 +256,44 @@ int trisa_hsm_list(trisa_hsm_entry **out, size_t *n, const trisa_hsm_options *op
     if ((rc = hsm_load(&h, module)) != 0) {
         goto done;
     }
-    if (!o->no_login && (o->pin != NULL || getenv("TRISA_PKCS11_PIN") != NULL)) {
-        rc = trisa_secret_read(&pin, NULL, o->pin ? o->pin : "env:TRISA_PKCS11_PIN", NULL);
-        if (rc != 0) {
-            goto done;
-        }
+    for (unsigned int i = 0; i < h.nslots; i++) {
+        matching += covered(&h, &h.slots[i], uri, &ti) && (ti.flags & CKF_TOKEN_INITIALIZED);
+    }
+    /* A PIN is for one token: the one the URI names. Trying it on others would count a
+     * failed login on each, and three listings can lock a token that locks after three. */
+    if (!o->no_login && (rc = hsm_get_pin(&pin, &h, o, uri, 0)) != 0) {
+        goto done;
+    }
+    if (pin != NULL && matching > 1) {
+        hsm_warn(&h,
+                 "a PIN was given but %zu tokens match '%s': listed without logging in; name "
+                 "one token in the URI (token=... or serial=...)",
+                 matching, o->uri != NULL ? o->uri : "pkcs11:");
+        trisa_secret_free(pin);
+        pin = NULL;
     }
     for (unsigned int i = 0; i < h.nslots; i++) {
         CK_SLOT_ID sid = PKCS11_get_slotid_from_slot(&h.slots[i]);
-        CK_TOKEN_INFO ti;
         CK_SESSION_HANDLE login_session = CK_INVALID_HANDLE;
-        char label[33], model[17], manuf[33], serial[17];
+        char label[33];
         trisa_buf d = TRISA_BUF_INIT;
+        int initialised;
 
-        if (h.slots[i].token == NULL || h.fn->C_GetTokenInfo(sid, &ti) != CKR_OK) {
+        if (!covered(&h, &h.slots[i], uri, &ti)) {
             continue;
         }
-        if (uri != NULL && !p11_kit_uri_match_token_info(uri, &ti)) {
-            continue;
-        }
+        initialised = (ti.flags & CKF_TOKEN_INITIALIZED) != 0;
         hsm_field(label, ti.label, sizeof(ti.label));
-        hsm_field(model, ti.model, sizeof(ti.model));
-        hsm_field(manuf, ti.manufacturerID, sizeof(ti.manufacturerID));
-        hsm_field(serial, ti.serialNumber, sizeof(ti.serialNumber));
-        trisa_buf_printf(&d, "%s %s, serial %s%s%s", manuf, model, serial,
-                         (ti.flags & CKF_TOKEN_INITIALIZED) ? "" : ", not initialised",
-                         (ti.flags & CKF_USER_PIN_LOCKED) ? ", PIN LOCKED" : "");
+        if (initialised && pin != NULL &&
+            (rc = login_token(&h, sid, &ti, label, pin, &login_session)) != 0) {
+            goto done;
+        }
+        describe_token(&d, &ti, login_session != CK_INVALID_HANDLE);
         rc = add(&st, TRISA_HSM_TOKEN, hsm_token_uri(&ti), label, "", d.data ? d.data : "");
         trisa_buf_free(&d, 0);
-        if (rc != 0) {
-            goto done;
+        if (rc == 0 && initialised) {
+            rc = list_objects(&st, &h, sid, &ti);
         }
-        if (!(ti.flags & CKF_TOKEN_INITIALIZED)) {
-            continue;
-        }
-        if (pin != NULL && (rc = login_raw(&h, sid, label, pin, &login_session)) != 0) {
-            goto done;
-        }
-        rc = list_objects(&st, &h, sid, &ti);
         if (login_session != CK_INVALID_HANDLE) {
             h.fn->C_Logout(login_session);
             h.fn->C_CloseSession(login_session);
@@ -303,14 +311,7 @@ done:
     trisa_secret_free(pin);
     trisa_hsm_list_free(st.items, st.n);
     p11_kit_uri_free(uri);
-    if (h.ctx != NULL) {
-        PKCS11_release_all_slots(h.ctx, h.slots, h.nslots);
-        PKCS11_CTX_unload(h.ctx);
-        PKCS11_CTX_free(h.ctx);
-    }
-    if (h.dl != NULL) {
-        dlclose(h.dl);
-    }
+    hsm_unload(&h);
     return rc;
 }
 

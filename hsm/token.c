@@ -1,5 +1,6 @@
-/* Loading a PKCS#11 module, choosing a token by RFC 7512 URI, logging in. */
+/* Loading a PKCS#11 module, choosing a token by RFC 7512 URI, opening and closing. */
 #include <dlfcn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,15 @@
 
 #include "hsm/internal.h"
 
-#define DEFAULT_MODULE "/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so"
+/* p11-kit's proxy module, as `pkg-config --variable=proxy_module p11-kit-1` told the build. */
+#ifndef TRISA_P11KIT_PROXY
+#define TRISA_P11KIT_PROXY ""
+#endif
+
+const char *trisa_hsm_default_module(void)
+{
+    return TRISA_P11KIT_PROXY[0] != '\0' ? TRISA_P11KIT_PROXY : NULL;
+}
 
 void hsm_field(char *out, const unsigned char *field, size_t width)
 {
@@ -21,34 +30,131 @@ void hsm_field(char *out, const unsigned char *field, size_t width)
     out[n] = '\0';
 }
 
-const char *hsm_ckr_text(CK_RV rv)
+unsigned char *hsm_get_attr(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+                            CK_ATTRIBUTE_TYPE type, CK_ULONG *len)
 {
-    switch (rv) {
-    case CKR_PIN_INCORRECT:
-        return "wrong PIN";
-    case CKR_PIN_LOCKED:
-        return "PIN locked";
-    case CKR_PIN_EXPIRED:
-        return "PIN expired";
-    case CKR_USER_PIN_NOT_INITIALIZED:
-        return "user PIN not initialised";
-    case CKR_TOKEN_NOT_PRESENT:
-        return "token not present";
-    case CKR_DEVICE_REMOVED:
-        return "device removed";
-    case CKR_MECHANISM_INVALID:
-        return "mechanism not supported";
-    case CKR_TEMPLATE_INCONSISTENT:
-    case CKR_ATTRIBUTE_VALUE_INVALID:
-        return "token refused the key attributes";
-    case CKR_KEY_SIZE_RANGE:
-        return "key size not supported";
-    case CKR_TOKEN_WRITE_PROTECTED:
-        return "token is write-protected";
-    case CKR_USER_NOT_LOGGED_IN:
-        return "not logged in";
+    CK_ATTRIBUTE a = {type, NULL, 0};
+    unsigned char *buf;
+    if (fn->C_GetAttributeValue(s, o, &a, 1) != CKR_OK ||
+        a.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
+        return NULL;
+    }
+    buf = malloc(a.ulValueLen + 1);
+    if (buf == NULL) {
+        return NULL;
+    }
+    a.pValue = buf;
+    if (fn->C_GetAttributeValue(s, o, &a, 1) != CKR_OK) {
+        free(buf);
+        return NULL;
+    }
+    buf[a.ulValueLen] = '\0';
+    *len = a.ulValueLen;
+    return buf;
+}
+
+void hsm_warn(const trisa_hsm *h, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    if (h == NULL || h->warn == NULL) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    h->warn(msg, h->warn_data);
+}
+
+const char *hsm_ckr_name(CK_RV rv)
+{
+    static const struct {
+        CK_RV rv;
+        const char *name;
+    } names[] = {
+#define N(x) {x, #x}
+        N(CKR_OK),
+        N(CKR_HOST_MEMORY),
+        N(CKR_SLOT_ID_INVALID),
+        N(CKR_GENERAL_ERROR),
+        N(CKR_FUNCTION_FAILED),
+        N(CKR_ARGUMENTS_BAD),
+        N(CKR_ATTRIBUTE_READ_ONLY),
+        N(CKR_ATTRIBUTE_SENSITIVE),
+        N(CKR_ATTRIBUTE_TYPE_INVALID),
+        N(CKR_ATTRIBUTE_VALUE_INVALID),
+        N(CKR_DATA_LEN_RANGE),
+        N(CKR_DEVICE_ERROR),
+        N(CKR_DEVICE_MEMORY),
+        N(CKR_DEVICE_REMOVED),
+        N(CKR_FUNCTION_NOT_SUPPORTED),
+        N(CKR_KEY_HANDLE_INVALID),
+        N(CKR_KEY_SIZE_RANGE),
+        N(CKR_KEY_TYPE_INCONSISTENT),
+        N(CKR_MECHANISM_INVALID),
+        N(CKR_MECHANISM_PARAM_INVALID),
+        N(CKR_OBJECT_HANDLE_INVALID),
+        N(CKR_OPERATION_ACTIVE),
+        N(CKR_OPERATION_NOT_INITIALIZED),
+        N(CKR_PIN_INCORRECT),
+        N(CKR_PIN_INVALID),
+        N(CKR_PIN_LEN_RANGE),
+        N(CKR_PIN_EXPIRED),
+        N(CKR_PIN_LOCKED),
+        N(CKR_SESSION_CLOSED),
+        N(CKR_SESSION_COUNT),
+        N(CKR_SESSION_HANDLE_INVALID),
+        N(CKR_SESSION_READ_ONLY),
+        N(CKR_TEMPLATE_INCOMPLETE),
+        N(CKR_TEMPLATE_INCONSISTENT),
+        N(CKR_TOKEN_NOT_PRESENT),
+        N(CKR_TOKEN_NOT_RECOGNIZED),
+        N(CKR_TOKEN_WRITE_PROTECTED),
+        N(CKR_USER_ALREADY_LOGGED_IN),
+        N(CKR_USER_NOT_LOGGED_IN),
+        N(CKR_USER_PIN_NOT_INITIALIZED),
+        N(CKR_USER_TYPE_INVALID),
+        N(CKR_DOMAIN_PARAMS_INVALID),
+        N(CKR_CURVE_NOT_SUPPORTED),
+        N(CKR_CRYPTOKI_NOT_INITIALIZED),
+        N(CKR_CRYPTOKI_ALREADY_INITIALIZED),
+#undef N
+    };
+    static _Thread_local char other[32];
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (names[i].rv == rv) {
+            return names[i].name;
+        }
+    }
+    snprintf(other, sizeof(other), "CKR 0x%lx", (unsigned long)rv);
+    return other;
+}
+
+const char *hsm_cka_name(CK_ATTRIBUTE_TYPE type)
+{
+    switch (type) {
+    case CKA_CLASS:
+        return "CKA_CLASS";
+    case CKA_TOKEN:
+        return "CKA_TOKEN";
+    case CKA_LABEL:
+        return "CKA_LABEL";
+    case CKA_VALUE:
+        return "CKA_VALUE";
+    case CKA_CERTIFICATE_TYPE:
+        return "CKA_CERTIFICATE_TYPE";
+    case CKA_ISSUER:
+        return "CKA_ISSUER";
+    case CKA_SERIAL_NUMBER:
+        return "CKA_SERIAL_NUMBER";
+    case CKA_CERTIFICATE_CATEGORY:
+        return "CKA_CERTIFICATE_CATEGORY";
+    case CKA_ID:
+        return "CKA_ID";
+    case CKA_SUBJECT:
+        return "CKA_SUBJECT";
     default:
-        return "PKCS#11 error";
+        return "CKA_?";
     }
 }
 
@@ -112,13 +218,38 @@ char *hsm_object_uri(const trisa_hsm *h, CK_OBJECT_CLASS cls, const unsigned cha
     return s;
 }
 
+/* Our own function list, initialised when it is one of its own (see struct trisa_hsm). It
+ * is taken after libp11's, so that with a plain module libp11 initialises the module and
+ * ours answers CKR_CRYPTOKI_ALREADY_INITIALIZED. */
+static int init_own_list(trisa_hsm *h, const char *module)
+{
+    CK_C_INITIALIZE_ARGS args;
+    CK_RV rv;
+
+    memset(&args, 0, sizeof(args));
+    args.flags = CKF_OS_LOCKING_OK;
+    rv = h->fn->C_Initialize(&args);
+    if (rv == CKR_OK) {
+        h->fn_initialised = 1;
+    } else if (rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+        return trisa_error_set(TRISA_EHSM, "%s: C_Initialize failed (%s)", module,
+                               hsm_ckr_name(rv));
+    }
+    return 0;
+}
+
 int hsm_load(trisa_hsm *h, const char *module)
 {
     struct stat st;
     CK_C_GetFunctionList get_list;
+    CK_RV rv;
 
     if (module == NULL) {
-        module = DEFAULT_MODULE;
+        module = trisa_hsm_default_module();
+        if (module == NULL) {
+            return trisa_error_set(TRISA_EHSM, "no PKCS#11 module given, and p11-kit named no "
+                                               "proxy module when this library was built");
+        }
     }
     if (stat(module, &st) != 0) {
         return trisa_error_set(TRISA_EHSM, "%s: PKCS#11 module not found", module);
@@ -138,19 +269,23 @@ int hsm_load(trisa_hsm *h, const char *module)
         return trisa_error_set(TRISA_EHSM, "%s: not a PKCS#11 module (it has no C_GetFunctionList)",
                                module);
     }
-    if (get_list(&h->fn) != CKR_OK || h->fn == NULL) {
-        return trisa_error_set(TRISA_EHSM, "%s: C_GetFunctionList failed", module);
-    }
     h->ctx = PKCS11_CTX_new();
     if (h->ctx == NULL) {
         return trisa_error_set(TRISA_ENOMEM, "out of memory loading %s", module);
     }
     if (PKCS11_CTX_load(h->ctx, module) != 0) {
-        CK_RV rv = hsm_last_ckr();
+        rv = hsm_last_ckr();
         PKCS11_CTX_free(h->ctx);
         h->ctx = NULL;
-        return trisa_error_set(TRISA_EHSM, "%s: the module failed to initialise (%s, 0x%lx)",
-                               module, hsm_ckr_text(rv), (unsigned long)rv);
+        return trisa_error_set(TRISA_EHSM, "%s: the module failed to initialise (%s)", module,
+                               hsm_ckr_name(rv));
+    }
+    if ((rv = get_list(&h->fn)) != CKR_OK || h->fn == NULL) {
+        return trisa_error_set(TRISA_EHSM, "%s: C_GetFunctionList failed (%s)", module,
+                               hsm_ckr_name(rv));
+    }
+    if (init_own_list(h, module) != 0) {
+        return TRISA_EHSM;
     }
     if (PKCS11_enumerate_slots(h->ctx, &h->slots, &h->nslots) != 0) {
         return trisa_error_set_ssl(TRISA_EHSM, "%s: cannot list slots", module);
@@ -158,21 +293,63 @@ int hsm_load(trisa_hsm *h, const char *module)
     return 0;
 }
 
-static int token_info(const trisa_hsm *h, PKCS11_SLOT *slot, CK_TOKEN_INFO *info)
+void hsm_unload(trisa_hsm *h)
 {
-    CK_SLOT_ID id = PKCS11_get_slotid_from_slot(slot);
-    return h->fn->C_GetTokenInfo(id, info) == CKR_OK ? 0 : -1;
+    if (h->fn_initialised) {
+        h->fn->C_Finalize(NULL);
+        h->fn_initialised = 0;
+    }
+    if (h->ctx != NULL) {
+        if (h->slots != NULL) {
+            PKCS11_release_all_slots(h->ctx, h->slots, h->nslots);
+            h->slots = NULL;
+        }
+        PKCS11_CTX_unload(h->ctx);
+        PKCS11_CTX_free(h->ctx);
+        h->ctx = NULL;
+    }
+    if (h->dl != NULL) {
+        dlclose(h->dl);
+        h->dl = NULL;
+    }
 }
 
-/* Add "'label' (serial S)" of each token matching uri to b; count them; remember first. */
-static size_t match_tokens(trisa_hsm *h, P11KitUri *uri, trisa_buf *names, PKCS11_SLOT **first)
+CK_RV hsm_token_info(const trisa_hsm *h, PKCS11_SLOT *slot, CK_TOKEN_INFO *info)
+{
+    CK_RV rv = h->fn->C_GetTokenInfo(PKCS11_get_slotid_from_slot(slot), info);
+    char label[33];
+    if (rv != CKR_OK) {
+        return rv;
+    }
+    /* Our list and libp11's number slots alike for the modules we know; should a module
+     * not, say so rather than act on another token. */
+    hsm_field(label, info->label, sizeof(info->label));
+    if (slot->token != NULL && slot->token->label != NULL &&
+        strcmp(label, slot->token->label) != 0) {
+        return CKR_SLOT_ID_INVALID;
+    }
+    return CKR_OK;
+}
+
+/* Add "'label' (serial S)" of each token matching uri to names; count them; remember the
+ * first. Tokens whose information cannot be read are told in `unreadable`. */
+static size_t match_tokens(trisa_hsm *h, P11KitUri *uri, trisa_buf *names, trisa_buf *unreadable,
+                           PKCS11_SLOT **first)
 {
     size_t count = 0;
     for (unsigned int i = 0; i < h->nslots; i++) {
         PKCS11_SLOT *s = &h->slots[i];
         CK_TOKEN_INFO info;
         char label[33], serial[17];
-        if (s->token == NULL || !s->token->initialized || token_info(h, s, &info) != 0) {
+        CK_RV rv;
+        if (s->token == NULL || !s->token->initialized) {
+            continue;
+        }
+        if ((rv = hsm_token_info(h, s, &info)) != CKR_OK) {
+            if (unreadable != NULL) {
+                trisa_buf_printf(unreadable, "%sslot %lu: %s", unreadable->len ? ", " : "",
+                                 PKCS11_get_slotid_from_slot(s), hsm_ckr_name(rv));
+            }
             continue;
         }
         if (uri != NULL && !p11_kit_uri_match_token_info(uri, &info)) {
@@ -186,97 +363,6 @@ static size_t match_tokens(trisa_hsm *h, P11KitUri *uri, trisa_buf *names, PKCS1
         }
     }
     return count;
-}
-
-/* The PIN, from the options, the URI, the environment or a prompt, in that order. */
-static int get_pin(char **pin, trisa_hsm *h, const trisa_hsm_options *o, P11KitUri *uri)
-{
-    const char *src = o->pin;
-    char spec[4200];
-    char prompt[96];
-
-    if (src == NULL && uri != NULL && p11_kit_uri_get_pin_source(uri) != NULL) {
-        const char *ps = p11_kit_uri_get_pin_source(uri);
-        /* RFC 7512: pin-source is a URI; file: and plain paths are what tokens use. */
-        if (strncmp(ps, "file:", 5) == 0) {
-            ps += 5;
-            if (strncmp(ps, "//", 2) == 0) {
-                ps += 2;
-            }
-        }
-        snprintf(spec, sizeof(spec), "file:%s", ps);
-        src = spec;
-    }
-    if (src == NULL && uri != NULL && p11_kit_uri_get_pin_value(uri) != NULL) {
-        if (h->warn != NULL) {
-            h->warn("the PIN is in the PKCS#11 URI (pin-value): anyone who can list processes "
-                    "or read shell history can see it; prefer pin-source=file:... or "
-                    "TRISA_PKCS11_PIN",
-                    h->warn_data);
-        }
-        snprintf(spec, sizeof(spec), "pass:%s", p11_kit_uri_get_pin_value(uri));
-        src = spec;
-    }
-    if (src == NULL && getenv("TRISA_PKCS11_PIN") != NULL) {
-        src = "env:TRISA_PKCS11_PIN";
-    }
-    snprintf(prompt, sizeof(prompt), "PIN for token '%s': ", h->label);
-    {
-        int rc = trisa_secret_read(pin, NULL, src, prompt);
-        OPENSSL_cleanse(spec, sizeof(spec));
-        return rc;
-    }
-}
-
-static int login(trisa_hsm *h, const trisa_hsm_options *o, P11KitUri *uri)
-{
-    char *pin = NULL;
-    int rc;
-    CK_RV rv;
-    CK_TOKEN_INFO after;
-
-    if (h->tinfo.flags & CKF_USER_PIN_LOCKED) {
-        return trisa_error_set(TRISA_ELOCKED,
-                               "token '%s': the user PIN is locked; the security officer must "
-                               "unlock it",
-                               h->label);
-    }
-    if (PKCS11_open_session(h->slot, 1) != 0) {
-        return trisa_error_set_ssl(TRISA_EHSM, "token '%s': cannot open a session", h->label);
-    }
-    if (!(h->tinfo.flags & CKF_PROTECTED_AUTHENTICATION_PATH)) {
-        rc = get_pin(&pin, h, o, uri);
-        if (rc != 0) {
-            return trisa_error_prefix("token '%s'", h->label);
-        }
-    }
-    if (PKCS11_login(h->slot, 0, pin) == 0) {
-        trisa_secret_free(pin);
-        h->logged_in = 1;
-        return 0;
-    }
-    trisa_secret_free(pin);
-    rv = hsm_last_ckr();
-    if (rv == CKR_PIN_LOCKED) {
-        return trisa_error_set(TRISA_ELOCKED, "token '%s': the user PIN is locked", h->label);
-    }
-    if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE || rv == CKR_PIN_INVALID) {
-        const char *left = "";
-        if (h->fn->C_GetTokenInfo(h->slot_id, &after) == CKR_OK) {
-            if (after.flags & CKF_USER_PIN_LOCKED) {
-                return trisa_error_set(TRISA_ELOCKED,
-                                       "token '%s': wrong PIN; the PIN is now locked", h->label);
-            }
-            if (after.flags & CKF_USER_PIN_FINAL_TRY) {
-                left = " (one try left before the PIN locks)";
-            } else if (after.flags & CKF_USER_PIN_COUNT_LOW) {
-                left = " (few tries left before the PIN locks)";
-            }
-        }
-        return trisa_error_set(TRISA_EPIN, "token '%s': wrong PIN%s", h->label, left);
-    }
-    return trisa_error_set(TRISA_EHSM, "token '%s': login failed (%s, 0x%lx)", h->label,
-                           hsm_ckr_text(rv), (unsigned long)rv);
 }
 
 static int parse_uri(P11KitUri **out, const char *text)
@@ -300,14 +386,91 @@ static int parse_uri(P11KitUri **out, const char *text)
     return 0;
 }
 
+/* Exactly one token matches the URI: it becomes the selected one. */
+static int select_token(trisa_hsm *h, P11KitUri *uri, const char *uri_text)
+{
+    trisa_buf names = TRISA_BUF_INIT, all = TRISA_BUF_INIT, unreadable = TRISA_BUF_INIT;
+    PKCS11_SLOT *ignored;
+    size_t count, n;
+    CK_RV rv;
+    int rc = 0;
+
+    count = match_tokens(h, uri, &names, NULL, &h->slot);
+    if (count == 0) {
+        n = match_tokens(h, NULL, &all, &unreadable, &ignored);
+        rc =
+            trisa_error_set(TRISA_ENOTFOUND, "no token matches '%s'; tokens present: %s%s%s%s",
+                            uri_text, n ? all.data : "none", unreadable.len ? " (unreadable: " : "",
+                            unreadable.len ? unreadable.data : "", unreadable.len ? ")" : "");
+    } else if (count > 1) {
+        rc = trisa_error_set(TRISA_EAMBIGUOUS,
+                             "%zu tokens match '%s': %s; add token= or serial= to the URI", count,
+                             uri_text, names.data);
+    } else if ((rv = hsm_token_info(h, h->slot, &h->tinfo)) != CKR_OK) {
+        rc = trisa_error_set(TRISA_EHSM, "cannot read the token's information (%s)",
+                             hsm_ckr_name(rv));
+    } else {
+        h->slot_id = PKCS11_get_slotid_from_slot(h->slot);
+        hsm_field(h->label, h->tinfo.label, sizeof(h->tinfo.label));
+    }
+    trisa_buf_free(&names, 0);
+    trisa_buf_free(&all, 0);
+    trisa_buf_free(&unreadable, 0);
+    return rc;
+}
+
+/* The URI's object= and id=: the defaults of a key generated on the token. */
+static void remember_key_names(trisa_hsm *h, P11KitUri *uri)
+{
+    CK_ATTRIBUTE *a;
+    if (uri == NULL) {
+        return;
+    }
+    a = p11_kit_uri_get_attribute(uri, CKA_LABEL);
+    if (a != NULL && a->ulValueLen < sizeof(h->uri_label)) {
+        memcpy(h->uri_label, a->pValue, a->ulValueLen);
+        h->uri_label[a->ulValueLen] = '\0';
+    }
+    a = p11_kit_uri_get_attribute(uri, CKA_ID);
+    if (a != NULL && a->ulValueLen <= sizeof(h->uri_id)) {
+        memcpy(h->uri_id, a->pValue, a->ulValueLen);
+        h->uri_id_len = a->ulValueLen;
+    }
+}
+
+static int login(trisa_hsm *h, const trisa_hsm_options *o, P11KitUri *uri)
+{
+    char *pin = NULL;
+    CK_RV rv;
+
+    if (h->tinfo.flags & CKF_USER_PIN_LOCKED) {
+        return hsm_locked_error(h->label);
+    }
+    if (PKCS11_open_session(h->slot, 1) != 0) {
+        rv = hsm_last_ckr();
+        return trisa_error_set(TRISA_EHSM, "token '%s': cannot open a session (%s)", h->label,
+                               hsm_ckr_name(rv));
+    }
+    if (!(h->tinfo.flags & CKF_PROTECTED_AUTHENTICATION_PATH) &&
+        hsm_get_pin(&pin, h, o, uri, 1) != 0) {
+        return trisa_error_prefix("token '%s'", h->label);
+    }
+    if (PKCS11_login(h->slot, 0, pin) == 0) {
+        trisa_secret_free(pin);
+        h->logged_in = 1;
+        return 0;
+    }
+    trisa_secret_free(pin);
+    rv = hsm_last_ckr();
+    return hsm_login_error(h, h->slot_id, h->label, rv, h->tinfo.flags);
+}
+
 int trisa_hsm_open(trisa_hsm **out, const trisa_hsm_options *opts)
 {
     trisa_hsm_options defaults = TRISA_HSM_OPTIONS_INIT;
     const trisa_hsm_options *o = opts != NULL ? opts : &defaults;
     trisa_hsm *h = NULL;
     P11KitUri *uri = NULL;
-    trisa_buf names = TRISA_BUF_INIT;
-    size_t count;
     const char *module;
     int rc;
 
@@ -332,43 +495,11 @@ int trisa_hsm_open(trisa_hsm **out, const trisa_hsm_options *opts)
     if (module == NULL && uri != NULL) {
         module = p11_kit_uri_get_module_path(uri);
     }
-    if ((rc = hsm_load(h, module)) != 0) {
+    if ((rc = hsm_load(h, module)) != 0 ||
+        (rc = select_token(h, uri, o->uri ? o->uri : "pkcs11:")) != 0) {
         goto done;
     }
-    count = match_tokens(h, uri, &names, &h->slot);
-    if (count == 0) {
-        trisa_buf all = TRISA_BUF_INIT;
-        PKCS11_SLOT *ignored;
-        size_t n = match_tokens(h, NULL, &all, &ignored);
-        rc = trisa_error_set(TRISA_ENOTFOUND, "no token matches '%s'; tokens present: %s",
-                             o->uri ? o->uri : "pkcs11:", n ? all.data : "none");
-        trisa_buf_free(&all, 0);
-        goto done;
-    }
-    if (count > 1) {
-        rc = trisa_error_set(TRISA_EAMBIGUOUS,
-                             "%zu tokens match '%s': %s; add token= or serial= to the URI", count,
-                             o->uri ? o->uri : "pkcs11:", names.data);
-        goto done;
-    }
-    h->slot_id = PKCS11_get_slotid_from_slot(h->slot);
-    if (token_info(h, h->slot, &h->tinfo) != 0) {
-        rc = trisa_error_set(TRISA_EHSM, "cannot read the token's information");
-        goto done;
-    }
-    hsm_field(h->label, h->tinfo.label, sizeof(h->tinfo.label));
-    if (uri != NULL) {
-        CK_ATTRIBUTE *a = p11_kit_uri_get_attribute(uri, CKA_LABEL);
-        if (a != NULL && a->ulValueLen < sizeof(h->uri_label)) {
-            memcpy(h->uri_label, a->pValue, a->ulValueLen);
-            h->uri_label[a->ulValueLen] = '\0';
-        }
-        a = p11_kit_uri_get_attribute(uri, CKA_ID);
-        if (a != NULL && a->ulValueLen <= sizeof(h->uri_id)) {
-            memcpy(h->uri_id, a->pValue, a->ulValueLen);
-            h->uri_id_len = a->ulValueLen;
-        }
-    }
+    remember_key_names(h, uri);
     if (!o->no_login && (rc = login(h, o, uri)) != 0) {
         goto done;
     }
@@ -376,7 +507,6 @@ int trisa_hsm_open(trisa_hsm **out, const trisa_hsm_options *opts)
     h = NULL;
     rc = 0;
 done:
-    trisa_buf_free(&names, 0);
     p11_kit_uri_free(uri);
     trisa_hsm_free(h);
     return rc;
@@ -392,18 +522,9 @@ void trisa_hsm_free(trisa_hsm *h)
     if (h == NULL) {
         return;
     }
-    if (h->ctx != NULL) {
-        if (h->logged_in) {
-            PKCS11_logout(h->slot);
-        }
-        if (h->slots != NULL) {
-            PKCS11_release_all_slots(h->ctx, h->slots, h->nslots);
-        }
-        PKCS11_CTX_unload(h->ctx);
-        PKCS11_CTX_free(h->ctx);
+    if (h->ctx != NULL && h->logged_in) {
+        PKCS11_logout(h->slot);
     }
-    if (h->dl != NULL) {
-        dlclose(h->dl);
-    }
+    hsm_unload(h);
     free(h);
 }

@@ -1052,6 +1052,11 @@ X509 *trisa_bundle_leaf(const trisa_bundle *b, size_t index)
     return b != NULL && index < b->nids ? b->ids[index].leaf : NULL;
 }
 
+const STACK_OF(X509) * trisa_bundle_chain(const trisa_bundle *b, size_t index)
+{
+    return b != NULL && index < b->nids ? b->ids[index].chain : NULL;
+}
+
 int trisa_bundle_has_bundle_key(const trisa_bundle *b, size_t index)
 {
     return b != NULL && index < b->nids && b->ids[index].key != NULL && b->ids[index].bundle_key;

@@ -222,6 +222,11 @@ TRISA_EXTERN const char *trisa_bundle_common_name(const trisa_bundle *b, size_t 
 /** Identity @p index's leaf certificate, borrowed; NULL when out of range. */
 TRISA_EXTERN X509 *trisa_bundle_leaf(const trisa_bundle *b, size_t index);
 
+/** Identity @p index's chain as chain.pem has it: the intermediates, the leaf's issuer
+ *  first, without the self-signed root (borrowed: the stack and its certificates live as
+ *  long as the bundle); NULL when out of range. */
+const STACK_OF(X509) * trisa_bundle_chain(const trisa_bundle *b, size_t index);
+
 /** Whether identity @p index's key came from the bundle (a server-generated key). */
 TRISA_EXTERN int trisa_bundle_has_bundle_key(const trisa_bundle *b, size_t index);
 

@@ -48,13 +48,17 @@ ok "--key-in-uri signs a new CSR with the existing token key"
 # hsm list: tokens without a PIN, keys with one.
 run trisa-csr hsm list --pkcs11-module "$P11_MODULE"
 assert_rc 0 "hsm list"
+assert_eq "$(printf '%s\n' "$OUT" | head -n 1)" "module $P11_MODULE" "module line"
 assert_contains "$OUT" "token 'trisa': SoftHSM project SoftHSM v2, serial "
 assert_contains "$OUT" "token 'spare': SoftHSM project SoftHSM v2, serial "
+assert_contains "$OUT" ", not logged in (private objects not shown)"
 assert_not_contains "$OUT" "private-key"
 run trisa-csr hsm list --pkcs11-module "$P11_MODULE" --pkcs11-uri "pkcs11:token=trisa" --pin-file "$PIN_FILE"
 assert_rc 0 "hsm list logged in"
 assert_contains "$OUT" "  private-key 'vasp-2026' id "
 assert_contains "$OUT" ": RSA 4096, sensitive, never extractable"
+assert_contains "$OUT" ", logged in
+  pkcs11:"
 assert_contains "$OUT" "$KEY_URI"
 assert_not_contains "$OUT" "'spare'"
 run trisa-csr hsm list --pkcs11-module "$P11_MODULE" --json
@@ -74,6 +78,7 @@ bad() { # expected-rc expected-message args...
     assert_missing bad.csr
 }
 echo 9999 >"$T/wrong-pin"
+chmod 600 "$T/wrong-pin"
 bad 13 "trisa-csr: error: token 'trisa': wrong PIN" --pkcs11-module "$P11_MODULE" --pin-file "$T/wrong-pin" --pkcs11-uri "pkcs11:token=trisa"
 bad 12 "/nonexistent/p11.so: PKCS#11 module not found" --pkcs11-module /nonexistent/p11.so --pin-file "$PIN_FILE" --pkcs11-uri "pkcs11:token=trisa"
 bad 12 "not a PKCS#11 module (it has no C_GetFunctionList)" --pkcs11-module "$(ls /usr/lib/x86_64-linux-gnu/libz.so.1 /lib/x86_64-linux-gnu/libz.so.1 2>/dev/null | head -n1)" --pin-file "$PIN_FILE" --pkcs11-uri "pkcs11:token=trisa"
@@ -101,6 +106,33 @@ run trisa-csr -config "$CONF" --pkcs11-module "$P11_MODULE" --key-in-uri "pkcs11
 assert_rc 3 "no PIN and no terminal"
 assert_contains "$ERR" "no terminal to prompt for a secret"
 ok "PIN from pin-source, TRISA_PKCS11_PIN, pin-value (warned); no PIN and no terminal is an error"
+
+# A PIN file others can read is used, with a warning naming it and its mode.
+cp "$PIN_FILE" "$T/shared-pin"
+chmod 644 "$T/shared-pin"
+run trisa-csr -config "$CONF" --pkcs11-module "$P11_MODULE" --key-in-uri "pkcs11:token=trisa;object=vasp-2026" --pin-file "$T/shared-pin" -out p5.csr
+assert_rc 0 "group-readable PIN file"
+assert_eq "$ERR" "trisa-csr: warning: PIN file $T/shared-pin is readable by other users (mode 644): chmod 600 $T/shared-pin"
+chmod 640 "$T/shared-pin"
+run trisa-csr hsm list --pkcs11-module "$P11_MODULE" --pkcs11-uri "pkcs11:token=trisa" --pin-file "$T/shared-pin"
+assert_rc 0 "hsm list with a group-readable PIN file"
+assert_contains "$ERR" "trisa-csr: warning: PIN file $T/shared-pin is readable by its group (mode 640): chmod 600 $T/shared-pin"
+ok "a PIN file readable by group or others is warned about, in trisa-csr and hsm list"
+
+# Labels as the token has them: hsm list quotes them (escaping a quote), the URI encodes
+# them, pkcs11-tool shows the same bytes, and the URI finds the key again.
+label="o'brien key é"
+run trisa-csr -config "$CONF" "${HSM[@]}" --pkcs11-uri "pkcs11:token=spare" --key ec:P-256 --key-label "$label" -out label.csr
+assert_rc 0 "key with a quote, a space and an accent in its label"
+run trisa-csr hsm list --pkcs11-module "$P11_MODULE" --pkcs11-uri "pkcs11:token=spare" --pin-file "$PIN_FILE"
+assert_rc 0 "hsm list"
+assert_contains "$OUT" "  private-key 'o\\'brien key é' id "
+assert_contains "$OUT" ";object=o%27brien%20key%20%C3%A9;type=private"
+assert_contains "$(pkcs11-tool --module "$P11_MODULE" --token-label spare --login --pin 1234 --list-objects --type privkey 2>/dev/null)" "label:      o'brien key é"
+uri=$(printf '%s\n' "$OUT" | grep ';object=o%27brien%20key%20%C3%A9;type=private' | sed 's/^ *//')
+run trisa-csr -config "$CONF" --pkcs11-module "$P11_MODULE" --pin-file "$PIN_FILE" --key-in-uri "$uri" -out label2.csr
+assert_rc 0 "the listed URI finds the key"
+ok "labels in hsm list: quoted with escapes, percent-encoded in the URI, as pkcs11-tool shows them"
 
 # EC keys on the token, through the module.
 run trisa-csr -config "$CONF" "${HSM[@]}" --pkcs11-uri "pkcs11:token=spare" --key ec:P-384 --key-label ec-key -out ec.csr

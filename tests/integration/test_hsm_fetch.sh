@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
-# The whole path with the key on a PKCS#11 token (SoftHSM2): trisa-csr makes the key on
-# the token and signs the CSR there, trisa-fetch uploads it to the emulator, verifies the
-# issued chain, matches the certificate to the token key and stores it on the token,
-# where pkcs11-tool finds it under the key's id and label.
+# The whole path with the key on a PKCS#11 token (SoftHSM2, reached through p11-kit's
+# proxy, the default module): trisa-csr makes the key on the token and signs the CSR
+# there, trisa-fetch uploads it to the emulator, verifies the issued chain, matches the
+# certificate to the token key and stores it on the token with the issuing CA, where
+# pkcs11-tool and p11tool find them.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/softhsm.sh"
 . "$(dirname "$0")/emulator.sh"
 need pkcs11-tool "Debian package opensc"
+need p11tool "Debian package gnutls-bin"
 need openssl
 new_softhsm trisa
+register_with_p11kit trisa
 start_emulator --processing-delay 0
 
 export SECTIGO_ENDPOINT="$EMU_URL" SECTIGO_ENVIRONMENT=testing
 export SECTIGO_USERNAME="$EMU_USER" SECTIGO_PASSWORD="$EMU_PASS"
-export XDG_CACHE_HOME="$T/cache" TRISA_PKCS11_MODULE="$P11_MODULE"
+export XDG_CACHE_HOME="$T/cache"
 KEY="pkcs11:token=trisa;object=vasp-2026"
 p11() { pkcs11-tool --module "$P11_MODULE" --token-label trisa --login --pin 1234 "$@" 2>/dev/null; }
+certs_on_token() { p11 --list-objects --type cert | grep -c "Certificate Object" || true; }
 
-run trisa-csr -config "$TRISA_SOURCE_DIR/conf/trisa.conf" --pkcs11-uri "$KEY" --pin-file "$PIN_FILE" -out req.csr
+run trisa-csr -config "$TRISA_SOURCE_DIR/conf/trisa.conf" --pkcs11-uri "$KEY" --key ec:P-384 --pin-file "$PIN_FILE" -out req.csr
 assert_rc 0 "trisa-csr on the token"
 assert_contains "$ERR" ";object=vasp-2026;type=private"
 ok "key made on the token from the URI's object name, CSR signed there"
@@ -27,37 +31,48 @@ run trisa-fetch --csr req.csr --profile 42 --out-dir out --pkcs11-uri "$KEY" --p
 assert_rc 0 "trisa-fetch with the token key"
 assert_contains "$ERR" "trisa-fetch: stored the certificate on token 'trisa': pkcs11:"
 assert_contains "$ERR" ";object=vasp-2026;type=cert"
+assert_contains "$ERR" "trisa-fetch: stored the CA certificate on token 'trisa': pkcs11:"
 assert_dir_is out "cert.pem chain.pem fullchain.pem root.pem trisa-fetch.state"
 run openssl verify -CAfile "$EMU_CA" -untrusted out/chain.pem out/cert.pem
 assert_rc 0 "openssl verify"
 ok "uploaded, issued, verified, written (no key.pem: the key stays on the token)"
 
-# pkcs11-tool finds the certificate beside the key: same label, same id.
-certs=$(p11 --list-objects --type cert)
-assert_contains "$certs" "label:      vasp-2026"
+# pkcs11-tool finds the certificate beside the key (same label, same id) and the issuing
+# CA under its own id (its subject key identifier) and label (its CN).
 key_id=$(p11 --list-objects --type privkey | sed -n 's/^ *ID: *//p')
-cert_id=$(printf '%s\n' "$certs" | sed -n 's/^ *ID: *//p')
 [ -n "$key_id" ] || fail "no key id from pkcs11-tool"
-assert_eq "$cert_id" "$key_id" "certificate id"
-p11 --read-object --type cert --label vasp-2026 -o token-cert.der || fail "cannot read the certificate back"
+p11 --read-object --type cert --id "$key_id" -o token-cert.der || fail "cannot read the certificate back by the key's id"
 assert_eq "$(openssl x509 -inform DER -in token-cert.der -noout -fingerprint -sha256)" \
     "$(openssl x509 -in out/cert.pem -noout -fingerprint -sha256)" "certificate on the token"
-ok "pkcs11-tool finds the issued certificate on the token under the key's id and label"
+assert_contains "$(p11 --list-objects --type cert)" "label:      vasp-2026"
+ca_label=$(openssl x509 -in out/chain.pem -noout -subject -nameopt multiline | sed -n 's/^ *commonName *= //p')
+ca_ski=$(openssl x509 -in out/chain.pem -noout -ext subjectKeyIdentifier | sed -n '2s/[ :]//gp' | tr 'A-F' 'a-f')
+[ -n "$ca_label" ] && [ -n "$ca_ski" ] || fail "cannot read the issuing CA's CN and SKI"
+p11 --read-object --type cert --label "$ca_label" -o token-ca.der || fail "no CA certificate labelled '$ca_label'"
+assert_eq "$(openssl x509 -inform DER -in token-ca.der -noout -fingerprint -sha256)" \
+    "$(openssl x509 -in out/chain.pem -noout -fingerprint -sha256)" "CA certificate on the token"
+assert_contains "$(p11 --list-objects --type cert)" "ID:         $ca_ski"
+assert_eq "$(certs_on_token)" 2 "certificates on the token"
+listing=$(p11tool --list-all-certs "pkcs11:token=trisa" 2>/dev/null)
+assert_contains "$listing" "Label: $ca_label
+	Flags: CKA_CERTIFICATE_CATEGORY=CA;"
+ok "the certificate shares the key's id and label; the issuing CA is beside it as an authority (pkcs11-tool, p11tool)"
 
 # Fetching the same batch again stores nothing twice.
 batch=$(sed -n 's/^batch_id=//p' out/trisa-fetch.state)
 run trisa-fetch --batch "$batch" --out-dir again --pkcs11-uri "$KEY" --pin-file "$PIN_FILE" --trust "$EMU_CA"
 assert_rc 0 "fetch again"
-assert_eq "$(p11 --list-objects --type cert | grep -c 'Certificate Object')" 1 "certificates on the token"
-ok "fetching again leaves one certificate on the token"
+assert_contains "$ERR" "trisa-fetch: already had the CA certificate on token 'trisa': pkcs11:"
+assert_eq "$(certs_on_token)" 2 "certificates on the token"
+ok "fetching again leaves one certificate and one CA certificate on the token"
 
 # A token key that is not the certificate's: refused, nothing written, nothing stored.
-run trisa-csr -config "$TRISA_SOURCE_DIR/conf/trisa.conf" --pkcs11-uri "pkcs11:token=trisa;object=other" --pin-file "$PIN_FILE" -out other.csr
+run trisa-csr -config "$TRISA_SOURCE_DIR/conf/trisa.conf" --pkcs11-uri "pkcs11:token=trisa;object=other" --key ec:P-256 --pin-file "$PIN_FILE" -out other.csr
 assert_rc 0 "second token key"
 run trisa-fetch --batch "$batch" --out-dir wrong --pkcs11-uri "pkcs11:token=trisa;object=other" --pin-file "$PIN_FILE" --trust "$EMU_CA"
 assert_rc 10 "certificate of another key"
 assert_contains "$ERR" "trisa-fetch: error: "
 assert_dir_is wrong ""
-assert_eq "$(p11 --list-objects --type cert | grep -c 'Certificate Object')" 1 "certificates on the token"
+assert_eq "$(certs_on_token)" 2 "certificates on the token"
 ok "a certificate for another key is refused: nothing written, nothing stored"
 done_testing

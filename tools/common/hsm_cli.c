@@ -11,6 +11,28 @@ void tool_hsm_warn(const char *message, void *data)
     tool_warn(data != NULL ? (const char *)data : "trisa", "%s", message);
 }
 
+int tool_hsm_exit_code(int err)
+{
+    switch (err) {
+    case TRISA_ENOTFOUND:    /* no token, or no key, matches the URI */
+    case TRISA_EAMBIGUOUS:   /* several do */
+    case TRISA_EUNSUPPORTED: /* the token cannot make such keys */
+    case TRISA_EHSM:
+        return TOOL_EXIT_TOKEN;
+    case TRISA_EPIN:
+    case TRISA_ELOCKED:
+        return TOOL_EXIT_PIN;
+    default:
+        return tool_exit_code(err);
+    }
+}
+
+int tool_hsm_fail(const char *prog, int err)
+{
+    tool_fail(prog, err);
+    return tool_hsm_exit_code(err);
+}
+
 void tool_hsm_options(trisa_hsm_options *o, const tool_hsm_args *a, const char *prog,
                       char *pin_spec, size_t pin_spec_len)
 {
@@ -29,10 +51,11 @@ enum { H_MODULE = 1, H_URI, H_PIN_FILE, H_JSON, H_HELP };
 
 static const tool_opt list_opts[] = {
     {H_MODULE, 0, "pkcs11-module|module", "PATH",
-     "PKCS#11 module [$TRISA_PKCS11_MODULE, else p11-kit-proxy]"},
+     "PKCS#11 module [$TRISA_PKCS11_MODULE, else p11-kit's proxy]"},
     {H_URI, 0, "pkcs11-uri|uri", "URI", "only tokens matching this PKCS#11 URI"},
     {H_PIN_FILE, 0, "pin-file", "FILE",
-     "log in with the PIN in FILE to list private keys too (or $TRISA_PKCS11_PIN)"},
+     "log in to the token the URI names, to list its private keys too (or "
+     "$TRISA_PKCS11_PIN)"},
     {H_JSON, 0, "json", NULL, "print JSON"},
     {H_HELP, 'h', "help", NULL, "show this help"},
     TOOL_OPT_END,
@@ -53,20 +76,97 @@ static const char *kind_name(trisa_hsm_kind k)
     return "object";
 }
 
-static void json_str(const char *s)
+/* Length of the valid UTF-8 sequence at s (0 when it is not one). */
+static size_t utf8_len(const unsigned char *s)
 {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            printf("\\%c", c);
-        } else if (c < 0x20) {
-            printf("\\u%04x", c);
-        } else {
-            putchar(c);
+    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    if (s[0] >= 0xf8 || n == 0) {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
         }
     }
+    return n;
+}
+
+/* A label as typed between quotes: token labels are bytes, and a quote, a control
+ * character or a byte that is not UTF-8 would garble the line; those are escaped. */
+static void text_label(const char *label)
+{
+    const unsigned char *s = (const unsigned char *)label;
+    putchar('\'');
+    while (*s) {
+        size_t n = *s >= 0x80 ? utf8_len(s) : 1;
+        if (*s == '\'' || *s == '\\') {
+            printf("\\%c", *s);
+        } else if (*s < 0x20 || *s == 0x7f || n == 0) {
+            printf("\\x%02x", *s);
+            n = 1;
+        } else {
+            fwrite(s, 1, n, stdout);
+        }
+        s += n;
+    }
+    putchar('\'');
+}
+
+static void json_str(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
     putchar('"');
+    while (*s) {
+        size_t n = *s >= 0x80 ? utf8_len(s) : 1;
+        if (*s == '"' || *s == '\\') {
+            printf("\\%c", *s);
+        } else if (*s < 0x20 || n == 0) {
+            printf("\\u%04x", *s); /* a byte that is not UTF-8 as its Latin-1 character */
+            n = 1;
+        } else {
+            fwrite(s, 1, n, stdout);
+        }
+        s += n;
+    }
+    putchar('"');
+}
+
+/* After a listing logged in with --pin-file: how a server reads the same PIN. */
+static void pin_hint(const char *prog, const char *pin_file, const trisa_hsm_entry *e, size_t n)
+{
+    const char *key_uri = NULL;
+    size_t keys = 0;
+    unsigned flags = 0;
+    char *uri = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].kind == TRISA_HSM_PRIVATE_KEY) {
+            key_uri = e[i].uri;
+            keys++;
+        }
+    }
+    if (keys == 0 || trisa_hsm_pin_file_info(&flags, pin_file) != 0) {
+        return;
+    }
+    if (flags & TRISA_HSM_PIN_FILE_NEWLINE) {
+        tool_warn(prog,
+                  "%s ends its PIN with a line end: our tools ignore it, but the libp11 "
+                  "engine's pin-source=file: sends it as part of the PIN, so a server given "
+                  "this file fails to log in; for servers, write the PIN without it: "
+                  "(umask 077; tr -d '\\r\\n' <%s >%s.nonl)",
+                  pin_file, pin_file, pin_file);
+        return;
+    }
+    if (trisa_hsm_uri_with_pin_file(&uri, keys == 1 ? key_uri : "pkcs11:", pin_file) == 0) {
+        fprintf(stderr, "%s: hint: %s %s\n", prog,
+                keys == 1 ? "a server using the libp11 engine reads this PIN with"
+                          : "a server using the libp11 engine reads this PIN when its key URI "
+                            "ends with",
+                keys == 1                  ? uri
+                : strchr(uri, '?') != NULL ? strchr(uri, '?')
+                                           : uri);
+    }
+    free(uri);
 }
 
 int tool_hsm_main(int argc, char **argv, const char *prog)
@@ -119,7 +219,7 @@ int tool_hsm_main(int argc, char **argv, const char *prog)
     tool_hsm_options(&o, &a, prog, pin_spec, sizeof(pin_spec));
     rc = trisa_hsm_list(&e, &n, &o);
     if (rc != 0) {
-        return tool_fail(prog, rc);
+        return tool_hsm_fail(prog, rc);
     }
     if (json) {
         printf("[");
@@ -137,15 +237,25 @@ int tool_hsm_main(int argc, char **argv, const char *prog)
             printf("}");
         }
         printf("%s]\n", n ? "\n" : "");
-    } else if (n == 0) {
-        printf("no tokens found\n");
     } else {
+        const char *module = o.module != NULL ? o.module : trisa_hsm_default_module();
+        /* Which module was asked (unless the URI's module-path chose it). */
+        if (o.uri == NULL || strstr(o.uri, "module-path=") == NULL) {
+            printf("module %s\n", module != NULL ? module : "(none)");
+        }
+        if (n == 0) {
+            printf("no tokens found\n");
+        }
         for (size_t i = 0; i < n; i++) {
             int tok = e[i].kind == TRISA_HSM_TOKEN;
-            printf("%s%s '%s'%s%s: %s\n%s  %s\n", tok ? "" : "  ", kind_name(e[i].kind), e[i].label,
-                   e[i].id_hex[0] ? " id " : "", e[i].id_hex, e[i].detail, tok ? "" : "  ",
-                   e[i].uri);
+            printf("%s%s ", tok ? "" : "  ", kind_name(e[i].kind));
+            text_label(e[i].label);
+            printf("%s%s: %s\n%s  %s\n", e[i].id_hex[0] ? " id " : "", e[i].id_hex, e[i].detail,
+                   tok ? "" : "  ", e[i].uri);
         }
+    }
+    if (a.pin_file != NULL) {
+        pin_hint(prog, a.pin_file, e, n);
     }
     trisa_hsm_list_free(e, n);
     return 0;

@@ -19,6 +19,14 @@ typedef struct tool_hsm_args {
 void tool_hsm_options(trisa_hsm_options *o, const tool_hsm_args *a, const char *prog,
                       char *pin_spec, size_t pin_spec_len);
 
+/* Exit code of a token operation's error: no token or key matching the URI, several, a
+ * token that cannot do what is asked: 12; wrong or locked PIN: 13; else tool_exit_code().
+ * The same in trisa-csr, trisa-fetch and `hsm list`. */
+int tool_hsm_exit_code(int err);
+
+/* tool_fail() with tool_hsm_exit_code(). */
+int tool_hsm_fail(const char *prog, int err);
+
 /* Print a library warning as "prog: warning: ..." (data is the program name). */
 void tool_hsm_warn(const char *message, void *data);
 

@@ -44,7 +44,7 @@ static int open_token_key(run *r)
         return PHASE_GO_ON;
     }
     /* No token or key matching the URI is a token problem, not a bad input file. */
-    return rc == TRISA_ENOTFOUND ? (tool_fail(PROG, rc), TOOL_EXIT_TOKEN) : tool_fail(PROG, rc);
+    return tool_hsm_fail(PROG, rc);
 }
 
 /* The new key's passphrase; typed at a prompt, it is asked twice. */
@@ -209,7 +209,12 @@ int new_make(run *r)
         fputc('\n', stderr);
     }
     for (size_t i = 0; i < r->njobs; i++) {
-        if (r->jobs[i].rc != 0) {
+        if (r->jobs[i].rc != 0 && r->a->source == KEY_TOKEN) {
+            /* The CSR was signed on the token: its failure is the token's (removed...). */
+            fprintf(stderr, "%s: error: token '%s': %s\n", PROG, trisa_hsm_token_label(r->hsm),
+                    r->jobs[i].err);
+            ret = TOOL_EXIT_TOKEN;
+        } else if (r->jobs[i].rc != 0) {
             fprintf(stderr, "%s: error: %s\n", PROG, r->jobs[i].err);
             ret = tool_exit_code(r->jobs[i].rc);
         }

@@ -154,17 +154,36 @@ static int add_token_key(trisa_hsm **hsm, trisa_bundle *b, const fetch_args *a)
     return rc;
 }
 
-/* After the files: the certificate goes on the token beside its key (same id and label). */
-static int store_on_token(trisa_hsm *hsm, const trisa_bundle *b)
+/* After the files: the certificate goes on the token beside its key (same id and label),
+ * and the issuing CAs beside it, so that a server loading the certificate from the token
+ * can send the chain. Returns an exit code: the files are written whatever happens here. */
+static int store_on_token(trisa_hsm *hsm, const trisa_bundle *b, const char *dir)
 {
+    const STACK_OF(X509) *chain = trisa_bundle_chain(b, 0);
     char *uri = NULL;
     int rc = trisa_hsm_store_certificate(&uri, hsm, trisa_bundle_leaf(b, 0));
+
     if (rc == 0) {
         fprintf(stderr, "%s: stored the certificate on token '%s': %s\n", FETCH_PROG,
                 trisa_hsm_token_label(hsm), uri);
     }
+    for (int i = 0; rc == 0 && i < sk_X509_num(chain); i++) {
+        int added = 0;
+        free(uri);
+        uri = NULL;
+        rc = trisa_hsm_store_ca_certificate(&uri, &added, hsm, sk_X509_value(chain, i));
+        if (rc == 0) {
+            fprintf(stderr, "%s: %s CA certificate on token '%s': %s\n", FETCH_PROG,
+                    added ? "stored the" : "already had the", trisa_hsm_token_label(hsm), uri);
+        }
+    }
     free(uri);
-    return rc;
+    if (rc != 0) {
+        fprintf(stderr, "%s: error: %s; the PEM files in %s are written\n", FETCH_PROG,
+                trisa_error_last(), dir);
+        return tool_hsm_exit_code(rc);
+    }
+    return TOOL_EXIT_OK;
 }
 
 int fetch_offline(const fetch_args *a, const char *name, const unsigned char *zip, size_t len,
@@ -210,9 +229,14 @@ int fetch_offline(const fetch_args *a, const char *name, const unsigned char *zi
         fprintf(stderr, "%s: the bundle is password-protected: give --password-file or --passin\n",
                 FETCH_PROG);
     }
-    if (rc != 0 || (rc = add_keys(b, a, key_pass)) != 0 ||
-        (a->hsm.uri != NULL && (rc = add_token_key(&hsm, b, a)) != 0) ||
-        (rc = trisa_bundle_resolve(b)) != 0) {
+    if (rc != 0 || (rc = add_keys(b, a, key_pass)) != 0) {
+        goto fail;
+    }
+    if (a->hsm.uri != NULL && (rc = add_token_key(&hsm, b, a)) != 0) {
+        exit_code = tool_hsm_fail(FETCH_PROG, rc); /* the same codes as trisa-csr */
+        goto done;
+    }
+    if ((rc = trisa_bundle_resolve(b)) != 0) {
         goto fail;
     }
     n = trisa_bundle_identity_count(b);
@@ -297,8 +321,8 @@ int fetch_offline(const fetch_args *a, const char *name, const unsigned char *zi
             goto fail;
         }
     }
-    if (hsm != NULL && (rc = store_on_token(hsm, b)) != 0) {
-        goto fail;
+    if (hsm != NULL && (exit_code = store_on_token(hsm, b, a->out_dir)) != TOOL_EXIT_OK) {
+        goto done;
     }
     if (a->p12_out != NULL) {
         const char *p = passout != NULL ? passout : password;
