@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -206,6 +207,24 @@ START_TEST(atomic_write_into_missing_folder_fails_and_leaves_nothing)
     ck_assert_int_eq(trisa_file_write_atomic(f, "x", 1, 0600, 0), TRISA_EIO);
     ck_assert_ptr_nonnull(strstr(trisa_error_last(), "cannot create"));
     ck_assert_int_eq(count_entries(dir), 0);
+    tu_rmtree(dir);
+    free(f);
+    free(dir);
+}
+END_TEST
+
+START_TEST(file_read_with_no_limit_reads_the_whole_file)
+{
+    char *dir = tu_tmpdir();
+    char *f = tu_path(dir, "f");
+    unsigned char *back = NULL;
+    size_t n = 0;
+    tu_write(f, "0123456789");
+    /* SIZE_MAX ("no limit") must not wrap the buffer size to 0. */
+    ck_assert_int_eq(trisa_file_read(&back, &n, f, SIZE_MAX), 0);
+    ck_assert_int_eq(n, 10);
+    ck_assert_str_eq((char *)back, "0123456789");
+    free(back);
     tu_rmtree(dir);
     free(f);
     free(dir);
@@ -584,6 +603,7 @@ int main(void)
     tcase_add_test(tc, atomic_write_does_not_follow_a_planted_symlink);
     tcase_add_test(tc, atomic_write_into_missing_folder_fails_and_leaves_nothing);
     tcase_add_test(tc, file_read_refuses_files_over_the_limit);
+    tcase_add_test(tc, file_read_with_no_limit_reads_the_whole_file);
     tcase_add_test(tc, buf_grows_formats_and_detaches);
     tcase_add_test(tc, parse_long_accepts_only_whole_numbers_in_range);
     tcase_add_test(tc, file_read_refuses_a_fifo_without_waiting_for_a_writer);

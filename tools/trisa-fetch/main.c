@@ -8,7 +8,9 @@
 #include "common/support.h"
 #include "trisa/bundle.h"
 #include "trisa/common.h"
+#include "tools/common/conn.h"
 #include "tools/common/exit.h"
+#include "tools/common/harden.h"
 #include "tools/common/opt.h"
 #include "tools/trisa-fetch/fetch.h"
 
@@ -38,11 +40,6 @@ enum {
     O_INTERVAL,
     O_TIMEOUT,
     O_QUIET,
-    O_USER,
-    O_PASS,
-    O_ENV,
-    O_URL,
-    O_CACERT,
     O_PKCS11_MODULE,
     O_PKCS11_URI,
     O_PIN_FILE,
@@ -81,12 +78,7 @@ static const tool_opt opts[] = {
     {O_INTERVAL, 0, "interval", "SECONDS", "seconds between status polls (default 5)"},
     {O_TIMEOUT, 0, "timeout", "SECONDS", "give up waiting after SECONDS (default 1800)"},
     {O_QUIET, 'q', "quiet", NULL, "no progress line"},
-    {O_USER, 'u', "username", "NAME", "Sectigo username [$SECTIGO_USERNAME]"},
-    {O_PASS, 'p', "password", "PASS", "Sectigo password [$SECTIGO_PASSWORD]"},
-    {O_ENV, 'E', "env|environment", "ENV",
-     "production, staging, docker or testing [$SECTIGO_ENVIRONMENT]"},
-    {O_URL, 'e', "url|endpoint", "URL", "API base URL [$SECTIGO_ENDPOINT]"},
-    {O_CACERT, 0, "cacert", "FILE", "trust this CA bundle for TLS [$SECTIGO_CA_BUNDLE]"},
+    TOOL_CONN_OPTIONS,
     {O_HELP, 'h', "help", NULL, "show this help"},
     {O_VERSION, 0, "version", NULL, "print the version"},
     TOOL_OPT_END,
@@ -123,20 +115,18 @@ static int run_zip(const fetch_args *a)
 int main(int argc, char **argv)
 {
     fetch_args a;
+    tool_conn conn;
     tool_parser p;
     const char *passfile = NULL;
     char *passfile_spec = NULL;
     struct stat st;
     int id, modes, rc;
 
+    tool_harden();
     memset(&a, 0, sizeof(a));
     a.interval = 5;
     a.timeout = 1800;
-    a.username = getenv("SECTIGO_USERNAME");
-    a.password = getenv("SECTIGO_PASSWORD");
-    a.environment = getenv("SECTIGO_ENVIRONMENT");
-    a.endpoint = getenv("SECTIGO_ENDPOINT");
-    a.cacert = getenv("SECTIGO_CA_BUNDLE");
+    tool_conn_init(&conn);
 
     tool_opt_init(&p, argc, argv, opts, FETCH_PROG);
     while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
@@ -173,7 +163,9 @@ int main(int argc, char **argv)
             passfile = p.value;
             break;
         case O_PASSIN:
-            a.passin = p.value;
+            if ((a.passin = tool_opt_secret(&p)) == NULL) {
+                return TOOL_EXIT_FAILURE;
+            }
             break;
         case O_TRUST:
             a.trust = p.value;
@@ -206,7 +198,9 @@ int main(int argc, char **argv)
             a.force_upload = 1;
             break;
         case O_PASSOUT:
-            a.passout = p.value;
+            if ((a.passout = tool_opt_secret(&p)) == NULL) {
+                return TOOL_EXIT_FAILURE;
+            }
             break;
         case O_P12:
             a.p12_out = p.value;
@@ -227,21 +221,6 @@ int main(int argc, char **argv)
         case O_QUIET:
             a.quiet = 1;
             break;
-        case O_USER:
-            a.username = p.value;
-            break;
-        case O_PASS:
-            a.password = p.value;
-            break;
-        case O_ENV:
-            a.environment = p.value;
-            break;
-        case O_URL:
-            a.endpoint = p.value;
-            break;
-        case O_CACERT:
-            a.cacert = p.value;
-            break;
         case O_PKCS11_MODULE:
             a.hsm.module = p.value;
             break;
@@ -258,9 +237,19 @@ int main(int argc, char **argv)
             printf("trisa-fetch %s\n", trisa_version());
             return TOOL_EXIT_OK;
         default:
-            return tool_usage_error(FETCH_PROG, "unhandled option");
+            if ((rc = tool_conn_option(&conn, &p, id)) < 0) {
+                return TOOL_EXIT_FAILURE;
+            }
+            if (rc == 0) {
+                return tool_usage_error(FETCH_PROG, "unhandled option");
+            }
         }
     }
+    a.username = conn.username;
+    a.password = conn.password;
+    a.environment = conn.environment;
+    a.endpoint = conn.endpoint;
+    a.cacert = conn.cacert;
 
     modes = (a.zip != NULL) + (a.batch != NULL) + (a.csr != NULL);
     if (modes != 1) {
