@@ -76,39 +76,15 @@ done:
     return err;
 }
 
-/* The PKCS#12 of a server-made key goes through the library's bundle writer, the one
- * trisa-fetch uses to re-export: a bundle of the three certificates and the key, resolved
- * to its one identity, exported in Sectigo's algorithms (or the modern ones). */
+/* The PKCS#12 of a server-made key, built by the library's one PKCS#12 builder (the one
+ * trisa-fetch uses to re-export) in Sectigo's algorithms, or the modern ones. The friendly
+ * name is the leaf's CN, as in Sectigo's bundles. */
 int emu_p12_build(unsigned char **out, size_t *outlen, const char *pass, EVP_PKEY *key, X509 *leaf,
                   X509 *issuing, X509 *root, int modern)
 {
-    trisa_bundle *b = NULL;
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *pem = NULL;
-    long n;
-    int err;
+    trisa_bundle_p12_options o = TRISA_BUNDLE_P12_OPTIONS_INIT;
+    X509 *chain[2] = {issuing, root};
 
-    *out = NULL;
-    *outlen = 0;
-    if (bio == NULL || !PEM_write_bio_X509(bio, leaf) || !PEM_write_bio_X509(bio, issuing) ||
-        !PEM_write_bio_X509(bio, root) || (n = BIO_get_mem_data(bio, &pem)) <= 0) {
-        err = trisa_error_set_ssl(TRISA_ECRYPTO, "PKCS#12: cannot encode the certificates");
-        goto done;
-    }
-    if ((err = trisa_bundle_new(&b, NULL)) != 0 ||
-        (err = trisa_bundle_add_member(b, "chain.pem", pem, (size_t)n)) != 0 ||
-        (err = trisa_bundle_add_key(b, key)) != 0 || (err = trisa_bundle_resolve(b)) != 0) {
-        goto done;
-    }
-    if (trisa_bundle_identity_count(b) != 1) {
-        err = trisa_error_set(TRISA_ECRYPTO,
-                              "PKCS#12: the leaf and the key do not make one identity");
-        goto done;
-    }
-    err = trisa_bundle_export_p12(out, outlen, b, 0, pass,
-                                  modern ? TRISA_P12_MODERN : TRISA_P12_SECTIGO);
-done:
-    BIO_free(bio);
-    trisa_bundle_free(b);
-    return err;
+    o.format = modern ? TRISA_P12_MODERN : TRISA_P12_SECTIGO;
+    return trisa_bundle_p12_build(out, outlen, key, leaf, chain, 2, pass, &o);
 }

@@ -17,14 +17,6 @@
 
 #include "emulator/emu.h"
 
-static int mkdir_p(const char *path)
-{
-    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-        return trisa_error_set(TRISA_EIO, "%s: cannot create folder: %s", path, strerror(errno));
-    }
-    return 0;
-}
-
 static char *pem_of(int (*write)(BIO *, const void *), const void *obj, size_t *len)
 {
     BIO *bio = BIO_new(BIO_s_mem());
@@ -297,7 +289,7 @@ int emu_ca_open(emu_ca *ca, const char *state_dir, const char *ca_path)
         return TRISA_ENOMEM;
     }
     snprintf(ca->dir, n, "%s/ca", state_dir);
-    if ((err = mkdir_p(ca->dir)) != 0) {
+    if ((err = trisa_mkdir_p(ca->dir, 0700)) != 0) {
         return err;
     }
     if (ca_path != NULL) {

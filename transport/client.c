@@ -262,7 +262,7 @@ static void cache_save(trisa_sectigo *c)
     }
     if ((slash = strrchr(dir, '/')) != NULL) {
         *slash = '\0';
-        if (sectigo_mkdirs(dir) != 0) {
+        if (trisa_mkdir_p(dir, 0700) != 0) {
             sectigo_warn(c, "cannot cache tokens: %s", trisa_error_last());
             trisa_error_clear();
             free(dir);

@@ -155,8 +155,6 @@ long sectigo_retry_after_seconds(const char *value, long long now);
 void sectigo_sha256_hex(char out[65], const void *data, size_t len);
 /* SHA-256 hex of "endpoint\nusername" (out: 65 bytes). */
 int sectigo_cache_key(char out[65], const char *endpoint, const char *username);
-/* mkdir -p with mode 0700 for created folders. */
-int sectigo_mkdirs(const char *path);
 /* dir joined with name and cleaned as Go's filepath.Join does ("." + "1.zip" = "1.zip",
  * "certs/" + "1.zip" = "certs/1.zip"); NULL when out of memory. */
 char *sectigo_path_join(const char *dir, const char *name);

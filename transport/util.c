@@ -695,25 +695,3 @@ int sectigo_cache_key(char out[65], const char *endpoint, const char *username)
     trisa_hex(out, md, 32, 0);
     return 0;
 }
-
-int sectigo_mkdirs(const char *path)
-{
-    char tmp[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof(tmp)) {
-        return trisa_error_set(TRISA_EINVAL, "%s: bad folder name", path);
-    }
-    memcpy(tmp, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (tmp[i] == '/' || tmp[i] == '\0') {
-            char c = tmp[i];
-            tmp[i] = '\0';
-            if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
-                int e = errno;
-                return trisa_error_set(TRISA_EIO, "%s: cannot create folder: %s", tmp, strerror(e));
-            }
-            tmp[i] = c;
-        }
-    }
-    return 0;
-}

@@ -190,7 +190,7 @@ START_TEST(journal_file_is_never_reset)
     ck_assert_int_eq(trisa_file_read(&data, &len, path, 1024), 0);
     ck_assert_str_eq((char *)data, "trisa-enroll-journal 1\nkind=csr\n");
     free(data);
-    ck_assert_int_eq(journal_load(&j, dir), TRISA_EIO); /* a folder */
+    ck_assert_int_eq(journal_load(&j, dir), TRISA_EINVAL); /* a folder: not a regular file */
     unlink(path);
     ck_assert_int_eq(journal_load(&j, path), TRISA_ENOTFOUND);
     free(path);

@@ -142,44 +142,6 @@ static void usage(FILE *f)
 
 /* ---- Parsing -------------------------------------------------------------------------------- */
 
-/* YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @EPOCH, in UTC. */
-static int parse_time(const char *s, time_t *out)
-{
-    struct tm tm;
-    int y, mo, d, h = 0, mi = 0, se = 0, n = 0;
-    char z = 0;
-    long epoch;
-    if (s[0] == '@') {
-        if (trisa_parse_long(s + 1, 1, 253402300799L, &epoch) != 0) {
-            return -1;
-        }
-        *out = (time_t)epoch;
-        return 0;
-    }
-    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3) {
-        return -1;
-    }
-    if (s[n] != '\0') {
-        int m = 0;
-        if (sscanf(s + n, "T%2d:%2d:%2d%c%n", &h, &mi, &se, &z, &m) != 4 || z != 'Z' ||
-            s[n + m] != '\0') {
-            return -1;
-        }
-    }
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
-        return -1;
-    }
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = se;
-    *out = timegm(&tm);
-    return 0;
-}
-
 static int add_to(const char **list, size_t *n, const char *value, const char *what)
 {
     if (*n == MAX_LIST) {
@@ -240,11 +202,9 @@ static int parse(args *a, int argc, char **argv)
             a->trust_bundle_root = 1;
             break;
         case O_AT:
-            if (parse_time(v, &a->at) != 0) {
-                return tool_usage_error(PROG,
-                                        "--at: '%s' is not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or "
-                                        "@EPOCH",
-                                        v);
+            /* Strict: 2021-02-30 is no date, and the epoch would mean "now". */
+            if (trisa_bundle_parse_time(&a->at, v) != 0) {
+                return tool_usage_error(PROG, "--at: %s", trisa_error_last());
             }
             break;
         case O_CRL:
