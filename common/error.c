@@ -68,6 +68,8 @@ int trisa_error_exit_code(int code)
         return 13;
     case TRISA_EENV:
         return 14;
+    case TRISA_EBUSY:
+        return 15;
     default:
         return 1;
     }

@@ -5,6 +5,9 @@
 #ifndef TRISA_COMMON_INTERNAL_H
 #define TRISA_COMMON_INTERNAL_H
 
+#include <stdint.h>
+#include <sys/types.h>
+
 #include "common/support.h"
 
 /* As trisa_error_set, then drain OpenSSL's error queue into the message (": reason"). */
@@ -12,5 +15,46 @@ int trisa_error_set_ssl(int code, const char *fmt, ...) TRISA_PRINTF(2, 3);
 
 /* Wipe then free; NULL ignored. */
 void trisa_free_secret(void *p, size_t len);
+
+/* base64url without padding (RFC 4648 section 5), appended to out. 0 or TRISA_ENOMEM. */
+int trisa_b64url_encode(trisa_buf *out, const void *in, size_t len);
+
+/* Decode base64url into a new NUL-terminated buffer (free with free()). Lenient by
+ * default (also '+' and '/', '=' ends the text: for reading claims of tokens we did not
+ * make). TRISA_B64_STRICT: the url alphabet only, no padding, and the unused bits of the
+ * last character zero, so that one byte string has one spelling (for signatures).
+ * Returns 0, TRISA_EINVAL (message says where), TRISA_ENOMEM. */
+#define TRISA_B64_STRICT 1u
+int trisa_b64url_decode(unsigned char **out, size_t *out_len, const char *in, size_t len,
+                        unsigned flags);
+
+/* Decode one UTF-8 character of s (n bytes available) into *cp; returns its length, or -1
+ * for a byte that does not start a valid, shortest-form UTF-8 character. */
+int trisa_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
+
+/* White space of any kind, zero-width ones and the BOM included (U+00A0, U+2003, U+3000,
+ * U+0085, U+200B, U+FEFF, ...). */
+int trisa_unicode_is_space(uint32_t c);
+
+/* Characters that do not show as themselves on a terminal: controls (C0, DEL, C1),
+ * invisible and zero-width ones, bidirectional overrides (U+202E), tags, specials. */
+int trisa_unicode_is_invisible(uint32_t c);
+
+/* Append s for a message that a terminal shows safely: invalid UTF-8 bytes and ASCII
+ * controls as \xNN, invisible or bidirectional characters as \uXXXX, the rest as is.
+ * max > 0 cuts after that many characters (then "..."). */
+int trisa_buf_put_printable(trisa_buf *b, const char *s, size_t max);
+
+/* The same into out (cap bytes, cut with "..." when longer); returns out. */
+const char *trisa_printable(char *out, size_t cap, const char *s);
+
+/* mkdir -p: make path and every missing parent with mode (existing ones are left as
+ * they are; each must be a folder). Returns 0, TRISA_EINVAL (empty name, or a
+ * component that is not a folder), TRISA_EIO (naming the component). */
+int trisa_mkdir_p(const char *path, mode_t mode);
+
+/* rename(2) that fails with EEXIST instead of replacing `to` (files or folders); 0 or -1
+ * with errno set. */
+int trisa_rename_noreplace(const char *from, const char *to);
 
 #endif

@@ -183,6 +183,12 @@ int trisa_csr_create(trisa_csr **out, const trisa_csr_config *cfg, EVP_PKEY *key
                                opts->version);
     }
     digest = opts->digest ? opts->digest : cfg->digest;
+    /* Refused here, before anything is signed: a digest that cannot sign (shake128) or
+     * should not (md5, sha1), a key that is weak or of a kind Sectigo does not certify. */
+    if ((rc = trisa_csr_digest_check(digest)) != 0 ||
+        (rc = trisa_keygen_check(key, "the key")) != 0) {
+        return rc;
+    }
     md = EVP_get_digestbyname(digest);
     if (md == NULL) {
         return trisa_error_set(TRISA_EINVAL, "unknown digest '%s'", digest);

@@ -1,8 +1,11 @@
 /*
  * JWT access and refresh tokens, HS256 (HMAC-SHA256, base64url without padding),
  * signed with a 32-byte secret kept in DIR/jwt.key (0600) so tokens survive a restart.
+ * Verification is strict: one spelling per token (canonical base64url), alg HS256 only,
+ * claims of the right JSON types.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,100 +16,33 @@
 
 #include "emulator/emu.h"
 
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static void b64url_encode(trisa_buf *b, const unsigned char *in, size_t len)
-{
-    char out[4];
-    size_t i;
-
-    for (i = 0; i + 2 < len; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-        out[0] = b64url[(v >> 18) & 63];
-        out[1] = b64url[(v >> 12) & 63];
-        out[2] = b64url[(v >> 6) & 63];
-        out[3] = b64url[v & 63];
-        trisa_buf_append(b, out, 4);
-    }
-    if (len - i == 1) {
-        unsigned v = (unsigned)in[i] << 16;
-        out[0] = b64url[(v >> 18) & 63];
-        out[1] = b64url[(v >> 12) & 63];
-        trisa_buf_append(b, out, 2);
-    } else if (len - i == 2) {
-        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
-        out[0] = b64url[(v >> 18) & 63];
-        out[1] = b64url[(v >> 12) & 63];
-        out[2] = b64url[(v >> 6) & 63];
-        trisa_buf_append(b, out, 3);
-    }
-}
-
-static int b64val(char c)
-{
-    const char *p = c ? strchr(b64url, c) : NULL;
-    return p ? (int)(p - b64url) : -1;
-}
-
-/* Decodes strict base64url (no padding) into out (cap bytes); returns the length or -1. */
-static long b64url_decode(unsigned char *out, size_t cap, const char *in, size_t len)
-{
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-
-    if (len % 4 == 1) {
-        return -1;
-    }
-    for (size_t i = 0; i < len; i++) {
-        int v = b64val(in[i]);
-        if (v < 0) {
-            return -1;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= cap) {
-                return -1;
-            }
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    return (long)o;
-}
-
 static const char jwt_header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 
-char *emu_jwt_sign(const unsigned char *key, size_t keylen, const char *sub, const char *typ,
-                   int64_t iat, int64_t nbf, int64_t exp)
+char *emu_jwt_sign(const unsigned char *key, size_t keylen, const emu_claims *c)
 {
     trisa_buf b = TRISA_BUF_INIT;
     json_object *o = json_object_new_object();
     const char *payload;
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
-    unsigned char nonce[8];
-    char jti[17];
 
     if (o == NULL) {
         return NULL;
     }
-    /* jti keeps two tokens issued in the same second apart. */
-    RAND_bytes(nonce, sizeof(nonce));
-    trisa_hex(jti, nonce, sizeof(nonce), 0);
-    json_object_object_add(o, "sub", json_object_new_string(sub));
-    json_object_object_add(o, "typ", json_object_new_string(typ));
-    json_object_object_add(o, "iat", json_object_new_int64(iat));
-    json_object_object_add(o, "nbf", json_object_new_int64(nbf));
-    json_object_object_add(o, "exp", json_object_new_int64(exp));
-    json_object_object_add(o, "jti", json_object_new_string(jti));
+    if (c->iss[0] != '\0') {
+        json_object_object_add(o, "iss", json_object_new_string(c->iss));
+    }
+    json_object_object_add(o, "sub", json_object_new_string(c->sub));
+    json_object_object_add(o, "typ", json_object_new_string(c->typ));
+    json_object_object_add(o, "iat", json_object_new_int64(c->iat));
+    json_object_object_add(o, "nbf", json_object_new_int64(c->nbf));
+    json_object_object_add(o, "exp", json_object_new_int64(c->exp));
+    json_object_object_add(o, "jti", json_object_new_string(c->jti));
     payload =
         json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    b64url_encode(&b, (const unsigned char *)jwt_header, strlen(jwt_header));
+    trisa_b64url_encode(&b, jwt_header, strlen(jwt_header));
     trisa_buf_puts(&b, ".");
-    b64url_encode(&b, (const unsigned char *)payload, strlen(payload));
+    trisa_b64url_encode(&b, payload, strlen(payload));
     json_object_put(o);
     if (b.failed || HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)b.data, b.len, mac,
                          &maclen) == NULL) {
@@ -114,65 +50,136 @@ char *emu_jwt_sign(const unsigned char *key, size_t keylen, const char *sub, con
         return NULL;
     }
     trisa_buf_puts(&b, ".");
-    b64url_encode(&b, mac, maclen);
+    trisa_b64url_encode(&b, mac, maclen);
     return trisa_buf_detach(&b, NULL);
+}
+
+/* A JSON object from one strictly decoded token part. */
+static json_object *part_object(const char *s, size_t len)
+{
+    unsigned char *text = NULL;
+    size_t n = 0;
+    json_tokener *tok;
+    json_object *o = NULL;
+
+    if (trisa_b64url_decode(&text, &n, s, len, TRISA_B64_STRICT) != 0) {
+        return NULL;
+    }
+    tok = json_tokener_new();
+    if (tok != NULL && n < INT32_MAX) {
+        o = json_tokener_parse_ex(tok, (const char *)text, (int)n);
+        if (o != NULL &&
+            (json_tokener_get_error(tok) != json_tokener_success ||
+             json_tokener_get_parse_end(tok) != n || !json_object_is_type(o, json_type_object))) {
+            json_object_put(o);
+            o = NULL;
+        }
+    }
+    json_tokener_free(tok);
+    free(text);
+    return o;
+}
+
+/* A NumericDate claim: a JSON number (a string holding digits is not one). */
+static int number_claim(json_object *o, const char *key, int required, int64_t *out)
+{
+    json_object *v;
+    double d;
+
+    if (!json_object_object_get_ex(o, key, &v)) {
+        return required ? -1 : 1;
+    }
+    if (json_object_is_type(v, json_type_int)) {
+        *out = json_object_get_int64(v);
+        return 0;
+    }
+    if (json_object_is_type(v, json_type_double)) {
+        d = json_object_get_double(v);
+        if (!isfinite(d) || d < -9.2e18 || d > 9.2e18) {
+            return -1;
+        }
+        *out = (int64_t)d;
+        return 0;
+    }
+    return -1;
+}
+
+static int string_claim(json_object *o, const char *key, int required, char *out, size_t cap)
+{
+    json_object *v;
+
+    if (!json_object_object_get_ex(o, key, &v)) {
+        return required ? -1 : 0;
+    }
+    if (!json_object_is_type(v, json_type_string) || (size_t)json_object_get_string_len(v) >= cap) {
+        return -1;
+    }
+    memcpy(out, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
+    return 0;
 }
 
 int emu_jwt_verify(const unsigned char *key, size_t keylen, const char *token, size_t len,
                    emu_claims *out)
 {
     const char *d1, *d2;
-    unsigned char mac[EVP_MAX_MD_SIZE], sig[64], payload[1024];
+    unsigned char mac[EVP_MAX_MD_SIZE], *sig = NULL;
     unsigned int maclen = 0;
-    long siglen, plen;
-    json_object *o = NULL, *v;
+    size_t siglen = 0;
+    json_object *header = NULL, *payload = NULL, *v;
     int err = TRISA_EAUTH;
 
     memset(out, 0, sizeof(*out));
+    if (len > 4096) {
+        return TRISA_EAUTH;
+    }
     d1 = memchr(token, '.', len);
     d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
-    if (d1 == NULL || d2 == NULL || len > 2048) {
+    if (d1 == NULL || d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)) != NULL) {
         return TRISA_EAUTH;
+    }
+    /* Only the algorithm we sign with: never "none", never one the token picks. */
+    header = part_object(token, (size_t)(d1 - token));
+    if (header == NULL || !json_object_object_get_ex(header, "alg", &v) ||
+        !json_object_is_type(v, json_type_string) ||
+        strcmp(json_object_get_string(v), "HS256") != 0) {
+        goto done;
+    }
+    if (json_object_object_get_ex(header, "typ", &v) &&
+        (!json_object_is_type(v, json_type_string) ||
+         strcmp(json_object_get_string(v), "JWT") != 0)) {
+        goto done;
     }
     if (HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)token, (size_t)(d2 - token),
              mac, &maclen) == NULL) {
-        return TRISA_EAUTH;
-    }
-    siglen = b64url_decode(sig, sizeof(sig), d2 + 1, len - (size_t)(d2 + 1 - token));
-    if (siglen != (long)maclen || CRYPTO_memcmp(sig, mac, maclen) != 0) {
-        return TRISA_EAUTH;
-    }
-    plen = b64url_decode(payload, sizeof(payload) - 1, d1 + 1, (size_t)(d2 - d1 - 1));
-    if (plen <= 0) {
-        return TRISA_EAUTH;
-    }
-    payload[plen] = '\0';
-    o = json_tokener_parse((const char *)payload);
-    if (o == NULL || !json_object_is_type(o, json_type_object)) {
         goto done;
     }
-    if (!json_object_object_get_ex(o, "sub", &v) || !json_object_is_type(v, json_type_string)) {
+    /* Strict: a signature has one spelling, so a tampered last character never passes. */
+    if (trisa_b64url_decode(&sig, &siglen, d2 + 1, len - (size_t)(d2 + 1 - token),
+                            TRISA_B64_STRICT) != 0 ||
+        siglen != maclen || CRYPTO_memcmp(sig, mac, maclen) != 0) {
         goto done;
     }
-    snprintf(out->sub, sizeof(out->sub), "%s", json_object_get_string(v));
-    if (json_object_object_get_ex(o, "typ", &v) && json_object_is_type(v, json_type_string)) {
-        snprintf(out->typ, sizeof(out->typ), "%s", json_object_get_string(v));
-    }
-    if (!json_object_object_get_ex(o, "iat", &v)) {
+    payload = part_object(d1 + 1, (size_t)(d2 - d1 - 1));
+    if (payload == NULL || string_claim(payload, "sub", 1, out->sub, sizeof(out->sub)) != 0 ||
+        string_claim(payload, "typ", 1, out->typ, sizeof(out->typ)) != 0 ||
+        string_claim(payload, "jti", 1, out->jti, sizeof(out->jti)) != 0 ||
+        string_claim(payload, "iss", 0, out->iss, sizeof(out->iss)) != 0 ||
+        number_claim(payload, "iat", 1, &out->iat) != 0 ||
+        number_claim(payload, "exp", 1, &out->exp) != 0) {
         goto done;
     }
-    out->iat = json_object_get_int64(v);
-    if (!json_object_object_get_ex(o, "exp", &v)) {
-        goto done;
-    }
-    out->exp = json_object_get_int64(v);
     out->nbf = out->iat;
-    if (json_object_object_get_ex(o, "nbf", &v)) {
-        out->nbf = json_object_get_int64(v);
+    if (number_claim(payload, "nbf", 0, &out->nbf) < 0) {
+        goto done;
     }
     err = 0;
 done:
-    json_object_put(o);
+    if (err != 0) {
+        memset(out, 0, sizeof(*out));
+    }
+    free(sig);
+    json_object_put(header);
+    json_object_put(payload);
     return err;
 }
 

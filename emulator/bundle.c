@@ -1,9 +1,15 @@
-/* Batch bundles: the ZIP the download returns, the ZIP a CSR upload may carry, PKCS#12. */
+/*
+ * Batch bundles: the ZIP the download returns and the PKCS#12 of a server-made key. A
+ * ZIP a CSR upload carries is read with the library's safe reader (upload.c); only the
+ * emulator writes ZIPs, so that part is its own.
+ */
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/pkcs12.h>
+#include <openssl/pem.h>
 #include <zip.h>
+
+#include "trisa/bundle.h"
 
 #include "emulator/emu.h"
 
@@ -70,148 +76,15 @@ done:
     return err;
 }
 
-int emu_zip_read(emu_zip_member **out, size_t *n, const unsigned char *zip, size_t len,
-                 size_t max_total)
+/* The PKCS#12 of a server-made key, built by the library's one PKCS#12 builder (the one
+ * trisa-fetch uses to re-export) in Sectigo's algorithms, or the modern ones. The friendly
+ * name is the leaf's CN, as in Sectigo's bundles. */
+int emu_p12_build(unsigned char **out, size_t *outlen, const char *pass, EVP_PKEY *key, X509 *leaf,
+                  X509 *issuing, X509 *root, int modern)
 {
-    zip_error_t ze;
-    zip_source_t *src;
-    zip_t *z = NULL;
-    emu_zip_member *m = NULL;
-    zip_int64_t count;
-    size_t total = 0, k = 0;
-    int err = TRISA_EZIP;
+    trisa_bundle_p12_options o = TRISA_BUNDLE_P12_OPTIONS_INIT;
+    X509 *chain[2] = {issuing, root};
 
-    *out = NULL;
-    *n = 0;
-    zip_error_init(&ze);
-    src = zip_source_buffer_create(zip, len, 0, &ze);
-    if (src == NULL) {
-        goto done;
-    }
-    z = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze);
-    if (z == NULL) {
-        zip_source_free(src);
-        err = trisa_error_set(TRISA_EZIP, "not a ZIP archive: %s", zip_error_strerror(&ze));
-        goto done;
-    }
-    count = zip_get_num_entries(z, 0);
-    if (count < 0 || count > 1000) {
-        err = trisa_error_set(TRISA_EZIP, "ZIP has too many members");
-        goto done;
-    }
-    m = calloc((size_t)count + 1, sizeof(*m));
-    if (m == NULL) {
-        err = TRISA_ENOMEM;
-        goto done;
-    }
-    for (zip_int64_t i = 0; i < count; i++) {
-        zip_stat_t st;
-        zip_file_t *f;
-        const char *name, *dot;
-
-        if (zip_stat_index(z, (zip_uint64_t)i, 0, &st) != 0 || !(st.valid & ZIP_STAT_NAME) ||
-            !(st.valid & ZIP_STAT_SIZE)) {
-            err = trisa_error_set(TRISA_EZIP, "ZIP member %lld unreadable", (long long)i);
-            goto done;
-        }
-        name = st.name;
-        dot = strrchr(name, '.');
-        if (name[0] == '\0' || name[strlen(name) - 1] == '/' || dot == NULL ||
-            (strcmp(dot, ".csr") != 0 && strcmp(dot, ".pem") != 0)) {
-            continue; /* folders and other files are ignored, as the real service does */
-        }
-        if (st.size > max_total || total + st.size > max_total) {
-            err = trisa_error_set(TRISA_ETOOBIG, "ZIP members exceed %zu bytes", max_total);
-            goto done;
-        }
-        total += st.size;
-        m[k].name = strdup(name);
-        m[k].data = malloc(st.size + 1);
-        m[k].len = st.size;
-        k++;
-        if (m[k - 1].name == NULL || m[k - 1].data == NULL) {
-            err = TRISA_ENOMEM;
-            goto done;
-        }
-        f = zip_fopen_index(z, (zip_uint64_t)i, 0);
-        if (f == NULL || zip_fread(f, m[k - 1].data, st.size) != (zip_int64_t)st.size) {
-            if (f) {
-                zip_fclose(f);
-            }
-            err = trisa_error_set(TRISA_EZIP, "ZIP member %s unreadable", name);
-            goto done;
-        }
-        zip_fclose(f);
-        m[k - 1].data[st.size] = '\0';
-    }
-    *out = m;
-    *n = k;
-    m = NULL;
-    err = 0;
-done:
-    emu_zip_members_free(m, k);
-    if (z != NULL) {
-        zip_discard(z);
-    }
-    zip_error_fini(&ze);
-    return err;
-}
-
-void emu_zip_members_free(emu_zip_member *m, size_t n)
-{
-    for (size_t i = 0; m != NULL && i < n; i++) {
-        free(m[i].name);
-        free(m[i].data);
-    }
-    free(m);
-}
-
-int emu_p12_build(unsigned char **out, size_t *outlen, OSSL_LIB_CTX *libctx, const char *pass,
-                  const char *friendly, EVP_PKEY *key, X509 *leaf, X509 *issuing, X509 *root,
-                  int modern)
-{
-    STACK_OF(X509) *ca = sk_X509_new_null();
-    PKCS12 *p12 = NULL;
-    unsigned char *der = NULL;
-    int len, err = TRISA_ECRYPTO;
-    /* Real bundles: certificates under 40-bit RC2, the key under 3DES, 2048 iterations,
-     * a SHA-1 MAC with one iteration. The modern switch: PBES2/AES-256-CBC, SHA-256 MAC. */
-    int nid_key = modern ? NID_aes_256_cbc : NID_pbe_WithSHA1And3_Key_TripleDES_CBC;
-    int nid_cert = modern ? NID_aes_256_cbc : NID_pbe_WithSHA1And40BitRC2_CBC;
-
-    *out = NULL;
-    *outlen = 0;
-    if (ca == NULL || !sk_X509_push(ca, issuing) || !sk_X509_push(ca, root)) {
-        goto done;
-    }
-    /* No MAC here: OpenSSL 3 would pick SHA-256; the MAC is set below, explicitly. */
-    p12 = PKCS12_create_ex(pass, friendly, key, leaf, ca, nid_key, nid_cert, 2048, -1, 0, libctx,
-                           NULL);
-    if (p12 == NULL) {
-        err = trisa_error_set_ssl(TRISA_ECRYPTO, "PKCS#12 bundle");
-        goto done;
-    }
-    if (!PKCS12_set_mac(p12, pass, -1, NULL, 0, modern ? 2048 : 1,
-                        modern ? EVP_sha256() : EVP_sha1())) {
-        err = trisa_error_set_ssl(TRISA_ECRYPTO, "PKCS#12 MAC");
-        goto done;
-    }
-    len = i2d_PKCS12(p12, &der);
-    if (len <= 0) {
-        err = trisa_error_set_ssl(TRISA_ECRYPTO, "PKCS#12 encoding");
-        goto done;
-    }
-    *out = malloc((size_t)len);
-    if (*out == NULL) {
-        err = TRISA_ENOMEM;
-        goto done;
-    }
-    memcpy(*out, der, (size_t)len);
-    *outlen = (size_t)len;
-    err = 0;
-done:
-    OPENSSL_free(der);
-    PKCS12_free(p12);
-    sk_X509_free(ca);
-    return err;
+    o.format = modern ? TRISA_P12_MODERN : TRISA_P12_SECTIGO;
+    return trisa_bundle_p12_build(out, outlen, key, leaf, chain, 2, pass, &o);
 }

@@ -10,19 +10,12 @@
 #include <time.h>
 
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "emulator/emu.h"
-
-static int mkdir_p(const char *path)
-{
-    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-        return trisa_error_set(TRISA_EIO, "%s: cannot create folder: %s", path, strerror(errno));
-    }
-    return 0;
-}
 
 static char *pem_of(int (*write)(BIO *, const void *), const void *obj, size_t *len)
 {
@@ -102,20 +95,6 @@ static int random_serial(X509 *x, char serial_hex[80])
             }
         }
     }
-    return 0;
-}
-
-int emu_serial_hex(const ASN1_INTEGER *serial, char out[80])
-{
-    BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
-    char *hex = bn ? BN_bn2hex(bn) : NULL;
-
-    BN_free(bn);
-    if (hex == NULL) {
-        return TRISA_ECRYPTO;
-    }
-    snprintf(out, 80, "%s", hex);
-    OPENSSL_free(hex);
     return 0;
 }
 
@@ -236,7 +215,69 @@ static int save_pair(const char *dir, const char *name, X509 *cert, EVP_PKEY *ke
     return save_pem(path, w_cert, cert, 0644);
 }
 
-int emu_ca_open(emu_ca *ca, const char *state_dir)
+/* SIAS_CA_PATH, as the reference server takes it: PEM certificates and the CA's private
+ * key in one file. The certificate matching the key issues; a self-signed one among them
+ * is the root (the issuing CA itself when it is self-signed). */
+static int load_ca_file(emu_ca *ca, const char *path)
+{
+    BIO *bio = BIO_new_file(path, "r");
+    STACK_OF(X509_INFO) *infos = NULL;
+    int err = 0;
+
+    if (bio == NULL) {
+        return trisa_error_set_ssl(TRISA_ENOTFOUND, "%s: cannot open the CA file", path);
+    }
+    infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    if (infos == NULL) {
+        return trisa_error_set_ssl(TRISA_ECONFIG, "%s: not PEM certificates and a key", path);
+    }
+    for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
+        X509_INFO *xi = sk_X509_INFO_value(infos, i);
+        if (xi->x_pkey != NULL && xi->x_pkey->dec_pkey != NULL && ca->issuing_key == NULL) {
+            ca->issuing_key = xi->x_pkey->dec_pkey;
+            EVP_PKEY_up_ref(ca->issuing_key);
+        }
+    }
+    if (ca->issuing_key == NULL) {
+        err = trisa_error_set(TRISA_ECONFIG, "%s: no (unencrypted) private key", path);
+        goto done;
+    }
+    for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
+        X509 *x = sk_X509_INFO_value(infos, i)->x509;
+        if (x == NULL) {
+            continue;
+        }
+        if (ca->issuing == NULL && X509_check_private_key(x, ca->issuing_key) == 1) {
+            ca->issuing = x;
+            X509_up_ref(x);
+        }
+        if (ca->root == NULL && X509_check_issued(x, x) == X509_V_OK) {
+            ca->root = x;
+            X509_up_ref(x);
+        }
+    }
+    ERR_clear_error();
+    if (ca->issuing == NULL) {
+        err = trisa_error_set(TRISA_ECONFIG, "%s: no certificate matches the private key", path);
+        goto done;
+    }
+    if (X509_check_ca(ca->issuing) == 0) {
+        err = trisa_error_set(TRISA_ECONFIG, "%s: the certificate of the key is not a CA", path);
+        goto done;
+    }
+    if (ca->root == NULL) {
+        err = trisa_error_set(
+            TRISA_ECONFIG, "%s: no self-signed root certificate (add the chain to the file)", path);
+        goto done;
+    }
+    /* root_key is only needed to make a CA; a loaded one is never re-made. */
+done:
+    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    return err;
+}
+
+int emu_ca_open(emu_ca *ca, const char *state_dir, const char *ca_path)
 {
     size_t n = strlen(state_dir) + 4;
     int err;
@@ -248,8 +289,11 @@ int emu_ca_open(emu_ca *ca, const char *state_dir)
         return TRISA_ENOMEM;
     }
     snprintf(ca->dir, n, "%s/ca", state_dir);
-    if ((err = mkdir_p(ca->dir)) != 0) {
+    if ((err = trisa_mkdir_p(ca->dir, 0700)) != 0) {
         return err;
+    }
+    if (ca_path != NULL) {
+        return load_ca_file(ca, ca_path);
     }
     err = load_pair(ca->dir, "root", &ca->root, &ca->root_key);
     if (err == 0) {
@@ -292,18 +336,23 @@ void emu_ca_close(emu_ca *ca)
 }
 
 int emu_ca_issue(emu_ca *ca, X509 **out, EVP_PKEY *pubkey, const X509_NAME *subject,
-                 char *const *dns, size_t ndns, int days, char serial_hex[80])
+                 char *const *dns, size_t ndns, long lifetime, char serial_hex[80])
 {
     X509 *x = X509_new();
     trisa_buf san = TRISA_BUF_INIT;
     int err = TRISA_ECRYPTO;
+    /* Backdated a little for clocks behind ours (5 minutes, or a tenth of a short
+     * lifetime), and valid for exactly `lifetime` seconds from then. */
+    long back = lifetime / 10 < 300 ? lifetime / 10 : 300;
+    time_t start = time(NULL) - back;
 
     *out = NULL;
     if (x == NULL || !X509_set_version(x, 2) || (err = random_serial(x, serial_hex)) != 0 ||
         !X509_set_subject_name(x, subject) ||
         !X509_set_issuer_name(x, X509_get_subject_name(ca->issuing)) ||
-        X509_gmtime_adj(X509_getm_notBefore(x), -300) == NULL ||
-        X509_time_adj_ex(X509_getm_notAfter(x), days, 0, NULL) == NULL ||
+        X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &start) == NULL ||
+        X509_time_adj_ex(X509_getm_notAfter(x), (int)(lifetime / 86400), lifetime % 86400,
+                         &start) == NULL ||
         !X509_set_pubkey(x, pubkey)) {
         err = err ? err : trisa_error_set_ssl(TRISA_ECRYPTO, "leaf certificate");
         goto done;

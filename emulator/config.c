@@ -4,6 +4,48 @@
 
 #include "emulator/emu.h"
 
+#define EMU_MAX_LIFETIME (3650L * 86400L)
+
+int emu_parse_duration(const char *s, long max, long *out)
+{
+    long v = 0, unit;
+    size_t n = 0;
+
+    if (s == NULL) {
+        return TRISA_EINVAL;
+    }
+    for (; s[n] >= '0' && s[n] <= '9'; n++) {
+        if (v > max) {
+            return TRISA_EINVAL;
+        }
+        v = v * 10 + (s[n] - '0');
+    }
+    if (n == 0 || s[n] == '\0' || s[n + 1] != '\0') {
+        return TRISA_EINVAL;
+    }
+    switch (s[n]) {
+    case 's':
+        unit = 1;
+        break;
+    case 'm':
+        unit = 60;
+        break;
+    case 'h':
+        unit = 3600;
+        break;
+    case 'd':
+        unit = 86400;
+        break;
+    default:
+        return TRISA_EINVAL;
+    }
+    if (v < 1 || v > max / unit) {
+        return TRISA_EINVAL;
+    }
+    *out = v * unit;
+    return 0;
+}
+
 static char *dupstr(json_object *o, const char *key, const char *def)
 {
     json_object *v;
@@ -87,7 +129,21 @@ static int load_profile(emu_profile *p, json_object *o)
     p->server_key_bits = (int)getlong(o, "serverKeyBits", 4096);
     p->min_key_bits = (int)getlong(o, "minRsaBits", 2048);
     p->min_ec_bits = (int)getlong(o, "minEcBits", 256);
-    p->validity_days = (int)getlong(o, "validityDays", 397);
+    p->validity = getlong(o, "validityDays", 397) * 86400L;
+    {
+        json_object *v;
+        if (json_object_object_get_ex(o, "validity", &v) &&
+            (!json_object_is_type(v, json_type_string) ||
+             emu_parse_duration(json_object_get_string(v), EMU_MAX_LIFETIME, &p->validity) != 0)) {
+            return trisa_error_set(TRISA_ECONFIG,
+                                   "profile %ld: validity must be a duration such as \"60s\", "
+                                   "\"10m\", \"12h\" or \"397d\" (at most 3650d)",
+                                   p->id);
+        }
+    }
+    if (p->validity < 1 || p->validity > EMU_MAX_LIFETIME) {
+        return trisa_error_set(TRISA_ECONFIG, "profile %ld: validityDays must be 1-3650", p->id);
+    }
     bundle = dupstr(o, "bundle", "legacy");
     if (bundle == NULL) {
         return TRISA_ENOMEM;
@@ -156,8 +212,6 @@ int emu_config_load(emu_config *c, const char *path)
 {
     unsigned char *text = NULL;
     size_t len;
-    json_object *root = NULL, *arr, *o;
-    json_tokener *tok = NULL;
     int err;
 
     memset(c, 0, sizeof(*c));
@@ -168,57 +222,59 @@ int emu_config_load(emu_config *c, const char *path)
     if (err != 0) {
         return trisa_error_prefix("emulator configuration %s", path);
     }
-    tok = json_tokener_new();
-    if (tok == NULL) {
-        err = TRISA_ENOMEM;
-        goto done;
-    }
-    root = json_tokener_parse_ex(tok, (const char *)text, (int)len);
-    if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-        !json_object_is_type(root, json_type_object)) {
-        err = trisa_error_set(TRISA_ECONFIG, "%s: not a JSON object (%s)", path,
-                              json_tokener_error_desc(json_tokener_get_error(tok)));
-        goto done;
-    }
+    err = emu_config_parse(c, (const char *)text, len, path);
+    free(text);
+    return err;
+}
 
-    arr = getarray(root, "accounts");
+static int load_accounts(emu_config *c, json_object *arr)
+{
     c->naccounts = arr ? json_object_array_length(arr) : 0;
     c->accounts = calloc(c->naccounts + 1, sizeof(*c->accounts));
     if (c->accounts == NULL) {
-        err = TRISA_ENOMEM;
-        goto done;
+        return TRISA_ENOMEM;
     }
     for (size_t i = 0; i < c->naccounts; i++) {
         emu_account *a = &c->accounts[i];
-        json_object *auths;
-        o = json_object_array_get_idx(arr, i);
+        json_object *o = json_object_array_get_idx(arr, i), *auths;
         a->username = dupstr(o, "username", "");
         a->password = dupstr(o, "password", "");
         a->user_id = getlong(o, "userId", (long)i + 1);
         a->account_id = getlong(o, "accountId", 1);
         a->certificate_login = getbool(o, "certificateLogin", 0);
+        a->subject = dupstr(o, "subject", "");
+        if (a->subject != NULL && a->subject[0] == '\0' && a->username != NULL) {
+            size_t n = strlen(a->username) + 64;
+            free(a->subject);
+            a->subject = malloc(n);
+            if (a->subject != NULL) {
+                snprintf(a->subject, n, "/account/%ld/user/%s", a->account_id, a->username);
+            }
+        }
         auths = getarray(o, "authorities");
         a->nauthorities = auths ? json_object_array_length(auths) : 0;
         a->authorities = calloc(a->nauthorities + 1, sizeof(long));
-        if (a->username == NULL || a->password == NULL || a->authorities == NULL) {
-            err = TRISA_ENOMEM;
-            goto done;
+        if (a->username == NULL || a->password == NULL || a->subject == NULL ||
+            a->authorities == NULL) {
+            return TRISA_ENOMEM;
         }
         for (size_t j = 0; j < a->nauthorities; j++) {
             a->authorities[j] = (long)json_object_get_int64(json_object_array_get_idx(auths, j));
         }
     }
+    return 0;
+}
 
-    arr = getarray(root, "authorities");
+static int load_authorities(emu_config *c, json_object *arr)
+{
     c->nauthorities = arr ? json_object_array_length(arr) : 0;
     c->authorities = calloc(c->nauthorities + 1, sizeof(*c->authorities));
     if (c->authorities == NULL) {
-        err = TRISA_ENOMEM;
-        goto done;
+        return TRISA_ENOMEM;
     }
     for (size_t i = 0; i < c->nauthorities; i++) {
         emu_authority *a = &c->authorities[i];
-        o = json_object_array_get_idx(arr, i);
+        json_object *o = json_object_array_get_idx(arr, i);
         a->id = getlong(o, "id", (long)i + 1);
         a->ecosystem_id = getlong(o, "ecosystemId", 0);
         a->signer_certificate_id = getlong(o, "signerCertificateId", 0);
@@ -227,32 +283,43 @@ int emu_config_load(emu_config *c, const char *path)
         a->enabled = getbool(o, "enabled", 1);
         a->profile_id = getlong(o, "profileId", 0);
         a->profile_name = dupstr(o, "profileName", "");
+        a->issuing_profile_id = getlong(o, "issuingProfileId", a->profile_id);
         if (a->ecosystem_name == NULL || a->profile_name == NULL) {
-            err = TRISA_ENOMEM;
-            goto done;
+            return TRISA_ENOMEM;
         }
     }
+    return 0;
+}
 
-    arr = getarray(root, "profiles");
+static int load_profiles(emu_config *c, json_object *arr, const char *path)
+{
+    int err;
+
     c->nprofiles = arr ? json_object_array_length(arr) : 0;
     c->profiles = calloc(c->nprofiles + 1, sizeof(*c->profiles));
     if (c->profiles == NULL) {
-        err = TRISA_ENOMEM;
-        goto done;
+        return TRISA_ENOMEM;
     }
     for (size_t i = 0; i < c->nprofiles; i++) {
-        err = load_profile(&c->profiles[i], json_object_array_get_idx(arr, i));
-        if (err != 0) {
-            goto done;
+        if ((err = load_profile(&c->profiles[i], json_object_array_get_idx(arr, i))) != 0) {
+            return err;
         }
     }
     for (size_t i = 0; i < c->nauthorities; i++) {
-        if (emu_config_profile(c, c->authorities[i].profile_id) == NULL) {
-            err = trisa_error_set(TRISA_ECONFIG, "%s: authority %ld names unknown profile %ld",
-                                  path, c->authorities[i].id, c->authorities[i].profile_id);
-            goto done;
+        if (emu_config_profile(c, c->authorities[i].issuing_profile_id) == NULL) {
+            return trisa_error_set(TRISA_ECONFIG, "%s: authority %ld names unknown profile %ld",
+                                   path, c->authorities[i].id,
+                                   c->authorities[i].issuing_profile_id);
         }
     }
+    return 0;
+}
+
+/* organization, tokens, batches, limits. */
+static int load_settings(emu_config *c, json_object *root, const char *path)
+{
+    json_object *o = NULL, *v;
+    long conns, per_ip, inl;
 
     if (json_object_object_get_ex(root, "organization", &o) &&
         json_object_is_type(o, json_type_object)) {
@@ -265,30 +332,75 @@ int emu_config_load(emu_config *c, const char *path)
     c->access_lifetime = getlong(o, "accessLifetime", 600);
     c->refresh_lifetime = getlong(o, "refreshLifetime", 3600);
     c->refresh_not_before = getlong(o, "refreshNotBefore", 0);
+    if ((c->issuer = dupstr(o, "issuer", "")) == NULL) {
+        return TRISA_ENOMEM;
+    }
     o = NULL;
     json_object_object_get_ex(root, "batches", &o);
-    {
-        json_object *v;
-        c->processing_delay = 1.0;
-        if (o != NULL && json_object_object_get_ex(o, "processingDelay", &v)) {
-            c->processing_delay = json_object_get_double(v);
-        }
+    c->processing_delay = 1.0;
+    if (o != NULL && json_object_object_get_ex(o, "processingDelay", &v)) {
+        c->processing_delay = json_object_get_double(v);
     }
     c->expire_after = getlong(o, "expireAfter", 30L * 24 * 3600);
     o = NULL;
     json_object_object_get_ex(root, "limits", &o);
     c->max_body = (size_t)getlong(o, "maxBodyBytes", 4L << 20);
+    conns = getlong(o, "maxConnections", 10000);
+    per_ip = getlong(o, "maxConnectionsPerIp", 256);
+    inl = getlong(o, "inlineIssue", 16);
+    c->header_timeout = getlong(o, "headerTimeout", 10);
+    c->body_timeout = getlong(o, "bodyTimeout", 60);
+    if (conns < 16 || conns > 1000000 || per_ip < 1 || per_ip > conns || inl < 0 || inl > 1000 ||
+        c->header_timeout < 1 || c->header_timeout > 3600 || c->body_timeout < 1 ||
+        c->body_timeout > 3600) {
+        return trisa_error_set(TRISA_ECONFIG,
+                               "%s: limits: maxConnections 16-1000000, maxConnectionsPerIp "
+                               "1-maxConnections, inlineIssue 0-1000, headerTimeout and "
+                               "bodyTimeout 1-3600 seconds",
+                               path);
+    }
+    c->max_connections = (unsigned)conns;
+    c->max_per_ip = (unsigned)per_ip;
+    c->inline_issue = (size_t)inl;
     if (c->access_lifetime <= 0 || c->refresh_lifetime <= 0 || c->max_body < 1024 ||
         c->processing_delay < 0) {
-        err =
-            trisa_error_set(TRISA_ECONFIG, "%s: a lifetime, delay or limit is out of range", path);
+        return trisa_error_set(TRISA_ECONFIG, "%s: a lifetime, delay or limit is out of range",
+                               path);
+    }
+    return 0;
+}
+
+int emu_config_parse(emu_config *c, const char *text, size_t len, const char *path)
+{
+    json_object *root = NULL;
+    json_tokener *tok = NULL;
+    int err;
+
+    memset(c, 0, sizeof(*c));
+    if (len > INT32_MAX) {
+        return trisa_error_set(TRISA_ECONFIG, "%s: too large", path);
+    }
+    tok = json_tokener_new();
+    if (tok == NULL) {
+        err = TRISA_ENOMEM;
         goto done;
     }
-    err = 0;
+    root = json_tokener_parse_ex(tok, text, (int)len);
+    if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+        !json_object_is_type(root, json_type_object)) {
+        err = trisa_error_set(TRISA_ECONFIG, "%s: not a JSON object (%s)", path,
+                              json_tokener_error_desc(json_tokener_get_error(tok)));
+        goto done;
+    }
+    if ((err = load_accounts(c, getarray(root, "accounts"))) != 0 ||
+        (err = load_authorities(c, getarray(root, "authorities"))) != 0 ||
+        (err = load_profiles(c, getarray(root, "profiles"), path)) != 0 ||
+        (err = load_settings(c, root, path)) != 0) {
+        goto done;
+    }
 done:
     json_object_put(root);
     json_tokener_free(tok);
-    free(text);
     if (err != 0) {
         emu_config_free(c);
     }
@@ -299,6 +411,7 @@ void emu_config_free(emu_config *c)
 {
     for (size_t i = 0; c->accounts && i < c->naccounts; i++) {
         free(c->accounts[i].username);
+        free(c->accounts[i].subject);
         if (c->accounts[i].password) {
             trisa_free_secret(c->accounts[i].password, strlen(c->accounts[i].password));
         }
@@ -333,6 +446,7 @@ void emu_config_free(emu_config *c)
     }
     free(c->profiles);
     json_object_put(c->organization);
+    free(c->issuer);
     memset(c, 0, sizeof(*c));
 }
 
@@ -351,6 +465,16 @@ const emu_authority *emu_config_authority(const emu_config *c, long id)
     for (size_t i = 0; i < c->nauthorities; i++) {
         if (c->authorities[i].id == id) {
             return &c->authorities[i];
+        }
+    }
+    return NULL;
+}
+
+const emu_account *emu_config_account_by_subject(const emu_config *c, const char *subject)
+{
+    for (size_t i = 0; i < c->naccounts; i++) {
+        if (strcmp(c->accounts[i].subject, subject) == 0) {
+            return &c->accounts[i];
         }
     }
     return NULL;

@@ -1,13 +1,16 @@
 /*
  * Shared declarations of the emulator's files: config.c (configuration), store.c
  * (SQLite), auth.c (JWT), ca.c (local CA, CRL), bundle.c (ZIP, PKCS#12), hooks.c
- * (request log, faults), http.c (listener, routing), api.c (the endpoints).
+ * (request log, faults, clock), http.c (listener, routing, connection limits), api.c
+ * (authentication, accounts, profiles, certificates), batch.c (batch replies, create),
+ * upload.c (CSR upload), issuer.c (issuing accepted batches).
  */
 #ifndef TRISA_EMU_INTERNAL_H
 #define TRISA_EMU_INTERNAL_H
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
@@ -39,19 +42,21 @@ typedef struct emu_profile {
     int min_ec_bits;     /* weakest EC key accepted in a CSR */
     int modern_p12;      /* AES-256 + SHA-256 MAC instead of the legacy algorithms */
     int csr_format;      /* members of a CSR batch's ZIP: EMU_CSR_PEM, _DER or _P7B */
-    int validity_days;
+    long validity;       /* seconds a leaf is valid (validityDays or validity) */
 } emu_profile;
 
 enum { EMU_CSR_PEM = 0, EMU_CSR_DER, EMU_CSR_P7B };
 
 typedef struct emu_authority {
     long id, ecosystem_id, signer_certificate_id, profile_id, balance;
+    long issuing_profile_id; /* the profile certificates are made with (default profile_id) */
     char *ecosystem_name, *profile_name;
     int enabled;
 } emu_authority;
 
 typedef struct emu_account {
     char *username, *password;
+    char *subject; /* the tokens' sub: /account/<accountId>/user/<username> unless configured */
     long user_id, account_id;
     long *authorities;
     size_t nauthorities;
@@ -67,47 +72,82 @@ typedef struct emu_config {
     size_t nprofiles;
     json_object *organization; /* organizationParameters etc., without "authorities" */
     long access_lifetime, refresh_lifetime, refresh_not_before;
+    char *issuer; /* the tokens' iss ("" for none) */
     double processing_delay;
     long expire_after;
     size_t max_body;
+    unsigned max_connections, max_per_ip;
+    long header_timeout, body_timeout; /* seconds */
+    size_t inline_issue;               /* batches up to this size are issued before the reply */
 } emu_config;
 
+/* Parse a configuration (JSON text of conf/emulator.json's form); name goes in messages. */
+int emu_config_parse(emu_config *c, const char *text, size_t len, const char *name);
+/* Read and parse a file. */
 int emu_config_load(emu_config *c, const char *path);
 void emu_config_free(emu_config *c);
 const emu_profile *emu_config_profile(const emu_config *c, long id);
 const emu_authority *emu_config_authority(const emu_config *c, long id);
 const emu_account *emu_config_account(const emu_config *c, const char *username);
+const emu_account *emu_config_account_by_subject(const emu_config *c, const char *subject);
+/* A duration: digits then s, m, h or d ("60s", "10m", "397d"); seconds in 1..max. */
+int emu_parse_duration(const char *s, long max, long *out);
+
+/* The configurations compiled into the binary (conf/emulator*.json), NUL-terminated. */
+extern const char emu_builtin_default[];
+extern const char emu_builtin_reference[];
 
 /* ---- store (store.c) ---- */
 
 typedef struct emu_store emu_store;
 
 typedef struct emu_batch {
-    long id, order_number, profile_id, size, user_id, authority_id;
+    long id, order_number, profile_id, size, user_id, account_id, authority_id;
     int64_t created_ms, ready_ms, expires_ms;
     char status[32]; /* as stored: PROCESSING, NOT_ACCEPTABLE, FAILED (others are derived) */
     int collected;
+    int issued; /* 0 while its certificates are being made */
     char *name, *reject_reason, *profile_name;
     long success, failed;
 } emu_batch;
 
 typedef struct emu_cert {
-    long device_id, batch_id, profile_id;
+    long device_id, batch_id, profile_id, account_id;
     char serial[80];
     char *common_name;
     int64_t created_ms, revoked_ms;
     int revoked, reason;
 } emu_cert;
 
+typedef struct emu_blob {
+    unsigned char *data;
+    size_t len;
+} emu_blob;
+
 int emu_store_open(emu_store **out, const char *path, const emu_config *c);
 void emu_store_close(emu_store *s);
-/* Take `count` licences from the authority; TRISA_EBALANCE when too few remain. */
-int emu_store_take(emu_store *s, long authority_id, long count);
 long emu_store_balance(emu_store *s, long authority_id);
-int emu_store_devices(emu_store *s, long *ordered, long *issued);
-/* Insert a batch (b->id and b->order_number are filled), its certificates and its ZIP. */
-int emu_store_add_batch(emu_store *s, emu_batch *b, emu_cert *certs, size_t ncerts,
-                        const unsigned char *zip, size_t ziplen);
+/* Certificates ordered (in accepted batches) and issued, for one account. */
+int emu_store_devices(emu_store *s, long account_id, long *ordered, long *issued);
+/*
+ * One transaction: take `licences` from b->authority_id (TRISA_EBALANCE when fewer are
+ * left: nothing is written), insert the batch (b->id and b->order_number are filled) and
+ * either its CSRs (DER) to be issued (b->issued = 0), or its certificates and ZIP.
+ */
+int emu_store_add_batch(emu_store *s, emu_batch *b, long licences, const emu_blob *csrs,
+                        size_t ncsrs, emu_cert *certs, size_t ncerts, const unsigned char *zip,
+                        size_t ziplen);
+/* Ids of the batches whose certificates are still to be made, oldest first. */
+int emu_store_pending(emu_store *s, long **ids, size_t *n);
+int emu_store_get_csrs(emu_store *s, long id, emu_blob **out, size_t *n);
+void emu_blobs_free(emu_blob *b, size_t n);
+/* One transaction: the certificates and the ZIP in, the CSRs out, the batch issued.
+ * TRISA_ESTATE when the batch is not waiting for its certificates. */
+int emu_store_complete(emu_store *s, long id, emu_cert *certs, size_t n, const unsigned char *zip,
+                       size_t ziplen);
+/* One transaction: a batch that could not be issued becomes FAILED with the reason, its
+ * licences go back to the authority and its CSRs are dropped. */
+int emu_store_fail(emu_store *s, long id, const char *reason);
 int emu_store_get_batch(emu_store *s, long id, emu_batch *out);
 int emu_store_get_zip(emu_store *s, long id, unsigned char **zip, size_t *len);
 int emu_store_mark_collected(emu_store *s, long id);
@@ -115,13 +155,19 @@ int emu_store_mark_collected(emu_store *s, long id);
 int emu_store_force(emu_store *s, long id, const char *status, int64_t ready_ms, int64_t expires_ms,
                     int collected, const char *reason);
 void emu_batch_clear(emu_batch *b);
-/* Find by common name and/or serial (NULL: any); certs come back in *out (free each). */
-int emu_store_find(emu_store *s, const char *cn, const char *serial, emu_cert **out, size_t *n);
+/* Find an account's certificates by common name and/or serial (NULL: any). */
+int emu_store_find(emu_store *s, long account_id, const char *cn, const char *serial,
+                   emu_cert **out, size_t *n);
 void emu_certs_free(emu_cert *c, size_t n);
-/* TRISA_ENOTFOUND, TRISA_ESTATE (already revoked). */
-int emu_store_revoke(emu_store *s, const char *serial, long profile_id, int reason);
+/* TRISA_ENOTFOUND (no such certificate of that account and profile), TRISA_ESTATE
+ * (already revoked). */
+int emu_store_revoke(emu_store *s, long account_id, const char *serial, long profile_id, int reason,
+                     int64_t now_ms);
 /* Call fn for each revoked certificate. */
 int emu_store_each_revoked(emu_store *s, void (*fn)(void *, const emu_cert *), void *arg);
+/* Refresh tokens are used once: record jti as spent (kept until exp); TRISA_ESTATE when it
+ * already was. */
+int emu_store_spend_token(emu_store *s, const char *jti, int64_t exp, int64_t now);
 
 /* ---- local CA (ca.c) ---- */
 
@@ -132,16 +178,17 @@ typedef struct emu_ca {
     pthread_mutex_t crl_lock;
 } emu_ca;
 
-int emu_ca_open(emu_ca *ca, const char *state_dir);
+/* The CA under DIR/ca (made on first use), or the one in ca_path (PEM certificates and
+ * the issuing key) when given. */
+int emu_ca_open(emu_ca *ca, const char *state_dir, const char *ca_path);
 void emu_ca_close(emu_ca *ca);
-/* Issue a leaf for pubkey with subject and DNS names; serial_hex receives the serial. */
+/* Issue a leaf for pubkey with subject and DNS names, valid for `lifetime` seconds;
+ * serial_hex receives the serial. */
 int emu_ca_issue(emu_ca *ca, X509 **out, EVP_PKEY *pubkey, const X509_NAME *subject,
-                 char *const *dns, size_t ndns, int days, char serial_hex[80]);
+                 char *const *dns, size_t ndns, long lifetime, char serial_hex[80]);
 int emu_ca_write_crl(emu_ca *ca, emu_store *s);
 /* Self-signed TLS material: DIR/tls-ca.pem (+key), a server cert for 127.0.0.1/localhost. */
 int emu_tls_self_signed(const char *state_dir, char **cert_pem, char **key_pem);
-/* Uppercase hex, no separators. */
-int emu_serial_hex(const ASN1_INTEGER *serial, char out[80]);
 
 /* ---- bundles (bundle.c) ---- */
 
@@ -152,26 +199,25 @@ typedef struct emu_zip_member {
 } emu_zip_member;
 
 int emu_zip_build(unsigned char **out, size_t *outlen, const emu_zip_member *m, size_t n);
-/* Members of a ZIP upload (size-limited); free with emu_zip_members_free. */
-int emu_zip_read(emu_zip_member **out, size_t *n, const unsigned char *zip, size_t len,
-                 size_t max_total);
-void emu_zip_members_free(emu_zip_member *m, size_t n);
-/* PKCS#12 with key, leaf, chain; legacy algorithms unless modern. */
-int emu_p12_build(unsigned char **out, size_t *outlen, OSSL_LIB_CTX *libctx, const char *pass,
-                  const char *friendly, EVP_PKEY *key, X509 *leaf, X509 *issuing, X509 *root,
-                  int modern);
+/* PKCS#12 with key, leaf and chain (through the library's bundle writer): the algorithms
+ * of real Sectigo bundles, or the modern ones. */
+int emu_p12_build(unsigned char **out, size_t *outlen, const char *pass, EVP_PKEY *key, X509 *leaf,
+                  X509 *issuing, X509 *root, int modern);
 
 /* ---- JWT (auth.c) ---- */
 
 typedef struct emu_claims {
     char sub[256];
     char typ[16];
+    char jti[40];
+    char iss[256]; /* "" when absent */
     int64_t iat, exp, nbf;
 } emu_claims;
 
-char *emu_jwt_sign(const unsigned char *key, size_t keylen, const char *sub, const char *typ,
-                   int64_t iat, int64_t nbf, int64_t exp);
-/* 0 when the signature is good and the token parses (times are not checked here). */
+/* HS256 token with the claims (iss left out when empty). Free with free(). */
+char *emu_jwt_sign(const unsigned char *key, size_t keylen, const emu_claims *c);
+/* 0 when the token is canonical HS256 with a good signature and well-typed claims (sub,
+ * typ, jti strings; iat, exp and optional nbf numbers); times are not checked here. */
 int emu_jwt_verify(const unsigned char *key, size_t keylen, const char *token, size_t len,
                    emu_claims *out);
 int emu_jwt_secret(unsigned char key[32], const char *state_dir);
@@ -180,10 +226,13 @@ int emu_jwt_secret(unsigned char key[32], const char *state_dir);
 
 enum emu_fault_kind { EMU_FAULT_STATUS = 1, EMU_FAULT_DELAY, EMU_FAULT_DROP, EMU_FAULT_CUT };
 
+/* The pseudo-path of the step that makes a batch's certificates. */
+#define EMU_ISSUE_PATH "@issue"
+
 typedef struct emu_fault {
     long id;
     char method[16]; /* "" = any */
-    char *path;      /* route pattern, literal path, or "*" */
+    char *path;      /* route pattern, literal path, "*" or EMU_ISSUE_PATH */
     int kind;
     long remaining;
     int status;
@@ -222,26 +271,68 @@ typedef struct emu_reqinfo {
 
 void emu_hooks_record(emu_hooks *h, const char *method, const char *path, int status, double ms,
                       const emu_reqinfo *info);
+/* The scheme of an Authorization header when it is a registered one (Bearer, Basic,
+ * ...), else "invalid": what may be logged of it. */
+const char *emu_auth_scheme(const char *header, char *buf, size_t cap);
 
-/* ---- the server (http.c, api.c) ---- */
+/* ---- CSRs (upload.c) ---- */
+
+/* The DNS names of a CSR's subjectAltName (each malloc'd); *dns NULL when none. */
+void emu_csr_dns_names(X509_REQ *req, char ***dns, size_t *n);
+void emu_names_free(char **dns, size_t n);
+
+/* ---- issuing (issuer.c) ---- */
+
+typedef struct emu_issuer {
+    pthread_t thread;
+    int running;
+    long *queue;
+    size_t qlen, qcap;
+} emu_issuer;
+
+/* Make batch id's certificates now (the caller's thread), storing them or failing the
+ * batch. 0, or an error when the store could not be written (the batch stays pending). */
+int emu_issue_batch(trisa_emu *e, long id);
+/* Start the background issuer with every pending batch queued. */
+int emu_issuer_start(trisa_emu *e);
+/* Hand a batch to the background issuer. */
+void emu_issuer_enqueue(trisa_emu *e, long id);
+/* Stop it (a batch in the middle stays pending for the next start). */
+void emu_issuer_stop(trisa_emu *e);
+/* Sleep up to ms, or less when the server stops; 0 when the full time passed. */
+int emu_sleep(trisa_emu *e, long ms);
+
+/* ---- the server (http.c, api.c, batch.c, upload.c) ---- */
+
+struct conn_track;
 
 struct trisa_emu {
     trisa_emu_options opts;
     char *state_dir, *host;
-    int port, tls;
+    int port, tls, bind_all, bind_loopback;
+    char notice[256];
     char *tls_cert_pem, *tls_key_pem;
     emu_config cfg;
     emu_store *store;
     emu_ca ca;
     emu_hooks hooks;
     unsigned char jwt_key[32];
-    OSSL_LIB_CTX *p12ctx;
-    OSSL_PROVIDER *legacy, *deflt;
     struct MHD_Daemon *daemon;
     struct sockaddr_in bind_addr;
     int listen_fd;
     FILE *log;
     pthread_mutex_t log_lock;
+    _Atomic int64_t clock_offset_ms; /* the clock hook's shift */
+    /* Stopping: the issuer, the connection watchdog and every emu_sleep() wake up. */
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    _Atomic int stopping;
+    emu_issuer issuer;
+    /* Connections waiting for their request (http.c): the header and body deadlines. */
+    pthread_mutex_t conn_lock;
+    struct conn_track *conns;
+    pthread_t watchdog;
+    int watchdog_running;
 };
 
 /* One request, as the routing code hands it to an endpoint. */
@@ -272,8 +363,26 @@ typedef struct emu_resp {
 int emu_error(emu_resp *r, int status, int code, const char *fmt, ...) TRISA_PRINTF(4, 5);
 /* r takes a JSON object (released). */
 int emu_json(emu_resp *r, int status, json_object *o);
-int64_t emu_now_ms(void);
+/* Plain bytes (copied). */
+int emu_text(emu_resp *r, int status, const char *type, const char *text);
+/* The emulator's clock: real time shifted by the clock hook, in milliseconds. */
+int64_t emu_now(const trisa_emu *e);
 void emu_iso_time(char out[40], int64_t ms);
+
+/* Shared by the endpoints (api.c). */
+json_object *emu_parse_body(const emu_req *q);
+int emu_is_json(const emu_req *q);
+const char *emu_str_field(json_object *o, const char *key);
+/* The caller's authority for an id: the authority's id, the profile id it reports, or the
+ * profile it issues with. NULL when the account has none such. */
+const emu_authority *emu_authority_for(const emu_req *q, long id);
+/* The batch object of reference/sectigo-api.md. */
+json_object *emu_batch_json(const trisa_emu *e, const emu_batch *b);
+/* Fill a new batch's fields for the caller. */
+void emu_batch_init(const emu_req *q, emu_batch *b, const emu_authority *a, const emu_profile *p,
+                    const char *name);
+/* A ZIP member name from a common name: no folders, no control characters. */
+void emu_member_name(char *out, size_t cap, const char *cn, const char *ext, int dup);
 
 typedef int (*emu_handler)(emu_req *q, emu_resp *r);
 
@@ -299,6 +408,7 @@ int emu_api_hook_faults(emu_req *q, emu_resp *r);
 int emu_api_hook_faults_clear(emu_req *q, emu_resp *r);
 int emu_api_hook_requests_clear(emu_req *q, emu_resp *r);
 int emu_api_hook_batch_status(emu_req *q, emu_resp *r);
+int emu_api_hook_clock(emu_req *q, emu_resp *r);
 
 /* Error codes in the error JSON's errorCode (documented in docs/emulator.md). */
 enum {

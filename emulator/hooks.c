@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "emulator/emu.h"
 
@@ -34,11 +35,36 @@ void emu_hooks_free(emu_hooks *h)
 
 static int matches(const emu_fault *f, const char *method, const char *path, const char *route)
 {
+    /* The issuing step is no request: only its own faults reach it, whatever their method. */
+    if (strcmp(path, EMU_ISSUE_PATH) == 0 || strcmp(f->path, EMU_ISSUE_PATH) == 0) {
+        return strcmp(f->path, path) == 0;
+    }
     if (f->method[0] != '\0' && strcmp(f->method, method) != 0) {
         return 0;
     }
     return strcmp(f->path, "*") == 0 || strcmp(f->path, path) == 0 ||
            (route != NULL && strcmp(f->path, route) == 0);
+}
+
+const char *emu_auth_scheme(const char *header, char *buf, size_t cap)
+{
+    /* The IANA HTTP authentication schemes: anything else may be a credential itself. */
+    static const char *const schemes[] = {
+        "Basic",        "Bearer",          "Digest",        "HOBA",  "Mutual",    "Negotiate",
+        "NTLM",         "SCRAM-SHA-1",     "SCRAM-SHA-256", "vapid", "Concealed", "DPoP",
+        "PrivateToken", "AWS4-HMAC-SHA256"};
+    size_t n = strcspn(header, " ");
+
+    if (header[n] == ' ') {
+        for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+            if (strlen(schemes[i]) == n && strncasecmp(header, schemes[i], n) == 0 && n < cap) {
+                memcpy(buf, header, n);
+                buf[n] = '\0';
+                return buf;
+            }
+        }
+    }
+    return "invalid";
 }
 
 int emu_hooks_take(emu_hooks *h, const char *method, const char *path, const char *route,
@@ -294,6 +320,13 @@ int emu_api_hook_faults(emu_req *q, emu_resp *r)
         ret = emu_error(r, 500, EMU_EC_INTERNAL, "out of memory");
         goto done;
     }
+    if (f.path[0] == '@' && (strcmp(f.path, EMU_ISSUE_PATH) != 0 ||
+                             (f.kind != EMU_FAULT_DELAY && f.kind != EMU_FAULT_STATUS))) {
+        ret =
+            emu_error(r, 400, EMU_EC_VALIDATION,
+                      "fault: the only step is \"" EMU_ISSUE_PATH "\", with kind delay or status");
+        goto done;
+    }
     pthread_mutex_lock(&h->lock);
     if (h->nfaults == h->capfaults) {
         size_t cap = h->capfaults ? h->capfaults * 2 : 8;
@@ -326,7 +359,7 @@ int emu_api_hook_batch_status(emu_req *q, emu_resp *r)
     json_object *o = json_tokener_parse(q->body ? (const char *)q->body : "");
     json_object *v;
     const char *status = NULL, *reason = "";
-    int64_t now = emu_now_ms(), ready = -1, expires = -1;
+    int64_t now = emu_now(q->emu), ready = -1, expires = -1;
     int collected = 0, err, ret;
     const char *st = "PROCESSING";
 
@@ -371,6 +404,38 @@ int emu_api_hook_batch_status(emu_req *q, emu_resp *r)
         r->status = 204;
         ret = 0;
     }
+done:
+    json_object_put(o);
+    return ret;
+}
+
+/* GET /_emulator/clock, PUT /_emulator/clock {"offsetSeconds": N}: shift the emulator's
+ * clock (tokens, batch processing and expiry) so that tests need not sleep. */
+int emu_api_hook_clock(emu_req *q, emu_resp *r)
+{
+    json_object *o = NULL, *v;
+    int ret;
+
+    if (strcmp(q->method, "PUT") == 0) {
+        int64_t off;
+        o = json_tokener_parse(q->body ? (const char *)q->body : "");
+        if (o == NULL || !json_object_is_type(o, json_type_object) ||
+            !json_object_object_get_ex(o, "offsetSeconds", &v) ||
+            !json_object_is_type(v, json_type_int) ||
+            (off = json_object_get_int64(v)) < -3153600000LL || off > 3153600000LL) {
+            ret = emu_error(r, 400, EMU_EC_VALIDATION,
+                            "expected {\"offsetSeconds\": N} with N within 100 years");
+            goto done;
+        }
+        atomic_store(&q->emu->clock_offset_ms, off * 1000);
+    }
+    json_object_put(o);
+    o = json_object_new_object();
+    json_object_object_add(o, "now", json_object_new_int64(emu_now(q->emu)));
+    json_object_object_add(o, "offsetSeconds",
+                           json_object_new_int64(atomic_load(&q->emu->clock_offset_ms) / 1000));
+    ret = emu_json(r, 200, o);
+    o = NULL;
 done:
     json_object_put(o);
     return ret;

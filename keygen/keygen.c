@@ -1,9 +1,11 @@
 /* Software keys: RSA and EC generation, PKCS#8 PEM writing, PEM/DER reading. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/decoder.h>
 #include <openssl/err.h>
@@ -13,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "common/internal.h"
+#include "keygen/internal.h"
 #include "trisa/keygen.h"
 
 #define KEY_FILE_MAX (1024 * 1024)
@@ -245,36 +248,139 @@ int trisa_keygen_save(const char *path, const EVP_PKEY *key, const char *passphr
     return rc;
 }
 
-/* Is this encoded key encrypted (so that a passphrase is needed)? */
-static int is_encrypted(const unsigned char *data, size_t len)
-{
-    const unsigned char *p = data;
-    X509_SIG *sig;
-    char *text;
-    int found;
+/* ---------------------------------------------------------------------------------- */
+/* The cost of an encrypted key, read before anything is derived                      */
 
-    /* PEM: "ENCRYPTED PRIVATE KEY" (PKCS#8) or "Proc-Type: 4,ENCRYPTED" (traditional). */
-    text = malloc(len + 1);
-    if (text == NULL) {
-        return 0;
+/* An ASN.1 INTEGER as a count; anything negative or beyond 64 bits counts as too many. */
+static uint64_t count_of(const ASN1_INTEGER *i, int dflt)
+{
+    uint64_t v = 0;
+    if (i == NULL) {
+        return (uint64_t)dflt;
     }
-    memcpy(text, data, len);
-    text[len] = '\0';
-    found = strstr(text, "-----BEGIN ENCRYPTED PRIVATE KEY-----") != NULL ||
-            strstr(text, "Proc-Type: 4,ENCRYPTED") != NULL;
-    free(text);
-    if (found) {
-        return 1;
+    if (ASN1_INTEGER_get_uint64(&v, i) != 1) {
+        ERR_clear_error();
+        return UINT64_MAX;
     }
-    /* DER: an EncryptedPrivateKeyInfo that spans the whole input. */
-    if (len > LONG_MAX) {
-        return 0;
+    return v;
+}
+
+int keygen_kdf_cost(const X509_ALGOR *alg, uint64_t *cost, const char **kdf)
+{
+    const ASN1_OBJECT *oid = NULL;
+    const void *pval = NULL;
+    int ptype = 0, nid, rc = TRISA_EINVAL;
+    PBEPARAM *pbe = NULL;
+    PBE2PARAM *pbe2 = NULL;
+    PBKDF2PARAM *kdf2 = NULL;
+    SCRYPT_PARAMS *sp = NULL;
+
+    *cost = 0;
+    *kdf = "unknown";
+    if (alg == NULL) {
+        return TRISA_EINVAL;
     }
-    sig = d2i_X509_SIG(NULL, &p, (long)len);
-    found = sig != NULL && p == data + len;
-    X509_SIG_free(sig);
+    X509_ALGOR_get0(&oid, &ptype, &pval, alg);
+    nid = OBJ_obj2nid(oid);
+    if (nid == NID_pbes2) {
+        if (ptype != V_ASN1_SEQUENCE ||
+            (pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), alg->parameter)) == NULL ||
+            pbe2->keyfunc == NULL) {
+            goto done;
+        }
+        X509_ALGOR_get0(&oid, &ptype, &pval, pbe2->keyfunc);
+        nid = OBJ_obj2nid(oid);
+        if (nid == NID_id_pbkdf2) {
+            *kdf = "PBKDF2";
+            if (ptype != V_ASN1_SEQUENCE ||
+                (kdf2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM),
+                                                  pbe2->keyfunc->parameter)) == NULL) {
+                goto done;
+            }
+            *cost = count_of(kdf2->iter, 1);
+        } else if (nid == NID_id_scrypt) {
+            uint64_t n, r, p;
+            *kdf = "scrypt";
+            if (ptype != V_ASN1_SEQUENCE ||
+                (sp = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(SCRYPT_PARAMS),
+                                                pbe2->keyfunc->parameter)) == NULL) {
+                goto done;
+            }
+            /* Work grows with N * r * p; count it as that many iterations. */
+            n = count_of(sp->costParameter, 0);
+            r = count_of(sp->blockSize, 0);
+            p = count_of(sp->parallelizationParameter, 0);
+            *cost = n > 0 && r > 0 && p > 0 && n <= UINT32_MAX && r <= UINT32_MAX &&
+                            p <= UINT32_MAX && n * r <= UINT64_MAX / p
+                        ? n * r * p
+                        : UINT64_MAX;
+        } else {
+            goto done;
+        }
+    } else if (EVP_PBE_find(EVP_PBE_TYPE_OUTER, nid, NULL, NULL, NULL)) {
+        /* PKCS#5 v1 and PKCS#12 PBE: a PBEParameter with its count. */
+        *kdf = "PBE";
+        if (ptype != V_ASN1_SEQUENCE ||
+            (pbe = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM), alg->parameter)) == NULL) {
+            goto done;
+        }
+        *cost = count_of(pbe->iter, 1);
+    } else {
+        goto done;
+    }
+    rc = 0;
+done:
     ERR_clear_error();
-    return found;
+    PBEPARAM_free(pbe);
+    PBE2PARAM_free(pbe2);
+    PBKDF2PARAM_free(kdf2);
+    SCRYPT_PARAMS_free(sp);
+    return rc;
+}
+
+/* Whether needle occurs in the first len bytes of data (which need not be text). */
+static int contains(const unsigned char *data, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; n <= len && i <= len - n; i++) {
+        if (data[i] == (unsigned char)needle[0] && memcmp(data + i, needle, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The EncryptedPrivateKeyInfo of an encrypted PKCS#8 key (PEM block or whole DER input),
+ * without decrypting it; NULL when the input is not one. */
+static X509_SIG *encrypted_p8(const unsigned char *data, size_t len)
+{
+    X509_SIG *sig = NULL;
+    const unsigned char *p = data;
+
+    if (len > INT_MAX || len > LONG_MAX) {
+        return NULL;
+    }
+    if (contains(data, len, "-----BEGIN ENCRYPTED PRIVATE KEY-----")) {
+        BIO *bio = BIO_new_mem_buf(data, (int)len);
+        if (bio != NULL) {
+            sig = PEM_read_bio_PKCS8(bio, NULL, NULL, NULL);
+        }
+        BIO_free(bio);
+    } else {
+        sig = d2i_X509_SIG(NULL, &p, (long)len);
+        if (sig != NULL && p != data + len) {
+            X509_SIG_free(sig);
+            sig = NULL;
+        }
+    }
+    ERR_clear_error();
+    return sig;
+}
+
+/* Is this encoded key encrypted (so that a passphrase is needed)? */
+static int is_encrypted(const unsigned char *data, size_t len, int have_p8)
+{
+    return have_p8 || contains(data, len, "Proc-Type: 4,ENCRYPTED");
 }
 
 /* The passphrase callback data: never prompt, and note whether it was asked for. */
@@ -299,11 +405,12 @@ static int pass_cb(char *buf, int size, int rwflag, void *u)
     return (int)n;
 }
 
-int trisa_keygen_decode(EVP_PKEY **out, const unsigned char *data, size_t len,
-                        const char *passphrase, const char *name)
+int keygen_decode_ex(EVP_PKEY **out, const unsigned char *data, size_t len, const char *passphrase,
+                     const char *name, OSSL_LIB_CTX *libctx)
 {
     OSSL_DECODER_CTX *dctx = NULL;
     EVP_PKEY *key = NULL;
+    X509_SIG *p8 = NULL;
     const unsigned char *p = data;
     size_t left = len;
     int encrypted, rc = TRISA_EKEY;
@@ -316,13 +423,41 @@ int trisa_keygen_decode(EVP_PKEY **out, const unsigned char *data, size_t len,
         return trisa_error_set(TRISA_EINVAL, "trisa_keygen_decode: no input or output");
     }
     *out = NULL;
-    encrypted = is_encrypted(data, len);
-    if (encrypted && passphrase == NULL) {
-        return trisa_error_set(TRISA_EPASSWORD,
-                               "%s: the key is encrypted and no passphrase was given", name);
+    /* The cost of the key derivation is read before a passphrase is even looked at: a
+     * hostile count would otherwise hold the process for minutes. */
+    p8 = encrypted_p8(data, len);
+    if (p8 != NULL) {
+        const X509_ALGOR *alg = NULL;
+        uint64_t cost = 0;
+        const char *kdf = NULL;
+        X509_SIG_get0(p8, &alg, NULL);
+        if (keygen_kdf_cost(alg, &cost, &kdf) != 0) {
+            char oid[80] = "?";
+            if (alg != NULL) {
+                OBJ_obj2txt(oid, sizeof(oid), alg->algorithm, 0);
+            }
+            rc = trisa_error_set(TRISA_EKEY,
+                                 "%s: the key is encrypted with %s, which trisa does not read "
+                                 "(expected PBES2 with PBKDF2 or scrypt, or a PKCS#12 PBE)",
+                                 name, oid);
+            goto done;
+        }
+        if (cost > TRISA_KEYGEN_MAX_ITERATIONS) {
+            rc = trisa_error_set(TRISA_EKEY,
+                                 "%s: the key's %s asks for %llu iterations; at most %d are "
+                                 "accepted (trisa-csr writes 600000)",
+                                 name, kdf, (unsigned long long)cost, TRISA_KEYGEN_MAX_ITERATIONS);
+            goto done;
+        }
     }
-    dctx = OSSL_DECODER_CTX_new_for_pkey(&key, NULL, NULL, NULL, OSSL_KEYMGMT_SELECT_KEYPAIR, NULL,
-                                         NULL);
+    encrypted = is_encrypted(data, len, p8 != NULL);
+    if (encrypted && passphrase == NULL) {
+        rc = trisa_error_set(TRISA_EPASSWORD,
+                             "%s: the key is encrypted and no passphrase was given", name);
+        goto done;
+    }
+    dctx = OSSL_DECODER_CTX_new_for_pkey(&key, NULL, NULL, NULL, OSSL_KEYMGMT_SELECT_KEYPAIR,
+                                         libctx, NULL);
     if (dctx == NULL) {
         rc = trisa_error_set_ssl(TRISA_ECRYPTO, "%s: cannot set up a key decoder", name);
         goto done;
@@ -345,9 +480,16 @@ int trisa_keygen_decode(EVP_PKEY **out, const unsigned char *data, size_t len,
     key = NULL;
     rc = 0;
 done:
+    X509_SIG_free(p8);
     EVP_PKEY_free(key);
     OSSL_DECODER_CTX_free(dctx);
     return rc;
+}
+
+int trisa_keygen_decode(EVP_PKEY **out, const unsigned char *data, size_t len,
+                        const char *passphrase, const char *name)
+{
+    return keygen_decode_ex(out, data, len, passphrase, name, NULL);
 }
 
 int trisa_keygen_load(EVP_PKEY **out, const char *path, const char *passphrase)
@@ -431,6 +573,81 @@ int trisa_keygen_describe(char *out, size_t cap, const EVP_PKEY *key)
         return trisa_error_set(TRISA_EINVAL, "trisa_keygen_describe: buffer too small");
     }
     return 0;
+}
+
+int trisa_keygen_check(const EVP_PKEY *key, const char *name)
+{
+    const char *type;
+    int bits;
+
+    if (name == NULL) {
+        name = "key";
+    }
+    if (key == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_keygen_check: no key");
+    }
+    bits = EVP_PKEY_get_bits(key);
+    if (EVP_PKEY_is_a(key, "RSA")) {
+        BIGNUM *e = NULL;
+        int small_e = 0;
+        if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) == 1) {
+            small_e = BN_cmp(e, BN_value_one()) <= 0 || BN_num_bits(e) < 17 || !BN_is_odd(e);
+        }
+        BN_free(e);
+        ERR_clear_error();
+        if (bits < 2048) {
+            return trisa_error_set(TRISA_EKEY,
+                                   "%s: RSA-%d is too weak: use RSA of 2048, 3072 or 4096 bits "
+                                   "(or EC P-256 / P-384)",
+                                   name, bits);
+        }
+        if (bits != 2048 && bits != 3072 && bits != 4096) {
+            return trisa_error_set(TRISA_EKEY,
+                                   "%s: RSA-%d is not a size trisa makes or Sectigo certifies: "
+                                   "use 2048, 3072 or 4096 bits",
+                                   name, bits);
+        }
+        if (small_e) {
+            return trisa_error_set(TRISA_EKEY,
+                                   "%s: the RSA key's public exponent is below 65537 (or even): "
+                                   "make a new key",
+                                   name);
+        }
+        return 0;
+    }
+    if (EVP_PKEY_is_a(key, "EC")) {
+        char group[64] = "";
+        size_t glen = 0;
+        if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                           &glen) != 1) {
+            ERR_clear_error();
+            /* A key on a token may not say its curve; its size does. */
+            if (bits == 256 || bits == 384) {
+                return 0;
+            }
+            return trisa_error_set(TRISA_EKEY, "%s: EC key of %d bits: use P-256 or P-384", name,
+                                   bits);
+        }
+        for (size_t i = 0; i < sizeof(curves) / sizeof(curves[0]); i++) {
+            if (strcasecmp(group, curves[i].name) == 0) {
+                return 0;
+            }
+            for (size_t j = 0; j < 3 && curves[i].alias[j] != NULL; j++) {
+                if (strcasecmp(group, curves[i].alias[j]) == 0) {
+                    return 0;
+                }
+            }
+        }
+        return trisa_error_set(TRISA_EKEY,
+                               "%s: EC curve %s is not one TLS certificates use: use P-256 or "
+                               "P-384",
+                               name, group);
+    }
+    type = EVP_PKEY_get0_type_name(key);
+    return trisa_error_set(TRISA_EKEY,
+                           "%s: %s keys are not supported (Sectigo certifies RSA and EC P-256 / "
+                           "P-384 keys): make an RSA or EC key",
+                           name, type != NULL ? type : "this kind of");
 }
 
 void trisa_keygen_free(EVP_PKEY *key)

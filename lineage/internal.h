@@ -7,13 +7,15 @@
 
 #include <time.h>
 
+#include <openssl/x509.h>
+
 #include "common/internal.h"
 #include "trisa/lineage.h"
 
-#define LINEAGE_FORMAT 1
-#define LINEAGE_NAME_MAX 64
+#define LINEAGE_FORMAT               1
+#define LINEAGE_NAME_MAX             64
 #define LINEAGE_DEFAULT_RENEW_BEFORE "33%"
-#define LINEAGE_DEFAULT_KEEP_DAYS 7
+#define LINEAGE_DEFAULT_KEEP_DAYS    7
 #define LINEAGE_DEFAULT_HOOK_TIMEOUT 300
 
 /* A superseded version, remembered for revocation and pruning. */
@@ -21,10 +23,10 @@ typedef struct lineage_version {
     unsigned number;
     time_t superseded_at; /* when another version went live; 0 while live or never */
     long long batch_id;
-    char *serial;  /* lowercase hex with colons */
-    char *key;     /* key location: file path or token URI */
-    int revoked;   /* revoked as superseded */
-    int pruned;    /* token objects removed */
+    char *serial; /* lowercase hex with colons */
+    char *key;    /* key location: file path or token URI */
+    int revoked;  /* revoked as superseded */
+    int pruned;   /* token objects removed */
 } lineage_version;
 
 struct trisa_lineage {
@@ -124,6 +126,9 @@ typedef struct lineage_credentials {
 
 int lineage_credentials_load(lineage_credentials *c, const char *path);
 void lineage_credentials_free(lineage_credentials *c);
+
+/* A name as RFC 4514 text (most specific RDN first); caller frees; NULL out of memory. */
+char *lineage_name_text(const X509_NAME *n);
 
 /* Format t as "YYYY-MM-DDTHH:MM:SSZ" into out (21 bytes); "" for 0. */
 char *lineage_time(char out[21], time_t t);

@@ -140,7 +140,7 @@ int lineage_switch(const trisa_lineage *l, unsigned version)
 
 /* ---- a certificate's details into the state ---- */
 
-static char *name_text(const X509_NAME *n)
+char *lineage_name_text(const X509_NAME *n)
 {
     BIO *b = BIO_new(BIO_s_mem());
     char *out = NULL, *p;
@@ -202,7 +202,7 @@ int lineage_record_cert(trisa_lineage *l, const char *cert_path)
     }
     free(l->subject);
     free(l->serial);
-    l->subject = name_text(X509_get_subject_name(x));
+    l->subject = lineage_name_text(X509_get_subject_name(x));
     l->serial = serial_text(x);
     l->not_before = asn1_time(X509_get0_notBefore(x));
     l->not_after = asn1_time(X509_get0_notAfter(x));
@@ -304,8 +304,8 @@ int lineage_credentials_load(lineage_credentials *c, const char *path)
         const char *name;
         char **dst;
     } vars[] = {
-        {"SECTIGO_USERNAME", &c->username},       {"SECTIGO_PASSWORD", &c->password},
-        {"SECTIGO_ENDPOINT", &c->endpoint},       {"SECTIGO_ENVIRONMENT", &c->environment},
+        {"SECTIGO_USERNAME", &c->username},   {"SECTIGO_PASSWORD", &c->password},
+        {"SECTIGO_ENDPOINT", &c->endpoint},   {"SECTIGO_ENVIRONMENT", &c->environment},
         {"SECTIGO_CA_BUNDLE", &c->ca_bundle},
     };
 

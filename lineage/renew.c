@@ -105,8 +105,7 @@ static int make_vdir(run_ctx *c, unsigned n)
         (mkdir(c->vdir, 0700) != 0 && errno != EEXIST)) {
         int e = errno;
         free(versions);
-        return trisa_error_set(TRISA_EIO, "%s: cannot make the folder: %s", c->vdir,
-                               strerror(e));
+        return trisa_error_set(TRISA_EIO, "%s: cannot make the folder: %s", c->vdir, strerror(e));
     }
     free(versions);
     return 0;
@@ -416,7 +415,8 @@ static int known_batch(const trisa_lineage *l, long long id)
  * CSR), a new request is started on purpose; otherwise the result is written to
  * versions/N/ (already issued: nothing is sent again).
  */
-static int run_request(run_ctx *c, const char *csr_path, const char *trust, char *key_file)
+static int run_request(run_ctx *c, const char *csr_path, const char *trust, char *key_file,
+                       long long *batch)
 {
     trisa_enroll_options eo = TRISA_ENROLL_OPTIONS_INIT;
     trisa_enroll_result *r = NULL;
@@ -458,7 +458,7 @@ static int run_request(run_ctx *c, const char *csr_path, const char *trust, char
     if ((rc = trisa_enroll_run(&r, &eo)) != 0) {
         goto done;
     }
-    c->l->batch_id = trisa_enroll_result_batch_id(r);
+    *batch = trisa_enroll_result_batch_id(r);
 done:
     trisa_enroll_result_free(r);
     free(pin);
@@ -511,8 +511,9 @@ static void deploy_hook(const run_ctx *c, unsigned version)
     free(key_uri);
 }
 
-/* Make version n live: record its certificate, switch, record the state, run the hook. */
-static int go_live(run_ctx *c, unsigned n, const char *key_location)
+/* Make version n (issued in batch `batch`, 0 when imported) live: remember what the live
+ * version was, record n's certificate, switch, record the state, run the hook. */
+static int go_live(run_ctx *c, unsigned n, const char *key_location, long long batch)
 {
     trisa_lineage *l = c->l;
     char *cert = vpath(c, "cert.pem");
@@ -538,9 +539,10 @@ static int go_live(run_ctx *c, unsigned n, const char *key_location)
         return rc;
     }
     free(cert);
+    l->batch_id = batch;
     if ((h = lineage_history(l, n)) != NULL) {
         h->superseded_at = 0;
-        h->batch_id = l->batch_id;
+        h->batch_id = batch;
     }
     l->current = n;
     if (n > l->versions) {
@@ -586,7 +588,8 @@ static void failed(run_ctx *c, int err)
     char *v_err = NULL, *v_exit = NULL;
     trisa_buf b = TRISA_BUF_INIT;
 
-    snprintf(msg, sizeof(msg), "%s", trisa_error_last()[0] ? trisa_error_last() : trisa_strerror(err));
+    snprintf(msg, sizeof(msg), "%s",
+             trisa_error_last()[0] ? trisa_error_last() : trisa_strerror(err));
     for (char *p = msg; *p != '\0'; p++) {
         if (*p == '\n' || *p == '\r') {
             *p = ' ';
@@ -708,11 +711,15 @@ static int dry_run(run_ctx *c)
     rc = trisa_enroll_run(NULL, &eo);
     if (rc == 0) {
         trisa_buf b = TRISA_BUF_INIT;
-        trisa_buf_printf(&b, "would renew lineage %s as version %u: a new %s key%s, a CSR for %s, "
-                             "uploaded to profile %lld",
-                         c->l->name, c->l->versions + 1, c->l->key_spec ? c->l->key_spec : "rsa:4096",
-                         c->l->pkcs11_uri ? " on the token" : "", trisa_csr_subject(csr),
-                         c->l->profile_id);
+        char *subject = lineage_name_text(X509_REQ_get_subject_name(trisa_csr_get0_req(csr)));
+        trisa_buf_printf(
+            &b,
+            "would renew lineage %s as version %u: a new %s key%s, a CSR for %s, "
+            "uploaded to profile %lld",
+            c->l->name, c->l->versions + 1, c->l->key_spec ? c->l->key_spec : "rsa:4096",
+            c->l->pkcs11_uri ? " on the token" : "", subject != NULL ? subject : "?",
+            c->l->profile_id);
+        free(subject);
         event(c, TRISA_LINEAGE_STEP_DRY_RUN, c->l->versions + 1, b.data, 0, 0, NULL);
         trisa_buf_free(&b, 0);
     }
@@ -737,12 +744,14 @@ static int renew_locked(run_ctx *c, int *renewed)
     EVP_PKEY *key = NULL;
     trisa_hsm *hsm = NULL;
     char *csr = NULL, *trust = NULL, when[21];
+    long long batch = 0;
     int rc, back_off = 0;
 
     if (l->imported) {
         if (trisa_lineage_due(l, c->now, NULL)) {
-            warn(c, "the certificate expires %s: it comes as a delivered bundle, so import the "
-                    "new one ('trisa-renew import %s --zip FILE ...') when it arrives",
+            warn(c,
+                 "the certificate expires %s: it comes as a delivered bundle, so import the "
+                 "new one ('trisa-renew import %s --zip FILE ...') when it arrives",
                  lineage_time(when, l->not_after), l->name);
         }
         event(c, TRISA_LINEAGE_STEP_NOT_DUE, l->current, "imported lineage", 0, 0, NULL);
@@ -760,7 +769,8 @@ static int renew_locked(run_ctx *c, int *renewed)
         return 0;
     }
     if (l->current != 0 && l->not_after != 0 && l->not_after <= c->now) {
-        warn(c, "the live certificate EXPIRED at %s: renewing now", lineage_time(when, l->not_after));
+        warn(c, "the live certificate EXPIRED at %s: renewing now",
+             lineage_time(when, l->not_after));
     }
     if (c->o->dry_run) {
         return dry_run(c);
@@ -790,9 +800,9 @@ static int renew_locked(run_ctx *c, int *renewed)
         goto fail;
     }
     {
-        char *kf = l->pkcs11_uri == NULL ? (l->pending_reuse ? l->key_location : l->pending_key)
-                                         : NULL;
-        if ((rc = run_request(c, csr, trust, kf)) != 0) {
+        char *kf =
+            l->pkcs11_uri == NULL ? (l->pending_reuse ? l->key_location : l->pending_key) : NULL;
+        if ((rc = run_request(c, csr, trust, kf, &batch)) != 0) {
             goto fail;
         }
     }
@@ -820,7 +830,7 @@ static int renew_locked(run_ctx *c, int *renewed)
         }
     }
     if ((rc = go_live(c, l->pending_version,
-                      l->pending_key != NULL ? l->pending_key : l->key_location)) != 0) {
+                      l->pending_key != NULL ? l->pending_key : l->key_location, batch)) != 0) {
         goto fail;
     }
     if (renewed != NULL) {
@@ -985,8 +995,7 @@ int trisa_lineage_rollback(trisa_lineage *l, const trisa_lineage_renew_options *
         lineage_version *h = lineage_history(l, prev);
         char *key = h != NULL && h->key != NULL ? strdup(h->key) : NULL;
         long long batch = h != NULL ? h->batch_id : 0;
-        l->batch_id = batch;
-        rc = go_live(&c, prev, key);
+        rc = go_live(&c, prev, key, batch);
         free(key);
     }
 done:
@@ -996,8 +1005,8 @@ done:
 }
 
 int trisa_lineage_import(const char *state_dir, const char *name, const char *bundle_file,
-                         const char *password_source, const char *trust_file,
-                         int trust_bundle_root, const trisa_lineage_renew_options *o)
+                         const char *password_source, const char *trust_file, int trust_bundle_root,
+                         const trisa_lineage_renew_options *o)
 {
     trisa_lineage *l = NULL;
     trisa_enroll_options eo = TRISA_ENROLL_OPTIONS_INIT;
@@ -1058,10 +1067,9 @@ int trisa_lineage_import(const char *state_dir, const char *name, const char *bu
     if ((rc = trisa_enroll_run(&r, &eo)) != 0) {
         goto done;
     }
-    l->batch_id = 0;
     {
         char *key = vpath(&c, "key.pem");
-        rc = key != NULL ? go_live(&c, l->pending_version, key)
+        rc = key != NULL ? go_live(&c, l->pending_version, key, 0)
                          : trisa_error_set(TRISA_ENOMEM, "out of memory");
         free(key);
     }

@@ -191,8 +191,8 @@ static int kv_read(const char *path, kv_fn fn, void *ctx)
             continue;
         }
         if (!format_seen) {
-            rc = trisa_error_set(TRISA_ESTATE, "%s:%d: 'format = %d' must come first", path,
-                                 lineno, LINEAGE_FORMAT);
+            rc = trisa_error_set(TRISA_ESTATE, "%s:%d: 'format = %d' must come first", path, lineno,
+                                 LINEAGE_FORMAT);
             goto done;
         }
         if ((rc = fn(ctx, k, v, path, lineno)) != 0) {
@@ -374,8 +374,8 @@ static int state_kv(void *ctx, const char *k, char *v, const char *path, int lin
     if (strncmp(k, "version.", 8) == 0) {
         return parse_history(l, k, v, path, line);
     }
-    if (strcmp(k, "current") == 0 || strcmp(k, "versions") == 0 ||
-        strcmp(k, "failures") == 0 || strcmp(k, "pending_version") == 0) {
+    if (strcmp(k, "current") == 0 || strcmp(k, "versions") == 0 || strcmp(k, "failures") == 0 ||
+        strcmp(k, "pending_version") == 0) {
         if ((bad = get_ll(v, 0, INT_MAX, &x)) == 0) {
             unsigned u = (unsigned)x;
             if (k[0] == 'c') {
@@ -495,8 +495,8 @@ int lineage_state_load(trisa_lineage *l)
         rc = 0;
     }
     if (rc == 0 && l->current > l->versions) {
-        rc = trisa_error_set(TRISA_ESTATE, "%s: current version %u is above the last one %u",
-                             path, l->current, l->versions);
+        rc = trisa_error_set(TRISA_ESTATE, "%s: current version %u is above the last one %u", path,
+                             l->current, l->versions);
     }
     free(path);
     free(l->live_dir);
@@ -633,8 +633,9 @@ static int trust_ok(const char *path)
     size_t len = 0;
     int rc = trisa_file_read(&data, &len, path, 4u << 20);
     if (rc == 0 && strstr((const char *)data, "-----BEGIN CERTIFICATE-----") == NULL) {
-        rc = trisa_error_set(TRISA_EINVAL, "%s: no PEM certificate in it (--trust needs the "
-                                           "CA certificates to trust)",
+        rc = trisa_error_set(TRISA_EINVAL,
+                             "%s: no PEM certificate in it (--trust needs the "
+                             "CA certificates to trust)",
                              path);
     }
     free(data);
@@ -674,8 +675,7 @@ static int write_conf(const char *dir, const char *name, const trisa_lineage_add
         put(&b, "dns", o->dns_names[i]);
     }
     put_num(&b, "imported", o->imported ? 1 : 0);
-    trisa_buf_printf(&b, "jitter = %.4f\n",
-                     (double)((unsigned)r[0] << 8 | r[1]) / 65536.0);
+    trisa_buf_printf(&b, "jitter = %.4f\n", (double)((unsigned)r[0] << 8 | r[1]) / 65536.0);
     path = b.failed ? NULL : malloc(strlen(dir) + 16);
     if (path == NULL) {
         rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
@@ -744,8 +744,8 @@ int trisa_lineage_add(const char *name, const trisa_lineage_add_options *o)
     }
     if (o->pin_file != NULL) {
         if ((abs_pin = realpath(o->pin_file, NULL)) == NULL) {
-            rc = trisa_error_set(TRISA_ENOTFOUND, "--pin-file %s: %s", o->pin_file,
-                                 strerror(errno));
+            rc =
+                trisa_error_set(TRISA_ENOTFOUND, "--pin-file %s: %s", o->pin_file, strerror(errno));
             goto done;
         }
         copy.pin_file = abs_pin;
@@ -785,8 +785,9 @@ int trisa_lineage_add(const char *name, const trisa_lineage_add_options *o)
     {
         struct stat st;
         if (lstat(dir, &st) == 0) {
-            rc = trisa_error_set(TRISA_EEXISTS, "lineage %s exists (%s); 'trisa-renew remove %s' "
-                                                "first to replace it",
+            rc = trisa_error_set(TRISA_EEXISTS,
+                                 "lineage %s exists (%s); 'trisa-renew remove %s' "
+                                 "first to replace it",
                                  name, dir, name);
             goto done;
         }
@@ -810,11 +811,10 @@ int trisa_lineage_add(const char *name, const trisa_lineage_add_options *o)
                        : trisa_error_set(TRISA_ENOMEM, "out of memory");
         free(p);
     }
-    if (rc == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_NOREPLACE) != 0) {
-        rc = errno == EEXIST
-                 ? trisa_error_set(TRISA_EEXISTS, "lineage %s exists (%s)", name, dir)
-                 : trisa_error_set(TRISA_EIO, "%s: cannot rename into place: %s", dir,
-                                   strerror(errno));
+    if (rc == 0 && trisa_rename_noreplace(tmp, dir) != 0) {
+        rc = errno == EEXIST ? trisa_error_set(TRISA_EEXISTS, "lineage %s exists (%s)", name, dir)
+                             : trisa_error_set(TRISA_EIO, "%s: cannot rename into place: %s", dir,
+                                               strerror(errno));
     }
     if (rc != 0) {
         /* Remove what was made under the temporary name. */
@@ -945,9 +945,9 @@ int trisa_lineage_names(char ***out, size_t *n, const char *state_dir)
         return rc;
     }
     if ((d = opendir(root)) == NULL) {
-        rc = errno == ENOENT ? 0
-                             : trisa_error_set(TRISA_EIO, "%s: cannot list: %s", root,
-                                               strerror(errno));
+        rc = errno == ENOENT
+                 ? 0
+                 : trisa_error_set(TRISA_EIO, "%s: cannot list: %s", root, strerror(errno));
         goto done;
     }
     while ((e = readdir(d)) != NULL) {
@@ -1021,15 +1021,15 @@ void lineage_unlock(int fd)
 
 /* ---- remove ---- */
 
-static int remove_tree(int dirfd, const char *name)
+static int remove_tree(int parent, const char *name)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     DIR *d;
     struct dirent *e;
     int rc = 0;
 
     if (fd < 0) {
-        return unlinkat(dirfd, name, 0) == 0 || errno == ENOENT ? 0 : -1;
+        return unlinkat(parent, name, 0) == 0 || errno == ENOENT ? 0 : -1;
     }
     if ((d = fdopendir(fd)) == NULL) {
         close(fd);
@@ -1044,7 +1044,7 @@ static int remove_tree(int dirfd, const char *name)
         }
     }
     closedir(d);
-    if (unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
+    if (unlinkat(parent, name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
         rc = -1;
     }
     return rc;
@@ -1100,9 +1100,8 @@ int trisa_lineage_remove(const char *state_dir, const char *name, int purge)
         char *src = trisa_buf_detach(&b, NULL);
         if (dst == NULL || src == NULL) {
             rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
-        } else if (renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_NOREPLACE) != 0) {
-            rc = trisa_error_set(TRISA_EIO, "%s: cannot move to %s: %s", src, dst,
-                                 strerror(errno));
+        } else if (trisa_rename_noreplace(src, dst) != 0) {
+            rc = trisa_error_set(TRISA_EIO, "%s: cannot move to %s: %s", src, dst, strerror(errno));
         }
         free(src);
     }

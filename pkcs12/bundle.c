@@ -6,11 +6,13 @@
  * library context): each bundle has its own library context with the legacy provider
  * for the RC2 / 3DES algorithms of Sectigo's bundles, and no global state is touched.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -21,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/internal.h"
+#include "keygen/internal.h"
 #include "pkcs12/bundle_internal.h"
 
 #define MAX_FILE     (64u * 1024u * 1024u + 1024u)
@@ -66,6 +69,11 @@ char *bundle_name(const X509_NAME *n)
     }
     BIO_free(b);
     return s;
+}
+
+const char *bundle_shown(char out[160], const char *name)
+{
+    return trisa_printable(out, 160, name != NULL ? name : "");
 }
 
 static char *common_name(X509 *x)
@@ -118,6 +126,7 @@ int trisa_bundle_new(trisa_bundle **out, const trisa_bundle_options *opts)
     }
     b->libctx = OSSL_LIB_CTX_new();
     b->certs = sk_X509_new_null();
+    b->kdf_budget = TRISA_BUNDLE_MAX_TOTAL_ITERATIONS;
     if (b->libctx == NULL || b->certs == NULL) {
         trisa_bundle_free(b);
         return trisa_error_set_ssl(TRISA_ENOMEM, "cannot create an OpenSSL library context");
@@ -167,6 +176,11 @@ void trisa_bundle_free(trisa_bundle *b)
 /* Takes ownership of x. Duplicates (the same certificate in several members) are dropped. */
 static int add_cert(trisa_bundle *b, X509 *x)
 {
+    if (sk_X509_num(b->certs) >= TRISA_BUNDLE_MAX_CERTS) {
+        X509_free(x);
+        return trisa_error_set(TRISA_EBUNDLE, "the bundle holds more than %d certificates",
+                               TRISA_BUNDLE_MAX_CERTS);
+    }
     for (int i = 0; i < sk_X509_num(b->certs); i++) {
         if (X509_cmp(sk_X509_value(b->certs, i), x) == 0) {
             X509_free(x);
@@ -211,27 +225,10 @@ int trisa_bundle_add_key(trisa_bundle *b, EVP_PKEY *key)
     return add_key(b, key, 0);
 }
 
-/* PEM password callback that never prompts: the caller's password or nothing. */
-static int pem_pass(char *buf, int size, int rwflag, void *u)
-{
-    size_t n;
-    (void)rwflag;
-    if (u == NULL) {
-        return -1;
-    }
-    n = strlen(u);
-    if (n > (size_t)size) {
-        return -1;
-    }
-    memcpy(buf, u, n);
-    return (int)n;
-}
-
 int trisa_bundle_add_key_file(trisa_bundle *b, const char *path, const char *password)
 {
     unsigned char *data = NULL;
     size_t len = 0;
-    BIO *bio = NULL;
     EVP_PKEY *k = NULL;
     int rc;
 
@@ -241,37 +238,12 @@ int trisa_bundle_add_key_file(trisa_bundle *b, const char *path, const char *pas
     if ((rc = ensure_providers(b)) != 0) {
         return rc;
     }
-    rc = trisa_file_read(&data, &len, path, MAX_KEY_FILE);
-    if (rc != 0) {
-        return trisa_error_prefix("key %s", path);
+    /* The messages of both name the file already. */
+    if ((rc = trisa_file_read(&data, &len, path, MAX_KEY_FILE)) == 0 &&
+        (rc = keygen_decode_ex(&k, data, len, password, path, b->libctx)) == 0) {
+        rc = add_key(b, k, 0);
     }
-    bio = BIO_new_mem_buf(data, (int)len);
-    if (bio == NULL) {
-        rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
-        goto done;
-    }
-    ERR_clear_error();
-    k = PEM_read_bio_PrivateKey_ex(bio, NULL, pem_pass, (void *)password, b->libctx, NULL);
-    if (k == NULL && strstr((char *)data, "-----BEGIN") == NULL) {
-        const unsigned char *p = data;
-        ERR_clear_error();
-        k = d2i_AutoPrivateKey_ex(NULL, &p, (long)len, b->libctx, NULL);
-    }
-    if (k == NULL) {
-        int encrypted = strstr((char *)data, "ENCRYPTED") != NULL;
-        if (encrypted) {
-            rc = trisa_error_set_ssl(TRISA_EPASSWORD, "key %s: %s", path,
-                                     password == NULL ? "encrypted; give its password"
-                                                      : "wrong password");
-        } else {
-            rc = trisa_error_set_ssl(TRISA_EKEY, "key %s: not a PEM or DER private key", path);
-        }
-        goto done;
-    }
-    rc = add_key(b, k, 0);
-done:
     EVP_PKEY_free(k);
-    BIO_free(bio);
     trisa_free_secret(data, len);
     return rc;
 }
@@ -299,6 +271,7 @@ static int is_legacy_alg(int nid)
 static int decrypt_failed(const trisa_bundle *b, const char *member, const X509_ALGOR *alg,
                           int mac_checked, const char *what)
 {
+    /* member is already escaped by the caller */
     int nid = NID_undef;
     char algname[80] = "unknown algorithm";
     if (alg != NULL) {
@@ -318,6 +291,76 @@ static int decrypt_failed(const trisa_bundle *b, const char *member, const X509_
     }
     return trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': cannot decrypt the %s (%s)", member,
                                what, algname);
+}
+
+/* Spend part of the bundle's key-derivation budget, before the derivation: one derivation
+ * may not ask for more than TRISA_BUNDLE_MAX_ITERATIONS, all of them together not more
+ * than the budget left. */
+static int spend(trisa_bundle *b, const char *member, const char *what, const X509_ALGOR *alg)
+{
+    uint64_t cost = 0;
+    const char *kdf = NULL;
+    if (keygen_kdf_cost(alg, &cost, &kdf) != 0) {
+        char oid[80] = "?";
+        if (alg != NULL) {
+            OBJ_obj2txt(oid, sizeof(oid), alg->algorithm, 0);
+        }
+        return trisa_error_set(TRISA_EBUNDLE,
+                               "member '%s': the %s are encrypted with %s, which trisa does not "
+                               "read",
+                               member, what, oid);
+    }
+    if (cost > TRISA_BUNDLE_MAX_ITERATIONS) {
+        return trisa_error_set(TRISA_EBUNDLE,
+                               "member '%s': decrypting the %s would take %llu iterations of "
+                               "%s; at most %d are accepted (Sectigo's bundles use 2048)",
+                               member, what, (unsigned long long)cost, kdf,
+                               TRISA_BUNDLE_MAX_ITERATIONS);
+    }
+    if (cost > b->kdf_budget) {
+        return trisa_error_set(TRISA_EBUNDLE,
+                               "member '%s': decrypting the %s would take the bundle's key "
+                               "derivations over %d iterations in all",
+                               member, what, TRISA_BUNDLE_MAX_TOTAL_ITERATIONS);
+    }
+    b->kdf_budget -= cost;
+    return 0;
+}
+
+/* Count the bags (all levels) and spend the budget of every shrouded key among them,
+ * before any of them is decrypted. */
+static int survey_bags(trisa_bundle *b, const char *member, const STACK_OF(PKCS12_SAFEBAG) * bags,
+                       size_t *nbags, int depth)
+{
+    if (depth > 3) {
+        return trisa_error_set(TRISA_EBUNDLE, "member '%s': PKCS#12 bags nested too deeply",
+                               member);
+    }
+    for (int i = 0; i < sk_PKCS12_SAFEBAG_num(bags); i++) {
+        const PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, i);
+        int rc = 0;
+        if (++*nbags > TRISA_BUNDLE_MAX_BAGS) {
+            return trisa_error_set(TRISA_EBUNDLE, "member '%s': more than %d PKCS#12 bags", member,
+                                   TRISA_BUNDLE_MAX_BAGS);
+        }
+        switch (PKCS12_SAFEBAG_get_nid(bag)) {
+        case NID_pkcs8ShroudedKeyBag: {
+            const X509_ALGOR *alg = NULL;
+            X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag), &alg, NULL);
+            rc = spend(b, member, "private key", alg);
+            break;
+        }
+        case NID_safeContentsBag:
+            rc = survey_bags(b, member, PKCS12_SAFEBAG_get0_safes(bag), nbags, depth + 1);
+            break;
+        default:
+            break;
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
 }
 
 static int add_bags(trisa_bundle *b, const char *member, const STACK_OF(PKCS12_SAFEBAG) * bags,
@@ -344,6 +387,7 @@ static int add_bags(trisa_bundle *b, const char *member, const STACK_OF(PKCS12_S
             EVP_PKEY_free(k);
             break;
         case NID_pkcs8ShroudedKeyBag:
+            /* Its iterations were counted by survey_bags before we got here. */
             p8 = PKCS12_decrypt_skey_ex(bag, pass, passlen, b->libctx, NULL);
             if (p8 == NULL) {
                 const X509_ALGOR *alg = NULL;
@@ -383,16 +427,95 @@ static int add_bags(trisa_bundle *b, const char *member, const STACK_OF(PKCS12_S
     return rc;
 }
 
+#define MAX_SAFES 16 /* authenticated safes (PKCS#7 parts) in one PKCS#12 */
+
+/* The plain parts' bags, unpacked once: they are surveyed before anything is derived
+ * and added after the MAC is checked. */
+typedef struct p12_parts {
+    STACK_OF(PKCS7) * safes;
+    STACK_OF(PKCS12_SAFEBAG) * plain[MAX_SAFES];
+} p12_parts;
+
+/* Every count that can be read before a derivation: the MAC's, each encrypted part's,
+ * each shrouded key's in the plain parts; and the number of parts and bags. */
+static int survey_p12(trisa_bundle *b, const char *member, PKCS12 *p12, p12_parts *parts,
+                      size_t *nbags)
+{
+    int nsafes, rc;
+
+    if (PKCS12_mac_present(p12)) {
+        const ASN1_INTEGER *iter = NULL;
+        uint64_t n = 1;
+        PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
+        if (iter != NULL && ASN1_INTEGER_get_uint64(&n, iter) != 1) {
+            ERR_clear_error();
+            n = UINT64_MAX;
+        }
+        if (n > TRISA_BUNDLE_MAX_ITERATIONS) {
+            return trisa_error_set(TRISA_EBUNDLE,
+                                   "member '%s': the MAC asks for %llu iterations; at most %d "
+                                   "are accepted (Sectigo's bundles use 1 or 2048)",
+                                   member, (unsigned long long)n, TRISA_BUNDLE_MAX_ITERATIONS);
+        }
+        /* The MAC may be checked twice (the empty password has two encodings). */
+        if (2 * n > b->kdf_budget) {
+            return trisa_error_set(TRISA_EBUNDLE,
+                                   "member '%s': checking the MAC would take the bundle's key "
+                                   "derivations over %d iterations in all",
+                                   member, TRISA_BUNDLE_MAX_TOTAL_ITERATIONS);
+        }
+        b->kdf_budget -= 2 * n;
+    }
+    parts->safes = PKCS12_unpack_authsafes(p12);
+    if (parts->safes == NULL) {
+        return trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': unreadable PKCS#12 contents",
+                                   member);
+    }
+    nsafes = sk_PKCS7_num(parts->safes);
+    if (nsafes > MAX_SAFES) {
+        return trisa_error_set(TRISA_EBUNDLE, "member '%s': more than %d PKCS#12 parts", member,
+                               MAX_SAFES);
+    }
+    for (int i = 0; i < nsafes; i++) {
+        PKCS7 *p7 = sk_PKCS7_value(parts->safes, i);
+        int nid = OBJ_obj2nid(p7->type);
+        if (nid == NID_pkcs7_data) {
+            parts->plain[i] = PKCS12_unpack_p7data(p7);
+            if (parts->plain[i] == NULL) {
+                return trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': unreadable PKCS#12 bags",
+                                           member);
+            }
+            if ((rc = survey_bags(b, member, parts->plain[i], nbags, 0)) != 0) {
+                return rc;
+            }
+        } else if (nid == NID_pkcs7_encrypted) {
+            if (p7->d.encrypted == NULL || p7->d.encrypted->enc_data == NULL ||
+                p7->d.encrypted->enc_data->enc_data == NULL) {
+                return trisa_error_set(TRISA_EBUNDLE, "member '%s': empty encrypted PKCS#12 part",
+                                       member);
+            }
+            if ((rc = spend(b, member, "certificates", p7->d.encrypted->enc_data->algorithm)) !=
+                0) {
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+/* `member` is the member's name, escaped for messages (as in every add_*). */
 static int add_p12(trisa_bundle *b, const char *member, const unsigned char *data, size_t len)
 {
     const unsigned char *p = data;
     PKCS12 *p12 = NULL;
-    STACK_OF(PKCS7) *safes = NULL;
+    p12_parts parts;
     const char *pass = b->password != NULL ? b->password : "";
     int passlen = (int)strlen(pass);
     int mac_checked = 0;
+    size_t nbags = 0;
     int rc = 0;
 
+    memset(&parts, 0, sizeof(parts));
     if ((rc = ensure_providers(b)) != 0) {
         return rc;
     }
@@ -400,6 +523,10 @@ static int add_p12(trisa_bundle *b, const char *member, const unsigned char *dat
     p12 = d2i_PKCS12(NULL, &p, (long)len);
     if (p12 == NULL) {
         return trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': not a PKCS#12 file", member);
+    }
+    /* Nothing is derived before every count that can be read has been. */
+    if ((rc = survey_p12(b, member, p12, &parts, &nbags)) != 0) {
+        goto done;
     }
     if (PKCS12_mac_present(p12)) {
         if (PKCS12_verify_mac(p12, pass, passlen) != 1) {
@@ -415,44 +542,31 @@ static int add_p12(trisa_bundle *b, const char *member, const unsigned char *dat
         }
         mac_checked = 1;
     }
-    safes = PKCS12_unpack_authsafes(p12);
-    if (safes == NULL) {
-        rc = trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': unreadable PKCS#12 contents", member);
-        goto done;
-    }
-    for (int i = 0; i < sk_PKCS7_num(safes) && rc == 0; i++) {
-        PKCS7 *p7 = sk_PKCS7_value(safes, i);
+    for (int i = 0; i < sk_PKCS7_num(parts.safes) && rc == 0; i++) {
+        PKCS7 *p7 = sk_PKCS7_value(parts.safes, i);
         STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
         int nid = OBJ_obj2nid(p7->type);
         if (nid == NID_pkcs7_data) {
-            bags = PKCS12_unpack_p7data(p7);
-            if (bags == NULL) {
-                rc = trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': unreadable PKCS#12 bags",
-                                         member);
-            }
+            rc = add_bags(b, member, parts.plain[i], pass, pass != NULL ? passlen : 0, mac_checked,
+                          0);
         } else if (nid == NID_pkcs7_encrypted) {
-            const X509_ALGOR *alg = NULL;
-            if (p7->d.encrypted == NULL || p7->d.encrypted->enc_data == NULL ||
-                p7->d.encrypted->enc_data->enc_data == NULL) {
-                rc = trisa_error_set(TRISA_EBUNDLE, "member '%s': empty encrypted PKCS#12 part",
-                                     member);
-                break;
-            }
-            alg = p7->d.encrypted->enc_data->algorithm;
+            const X509_ALGOR *alg = p7->d.encrypted->enc_data->algorithm;
             bags = PKCS12_item_decrypt_d2i_ex(
                 alg, ASN1_ITEM_rptr(PKCS12_SAFEBAGS), pass, pass != NULL ? passlen : 0,
                 p7->d.encrypted->enc_data->enc_data, 1, b->libctx, NULL);
             if (bags == NULL) {
                 rc = decrypt_failed(b, member, alg, mac_checked, "certificates");
+            } else if ((rc = survey_bags(b, member, bags, &nbags, 0)) == 0) {
+                rc = add_bags(b, member, bags, pass, pass != NULL ? passlen : 0, mac_checked, 0);
             }
-        }
-        if (bags != NULL) {
-            rc = add_bags(b, member, bags, pass, pass != NULL ? passlen : 0, mac_checked, 0);
             sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
         }
     }
 done:
-    sk_PKCS7_pop_free(safes, PKCS7_free);
+    for (int i = 0; i < MAX_SAFES; i++) {
+        sk_PKCS12_SAFEBAG_pop_free(parts.plain[i], PKCS12_SAFEBAG_free);
+    }
+    sk_PKCS7_pop_free(parts.safes, PKCS7_free);
     PKCS12_free(p12);
     return rc;
 }
@@ -575,17 +689,30 @@ static const char *extension(const char *name)
     return dot != NULL ? dot + 1 : "";
 }
 
-static int member_kind(const char *name)
+/* The one list of member extensions. */
+static const struct {
+    const char *ext;
+    enum trisa_bundle_member kind;
+} member_exts[] = {
+    {"p12", TRISA_MEMBER_PKCS12}, {"pfx", TRISA_MEMBER_PKCS12}, {"pem", TRISA_MEMBER_CERTS},
+    {"crt", TRISA_MEMBER_CERTS},  {"cer", TRISA_MEMBER_CERTS},  {"der", TRISA_MEMBER_CERTS},
+    {"p7b", TRISA_MEMBER_CERTS},  {"p7c", TRISA_MEMBER_CERTS},
+};
+#define NMEMBER_EXTS (sizeof(member_exts) / sizeof(member_exts[0]))
+
+enum trisa_bundle_member trisa_bundle_member_type(const char *name)
 {
-    const char *e = extension(name);
-    if (strcasecmp(e, "p12") == 0 || strcasecmp(e, "pfx") == 0) {
-        return 1;
+    const char *e;
+    if (name == NULL) {
+        return TRISA_MEMBER_NONE;
     }
-    if (strcasecmp(e, "pem") == 0 || strcasecmp(e, "crt") == 0 || strcasecmp(e, "cer") == 0 ||
-        strcasecmp(e, "der") == 0 || strcasecmp(e, "p7b") == 0 || strcasecmp(e, "p7c") == 0) {
-        return 2;
+    e = extension(name);
+    for (size_t i = 0; i < NMEMBER_EXTS; i++) {
+        if (strcasecmp(e, member_exts[i].ext) == 0) {
+            return member_exts[i].kind;
+        }
     }
-    return 0;
+    return TRISA_MEMBER_NONE;
 }
 
 static int looks_pem(const unsigned char *data, size_t len)
@@ -602,28 +729,31 @@ static int looks_pem(const unsigned char *data, size_t len)
 
 int trisa_bundle_add_member(trisa_bundle *b, const char *name, const void *data, size_t len)
 {
-    int kind;
+    enum trisa_bundle_member kind;
+    char member[160];
     if (b == NULL || name == NULL || (data == NULL && len > 0)) {
         return trisa_error_set(TRISA_EINVAL, "trisa_bundle_add_member: missing argument");
     }
+    /* The name may come from a hostile ZIP: only its escaped form goes in messages. */
+    bundle_shown(member, name);
     if (len > (size_t)0x7fffffff) {
-        return trisa_error_set(TRISA_ETOOBIG, "member '%s': too large", name);
+        return trisa_error_set(TRISA_ETOOBIG, "member '%s': too large", member);
     }
-    kind = member_kind(name);
-    if (kind == 0) {
+    kind = trisa_bundle_member_type(name);
+    if (kind == TRISA_MEMBER_NONE) {
         b->ignored++;
         return 0;
     }
     if (len == 0) {
-        return trisa_error_set(TRISA_EBUNDLE, "member '%s': empty", name);
+        return trisa_error_set(TRISA_EBUNDLE, "member '%s': empty", member);
     }
-    if (kind == 1) {
-        return add_p12(b, name, data, len);
+    if (kind == TRISA_MEMBER_PKCS12) {
+        return add_p12(b, member, data, len);
     }
     if (looks_pem(data, len)) {
-        return add_pem(b, name, data, len);
+        return add_pem(b, member, data, len);
     }
-    return add_der(b, name, data, len);
+    return add_der(b, member, data, len);
 }
 
 int trisa_bundle_open_zip(trisa_bundle **out, const void *data, size_t len,
@@ -653,10 +783,17 @@ int trisa_bundle_open_zip(trisa_bundle **out, const void *data, size_t len,
         }
     }
     if (sk_X509_num(b->certs) == 0) {
-        rc = trisa_error_set(TRISA_EBUNDLE,
-                             "the ZIP holds no certificate (%zu entries, none .p12, .pfx, .pem, "
-                             ".crt, .cer, .der, .p7b or .p7c)",
-                             trisa_bundle_zip_count(z));
+        trisa_buf exts = TRISA_BUF_INIT;
+        for (size_t i = 0; i < NMEMBER_EXTS; i++) {
+            trisa_buf_printf(&exts, "%s.%s",
+                             i == 0                 ? ""
+                             : i + 1 < NMEMBER_EXTS ? ", "
+                                                    : " or ",
+                             member_exts[i].ext);
+        }
+        rc = trisa_error_set(TRISA_EBUNDLE, "the ZIP holds no certificate (%zu entries, none %s)",
+                             trisa_bundle_zip_count(z), exts.failed ? "a member" : exts.data);
+        trisa_buf_free(&exts, 0);
         goto done;
     }
     *out = b;
@@ -679,9 +816,9 @@ int trisa_bundle_open_file(trisa_bundle **out, const char *path, const trisa_bun
     }
     *out = NULL;
     if ((rc = trisa_file_read(&data, &len, path, MAX_FILE)) != 0) {
-        return trisa_error_prefix("bundle %s", path);
+        return rc; /* the message names the file */
     }
-    if (member_kind(path) != 0) {
+    if (trisa_bundle_member_type(path) != TRISA_MEMBER_NONE) {
         const char *slash = strrchr(path, '/');
         const char *base = slash != NULL ? slash + 1 : path;
         if ((rc = trisa_bundle_new(&b, opts)) == 0 &&
@@ -692,7 +829,8 @@ int trisa_bundle_open_file(trisa_bundle **out, const char *path, const trisa_bun
     } else {
         rc = trisa_bundle_open_zip(out, data, len, opts);
         if (rc != 0) {
-            trisa_error_prefix("%s", path);
+            char shown_path[160];
+            trisa_error_prefix("%s", bundle_shown(shown_path, path));
         }
     }
     trisa_bundle_free(b);
@@ -810,6 +948,39 @@ static int mismatch(const trisa_bundle *b, X509 *x)
     return rc;
 }
 
+/* A certificate of the bundle that x signed, or NULL: x acts as a CA. Names and the
+ * signature decide, not x's extensions (which may say it is no CA). */
+static X509 *issued_by(const trisa_bundle *b, X509 *x)
+{
+    for (int i = 0; i < sk_X509_num(b->certs); i++) {
+        X509 *c = sk_X509_value(b->certs, i);
+        if (c != x && X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(c)) == 0 &&
+            X509_verify(c, X509_get0_pubkey(x)) > 0) {
+            return c;
+        }
+    }
+    ERR_clear_error();
+    return NULL;
+}
+
+/* An end-entity certificate that issued another one of the bundle: the chain cannot be
+ * valid, and "matches none of the keys" would send the operator looking for a key. */
+static int not_a_ca(X509 *x, X509 *child)
+{
+    char fp[96];
+    char *subj = bundle_name(X509_get_subject_name(x));
+    char *csubj = bundle_name(X509_get_subject_name(child));
+    int rc;
+    bundle_cert_fp(fp, x);
+    rc = trisa_error_set(TRISA_EVERIFY,
+                         "certificate '%s' (SHA-256 %s) issued '%s' but is not a CA "
+                         "(basicConstraints CA:FALSE or absent): the bundle's chain is invalid",
+                         subj != NULL ? subj : "?", fp, csubj != NULL ? csubj : "?");
+    free(subj);
+    free(csubj);
+    return rc;
+}
+
 int trisa_bundle_resolve(trisa_bundle *b)
 {
     int n, rc = 0;
@@ -831,8 +1002,13 @@ int trisa_bundle_resolve(trisa_bundle *b)
         EVP_PKEY *k = matching_key(b, x, &from_bundle);
         bundle_ident *id;
         if (k == NULL) {
+            X509 *child;
             if (is_ca(x)) {
                 continue;
+            }
+            if ((child = issued_by(b, x)) != NULL) {
+                rc = not_a_ca(x, child);
+                goto done;
             }
             if (b->nkeys > 0) {
                 rc = mismatch(b, x);
@@ -884,6 +1060,16 @@ const STACK_OF(X509) * trisa_bundle_chain(const trisa_bundle *b, size_t index)
 int trisa_bundle_has_bundle_key(const trisa_bundle *b, size_t index)
 {
     return b != NULL && index < b->nids && b->ids[index].key != NULL && b->ids[index].bundle_key;
+}
+
+X509 *trisa_bundle_root(const trisa_bundle *b, size_t index)
+{
+    return b != NULL && index < b->nids ? b->ids[index].root : NULL;
+}
+
+EVP_PKEY *trisa_bundle_key(const trisa_bundle *b, size_t index)
+{
+    return b != NULL && index < b->nids ? b->ids[index].key : NULL;
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -992,43 +1178,95 @@ done:
     return rc;
 }
 
-int trisa_bundle_export_p12(unsigned char **out, size_t *out_len, const trisa_bundle *b,
-                            size_t index, const char *password, enum trisa_p12_format format)
+int trisa_bundle_p12_build(unsigned char **out, size_t *out_len, EVP_PKEY *key, X509 *leaf,
+                           X509 *const *chain, size_t chain_len, const char *password,
+                           const trisa_bundle_p12_options *opts)
 {
-    const bundle_ident *id;
+    static const trisa_bundle_p12_options dflt = TRISA_BUNDLE_P12_OPTIONS_INIT;
+    OSSL_LIB_CTX *own = NULL, *libctx;
+    OSSL_PROVIDER *pdef = NULL, *pleg = NULL;
     STACK_OF(X509) *ca = NULL;
     PKCS12 *p12 = NULL;
     unsigned char *der = NULL, *copy = NULL;
-    int nid = format == TRISA_P12_LEGACY ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
+    char *cn = NULL;
     const char *pass = password != NULL ? password : "";
-    int len = 0, rc = 0;
+    int nid_key, nid_cert, mac_iter = PKCS12_DEFAULT_ITER, len = 0, rc = 0;
+    const EVP_MD *mac_md;
 
-    if (out == NULL || out_len == NULL || b == NULL || index >= b->nids) {
-        return trisa_error_set(TRISA_EINVAL, "trisa_bundle_export_p12: missing argument");
+    if (out == NULL || out_len == NULL || key == NULL || leaf == NULL ||
+        (chain == NULL && chain_len > 0)) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_bundle_p12_build: missing argument");
     }
     *out = NULL;
     *out_len = 0;
-    id = &b->ids[index];
-    /* Loading the providers is a cache fill, not a change the caller can see. */
-    if ((rc = ensure_providers((trisa_bundle *)b)) != 0) {
-        return rc;
+    if (opts == NULL) {
+        opts = &dflt;
     }
-    if (id->key == NULL) {
-        return trisa_error_set(TRISA_EINVAL, "a PKCS#12 needs the private key: none matches '%s'",
-                               id->cn != NULL ? id->cn : "the certificate");
+    if (opts->version != TRISA_BUNDLE_P12_OPTIONS_VERSION) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_bundle_p12_options: unknown version %u",
+                               opts->version);
     }
-    ca = sk_X509_dup(id->chain);
-    if (ca == NULL || (id->root != NULL && sk_X509_push(ca, id->root) <= 0)) {
+    switch (opts->format) {
+    case TRISA_P12_MODERN:
+        nid_key = nid_cert = NID_aes_256_cbc;
+        mac_md = EVP_sha256();
+        break;
+    case TRISA_P12_LEGACY:
+        nid_key = nid_cert = NID_pbe_WithSHA1And3_Key_TripleDES_CBC;
+        mac_md = EVP_sha1();
+        break;
+    case TRISA_P12_SECTIGO:
+        nid_key = NID_pbe_WithSHA1And3_Key_TripleDES_CBC;
+        nid_cert = NID_pbe_WithSHA1And40BitRC2_CBC;
+        mac_md = EVP_sha1();
+        mac_iter = 1;
+        break;
+    default:
+        return trisa_error_set(TRISA_EINVAL, "trisa_bundle_p12_build: unknown format %d",
+                               (int)opts->format);
+    }
+    if (X509_check_private_key(leaf, key) != 1) {
+        return trisa_error_set(TRISA_EINVAL, "the key does not match the certificate");
+    }
+    libctx = opts->libctx;
+    if (libctx == NULL) {
+        own = OSSL_LIB_CTX_new();
+        pdef = own != NULL ? OSSL_PROVIDER_load(own, "default") : NULL;
+        if (pdef == NULL) {
+            rc = trisa_error_set_ssl(TRISA_ECRYPTO, "cannot load OpenSSL's default provider");
+            goto done;
+        }
+        if (opts->format == TRISA_P12_SECTIGO &&
+            (pleg = OSSL_PROVIDER_load(own, "legacy")) == NULL) {
+            rc = trisa_error_set_ssl(TRISA_ELEGACY,
+                                     "RC2 (Sectigo's PKCS#12) needs OpenSSL's legacy provider, "
+                                     "which could not be loaded");
+            goto done;
+        }
+        libctx = own;
+    }
+    ca = sk_X509_new_null();
+    for (size_t i = 0; ca != NULL && i < chain_len; i++) {
+        if (chain[i] == NULL || sk_X509_push(ca, chain[i]) <= 0) {
+            sk_X509_free(ca);
+            ca = NULL;
+        }
+    }
+    if (ca == NULL) {
         rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
         goto done;
     }
-    /* No MAC from PKCS12_create: set it below with the digest the format calls for. */
-    p12 = PKCS12_create_ex(pass, id->cn, id->key, id->leaf, ca, nid, nid, PKCS12_DEFAULT_ITER, -1,
-                           0, b->libctx, NULL);
-    if (p12 == NULL ||
-        PKCS12_set_mac(p12, pass, -1, NULL, 0, PKCS12_DEFAULT_ITER,
-                       format == TRISA_P12_LEGACY ? EVP_sha1() : EVP_sha256()) != 1) {
-        rc = trisa_error_set_ssl(TRISA_ECRYPTO, "cannot build the PKCS#12");
+    if (opts->friendly_name == NULL) {
+        cn = common_name(leaf);
+    }
+    /* No MAC from PKCS12_create: it is set below with the digest the format calls for. */
+    p12 = PKCS12_create_ex(pass, opts->friendly_name != NULL ? opts->friendly_name : cn, key, leaf,
+                           ca, nid_key, nid_cert, PKCS12_DEFAULT_ITER, -1, 0, libctx, NULL);
+    if (p12 == NULL || PKCS12_set_mac(p12, pass, -1, NULL, 0, mac_iter, mac_md) != 1) {
+        rc = trisa_error_set_ssl(opts->format == TRISA_P12_SECTIGO && opts->libctx != NULL
+                                     ? TRISA_ELEGACY
+                                     : TRISA_ECRYPTO,
+                                 "cannot build the PKCS#12");
         goto done;
     }
     len = i2d_PKCS12(p12, &der);
@@ -1048,7 +1286,121 @@ done:
     if (der != NULL) {
         OPENSSL_clear_free(der, len > 0 ? (size_t)len : 0);
     }
+    free(cn);
     PKCS12_free(p12);
     sk_X509_free(ca);
+    OSSL_PROVIDER_unload(pleg);
+    OSSL_PROVIDER_unload(pdef);
+    OSSL_LIB_CTX_free(own);
     return rc;
+}
+
+int trisa_bundle_export_p12(unsigned char **out, size_t *out_len, const trisa_bundle *b,
+                            size_t index, const char *password, enum trisa_p12_format format)
+{
+    trisa_bundle_p12_options o = TRISA_BUNDLE_P12_OPTIONS_INIT;
+    const bundle_ident *id;
+    X509 **chain = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (out == NULL || out_len == NULL || b == NULL || index >= b->nids) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_bundle_export_p12: missing argument");
+    }
+    *out = NULL;
+    *out_len = 0;
+    id = &b->ids[index];
+    /* Loading the providers is a cache fill, not a change the caller can see. */
+    if ((rc = ensure_providers((trisa_bundle *)b)) != 0) {
+        return rc;
+    }
+    if (id->key == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "a PKCS#12 needs the private key: none matches '%s'",
+                               id->cn != NULL ? id->cn : "the certificate");
+    }
+    chain = calloc((size_t)sk_X509_num(id->chain) + 1, sizeof(*chain));
+    if (chain == NULL) {
+        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < sk_X509_num(id->chain); i++) {
+        chain[n++] = sk_X509_value(id->chain, i);
+    }
+    if (id->root != NULL) {
+        chain[n++] = id->root;
+    }
+    o.format = format;
+    o.friendly_name = id->cn;
+    o.libctx = b->libctx;
+    rc = trisa_bundle_p12_build(out, out_len, id->key, id->leaf, chain, n, password, &o);
+    free(chain);
+    return rc;
+}
+
+static int leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+int trisa_bundle_parse_time(time_t *out, const char *s)
+{
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    struct tm tm;
+    int y, mo, d, h = 0, mi = 0, se = 0, n = 0;
+    char z = 0, shown_s[64];
+    long epoch;
+    time_t t;
+
+    if (out == NULL || s == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_bundle_parse_time: no text or output");
+    }
+    trisa_printable(shown_s, sizeof(shown_s), s);
+    if (s[0] == '@') {
+        if (trisa_parse_long(s + 1, 1, 253402300799L, &epoch) != 0) {
+            return trisa_error_set(TRISA_EINVAL,
+                                   "'%s': expected @SECONDS since 1970-01-01T00:00:00Z, from 1",
+                                   shown_s);
+        }
+        *out = (time_t)epoch;
+        return 0;
+    }
+    /* Digits exactly where they belong: sscanf alone would take " 2021-1-5". */
+    for (const char *p = s; *p != '\0'; p++) {
+        if (!(isdigit((unsigned char)*p) || *p == '-' || *p == ':' || *p == 'T' || *p == 'Z')) {
+            n = -1;
+        }
+    }
+    if (n < 0 || strlen(s) < 10 || !isdigit((unsigned char)s[0]) || s[4] != '-' || s[7] != '-' ||
+        sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10) {
+        goto bad;
+    }
+    if (s[n] != '\0') {
+        int m = 0;
+        if (strlen(s) != 20 || sscanf(s + n, "T%2d:%2d:%2d%c%n", &h, &mi, &se, &z, &m) != 4 ||
+            z != 'Z' || s[n + m] != '\0') {
+            goto bad;
+        }
+    }
+    if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 ||
+        d > mdays[mo - 1] + (mo == 2 && leap(y)) || h > 23 || mi > 59 || se > 59) {
+        return trisa_error_set(TRISA_EINVAL, "'%s': no such date or time", shown_s);
+    }
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = se;
+    t = timegm(&tm);
+    if (t <= 0) {
+        return trisa_error_set(TRISA_EINVAL,
+                               "'%s': the epoch itself means \"now\" to the verifier; give a "
+                               "later time",
+                               shown_s);
+    }
+    *out = t;
+    return 0;
+bad:
+    return trisa_error_set(
+        TRISA_EINVAL, "'%s': expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @SECONDS (UTC)", shown_s);
 }

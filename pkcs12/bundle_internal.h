@@ -2,6 +2,8 @@
 #ifndef TRISA_PKCS12_BUNDLE_INTERNAL_H
 #define TRISA_PKCS12_BUNDLE_INTERNAL_H
 
+#include <stdint.h>
+
 #include <openssl/evp.h>
 #include <openssl/provider.h>
 #include <openssl/x509.h>
@@ -34,6 +36,7 @@ struct trisa_bundle {
     bundle_ident *ids;
     size_t nids;
     size_t ignored;
+    uint64_t kdf_budget; /* iterations key derivations may still spend (all members) */
 };
 
 /* SHA-256 of a certificate (or of a key's SubjectPublicKeyInfo) as colon hex: 96 bytes. */
@@ -41,5 +44,7 @@ void bundle_cert_fp(char out[96], X509 *x);
 void bundle_key_fp(char out[96], EVP_PKEY *k);
 /* The subject as an RFC 2253 string; caller frees. NULL on allocation failure. */
 char *bundle_name(const X509_NAME *n);
+/* A member or entry name from a ZIP, safe to print (escaped, cut), into out. */
+const char *bundle_shown(char out[160], const char *name);
 
 #endif

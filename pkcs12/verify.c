@@ -100,7 +100,7 @@ static int load_crl(X509_CRL **out, const char *path)
     X509_CRL *crl = NULL;
     int rc = trisa_file_read(&data, &len, path, 64u * 1024u * 1024u);
     if (rc != 0) {
-        return trisa_error_prefix("CRL %s", path);
+        return trisa_error_prefix("CRL"); /* the message names the file */
     }
     bio = BIO_new_mem_buf(data, (int)len);
     if (bio != NULL) {
@@ -248,196 +248,270 @@ static void check_strength(trisa_bundle_report *r, X509 *leaf, STACK_OF(X509) * 
     trisa_buf_free(&weak_sigs, 0);
 }
 
+/* Trust anchors from a PEM file, read as every input is (bounded, never waiting on a
+ * FIFO) rather than by X509_STORE_load_file, which opens whatever it is given. */
+static int load_trust(X509_STORE *store, const char *path)
+{
+    unsigned char *data = NULL;
+    size_t len = 0;
+    BIO *bio;
+    int n = 0, rc;
+
+    if ((rc = trisa_file_read(&data, &len, path, 16u * 1024u * 1024u)) != 0) {
+        return trisa_error_prefix("trust file");
+    }
+    bio = BIO_new_mem_buf(data, (int)len);
+    for (X509 *x; bio != NULL && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL;) {
+        int ok = X509_STORE_add_cert(store, x);
+        X509_free(x);
+        if (ok != 1) {
+            BIO_free(bio);
+            free(data);
+            return trisa_error_set_ssl(TRISA_ENOMEM, "trust file %s: cannot use a certificate",
+                                       path);
+        }
+        n++;
+    }
+    ERR_clear_error();
+    BIO_free(bio);
+    free(data);
+    if (n == 0) {
+        return trisa_error_set(TRISA_ENOTFOUND, "trust file %s: no PEM certificate in it", path);
+    }
+    return 0;
+}
+
+/* What the verifier works with: trust anchors, the CRL, the bundle's other certificates
+ * as intermediates. */
+typedef struct verify_ctx {
+    const bundle_ident *id;
+    X509_STORE *store;
+    STACK_OF(X509) * untrusted;
+    STACK_OF(X509) * verified; /* the chain the verifier built, when it did */
+    X509_CRL *crl;
+    unsigned long flags;
+    time_t at;
+    unsigned min_bits;
+    int trusted_any;
+    int vrc_err;
+} verify_ctx;
+
+static int setup(verify_ctx *v, const trisa_bundle *b, const trisa_bundle_verify_options *opts)
+{
+    int rc;
+    v->store = X509_STORE_new();
+    v->untrusted = sk_X509_new_null();
+    if (v->store == NULL || v->untrusted == NULL) {
+        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+    }
+    if (opts->trust_file != NULL) {
+        if ((rc = load_trust(v->store, opts->trust_file)) != 0) {
+            return rc;
+        }
+        v->trusted_any = 1;
+    }
+    if (opts->trust_bundle_root && v->id->root != NULL) {
+        if (X509_STORE_add_cert(v->store, v->id->root) != 1) {
+            return trisa_error_set_ssl(TRISA_ENOMEM, "cannot add the bundle's root");
+        }
+        v->trusted_any = 1;
+    }
+    if (opts->crl_file != NULL) {
+        if ((rc = load_crl(&v->crl, opts->crl_file)) != 0) {
+            return rc;
+        }
+        if (X509_STORE_add_crl(v->store, v->crl) != 1) {
+            return trisa_error_set_ssl(TRISA_ENOMEM, "cannot add the CRL");
+        }
+        v->flags |= X509_V_FLAG_CRL_CHECK;
+    }
+    /* Every other bundle certificate may serve as an intermediate. */
+    for (int i = 0; i < sk_X509_num(b->certs); i++) {
+        X509 *c = sk_X509_value(b->certs, i);
+        if (c != v->id->leaf && (c != v->id->root || opts->trust_bundle_root) &&
+            sk_X509_push(v->untrusted, c) <= 0) {
+            return trisa_error_set(TRISA_ENOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
+/* The leaf's facts for the report: names, serial, validity, fingerprints, chain. */
+static void describe_leaf(trisa_bundle_report *r, const verify_ctx *v)
+{
+    X509 *leaf = v->id->leaf;
+    int day = 0, sec = 0;
+    ASN1_TIME *now = ASN1_TIME_set(NULL, v->at);
+
+    r->subject = bundle_name(X509_get_subject_name(leaf));
+    r->issuer = bundle_name(X509_get_issuer_name(leaf));
+    r->serial = serial_hex(leaf);
+    r->cn = v->id->cn != NULL ? strdup(v->id->cn) : NULL;
+    fmt_time(r->not_before, X509_get0_notBefore(leaf));
+    fmt_time(r->not_after, X509_get0_notAfter(leaf));
+    bundle_cert_fp(r->fp, leaf);
+    if (now != NULL && ASN1_TIME_diff(&day, &sec, now, X509_get0_notAfter(leaf)) == 1) {
+        r->days_left = day;
+    }
+    ASN1_TIME_free(now);
+    for (int i = 0; i < sk_X509_num(v->id->chain) && r->nchain < MAX_CHAIN; i++) {
+        X509 *c = sk_X509_value(v->id->chain, i);
+        r->chain[r->nchain].subject = bundle_name(X509_get_subject_name(c));
+        bundle_cert_fp(r->chain[r->nchain].fp, c);
+        r->nchain++;
+    }
+}
+
+static void check_key_and_validity(trisa_bundle_report *r, const verify_ctx *v)
+{
+    X509 *leaf = v->id->leaf;
+    time_t at = v->at;
+    int before = X509_cmp_time(X509_get0_notBefore(leaf), &at);
+    int after = X509_cmp_time(X509_get0_notAfter(leaf), &at);
+
+    if (v->id->key == NULL) {
+        add_check(r, "key-match", SKIP, "no private key given");
+    } else {
+        char kfp[96];
+        bundle_key_fp(kfp, v->id->key);
+        add_check(r, "key-match", PASS, "%s key, public key SHA-256 %s",
+                  v->id->bundle_key ? "the bundle's" : "our", kfp);
+    }
+    if (before > 0) {
+        add_check(r, "validity", FAIL, "not yet valid: valid from %s to %s", r->not_before,
+                  r->not_after);
+    } else if (after < 0) {
+        add_check(r, "validity", FAIL, "expired: valid from %s to %s", r->not_before, r->not_after);
+    } else {
+        add_check(r, "validity", PASS, "valid from %s to %s, %ld day(s) left", r->not_before,
+                  r->not_after, r->days_left);
+    }
+}
+
+/* OpenSSL's verifier, once for each TLS purpose: TRISA uses the certificate both ways. */
+static void check_chains(trisa_bundle_report *r, verify_ctx *v,
+                         const trisa_bundle_verify_options *opts)
+{
+    static const struct {
+        const char *name;
+        int purpose;
+    } purposes[] = {{"chain-tls-server", X509_PURPOSE_SSL_SERVER},
+                    {"chain-tls-client", X509_PURPOSE_SSL_CLIENT}};
+
+    if (opts->trust_bundle_root && v->id->root == NULL) {
+        add_check(r, "bundle-root", FAIL, "the bundle holds no self-signed root to trust");
+    }
+    for (size_t i = 0; i < 2; i++) {
+        trisa_buf d = TRISA_BUF_INIT;
+        int ok;
+        if (!v->trusted_any) {
+            add_check(r, purposes[i].name, FAIL, "no trust anchor");
+            continue;
+        }
+        ok = run_verifier(v->store, v->id->leaf, v->untrusted, v->at, purposes[i].purpose, v->flags,
+                          &d, &v->verified, &v->vrc_err);
+        add_check(r, purposes[i].name, ok ? PASS : FAIL, "%s", d.data != NULL ? d.data : "");
+        trisa_buf_free(&d, 0);
+    }
+}
+
+static void check_key_usage(trisa_bundle_report *r, X509 *leaf)
+{
+    uint32_t ku = X509_get_key_usage(leaf);
+    if (ku == UINT32_MAX) {
+        add_check(r, "key-usage", PASS, "no keyUsage extension (any usage)");
+    } else if (ku & KU_DIGITAL_SIGNATURE) {
+        add_check(r, "key-usage", PASS, "digitalSignature");
+    } else {
+        add_check(r, "key-usage", FAIL, "keyUsage lacks digitalSignature");
+    }
+}
+
+static void check_revocation(trisa_bundle_report *r, const verify_ctx *v)
+{
+    X509_REVOKED *rev = NULL;
+    if (v->crl == NULL) {
+        add_check(r, "revocation", SKIP, "no CRL given");
+    } else if (X509_CRL_get0_by_cert(v->crl, &rev, v->id->leaf) == 1) {
+        char when[32];
+        fmt_time(when, X509_REVOKED_get0_revocationDate(rev));
+        add_check(r, "revocation", FAIL, "revoked on %s", when);
+    } else if (v->vrc_err == X509_V_ERR_UNABLE_TO_GET_CRL) {
+        add_check(r, "revocation", FAIL, "the CRL is not from the leaf's issuer");
+    } else {
+        add_check(r, "revocation", PASS, "not in the CRL");
+    }
+}
+
+/* The anchor the verifier reached, else the bundle's own root. */
+static void describe_root(trisa_bundle_report *r, const verify_ctx *v)
+{
+    X509 *root = NULL;
+    if (v->verified != NULL && sk_X509_num(v->verified) > 1) {
+        root = sk_X509_value(v->verified, sk_X509_num(v->verified) - 1);
+    } else if (v->id->root != NULL) {
+        root = v->id->root;
+    }
+    if (root != NULL) {
+        r->root_subject = bundle_name(X509_get_subject_name(root));
+        bundle_cert_fp(r->root_fp, root);
+        r->root_from_bundle = v->id->root != NULL && X509_cmp(root, v->id->root) == 0;
+    }
+}
+
 int trisa_bundle_verify(trisa_bundle_report **out, const trisa_bundle *b, size_t index,
                         const trisa_bundle_verify_options *opts)
 {
     trisa_bundle_report *r = NULL;
-    const bundle_ident *id;
-    X509_STORE *store = NULL;
-    STACK_OF(X509) *untrusted = NULL, *verified = NULL;
-    X509_CRL *crl = NULL;
-    time_t at = opts != NULL && opts->at != 0 ? opts->at : time(NULL);
-    unsigned min_bits = opts != NULL && opts->min_rsa_bits != 0 ? opts->min_rsa_bits : 2048;
-    unsigned long flags = 0;
-    int trusted_any = 0, vrc = 0, vrc_err = 0, rc = 0;
-    trisa_buf d1 = TRISA_BUF_INIT, d2 = TRISA_BUF_INIT;
-    X509 *leaf;
+    verify_ctx v;
+    int rc = 0;
 
     if (out == NULL || b == NULL || index >= b->nids) {
         return trisa_error_set(TRISA_EINVAL, "trisa_bundle_verify: no output, bundle or identity");
     }
     *out = NULL;
-    id = &b->ids[index];
-    leaf = id->leaf;
     if (opts == NULL || (opts->trust_file == NULL && !opts->trust_bundle_root)) {
         return trisa_error_set(TRISA_EINVAL,
                                "no trust anchor: give a trust file, or trust the bundle's root");
     }
-    store = X509_STORE_new();
-    untrusted = sk_X509_new_null();
+    memset(&v, 0, sizeof(v));
+    v.id = &b->ids[index];
+    v.at = opts->at != 0 ? opts->at : time(NULL);
+    v.min_bits = opts->min_rsa_bits != 0 ? opts->min_rsa_bits : 2048;
     r = calloc(1, sizeof(*r));
-    if (store == NULL || untrusted == NULL || r == NULL) {
+    if (r == NULL) {
         rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
         goto done;
     }
     r->ok = 1;
-    if (opts->trust_file != NULL) {
-        if (X509_STORE_load_file(store, opts->trust_file) != 1) {
-            rc = trisa_error_set_ssl(TRISA_ENOTFOUND,
-                                     "trust file %s: unreadable or no PEM "
-                                     "certificate",
-                                     opts->trust_file);
-            goto done;
-        }
-        trusted_any = 1;
+    /* Inputs, facts, checks, conclusion. */
+    if ((rc = setup(&v, b, opts)) != 0) {
+        goto done;
     }
-    if (opts->trust_bundle_root && id->root != NULL) {
-        if (X509_STORE_add_cert(store, id->root) != 1) {
-            rc = trisa_error_set_ssl(TRISA_ENOMEM, "cannot add the bundle's root");
-            goto done;
-        }
-        trusted_any = 1;
-    }
-    if (opts->crl_file != NULL) {
-        if ((rc = load_crl(&crl, opts->crl_file)) != 0) {
-            goto done;
-        }
-        if (X509_STORE_add_crl(store, crl) != 1) {
-            rc = trisa_error_set_ssl(TRISA_ENOMEM, "cannot add the CRL");
-            goto done;
-        }
-        flags |= X509_V_FLAG_CRL_CHECK;
-    }
-    /* Every other bundle certificate may serve as an intermediate. */
-    for (int i = 0; i < sk_X509_num(b->certs); i++) {
-        X509 *c = sk_X509_value(b->certs, i);
-        if (c != leaf && (c != id->root || opts->trust_bundle_root) &&
-            sk_X509_push(untrusted, c) <= 0) {
-            rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
-            goto done;
-        }
-    }
-
-    /* Facts. */
-    r->subject = bundle_name(X509_get_subject_name(leaf));
-    r->issuer = bundle_name(X509_get_issuer_name(leaf));
-    r->serial = serial_hex(leaf);
-    r->cn = id->cn != NULL ? strdup(id->cn) : NULL;
-    fmt_time(r->not_before, X509_get0_notBefore(leaf));
-    fmt_time(r->not_after, X509_get0_notAfter(leaf));
-    bundle_cert_fp(r->fp, leaf);
-    {
-        int day = 0, sec = 0;
-        ASN1_TIME *now = ASN1_TIME_set(NULL, at);
-        if (now != NULL && ASN1_TIME_diff(&day, &sec, now, X509_get0_notAfter(leaf)) == 1) {
-            r->days_left = day;
-        }
-        ASN1_TIME_free(now);
-    }
-    for (int i = 0; i < sk_X509_num(id->chain) && r->nchain < MAX_CHAIN; i++) {
-        X509 *c = sk_X509_value(id->chain, i);
-        r->chain[r->nchain].subject = bundle_name(X509_get_subject_name(c));
-        bundle_cert_fp(r->chain[r->nchain].fp, c);
-        r->nchain++;
-    }
-
-    /* Checks. */
-    if (id->key == NULL) {
-        add_check(r, "key-match", SKIP, "no private key given");
-    } else {
-        char kfp[96];
-        bundle_key_fp(kfp, id->key);
-        add_check(r, "key-match", PASS, "%s key, public key SHA-256 %s",
-                  id->bundle_key ? "the bundle's" : "our", kfp);
-    }
-    {
-        int before = X509_cmp_time(X509_get0_notBefore(leaf), &at);
-        int after = X509_cmp_time(X509_get0_notAfter(leaf), &at);
-        if (before > 0) {
-            add_check(r, "validity", FAIL, "not yet valid: valid from %s to %s", r->not_before,
-                      r->not_after);
-        } else if (after < 0) {
-            add_check(r, "validity", FAIL, "expired: valid from %s to %s", r->not_before,
-                      r->not_after);
-        } else {
-            add_check(r, "validity", PASS, "valid from %s to %s, %ld day(s) left", r->not_before,
-                      r->not_after, r->days_left);
-        }
-    }
-    if (opts->trust_bundle_root && id->root == NULL) {
-        add_check(r, "bundle-root", FAIL, "the bundle holds no self-signed root to trust");
-    }
-    if (!trusted_any) {
-        add_check(r, "chain-tls-server", FAIL, "no trust anchor");
-        add_check(r, "chain-tls-client", FAIL, "no trust anchor");
-    } else {
-        vrc = run_verifier(store, leaf, untrusted, at, X509_PURPOSE_SSL_SERVER, flags, &d1,
-                           &verified, &vrc_err);
-        add_check(r, "chain-tls-server", vrc ? PASS : FAIL, "%s", d1.data != NULL ? d1.data : "");
-        vrc = run_verifier(store, leaf, untrusted, at, X509_PURPOSE_SSL_CLIENT, flags, &d2,
-                           &verified, &vrc_err);
-        add_check(r, "chain-tls-client", vrc ? PASS : FAIL, "%s", d2.data != NULL ? d2.data : "");
-    }
-    {
-        uint32_t ku = X509_get_key_usage(leaf);
-        if (ku == UINT32_MAX) {
-            add_check(r, "key-usage", PASS, "no keyUsage extension (any usage)");
-        } else if (ku & KU_DIGITAL_SIGNATURE) {
-            add_check(r, "key-usage", PASS, "digitalSignature");
-        } else {
-            add_check(r, "key-usage", FAIL, "keyUsage lacks digitalSignature");
-        }
-    }
-    check_dns(r, leaf, opts);
-    check_strength(r, leaf, id->chain, min_bits);
-    if (crl == NULL) {
-        add_check(r, "revocation", SKIP, "no CRL given");
-    } else {
-        X509_REVOKED *rev = NULL;
-        if (X509_CRL_get0_by_cert(crl, &rev, leaf) == 1) {
-            char when[32];
-            fmt_time(when, X509_REVOKED_get0_revocationDate(rev));
-            add_check(r, "revocation", FAIL, "revoked on %s", when);
-        } else if (vrc_err == X509_V_ERR_UNABLE_TO_GET_CRL) {
-            add_check(r, "revocation", FAIL, "the CRL is not from the leaf's issuer");
-        } else {
-            add_check(r, "revocation", PASS, "not in the CRL");
-        }
-    }
-    /* The anchor the verifier reached, else the bundle's own root. */
-    {
-        X509 *root = NULL;
-        if (verified != NULL && sk_X509_num(verified) > 1) {
-            root = sk_X509_value(verified, sk_X509_num(verified) - 1);
-        } else if (id->root != NULL) {
-            root = id->root;
-        }
-        if (root != NULL) {
-            r->root_subject = bundle_name(X509_get_subject_name(root));
-            bundle_cert_fp(r->root_fp, root);
-            r->root_from_bundle = id->root != NULL && X509_cmp(root, id->root) == 0;
-        }
-    }
+    describe_leaf(r, &v);
+    check_key_and_validity(r, &v);
+    check_chains(r, &v, opts);
+    check_key_usage(r, v.id->leaf);
+    check_dns(r, v.id->leaf, opts);
+    check_strength(r, v.id->leaf, v.id->chain, v.min_bits);
+    check_revocation(r, &v);
+    describe_root(r, &v);
     ERR_clear_error();
-    if (!r->ok) {
-        for (size_t i = 0; i < r->nchecks; i++) {
-            if (r->checks[i].result == FAIL) {
-                rc = trisa_error_set(TRISA_EVERIFY, "%s: %s: %s",
-                                     r->subject != NULL ? r->subject : "certificate",
-                                     r->checks[i].name, r->checks[i].detail);
-                break;
-            }
+    for (size_t i = 0; !r->ok && i < r->nchecks; i++) {
+        if (r->checks[i].result == FAIL) {
+            rc = trisa_error_set(TRISA_EVERIFY, "%s: %s: %s",
+                                 r->subject != NULL ? r->subject : "certificate", r->checks[i].name,
+                                 r->checks[i].detail);
+            break;
         }
     }
     *out = r;
     r = NULL;
 done:
-    trisa_buf_free(&d1, 0);
-    trisa_buf_free(&d2, 0);
-    X509_CRL_free(crl);
-    sk_X509_pop_free(verified, X509_free);
-    sk_X509_free(untrusted);
-    X509_STORE_free(store);
+    X509_CRL_free(v.crl);
+    sk_X509_pop_free(v.verified, X509_free);
+    sk_X509_free(v.untrusted);
+    X509_STORE_free(v.store);
     trisa_bundle_report_free(r);
     return rc;
 }

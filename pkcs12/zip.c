@@ -27,9 +27,92 @@ struct trisa_bundle_zip {
     size_t count;
 };
 
+/* Entry names come from the archive: escaped in every message (an ESC sequence would
+ * act on the terminal, U+202E would reorder the line). */
+static const char *shown(char out[160], const char *name)
+{
+    return trisa_printable(out, 160, name);
+}
+
 static int bad(const char *name, const char *why)
 {
-    return trisa_error_set(TRISA_EZIP, "ZIP entry '%s': %s", name, why);
+    char n[160];
+    return trisa_error_set(TRISA_EZIP, "ZIP entry '%s': %s", shown(n, name), why);
+}
+
+static uint32_t le16(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return le16(p) | le16(p + 2) << 16;
+}
+
+/*
+ * libzip refuses an archive whose central directory and local headers disagree, without
+ * saying which entry: find it here, from the raw bytes, so that the message names it.
+ * Only called after libzip has refused the archive; returns 0 when no entry could be
+ * singled out (then the caller's general message stands).
+ */
+static int name_inconsistent_entry(const unsigned char *z, size_t len)
+{
+    size_t eocd = 0, cd, off;
+    unsigned count;
+    int found = 0;
+
+    if (len < 22) {
+        return 0;
+    }
+    for (size_t i = len - 22;; i--) {
+        if (le32(z + i) == 0x06054b50u) {
+            eocd = i;
+            found = 1;
+            break;
+        }
+        if (i == 0 || len - i > 22 + 65535) {
+            break;
+        }
+    }
+    if (!found) {
+        return 0;
+    }
+    count = le16(z + eocd + 10);
+    cd = le32(z + eocd + 16);
+    for (off = cd; count-- > 0 && off + 46 <= len && le32(z + off) == 0x02014b50u;) {
+        size_t nlen = le16(z + off + 28), xlen = le16(z + off + 30), clen = le16(z + off + 32);
+        size_t loc = le32(z + off + 42);
+        char name[512];
+        int differ;
+        if (off + 46 + nlen > len) {
+            return 0;
+        }
+        snprintf(name, sizeof(name), "%.*s", (int)(nlen < 511 ? nlen : 511), z + off + 46);
+        if (memchr(z + off + 46, '\0', nlen) != NULL) {
+            return bad(name, "a NUL byte in the name");
+        }
+        if (loc > len || len - loc < 30 || le32(z + loc) != 0x04034b50u) {
+            return bad(name, "no local header where the central directory says (corrupt or "
+                             "tampered archive)");
+        }
+        differ = le16(z + loc + 8) != le16(z + off + 10) || /* method */
+                 le16(z + loc + 26) != nlen ||              /* name length */
+                 loc + 30 + nlen > len || memcmp(z + loc + 30, z + off + 46, nlen) != 0;
+        if (!differ && !(le16(z + loc + 6) & 0x8u)) {
+            /* No data descriptor: CRC and sizes are in the local header too. */
+            differ =
+                le32(z + loc + 14) != le32(z + off + 16) ||
+                (le32(z + off + 20) != 0xffffffffu && (le32(z + loc + 18) != le32(z + off + 20) ||
+                                                       le32(z + loc + 22) != le32(z + off + 24)));
+        }
+        if (differ) {
+            return bad(name, "its local header and the central directory disagree (name, "
+                             "method, CRC or size: corrupt or tampered archive)");
+        }
+        off += 46 + nlen + xlen + clen;
+    }
+    return 0;
 }
 
 /* The path rules: relative, forward slashes, no `..`, no drive letter, no control bytes. */
@@ -100,13 +183,15 @@ static int read_entry(zip_t *za, zip_uint64_t i, const char *name, zip_uint64_t 
 {
     zip_file_t *zf = NULL;
     unsigned char *buf = NULL;
+    char n[160];
     size_t cap = declared < 65536 ? (size_t)declared + 1 : 65536;
     size_t len = 0;
     int rc = 0;
 
     zf = zip_fopen_index(za, i, 0);
     if (zf == NULL) {
-        rc = trisa_error_set(TRISA_EZIP, "ZIP entry '%s': cannot open: %s", name, zip_strerror(za));
+        rc = trisa_error_set(TRISA_EZIP, "ZIP entry '%s': cannot open: %s", shown(n, name),
+                             zip_strerror(za));
         goto done;
     }
     buf = malloc(cap);
@@ -124,8 +209,9 @@ static int read_entry(zip_t *za, zip_uint64_t i, const char *name, zip_uint64_t 
                 ncap = max + 1;
             }
             if (ncap <= cap) {
-                rc = trisa_error_set(
-                    TRISA_EZIP, "ZIP entry '%s': larger than the limit of %zu bytes", name, max);
+                rc = trisa_error_set(TRISA_EZIP,
+                                     "ZIP entry '%s': larger than the limit of %zu bytes",
+                                     shown(n, name), max);
                 goto done;
             }
             nb = realloc(buf, ncap);
@@ -142,7 +228,7 @@ static int read_entry(zip_t *za, zip_uint64_t i, const char *name, zip_uint64_t 
             if (zip_error_code_zip(ze) == ZIP_ER_CRC) {
                 rc = bad(name, "CRC mismatch (corrupt archive)");
             } else {
-                rc = trisa_error_set(TRISA_EZIP, "ZIP entry '%s': cannot read: %s", name,
+                rc = trisa_error_set(TRISA_EZIP, "ZIP entry '%s': cannot read: %s", shown(n, name),
                                      zip_error_strerror(ze));
             }
             goto done;
@@ -153,13 +239,13 @@ static int read_entry(zip_t *za, zip_uint64_t i, const char *name, zip_uint64_t 
         len += (size_t)got;
         if (len > max) {
             rc = trisa_error_set(TRISA_EZIP, "ZIP entry '%s': larger than the limit of %zu bytes",
-                                 name, max);
+                                 shown(n, name), max);
             goto done;
         }
     }
     if ((zip_uint64_t)len != declared) {
         rc = trisa_error_set(TRISA_EZIP, "ZIP entry '%s': %zu bytes where the header declares %llu",
-                             name, len, (unsigned long long)declared);
+                             shown(n, name), len, (unsigned long long)declared);
         goto done;
     }
     e->data = buf;
@@ -173,12 +259,77 @@ done:
     return rc;
 }
 
+/* The limits in force for one archive (defaults filled in). */
+typedef struct zip_limits {
+    size_t max_entries, max_entry, max_total;
+    unsigned max_ratio;
+} zip_limits;
+
+/* Entry i: every check on its name, kind and declared sizes, then its bytes, bounded. */
+static int take_entry(zip_t *za, zip_uint64_t i, trisa_bundle_zip *z, const zip_limits *lim,
+                      size_t *total)
+{
+    zip_stat_t st;
+    char shown_name[160];
+    const char *name = zip_get_name(za, i, ZIP_FL_ENC_RAW);
+    int rc;
+
+    if (name == NULL) {
+        return trisa_error_set(TRISA_EZIP, "ZIP entry %llu: unreadable name",
+                               (unsigned long long)i);
+    }
+    if ((rc = check_name(name)) != 0 || (rc = check_kind(za, i, name)) != 0) {
+        return rc;
+    }
+    for (size_t j = 0; j < z->count; j++) {
+        if (strcmp(z->entries[j].name, name) == 0) {
+            return bad(name, "duplicate name");
+        }
+    }
+    zip_stat_init(&st);
+    if (zip_stat_index(za, i, ZIP_FL_ENC_RAW, &st) != 0) {
+        return trisa_error_set(TRISA_EZIP, "ZIP entry '%s': %s", shown(shown_name, name),
+                               zip_strerror(za));
+    }
+    if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) && st.encryption_method != ZIP_EM_NONE) {
+        return bad(name, "encrypted entry");
+    }
+    if (!(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE)) {
+        return bad(name, "no size in the header");
+    }
+    if (st.size > lim->max_entry) {
+        return trisa_error_set(TRISA_EZIP, "ZIP entry '%s': %llu bytes uncompressed; limit %zu",
+                               shown(shown_name, name), (unsigned long long)st.size,
+                               lim->max_entry);
+    }
+    if (st.size > lim->max_total - *total) {
+        return trisa_error_set(TRISA_EZIP,
+                               "ZIP entry '%s': archive over %zu bytes uncompressed in total",
+                               shown(shown_name, name), lim->max_total);
+    }
+    if (st.size > 0 && st.size / (st.comp_size > 0 ? st.comp_size : 1) > lim->max_ratio) {
+        return trisa_error_set(
+            TRISA_EZIP, "ZIP entry '%s': compression ratio %llu:1 over the limit %u:1",
+            shown(shown_name, name),
+            (unsigned long long)(st.size / (st.comp_size > 0 ? st.comp_size : 1)), lim->max_ratio);
+    }
+    z->entries[z->count].name = strdup(name);
+    if (z->entries[z->count].name == NULL) {
+        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+    }
+    z->count++;
+    rc = read_entry(za, i, name, st.size, lim->max_entry, &z->entries[z->count - 1]);
+    if (rc == 0) {
+        *total += z->entries[z->count - 1].len;
+    }
+    return rc;
+}
+
 int trisa_bundle_zip_read(trisa_bundle_zip **out, const void *data, size_t len,
                           const trisa_bundle_zip_limits *limits)
 {
-    size_t max_entries = DEFAULT_MAX_ENTRIES, max_entry = DEFAULT_MAX_ENTRY;
-    size_t max_total = DEFAULT_MAX_TOTAL, total = 0;
-    unsigned max_ratio = DEFAULT_MAX_RATIO;
+    zip_limits lim = {DEFAULT_MAX_ENTRIES, DEFAULT_MAX_ENTRY, DEFAULT_MAX_TOTAL, DEFAULT_MAX_RATIO};
+    size_t total = 0;
     zip_error_t zerr;
     zip_source_t *src = NULL;
     zip_t *za = NULL;
@@ -191,18 +342,10 @@ int trisa_bundle_zip_read(trisa_bundle_zip **out, const void *data, size_t len,
     }
     *out = NULL;
     if (limits != NULL) {
-        if (limits->max_entries != 0) {
-            max_entries = limits->max_entries;
-        }
-        if (limits->max_entry_size != 0) {
-            max_entry = limits->max_entry_size;
-        }
-        if (limits->max_total_size != 0) {
-            max_total = limits->max_total_size;
-        }
-        if (limits->max_ratio != 0) {
-            max_ratio = limits->max_ratio;
-        }
+        lim.max_entries = limits->max_entries != 0 ? limits->max_entries : lim.max_entries;
+        lim.max_entry = limits->max_entry_size != 0 ? limits->max_entry_size : lim.max_entry;
+        lim.max_total = limits->max_total_size != 0 ? limits->max_total_size : lim.max_total;
+        lim.max_ratio = limits->max_ratio != 0 ? limits->max_ratio : lim.max_ratio;
     }
     zip_error_init(&zerr);
     src = zip_source_buffer_create(data, len, 0, &zerr);
@@ -217,6 +360,12 @@ int trisa_bundle_zip_read(trisa_bundle_zip **out, const void *data, size_t len,
         zip_error_fini(&zerr);
         zip_error_init(&zerr);
         za = zip_open_from_source(src, ZIP_RDONLY, &zerr);
+    }
+    if (za == NULL && zip_error_code_zip(&zerr) == ZIP_ER_INCONS &&
+        (rc = name_inconsistent_entry(data, len)) != 0) {
+        zip_source_free(src);
+        src = NULL;
+        goto done;
     }
     if (za == NULL) {
         int code = zip_error_code_zip(&zerr);
@@ -234,9 +383,9 @@ int trisa_bundle_zip_read(trisa_bundle_zip **out, const void *data, size_t len,
         rc = trisa_error_set(TRISA_EZIP, "cannot count ZIP entries");
         goto done;
     }
-    if ((zip_uint64_t)n > max_entries) {
+    if ((zip_uint64_t)n > lim.max_entries) {
         rc = trisa_error_set(TRISA_EZIP, "ZIP archive has %lld entries; at most %zu accepted",
-                             (long long)n, max_entries);
+                             (long long)n, lim.max_entries);
         goto done;
     }
     z = calloc(1, sizeof(*z));
@@ -245,63 +394,9 @@ int trisa_bundle_zip_read(trisa_bundle_zip **out, const void *data, size_t len,
         goto done;
     }
     for (zip_uint64_t i = 0; i < (zip_uint64_t)n; i++) {
-        zip_stat_t st;
-        const char *name = zip_get_name(za, i, ZIP_FL_ENC_RAW);
-        if (name == NULL) {
-            rc = trisa_error_set(TRISA_EZIP, "ZIP entry %llu: unreadable name",
-                                 (unsigned long long)i);
+        if ((rc = take_entry(za, i, z, &lim, &total)) != 0) {
             goto done;
         }
-        if ((rc = check_name(name)) != 0 || (rc = check_kind(za, i, name)) != 0) {
-            goto done;
-        }
-        for (size_t j = 0; j < z->count; j++) {
-            if (strcmp(z->entries[j].name, name) == 0) {
-                rc = bad(name, "duplicate name");
-                goto done;
-            }
-        }
-        zip_stat_init(&st);
-        if (zip_stat_index(za, i, ZIP_FL_ENC_RAW, &st) != 0) {
-            rc = trisa_error_set(TRISA_EZIP, "ZIP entry '%s': %s", name, zip_strerror(za));
-            goto done;
-        }
-        if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) && st.encryption_method != ZIP_EM_NONE) {
-            rc = bad(name, "encrypted entry");
-            goto done;
-        }
-        if (!(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE)) {
-            rc = bad(name, "no size in the header");
-            goto done;
-        }
-        if (st.size > max_entry) {
-            rc = trisa_error_set(TRISA_EZIP, "ZIP entry '%s': %llu bytes uncompressed; limit %zu",
-                                 name, (unsigned long long)st.size, max_entry);
-            goto done;
-        }
-        if (st.size > max_total - total) {
-            rc = trisa_error_set(TRISA_EZIP,
-                                 "ZIP entry '%s': archive over %zu bytes uncompressed in total",
-                                 name, max_total);
-            goto done;
-        }
-        if (st.size > 0 && st.size / (st.comp_size > 0 ? st.comp_size : 1) > max_ratio) {
-            rc = trisa_error_set(
-                TRISA_EZIP, "ZIP entry '%s': compression ratio %llu:1 over the limit %u:1", name,
-                (unsigned long long)(st.size / (st.comp_size > 0 ? st.comp_size : 1)), max_ratio);
-            goto done;
-        }
-        z->entries[z->count].name = strdup(name);
-        if (z->entries[z->count].name == NULL) {
-            rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
-            goto done;
-        }
-        z->count++;
-        rc = read_entry(za, i, name, st.size, max_entry, &z->entries[z->count - 1]);
-        if (rc != 0) {
-            goto done;
-        }
-        total += z->entries[z->count - 1].len;
     }
     *out = z;
     z = NULL;

@@ -50,6 +50,7 @@ echo "    listening on $url (pid $server_pid); TLS CA state/tls-ca.pem, issuing 
 export SECTIGO_ENDPOINT="$url" SECTIGO_ENVIRONMENT=testing
 export SECTIGO_USERNAME=staging SECTIGO_PASSWORD=staging-password
 export SECTIGO_CA_BUNDLE="$work/state/tls-ca.pem" XDG_CACHE_HOME="$work/cache"
+export TRISA_STATE_DIR="$work/trisa-state"   # trisa-fetch's journal, kept with the demo's files
 profile=42
 
 step "2. Make a key and a CSR from $conf (the key never leaves this host)"
@@ -80,5 +81,5 @@ step "6. Stop the emulator"
 cleanup
 server_pid=
 echo "    stopped. Everything made is in $work:"
-echo "      issued/  cert.pem chain.pem fullchain.pem root.pem   (our key: key.pem)"
-echo "      server/  cert.pem chain.pem fullchain.pem root.pem key.pem bundle.p12 (modern PKCS#12)"
+echo "      issued/  cert.pem chain.pem fullchain.pem root.pem pool.pem node.pem   (our key: key.pem)"
+echo "      server/  cert.pem chain.pem fullchain.pem root.pem pool.pem node.pem key.pem bundle.p12 (modern PKCS#12)"

@@ -17,6 +17,7 @@ int init_macros_ok(void)
     trisa_hsm_keygen_options hko = TRISA_HSM_KEYGEN_OPTIONS_INIT;
     trisa_keygen_spec ks = TRISA_KEYGEN_SPEC_INIT;
     trisa_sectigo_options so = TRISA_SECTIGO_OPTIONS_INIT;
+    trisa_enroll_options eo = TRISA_ENROLL_OPTIONS_INIT;
     return (int)(zl.version + bo.version + vo.version + wo.version + cco.version + co.version +
-                 ho.version + hko.version + ks.version + so.version);
+                 ho.version + hko.version + ks.version + so.version + eo.version);
 }

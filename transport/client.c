@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,10 +54,11 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+/* Wipe and free a string we allocated with its exact size (strdup): the whole block. */
 static void free_secret_str(char *s)
 {
     if (s != NULL) {
-        trisa_free_secret(s, strlen(s));
+        trisa_free_secret(s, strlen(s) + 1);
     }
 }
 
@@ -159,6 +161,35 @@ const char *trisa_sectigo_cache_path(const trisa_sectigo *c)
 
 /* ---- Token cache ----------------------------------------------------------------------- */
 
+/* The cache folder must be ours and closed to others: a token cache that others may read
+ * or swap is worse than none. A loose one is not used (tokens stay in memory), with a
+ * warning that says how to fix it. Returns 1 when the folder may be used. */
+static int cache_dir_ok(trisa_sectigo *c)
+{
+    struct stat st;
+    char *dir, *slash;
+    int ok = 1;
+
+    if (c->cache_file == NULL || (dir = strdup(c->cache_file)) == NULL) {
+        return 0;
+    }
+    if ((slash = strrchr(dir, '/')) != NULL) {
+        *slash = '\0';
+        if (lstat(dir, &st) == 0 &&
+            (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0)) {
+            sectigo_warn(c,
+                         "token cache folder %s is not a private folder of this user (mode "
+                         "%04o); tokens are not cached (chmod 700 %s, or remove it)",
+                         dir, (unsigned)(st.st_mode & 07777), dir);
+            free(c->cache_file);
+            c->cache_file = NULL;
+            ok = 0;
+        }
+    }
+    free(dir);
+    return ok;
+}
+
 static void cache_load(trisa_sectigo *c)
 {
     unsigned char *data = NULL;
@@ -168,7 +199,7 @@ static void cache_load(trisa_sectigo *c)
     const char *ep = NULL, *user = NULL, *at = NULL, *rt = NULL;
     char *a = NULL, *r = NULL;
 
-    if (c->cache_file == NULL || lstat(c->cache_file, &st) != 0) {
+    if (c->cache_file == NULL || !cache_dir_ok(c) || lstat(c->cache_file, &st) != 0) {
         return;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -185,7 +216,7 @@ static void cache_load(trisa_sectigo *c)
         trisa_error_clear();
         return;
     }
-    o = json_tokener_parse((const char *)data);
+    o = sectigo_json_parse_secret((const char *)data, NULL);
     if (json_object_is_type(o, json_type_object)) {
         if (json_object_object_get_ex(o, "endpoint", &v)) {
             ep = json_object_get_string(v);
@@ -207,20 +238,20 @@ static void cache_load(trisa_sectigo *c)
         sectigo_warn(c, "token cache %s belongs to another endpoint or user; ignored",
                      c->cache_file);
     } else if ((a = strdup(at)) == NULL || (r = strdup(rt)) == NULL) {
-        free(a);
+        free_secret_str(a);
     } else if (set_tokens(c, a, r) != 0) {
         sectigo_warn(c, "token cache %s holds unreadable tokens (%s); ignored", c->cache_file,
                      trisa_error_last());
         trisa_error_clear();
     }
-    json_object_put(o);
-    trisa_free_secret(data, len);
+    sectigo_json_put_secret(o);
+    trisa_free_secret(data, len + 1);
 }
 
 static void cache_save(trisa_sectigo *c)
 {
-    struct json_object *o;
-    const char *text;
+    trisa_buf text = TRISA_BUF_INIT;
+    gojson w;
     char *dir, *slash;
 
     if (c->cache_file == NULL || c->access == NULL || c->refresh == NULL) {
@@ -231,7 +262,7 @@ static void cache_save(trisa_sectigo *c)
     }
     if ((slash = strrchr(dir, '/')) != NULL) {
         *slash = '\0';
-        if (sectigo_mkdirs(dir) != 0) {
+        if (trisa_mkdir_p(dir, 0700) != 0) {
             sectigo_warn(c, "cannot cache tokens: %s", trisa_error_last());
             trisa_error_clear();
             free(dir);
@@ -239,23 +270,30 @@ static void cache_save(trisa_sectigo *c)
         }
     }
     free(dir);
-    o = json_object_new_object();
-    json_object_object_add(o, "version", json_object_new_int(1));
-    json_object_object_add(o, "endpoint", json_object_new_string(c->endpoint));
-    json_object_object_add(o, "username", json_object_new_string(c->username));
-    json_object_object_add(o, "accessToken", json_object_new_string(c->access));
-    json_object_object_add(o, "refreshToken", json_object_new_string(c->refresh));
-    text =
-        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    if (text == NULL || trisa_file_write_atomic(c->cache_file, text, strlen(text), 0600,
-                                                TRISA_WRITE_REPLACE) != 0) {
-        sectigo_warn(c, "cannot cache tokens: %s", trisa_error_last());
+    if (!cache_dir_ok(c)) {
+        return;
+    }
+    /* Written with our own writer into a buffer that is wiped, not through json-c. */
+    gojson_init_compact(&w, &text);
+    gojson_open(&w, '{');
+    gojson_key(&w, "version");
+    gojson_int(&w, 1);
+    gojson_key(&w, "endpoint");
+    gojson_str(&w, c->endpoint);
+    gojson_key(&w, "username");
+    gojson_str(&w, c->username);
+    gojson_key(&w, "accessToken");
+    gojson_str(&w, c->access);
+    gojson_key(&w, "refreshToken");
+    gojson_str(&w, c->refresh);
+    gojson_close(&w, '}');
+    if (text.failed || trisa_file_write_atomic(c->cache_file, text.data, text.len, 0600,
+                                               TRISA_WRITE_REPLACE) != 0) {
+        sectigo_warn(c, "cannot cache tokens: %s",
+                     text.failed ? "out of memory" : trisa_error_last());
         trisa_error_clear();
     }
-    if (text != NULL) {
-        OPENSSL_cleanse((void *)text, strlen(text));
-    }
-    json_object_put(o);
+    trisa_buf_free(&text, 1);
 }
 
 static void cache_forget(trisa_sectigo *c)
@@ -267,6 +305,15 @@ static void cache_forget(trisa_sectigo *c)
 }
 
 /* ---- Create / free ----------------------------------------------------------------------- */
+
+static int environment_is_testing(const char *env)
+{
+    while (*env == ' ' || *env == '\t') {
+        env++;
+    }
+    return strncasecmp(env, "testing", 7) == 0 &&
+           (env[7] == '\0' || env[7] == ' ' || env[7] == '\t');
+}
 
 static char *default_cache_dir(void)
 {
@@ -345,6 +392,12 @@ int trisa_sectigo_new(trisa_sectigo **out, const trisa_sectigo_options *opts)
     while (n > 0 && c->endpoint[n - 1] == '/') {
         c->endpoint[--n] = '\0';
     }
+    if (strncasecmp(c->endpoint, "http://", 7) == 0 && !environment_is_testing(c->environment)) {
+        /* Allowed where the reference allows it (its docker-compose runs its staging server
+         * on plain http), but not silently. */
+        sectigo_warn(c, "%s is plain http: the password and tokens cross the network unencrypted",
+                     c->endpoint);
+    }
     if (!opts->no_cache && c->username != NULL) {
         char key[65];
         char *dir =
@@ -402,6 +455,39 @@ long trisa_sectigo_connection_count(const trisa_sectigo *c)
     return c ? c->connects : 0;
 }
 
+int trisa_sectigo_set_send_hook(trisa_sectigo *c, trisa_sectigo_send_fn fn, void *data)
+{
+    if (c == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_sectigo_set_send_hook: client is NULL");
+    }
+    c->send_hook = fn;
+    c->send_data = data;
+    return 0;
+}
+
+int trisa_sectigo_set_deadline(trisa_sectigo *c, long long deadline_ms)
+{
+    if (c == NULL || deadline_ms < 0) {
+        return trisa_error_set(TRISA_EINVAL, "trisa_sectigo_set_deadline: bad argument");
+    }
+    c->deadline_ms = deadline_ms;
+    return 0;
+}
+
+static int transient(CURLcode cc);
+
+void trisa_sectigo_last_outcome(const trisa_sectigo *c, int *sent, int *transient_out)
+{
+    if (sent != NULL) {
+        *sent = c != NULL && c->sent;
+    }
+    if (transient_out != NULL) {
+        *transient_out =
+            c != NULL &&
+            (c->last_cc != CURLE_OK ? transient(c->last_cc) : c->status == 429 || c->status >= 500);
+    }
+}
+
 /* ---- HTTP ------------------------------------------------------------------------------------ */
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
@@ -427,21 +513,98 @@ const char *sectigo_header(trisa_sectigo *c, const char *name)
     return h->value;
 }
 
+/* A new multipart form from the request's parts (NULL when out of memory). */
+static curl_mime *make_form(trisa_sectigo *c, const sectigo_req *r)
+{
+    curl_mime *mime = curl_mime_init(c->curl);
+    int ok = mime != NULL;
+
+    for (size_t i = 0; ok && i < r->nparts; i++) {
+        const sectigo_part *p = &r->parts[i];
+        curl_mimepart *part = curl_mime_addpart(mime);
+        ok = part != NULL && curl_mime_name(part, p->name) == CURLE_OK &&
+             curl_mime_data(part, p->data, p->len) == CURLE_OK &&
+             (p->filename == NULL || curl_mime_filename(part, p->filename) == CURLE_OK) &&
+             (p->type == NULL || curl_mime_type(part, p->type) == CURLE_OK);
+    }
+    if (!ok) {
+        curl_mime_free(mime);
+        return NULL;
+    }
+    return mime;
+}
+
+/* Trust anchors: the caller's bundle alone; else, as OpenSSL and Go read them,
+ * $SSL_CERT_FILE and $SSL_CERT_DIR in place of the system file and folder. */
+static int set_trust(trisa_sectigo *c)
+{
+    const char *file = getenv("SSL_CERT_FILE"), *dir = getenv("SSL_CERT_DIR");
+    int ok = 1;
+
+    if (c->ca_bundle != NULL) {
+        ok &= curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_bundle) == CURLE_OK;
+        ok &= curl_easy_setopt(c->curl, CURLOPT_CAPATH, (char *)NULL) == CURLE_OK;
+        return ok;
+    }
+    if (file != NULL && file[0] != '\0') {
+        ok &= curl_easy_setopt(c->curl, CURLOPT_CAINFO, file) == CURLE_OK;
+    }
+    if (dir != NULL && dir[0] != '\0') {
+        ok &= curl_easy_setopt(c->curl, CURLOPT_CAPATH, dir) == CURLE_OK;
+    }
+    return ok;
+}
+
+/* libcurl calls this once the connection (and TLS) is up, before the request goes out:
+ * from here on its bytes may reach the server. */
+static int on_prereq(void *userp, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port)
+{
+    trisa_sectigo *c = userp;
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    if (c->sending_once && c->send_hook != NULL && c->send_hook(c->sending_what, c->send_data)) {
+        c->send_refused = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    c->sent = 1;
+    return CURL_PREREQFUNC_OK;
+}
+
 /* One attempt. Returns the libcurl code; c->status and c->body hold the reply. */
 static CURLcode perform(trisa_sectigo *c, const sectigo_req *r)
 {
     struct curl_slist *hdrs = NULL, *tmp;
     trisa_buf url = TRISA_BUF_INIT, authz = TRISA_BUF_INIT;
+    curl_mime *mime = NULL;
     CURLcode cc;
     long connects = 0;
     const char *json = "application/json;charset=UTF-8";
     const char *accept = r->accept ? r->accept : json;
     int ok = 1;
 
+    long connect_ms = c->connect_timeout_ms, total_ms = c->timeout_ms;
+
     trisa_buf_free(&c->body, 1);
     c->status = 0;
     c->body_too_big = 0;
     c->errbuf[0] = '\0';
+    c->sent = 0;
+    c->send_refused = 0;
+    c->sending_once = !r->idempotent;
+    c->sending_what = r->what;
+    if (c->deadline_ms > 0) {
+        long long left = c->deadline_ms - mono_ms();
+        if (left <= 0) {
+            snprintf(c->errbuf, sizeof(c->errbuf), "the time limit was reached; not sent");
+            c->last_cc = CURLE_OPERATION_TIMEDOUT;
+            return CURLE_OPERATION_TIMEDOUT;
+        }
+        total_ms = left < total_ms ? (long)left : total_ms;
+        connect_ms = left < connect_ms ? (long)left : connect_ms;
+    }
     trisa_buf_printf(&url, "%s%s", c->endpoint, r->path);
 
     /* Reset keeps the connection cache, so consecutive calls reuse the connection. */
@@ -453,11 +616,11 @@ static CURLcode perform(trisa_sectigo *c, const sectigo_req *r)
     SET(CURLOPT_FOLLOWLOCATION, 0L); /* a 307 from login must be reported, not followed */
     SET(CURLOPT_SSL_VERIFYPEER, 1L);
     SET(CURLOPT_SSL_VERIFYHOST, 2L);
-    if (c->ca_bundle != NULL) {
-        SET(CURLOPT_CAINFO, c->ca_bundle);
-    }
-    SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    ok &= set_trust(c);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    SET(CURLOPT_TIMEOUT_MS, total_ms);
+    SET(CURLOPT_PREREQFUNCTION, on_prereq);
+    SET(CURLOPT_PREREQDATA, c);
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     /* libcurl silently re-sends a request when a reused connection closes before any
      * reply ("connection died, retrying a fresh connect"). The server may have acted on
@@ -468,7 +631,7 @@ static CURLcode perform(trisa_sectigo *c, const sectigo_req *r)
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, c);
 
-    if (r->mime == NULL) {
+    if (r->parts == NULL) {
         tmp = curl_slist_append(hdrs, r->accept ? "Content-Type: application/octet-stream"
                                                 : "Content-Type: application/json;charset=UTF-8");
         hdrs = tmp ? tmp : hdrs;
@@ -491,13 +654,16 @@ static CURLcode perform(trisa_sectigo *c, const sectigo_req *r)
         }
     }
     SET(CURLOPT_HTTPHEADER, hdrs);
-    if (r->mime != NULL) {
-        SET(CURLOPT_MIMEPOST, r->mime);
+    if (r->parts != NULL) {
+        /* A new form every attempt: a re-sent upload (after a 401) carries its body. */
+        mime = make_form(c, r);
+        ok &= mime != NULL;
+        SET(CURLOPT_MIMEPOST, mime);
     } else if (strcmp(r->method, "GET") != 0) {
         SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
         SET(CURLOPT_POSTFIELDS, r->body ? r->body : "");
     }
-    if (strcmp(r->method, "PUT") == 0 || (r->mime != NULL && strcmp(r->method, "POST") != 0)) {
+    if (strcmp(r->method, "PUT") == 0 || (r->parts != NULL && strcmp(r->method, "POST") != 0)) {
         SET(CURLOPT_CUSTOMREQUEST, r->method);
     }
 #undef SET
@@ -515,11 +681,15 @@ static CURLcode perform(trisa_sectigo *c, const sectigo_req *r)
         OPENSSL_cleanse(tmp->data, strlen(tmp->data));
     }
     curl_slist_free_all(hdrs);
+    /* Detach the form from the handle before it is freed. */
+    curl_easy_setopt(c->curl, CURLOPT_MIMEPOST, (curl_mime *)NULL);
+    curl_mime_free(mime);
     trisa_buf_free(&authz, 1);
     trisa_buf_free(&url, 0);
     if (c->body.data == NULL) {
         trisa_buf_append(&c->body, "", 0);
     }
+    c->last_cc = cc;
     return cc;
 }
 
@@ -584,15 +754,19 @@ static int network_error(trisa_sectigo *c, const sectigo_req *r, CURLcode cc, in
     if (cc == CURLE_OUT_OF_MEMORY || (cc == CURLE_WRITE_ERROR && c->body.failed)) {
         return trisa_error_set(TRISA_ENOMEM, "%s: out of memory", r->what);
     }
-    if (!r->idempotent && !never_sent(cc)) {
+    if (c->send_refused) {
+        return trisa_error_set(TRISA_EIO, "%s: %s %s%s: not sent: the check before sending failed",
+                               r->what, r->method, c->endpoint, r->path);
+    }
+    if (!r->idempotent && c->sent && !never_sent(cc)) {
         return trisa_error_set(code,
                                "%s: %s %s%s: %s. The request may have reached the server, so it "
                                "was not sent again: %s",
                                r->what, r->method, c->endpoint, r->path, detail,
                                r->hint ? r->hint : "check before trying again");
     }
-    return trisa_error_set(code, "%s: %s %s%s: %s%s", r->what, r->method, c->endpoint, r->path,
-                           detail, tries);
+    return trisa_error_set(code, "%s: %s %s%s: %s%s%s", r->what, r->method, c->endpoint, r->path,
+                           detail, tries, !r->idempotent ? " (not sent)" : "");
 }
 
 static int contains_ci(const char *s, const char *needle)
@@ -666,7 +840,8 @@ static int send_with_retries(trisa_sectigo *c, const sectigo_req *r)
                 wait = ra > 3600 ? 3600000L : ra * 1000L;
             }
         }
-        if (mono_ms() - start + wait > c->retry_max_ms) {
+        if (mono_ms() - start + wait > c->retry_max_ms ||
+            (c->deadline_ms > 0 && mono_ms() + wait >= c->deadline_ms)) {
             /* Waiting would exceed the time budget: report the last outcome. */
             return cc == CURLE_OK ? 0 : network_error(c, r, cc, attempt);
         }
@@ -689,8 +864,9 @@ static int login_reply(trisa_sectigo *c, const char *what, char *old_refresh)
     }
     if (c->status == 403) {
         return trisa_error_set(TRISA_EFORBIDDEN,
-                               "%s: user is not authorized (HTTP 403): the account is valid but "
-                               "has no API authority",
+                               "%s: user is not authorized (HTTP 403): an account without API "
+                               "authority, or (the reference staging server) a wrong username or "
+                               "password",
                                what);
     }
     if (c->status == 307) {
@@ -730,9 +906,9 @@ static int login_reply(trisa_sectigo *c, const char *what, char *old_refresh)
 
 int trisa_sectigo_authenticate(trisa_sectigo *c)
 {
-    struct json_object *o;
-    const char *text;
-    sectigo_req r = {"POST", "/auth/pwd", NULL, 0, NULL, NULL, 0, 1, "login", NULL};
+    trisa_buf text = TRISA_BUF_INIT;
+    gojson w;
+    sectigo_req r = {.method = "POST", .path = "/auth/pwd", .idempotent = 1, .what = "login"};
     int rc;
 
     if (c == NULL) {
@@ -744,20 +920,24 @@ int trisa_sectigo_authenticate(trisa_sectigo *c)
                                "use -u and -p)",
                                c->username == NULL ? "username" : "password");
     }
-    o = json_object_new_object();
-    json_object_object_add(o, "username", json_object_new_string(c->username));
-    json_object_object_add(o, "password", json_object_new_string(c->password));
-    text =
-        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    if (text == NULL) {
-        json_object_put(o);
+    /* {"username":...,"password":...} and a new line, as the reference's json.Encoder
+     * writes it; built in a buffer that is wiped, not through json-c. */
+    gojson_init_compact(&w, &text);
+    gojson_open(&w, '{');
+    gojson_key(&w, "username");
+    gojson_str(&w, c->username);
+    gojson_key(&w, "password");
+    gojson_str(&w, c->password);
+    gojson_close(&w, '}');
+    trisa_buf_puts(&text, "\n");
+    if (text.failed) {
+        trisa_buf_free(&text, 1);
         return trisa_error_set(TRISA_ENOMEM, "login: out of memory");
     }
-    r.body = text;
-    r.body_len = strlen(text);
+    r.body = text.data;
+    r.body_len = text.len;
     rc = send_with_retries(c, &r);
-    OPENSSL_cleanse((void *)text, strlen(text));
-    json_object_put(o);
+    trisa_buf_free(&text, 1);
     if (rc != 0) {
         return rc;
     }
@@ -766,7 +946,8 @@ int trisa_sectigo_authenticate(trisa_sectigo *c)
 
 int trisa_sectigo_refresh(trisa_sectigo *c)
 {
-    sectigo_req r = {"POST", "/auth/refresh", NULL, 0, NULL, NULL, 0, 1, "token refresh", NULL};
+    sectigo_req r = {
+        .method = "POST", .path = "/auth/refresh", .idempotent = 1, .what = "token refresh"};
     char *old;
     int rc;
 

@@ -28,7 +28,7 @@ static int get(trisa_sectigo *c, const char *what, const char *fmt, ...) TRISA_P
 static int get(trisa_sectigo *c, const char *what, const char *fmt, ...)
 {
     char path[256];
-    sectigo_req r = {"GET", path, NULL, 0, NULL, NULL, 1, 1, what, NULL};
+    sectigo_req r = {.method = "GET", .path = path, .auth = 1, .idempotent = 1, .what = what};
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(path, sizeof(path), fmt, ap);
@@ -36,24 +36,17 @@ static int get(trisa_sectigo *c, const char *what, const char *fmt, ...)
     return sectigo_call(c, &r);
 }
 
-/* A JSON object of profile parameters from a name, value, ... list. */
-static struct json_object *params_object(const char *const *params)
+/* Request bodies are written as the reference's json.Encoder writes them: compact, keys in
+ * its struct order, map keys sorted, HTML characters escaped, a final new line. */
+static int finish_body(trisa_buf *b, gojson *w)
 {
-    struct json_object *o = json_object_new_object();
-    for (size_t i = 0; o != NULL && params != NULL && params[i] != NULL; i += 2) {
-        const char *v = params[i + 1] ? params[i + 1] : "";
-        json_object_object_add(o, params[i], json_object_new_string(v));
-        if (params[i + 1] == NULL) {
-            break;
-        }
+    (void)w;
+    trisa_buf_puts(b, "\n");
+    if (b->failed) {
+        trisa_buf_free(b, 1);
+        return trisa_error_set(TRISA_ENOMEM, "out of memory");
     }
-    return o;
-}
-
-static const char *to_text(struct json_object *o)
-{
-    return json_object_to_json_string_ext(o,
-                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    return 0;
 }
 
 /* The batch of a 2xx reply to create or upload. If it cannot be read, the batch most
@@ -76,38 +69,36 @@ int trisa_sectigo_create_single_cert_batch(trisa_sectigo_batch **out, trisa_sect
                                            long long authority_id, const char *batch_name,
                                            const char *const *params)
 {
-    struct json_object *o;
-    const char *text;
-    sectigo_req r = {"PUT",
-                     "/api/v1/batches/createSingleCertBatch",
-                     NULL,
-                     0,
-                     NULL,
-                     NULL,
-                     1,
-                     0,
-                     "create batch",
-                     BATCH_HINT};
+    trisa_buf body = TRISA_BUF_INIT;
+    gojson w;
+    sectigo_req r = {.method = "PUT",
+                     .path = "/api/v1/batches/createSingleCertBatch",
+                     .auth = 1,
+                     .what = "create batch",
+                     .hint = BATCH_HINT};
     int rc;
 
     if ((rc = check_client(c, out, "trisa_sectigo_create_single_cert_batch")) != 0) {
         return rc;
     }
     *out = NULL;
-    o = json_object_new_object();
-    json_object_object_add(o, "authorityId", json_object_new_int64(authority_id));
-    json_object_object_add(o, "batchName", json_object_new_string(batch_name ? batch_name : ""));
-    json_object_object_add(o, "profileParams", params_object(params));
-    if ((text = to_text(o)) == NULL) {
-        json_object_put(o);
-        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+    gojson_init_compact(&w, &body);
+    gojson_open(&w, '{');
+    gojson_key(&w, "authorityId");
+    gojson_int(&w, authority_id);
+    gojson_key(&w, "batchName");
+    gojson_str(&w, batch_name ? batch_name : "");
+    gojson_key(&w, "profileParams");
+    gojson_string_map(&w, params);
+    gojson_close(&w, '}');
+    if ((rc = finish_body(&body, &w)) != 0) {
+        return rc;
     }
-    r.body = text;
-    r.body_len = strlen(text);
+    r.body = body.data;
+    r.body_len = body.len;
     rc = sectigo_call(c, &r);
-    /* The body may hold the PKCS#12 password. */
-    OPENSSL_cleanse((void *)text, strlen(text));
-    json_object_put(o);
+    /* The body holds the PKCS#12 password. */
+    trisa_buf_free(&body, 1);
     if (rc == 0) {
         rc = accepted_batch(out, c, "create batch");
     }
@@ -123,14 +114,18 @@ int trisa_sectigo_upload_csr(trisa_sectigo_batch **out, trisa_sectigo *c, long l
                              const char *filename, const void *csr, size_t csr_len,
                              const char *const *params)
 {
-    struct json_object *o;
-    curl_mime *mime = NULL;
-    curl_mimepart *part;
+    trisa_buf json = TRISA_BUF_INIT;
+    gojson w;
     char id[32];
-    const char *text;
-    int zip = is_zip(csr, csr_len), rc, ok = 1;
-    sectigo_req r = {"POST",    "/api/v1/batches/upload", NULL, 0, NULL, NULL, 1, 0, "upload",
-                     BATCH_HINT};
+    int zip = is_zip(csr, csr_len), rc;
+    sectigo_part parts[3];
+    sectigo_req r = {.method = "POST",
+                     .path = "/api/v1/batches/upload",
+                     .parts = parts,
+                     .nparts = 3,
+                     .auth = 1,
+                     .what = "upload",
+                     .hint = BATCH_HINT};
 
     if ((rc = check_client(c, out, "trisa_sectigo_upload_csr")) != 0) {
         return rc;
@@ -140,39 +135,30 @@ int trisa_sectigo_upload_csr(trisa_sectigo_batch **out, trisa_sectigo *c, long l
         return trisa_error_set(TRISA_EINVAL, "upload: no CSR data");
     }
     snprintf(id, sizeof(id), "%lld", profile_id);
-    o = json_object_new_object();
-    json_object_object_add(o, "profileId", json_object_new_int64(profile_id));
-    json_object_object_add(o, "batchType", json_object_new_string("BATCH"));
-    json_object_object_add(o, "profileParams", params_object(params));
-    text = to_text(o);
-    if (text == NULL || (mime = curl_mime_init(c->curl)) == NULL) {
-        json_object_put(o);
-        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+    gojson_init_compact(&w, &json);
+    gojson_open(&w, '{');
+    gojson_key(&w, "profileId");
+    gojson_int(&w, profile_id);
+    gojson_key(&w, "batchType");
+    gojson_str(&w, "BATCH");
+    gojson_key(&w, "profileParams");
+    gojson_string_map(&w, params);
+    gojson_close(&w, '}');
+    if ((rc = finish_body(&json, &w)) != 0) {
+        return rc;
     }
-    /* Three parts in the reference's order: profileId, csrBatchRequest, files. */
-    part = curl_mime_addpart(mime);
-    ok &= part && curl_mime_name(part, "profileId") == CURLE_OK &&
-          curl_mime_data(part, id, CURL_ZERO_TERMINATED) == CURLE_OK;
-    part = curl_mime_addpart(mime);
-    ok &= part && curl_mime_name(part, "csrBatchRequest") == CURLE_OK &&
-          curl_mime_filename(part, "blob") == CURLE_OK &&
-          curl_mime_type(part, "application/json") == CURLE_OK &&
-          curl_mime_data(part, text, CURL_ZERO_TERMINATED) == CURLE_OK;
-    part = curl_mime_addpart(mime);
-    ok &= part && curl_mime_name(part, "files") == CURLE_OK &&
-          curl_mime_filename(part, filename ? filename
-                                   : zip    ? "csrs.zip"
-                                            : "csr.pem") == CURLE_OK &&
-          curl_mime_type(part, zip ? "application/zip" : "text/plain") == CURLE_OK &&
-          curl_mime_data(part, csr, csr_len) == CURLE_OK;
-    json_object_put(o);
-    if (!ok) {
-        curl_mime_free(mime);
-        return trisa_error_set(TRISA_ENOMEM, "upload: cannot build the form");
-    }
-    r.mime = mime;
+    /* Three parts in the reference's order: profileId, csrBatchRequest, files (typed
+     * application/octet-stream as the reference types a text file; a ZIP must be
+     * application/zip). */
+    parts[0] = (sectigo_part){"profileId", NULL, NULL, id, strlen(id)};
+    parts[1] = (sectigo_part){"csrBatchRequest", "blob", "application/json", json.data, json.len};
+    parts[2] = (sectigo_part){"files",
+                              filename ? filename
+                              : zip    ? "csrs.zip"
+                                       : "csr.pem",
+                              zip ? "application/zip" : "application/octet-stream", csr, csr_len};
     rc = sectigo_call(c, &r);
-    curl_mime_free(mime);
+    trisa_buf_free(&json, 0);
     if (rc == 0) {
         rc = accepted_batch(out, c, "upload");
     }
@@ -242,8 +228,12 @@ int trisa_sectigo_download_mem(unsigned char **out, size_t *out_len, char **out_
                                trisa_sectigo *c, long long id)
 {
     char path[128];
-    sectigo_req r = {"GET", path, NULL,       0,   NULL, "application/octet-stream",
-                     1,     1,    "download", NULL};
+    sectigo_req r = {.method = "GET",
+                     .path = path,
+                     .accept = "application/octet-stream",
+                     .auth = 1,
+                     .idempotent = 1,
+                     .what = "download"};
     char *name = NULL;
     int rc = check_client(c, out, "trisa_sectigo_download_mem");
 
@@ -266,8 +256,22 @@ int trisa_sectigo_download_mem(unsigned char **out, size_t *out_len, char **out_
         name = trisa_sectigo_disposition_filename(cd);
         if (name == NULL) {
             if (cd != NULL) {
-                sectigo_warn(c, "ignoring unsafe download file name in \"Content-Disposition: %s\"",
-                             cd);
+                char shown[128];
+                size_t n = 0;
+                /* The header as text we may print: no control characters, bounded. */
+                for (const char *q = cd; *q != '\0' && n + 4 < sizeof(shown); q++) {
+                    unsigned char u = (unsigned char)*q;
+                    shown[n++] = u < 0x20 || u >= 0x7f ? '?' : (char)u;
+                }
+                if (strlen(cd) > n) {
+                    memcpy(shown + n, "...", 3);
+                    n += 3;
+                }
+                shown[n] = '\0';
+                sectigo_warn(c,
+                             "no safe file name in \"Content-Disposition: %s\" (malformed, or "
+                             "a path, hidden or control characters); saving as %lld.zip",
+                             shown, id);
             }
             trisa_buf b = TRISA_BUF_INIT;
             trisa_buf_printf(&b, "%lld.zip", id);
@@ -292,13 +296,16 @@ int trisa_sectigo_download_mem(unsigned char **out, size_t *out_len, char **out_
     return 0;
 }
 
+/* The atomic writer's temporary name is ".NAME.<12 hex>.tmp" in the same folder: a name
+ * longer than this leaves no room for it within NAME_MAX (255). */
+#define DOWNLOAD_NAME_MAX (255 - 18)
+
 int trisa_sectigo_download(char **out_path, trisa_sectigo *c, long long id, const char *dir,
                            int replace)
 {
     unsigned char *data = NULL;
     size_t len = 0;
-    char *name = NULL;
-    trisa_buf path = TRISA_BUF_INIT;
+    char *name = NULL, *path = NULL;
     struct stat st;
     int rc;
 
@@ -317,19 +324,33 @@ int trisa_sectigo_download(char **out_path, trisa_sectigo *c, long long id, cons
     if ((rc = trisa_sectigo_download_mem(&data, &len, &name, c, id)) != 0) {
         return rc;
     }
-    trisa_buf_printf(&path, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", name);
-    if (path.failed) {
+    if (strlen(name) > DOWNLOAD_NAME_MAX) {
+        trisa_buf b = TRISA_BUF_INIT;
+        sectigo_warn(c,
+                     "the server's file name is %zu bytes long, more than %d; saving as %lld.zip",
+                     strlen(name), DOWNLOAD_NAME_MAX, id);
+        free(name);
+        trisa_buf_printf(&b, "%lld.zip", id);
+        if ((name = trisa_buf_detach(&b, NULL)) == NULL) {
+            rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    /* dir/name cleaned as the reference's filepath.Join prints it ("-o ." gives "1.zip"). */
+    if ((path = sectigo_path_join(dir, name)) == NULL) {
         rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
         goto done;
     }
-    rc = trisa_file_write_atomic(path.data, data, len, 0644, replace ? TRISA_WRITE_REPLACE : 0);
+    /* 0600: a server-generated key is inside. */
+    rc = trisa_file_write_atomic(path, data, len, 0600, replace ? TRISA_WRITE_REPLACE : 0);
     if (rc == 0 && out_path) {
-        *out_path = trisa_buf_detach(&path, NULL);
+        *out_path = path;
+        path = NULL;
     }
 done:
-    trisa_buf_free(&path, 0);
+    free(path);
     free(name);
-    free(data);
+    trisa_free_secret(data, len);
     return rc;
 }
 
@@ -429,31 +450,39 @@ int trisa_sectigo_get_organization(trisa_sectigo_organization **out, trisa_secti
 int trisa_sectigo_find_certificates(trisa_sectigo_find_result **out, trisa_sectigo *c,
                                     const char *common_name, const char *serial_number)
 {
-    struct json_object *o;
-    const char *text;
+    trisa_buf body = TRISA_BUF_INIT;
+    gojson w;
     /* A search changes nothing on the server, so it may be repeated like a GET. */
-    sectigo_req r = {"POST", "/api/v1/certificates/find", NULL, 0, NULL, NULL, 1, 1, "find", NULL};
+    sectigo_req r = {.method = "POST",
+                     .path = "/api/v1/certificates/find",
+                     .auth = 1,
+                     .idempotent = 1,
+                     .what = "find"};
     int rc = check_client(c, out, "trisa_sectigo_find_certificates");
 
     if (rc != 0) {
         return rc;
     }
     *out = NULL;
-    o = json_object_new_object();
+    /* The reference leaves an empty criterion out (omitempty). */
+    gojson_init_compact(&w, &body);
+    gojson_open(&w, '{');
     if (common_name != NULL && common_name[0] != '\0') {
-        json_object_object_add(o, "commonName", json_object_new_string(common_name));
+        gojson_key(&w, "commonName");
+        gojson_str(&w, common_name);
     }
     if (serial_number != NULL && serial_number[0] != '\0') {
-        json_object_object_add(o, "serialNumber", json_object_new_string(serial_number));
+        gojson_key(&w, "serialNumber");
+        gojson_str(&w, serial_number);
     }
-    if ((text = to_text(o)) == NULL) {
-        json_object_put(o);
-        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+    gojson_close(&w, '}');
+    if ((rc = finish_body(&body, &w)) != 0) {
+        return rc;
     }
-    r.body = text;
-    r.body_len = strlen(text);
+    r.body = body.data;
+    r.body_len = body.len;
     rc = sectigo_call(c, &r);
-    json_object_put(o);
+    trisa_buf_free(&body, 0);
     if (rc == 0) {
         rc = sectigo_parse_find_result(out, c->body.data);
     }
@@ -463,10 +492,11 @@ int trisa_sectigo_find_certificates(trisa_sectigo_find_result **out, trisa_secti
 int trisa_sectigo_revoke(trisa_sectigo *c, long long profile_id, int reason_code,
                          const char *serial_number)
 {
-    struct json_object *o;
-    const char *text;
+    trisa_buf body = TRISA_BUF_INIT;
+    gojson w;
     char path[128];
-    sectigo_req r = {"POST", path, NULL, 0, NULL, NULL, 1, 0, "revoke", REVOKE_HINT};
+    sectigo_req r = {
+        .method = "POST", .path = path, .auth = 1, .what = "revoke", .hint = REVOKE_HINT};
     int rc;
 
     if (c == NULL || serial_number == NULL || serial_number[0] == '\0') {
@@ -477,16 +507,19 @@ int trisa_sectigo_revoke(trisa_sectigo *c, long long profile_id, int reason_code
                                reason_code);
     }
     snprintf(path, sizeof(path), "/api/v1/certificates/%lld/revoke", profile_id);
-    o = json_object_new_object();
-    json_object_object_add(o, "reasonCode", json_object_new_int(reason_code));
-    json_object_object_add(o, "serialNumber", json_object_new_string(serial_number));
-    if ((text = to_text(o)) == NULL) {
-        json_object_put(o);
-        return trisa_error_set(TRISA_ENOMEM, "out of memory");
+    gojson_init_compact(&w, &body);
+    gojson_open(&w, '{');
+    gojson_key(&w, "reasonCode");
+    gojson_int(&w, reason_code);
+    gojson_key(&w, "serialNumber");
+    gojson_str(&w, serial_number);
+    gojson_close(&w, '}');
+    if ((rc = finish_body(&body, &w)) != 0) {
+        return rc;
     }
-    r.body = text;
-    r.body_len = strlen(text);
+    r.body = body.data;
+    r.body_len = body.len;
     rc = sectigo_call(c, &r);
-    json_object_put(o);
+    trisa_buf_free(&body, 0);
     return rc;
 }

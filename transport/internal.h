@@ -12,15 +12,21 @@
 
 /* ---- Go-compatible JSON output (json.go) ---- */
 
-/* A writer that prints like Go's json.MarshalIndent(v, "", "  "). */
+/* The nesting the writer follows; deeper output fails (the buffer is marked failed). */
+#define GOJSON_MAX_DEPTH 63
+
+/* A writer that prints like Go's json.MarshalIndent(v, "", "  ") or, compact, like Go's
+ * json.Marshal (what the reference client sends as request bodies). */
 typedef struct gojson {
     trisa_buf *b;
     int depth;
-    int pending_key; /* a key was written; the value follows on the same line */
-    int count[64];   /* items written at each depth */
+    int compact;                     /* no new lines or indent, "key":value */
+    int pending_key;                 /* a key was written; the value follows on the same line */
+    int count[GOJSON_MAX_DEPTH + 1]; /* items written at each depth */
 } gojson;
 
 void gojson_init(gojson *w, trisa_buf *b);
+void gojson_init_compact(gojson *w, trisa_buf *b);
 void gojson_open(gojson *w, char c);  /* '{' or '[' */
 void gojson_close(gojson *w, char c); /* '}' or ']' */
 void gojson_key(gojson *w, const char *key);
@@ -32,8 +38,19 @@ void gojson_null(gojson *w);
 void gojson_value(gojson *w, struct json_object *v);
 /* Raw JSON text as above ("null" when NULL or unparsable). */
 void gojson_raw(gojson *w, const char *json);
-/* Append s escaped as a Go JSON string, quotes included. */
+/* Append s escaped as a Go JSON string, quotes included. The library's one JSON string
+ * escaper (Go's rules: <, >, & and U+2028/U+2029 escaped, invalid UTF-8 as U+FFFD). */
 void gojson_escape(trisa_buf *b, const char *s);
+/* A name, value, name, value, ... NULL list as a JSON object with the names sorted, as
+ * Go encodes a map[string]string; NULL params print {}. */
+void gojson_string_map(gojson *w, const char *const *params);
+
+/* Parse JSON that may hold secrets (tokens, passwords): json-c's tokener buffer is wiped
+ * before it is freed. Free the result with sectigo_json_put_secret(). NULL on a syntax
+ * error (*err set when err is not NULL). */
+struct json_object *sectigo_json_parse_secret(const char *text, enum json_tokener_error *err);
+/* Wipe every string held in o (the whole stored string of each), then release it. */
+void sectigo_json_put_secret(struct json_object *o);
 
 /* ---- Typed replies from JSON (json.go) ---- */
 
@@ -82,7 +99,26 @@ struct trisa_sectigo {
     long status;
     long connects; /* new TCP connections opened so far */
     char errbuf[CURL_ERROR_SIZE];
+    /* what the caller needs to know of the last request: whether its bytes may have left
+     * (set by the pre-request callback), and how it failed */
+    long long deadline_ms; /* CLOCK_MONOTONIC; 0: none */
+    trisa_sectigo_send_fn send_hook;
+    void *send_data;
+    int sending_once; /* the request being sent must not run twice */
+    const char *sending_what;
+    int sent;         /* its bytes may have left (the last attempt) */
+    int send_refused; /* the send hook refused it: never sent */
+    CURLcode last_cc;
 };
+
+/* One part of a multipart/form-data body. */
+typedef struct sectigo_part {
+    const char *name;
+    const char *filename; /* NULL: a plain form field */
+    const char *type;     /* NULL: none */
+    const void *data;
+    size_t len;
+} sectigo_part;
 
 /* One HTTP exchange. */
 typedef struct sectigo_req {
@@ -90,7 +126,10 @@ typedef struct sectigo_req {
     const char *path;   /* "/api/v1/devices" */
     const char *body;   /* request body or NULL */
     size_t body_len;
-    curl_mime *mime;    /* multipart body instead */
+    /* A multipart body instead: its parts, made into a new form for every attempt (a form
+     * libcurl has sent once is not sent again whole). */
+    const sectigo_part *parts;
+    size_t nparts;
     const char *accept; /* NULL: JSON */
     int auth;           /* send the bearer token (and log in first) */
     int idempotent;     /* may be re-sent after it may have reached the server */
@@ -116,7 +155,8 @@ long sectigo_retry_after_seconds(const char *value, long long now);
 void sectigo_sha256_hex(char out[65], const void *data, size_t len);
 /* SHA-256 hex of "endpoint\nusername" (out: 65 bytes). */
 int sectigo_cache_key(char out[65], const char *endpoint, const char *username);
-/* mkdir -p with mode 0700 for created folders. */
-int sectigo_mkdirs(const char *path);
+/* dir joined with name and cleaned as Go's filepath.Join does ("." + "1.zip" = "1.zip",
+ * "certs/" + "1.zip" = "certs/1.zip"); NULL when out of memory. */
+char *sectigo_path_join(const char *dir, const char *name);
 
 #endif

@@ -4,9 +4,13 @@
  * that parse the reference's output keep working.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <json-c/printbuf.h>
+#include <openssl/crypto.h>
 
 #include "transport/internal.h"
 
@@ -18,8 +22,17 @@ void gojson_init(gojson *w, trisa_buf *b)
     w->b = b;
 }
 
+void gojson_init_compact(gojson *w, trisa_buf *b)
+{
+    gojson_init(w, b);
+    w->compact = 1;
+}
+
 static void indent(gojson *w)
 {
+    if (w->compact) {
+        return;
+    }
     trisa_buf_puts(w->b, "\n");
     for (int i = 0; i < w->depth; i++) {
         trisa_buf_puts(w->b, "  ");
@@ -31,6 +44,10 @@ static void before_value(gojson *w)
 {
     if (w->pending_key) {
         w->pending_key = 0;
+        return;
+    }
+    if (w->depth > GOJSON_MAX_DEPTH) {
+        w->b->failed = 1;
         return;
     }
     if (w->depth > 0) {
@@ -46,15 +63,24 @@ void gojson_open(gojson *w, char c)
 {
     before_value(w);
     trisa_buf_append(w->b, &c, 1);
-    if (w->depth < 63) {
-        w->depth++;
+    /* Past the deepest level the writer keeps count of, the output is refused rather than
+     * printed wrong: the buffer fails, and opens and closes still balance. */
+    w->depth++;
+    if (w->depth > GOJSON_MAX_DEPTH) {
+        w->b->failed = 1;
+        return;
     }
     w->count[w->depth] = 0;
 }
 
 void gojson_close(gojson *w, char c)
 {
-    int had = w->count[w->depth] > 0;
+    int had;
+    if (w->depth <= 0) {
+        w->b->failed = 1;
+        return;
+    }
+    had = w->depth <= GOJSON_MAX_DEPTH && w->count[w->depth] > 0;
     w->depth--;
     if (had) {
         indent(w);
@@ -64,13 +90,17 @@ void gojson_close(gojson *w, char c)
 
 void gojson_key(gojson *w, const char *key)
 {
+    if (w->depth > GOJSON_MAX_DEPTH) {
+        w->b->failed = 1;
+        return;
+    }
     if (w->count[w->depth] > 0) {
         trisa_buf_puts(w->b, ",");
     }
     w->count[w->depth]++;
     indent(w);
     gojson_escape(w->b, key);
-    trisa_buf_puts(w->b, ": ");
+    trisa_buf_puts(w->b, w->compact ? ":" : ": ");
     w->pending_key = 1;
 }
 
@@ -278,6 +308,37 @@ void gojson_value(gojson *w, struct json_object *v)
     }
 }
 
+static int cmp_pair(const void *a, const void *b)
+{
+    return strcmp(**(const char *const *const *)a, **(const char *const *const *)b);
+}
+
+void gojson_string_map(gojson *w, const char *const *params)
+{
+    size_t n = 0;
+    const char *const **order;
+
+    while (params != NULL && params[2 * n] != NULL && params[2 * n + 1] != NULL) {
+        n++;
+    }
+    if ((order = calloc(n ? n : 1, sizeof(*order))) == NULL) {
+        w->b->failed = 1;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        order[i] = &params[2 * i];
+    }
+    /* Go writes a map's keys sorted. */
+    qsort(order, n, sizeof(*order), cmp_pair);
+    gojson_open(w, '{');
+    for (size_t i = 0; i < n; i++) {
+        gojson_key(w, order[i][0]);
+        gojson_str(w, order[i][1]);
+    }
+    gojson_close(w, '}');
+    free(order);
+}
+
 void gojson_raw(gojson *w, const char *json)
 {
     struct json_object *v = json ? json_tokener_parse(json) : NULL;
@@ -477,7 +538,10 @@ static int finish(char **out, trisa_buf *b)
 {
     trisa_buf_puts(b, "\n");
     *out = trisa_buf_detach(b, NULL);
-    return *out ? 0 : nomem("JSON output");
+    return *out ? 0
+                : trisa_error_set(TRISA_ENOMEM,
+                                  "JSON output: out of memory or nested deeper than %d",
+                                  GOJSON_MAX_DEPTH);
 }
 
 int trisa_sectigo_batch_json(char **out, const trisa_sectigo_batch *b)
@@ -1113,6 +1177,7 @@ void trisa_sectigo_find_result_free(trisa_sectigo_find_result *r)
         return;
     }
     for (size_t i = 0; r->items != NULL && i < r->count; i++) {
+        free(r->items[i].device_id);
         free(r->items[i].common_name);
         free(r->items[i].serial_number);
         free(r->items[i].creation_date);
@@ -1125,12 +1190,16 @@ void trisa_sectigo_find_result_free(trisa_sectigo_find_result *r)
 static int cert_fill(void *item, struct json_object *j)
 {
     trisa_sectigo_cert *c = item;
-    c->device_id = get_int(j, "deviceId");
+    /* A string (UUIDs from the reference server, "42" from its mock); a number from other
+     * servers is kept as its JSON text, so it prints as the string the reference shows. */
+    c->device_id = get_str(j, "deviceId");
     c->common_name = get_str(j, "commonName");
     c->serial_number = get_str(j, "serialNumber");
     c->creation_date = get_str(j, "creationDate");
     c->status = get_str(j, "status");
-    return c->common_name && c->serial_number && c->creation_date && c->status ? 0 : TRISA_ENOMEM;
+    return c->device_id && c->common_name && c->serial_number && c->creation_date && c->status
+               ? 0
+               : TRISA_ENOMEM;
 }
 
 int sectigo_parse_find_result(trisa_sectigo_find_result **out, const char *body)
@@ -1176,7 +1245,7 @@ int trisa_sectigo_find_result_json(char **out, const trisa_sectigo_find_result *
             const trisa_sectigo_cert *c = &r->items[i];
             gojson_open(&w, '{');
             gojson_key(&w, "deviceId");
-            gojson_int(&w, c->device_id);
+            gojson_str(&w, c->device_id);
             gojson_key(&w, "commonName");
             gojson_str(&w, c->common_name);
             gojson_key(&w, "serialNumber");
@@ -1193,26 +1262,96 @@ int trisa_sectigo_find_result_json(char **out, const trisa_sectigo_find_result *
     return finish(out, &buf);
 }
 
+/* ---- Secrets in JSON -------------------------------------------------------------------- */
+
+struct json_object *sectigo_json_parse_secret(const char *text, enum json_tokener_error *err)
+{
+    struct json_tokener *tok = json_tokener_new();
+    struct json_object *o = NULL;
+    size_t n = text != NULL ? strlen(text) : 0;
+    enum json_tokener_error e = json_tokener_error_size; /* no memory, or too long */
+
+    if (tok != NULL && n < (size_t)INT32_MAX - 16 &&
+        /* Grow the tokener's string buffer once, now, while it holds nothing: growing it
+         * later (realloc) would leave pieces of the secret in freed memory. */
+        printbuf_memset(tok->pb, 0, 0, (int)n + 8) >= 0) {
+        printbuf_reset(tok->pb);
+        o = json_tokener_parse_ex(tok, text != NULL ? text : "", -1);
+        e = json_tokener_get_error(tok);
+        if (e != json_tokener_success) {
+            sectigo_json_put_secret(o);
+            o = NULL;
+        }
+        OPENSSL_cleanse(tok->pb->buf, (size_t)tok->pb->size);
+    }
+    if (tok != NULL) {
+        json_tokener_free(tok);
+    }
+    if (err != NULL) {
+        *err = e;
+    }
+    return o;
+}
+
+static void wipe_strings(struct json_object *o)
+{
+    switch (json_object_get_type(o)) {
+    case json_type_string:
+        /* The whole stored string and its terminator. */
+        OPENSSL_cleanse((void *)(uintptr_t)json_object_get_string(o),
+                        (size_t)json_object_get_string_len(o) + 1);
+        break;
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(o); i++) {
+            wipe_strings(json_object_array_get_idx(o, i));
+        }
+        break;
+    case json_type_object: {
+        json_object_object_foreach(o, k, v)
+        {
+            (void)k;
+            wipe_strings(v);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void sectigo_json_put_secret(struct json_object *o)
+{
+    if (o != NULL) {
+        wipe_strings(o);
+        json_object_put(o);
+    }
+}
+
 /* ---- Tokens and errors ------------------------------------------------------------------ */
 
 int sectigo_parse_tokens(char **access, char **refresh, const char *body)
 {
-    struct json_object *o = NULL;
-    int rc = parse_root(&o, body, "login reply");
+    enum json_tokener_error jerr;
+    struct json_object *o = sectigo_json_parse_secret(body, &jerr);
     *access = *refresh = NULL;
-    if (rc != 0) {
-        return rc;
+    if (o == NULL && jerr != json_tokener_success) {
+        return trisa_error_set(TRISA_EAPI, "login reply: the reply is not JSON (%s)",
+                               json_tokener_error_desc(jerr));
     }
     if (!json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
+        sectigo_json_put_secret(o);
         return trisa_error_set(TRISA_EAPI, "login reply: not a JSON object");
     }
     *access = get_str(o, "accessToken");
     *refresh = get_str(o, "refreshToken");
-    json_object_put(o);
+    sectigo_json_put_secret(o);
     if (*access == NULL || *refresh == NULL) {
-        free(*access);
-        free(*refresh);
+        if (*access != NULL) {
+            trisa_free_secret(*access, strlen(*access) + 1);
+        }
+        if (*refresh != NULL) {
+            trisa_free_secret(*refresh, strlen(*refresh) + 1);
+        }
         *access = *refresh = NULL;
         return nomem("login reply");
     }
@@ -1229,15 +1368,19 @@ char *sectigo_error_message(const char *body, size_t len)
     if (n > 0) {
         o = json_tokener_parse(body);
     }
-    if (json_object_is_type(o, json_type_object) &&
-        (json_object_object_get_ex(o, "message", &m) ||
-         json_object_object_get_ex(o, "error", &m)) &&
-        json_object_is_type(m, json_type_string)) {
-        out = strdup(json_object_get_string(m));
-        json_object_put(o);
-        return out;
+    /* {"message": ...} (Sectigo), {"error": ...} (the reference staging server), or a bare
+     * JSON string (the reference mock's c.JSON(404, "unrecognized authority id")). */
+    if (json_object_is_type(o, json_type_string)) {
+        m = o;
+    } else if (!json_object_is_type(o, json_type_object) ||
+               !(json_object_object_get_ex(o, "message", &m) ||
+                 json_object_object_get_ex(o, "error", &m))) {
+        m = NULL;
     }
-    json_object_put(o);
+    if (m != NULL && json_object_is_type(m, json_type_string)) {
+        s = json_object_get_string(m);
+        n = strlen(s);
+    }
     while (n > 0 && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')) {
         s++, n--;
     }
@@ -1256,5 +1399,6 @@ char *sectigo_error_message(const char *body, size_t len)
         }
         out[n] = '\0';
     }
+    json_object_put(o);
     return out;
 }

@@ -14,43 +14,11 @@
 
 unsigned char *sectigo_b64url_decode(const char *in, size_t in_len, size_t *out_len)
 {
-    unsigned char *out = malloc(in_len * 3 / 4 + 4);
-    unsigned acc = 0;
-    int bits = 0;
-    size_t o = 0;
+    unsigned char *out = NULL;
 
-    if (out == NULL) {
+    /* Claims of a token someone else made: the lenient form of the project's codec. */
+    if (trisa_b64url_decode(&out, out_len, in, in_len, 0) != 0) {
         return NULL;
-    }
-    for (size_t i = 0; i < in_len; i++) {
-        int c = (unsigned char)in[i], v;
-        if (c >= 'A' && c <= 'Z') {
-            v = c - 'A';
-        } else if (c >= 'a' && c <= 'z') {
-            v = c - 'a' + 26;
-        } else if (c >= '0' && c <= '9') {
-            v = c - '0' + 52;
-        } else if (c == '-' || c == '+') {
-            v = 62;
-        } else if (c == '_' || c == '/') {
-            v = 63;
-        } else if (c == '=') {
-            break;
-        } else {
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    out[o] = '\0';
-    if (out_len != NULL) {
-        *out_len = o;
     }
     return out;
 }
@@ -186,86 +154,313 @@ char *trisa_sectigo_status_normalize(char *status)
     return status;
 }
 
-/* strcasestr without _GNU_SOURCE. */
-static const char *find_ci(const char *hay, const char *needle)
+/* ---- Content-Disposition (RFC 6266, with RFC 8187 filename*) ---------------------------
+ * Read as Go's mime.ParseMediaType reads it, which is what the reference client uses:
+ * a disposition type token, then `; name=value` parameters (token or quoted string);
+ * anything malformed, or a parameter given twice with different values, means no name.
+ * filename*=UTF-8''%xx... wins over filename=. */
+
+static int is_tspecial(unsigned char c)
 {
-    size_t n = strlen(needle);
-    for (; *hay != '\0'; hay++) {
-        if (strncasecmp(hay, needle, n) == 0) {
-            return hay;
+    return c != '\0' && strchr("()<>@,;:\\\"/[]?=", c) != NULL;
+}
+
+static int is_token_char(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && !is_tspecial(c);
+}
+
+static const char *skip_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == '\v' || *p == '\f') {
+        p++;
+    }
+    return p;
+}
+
+/* A parameter value: a token or a quoted string (backslash escapes a special character; a
+ * backslash before anything else is kept, as Go does). Returns the end, or NULL. */
+static const char *param_value(trisa_buf *out, const char *p)
+{
+    if (*p != '"') {
+        const char *q = p;
+        while (is_token_char((unsigned char)*q)) {
+            q++;
+        }
+        if (q == p) {
+            return NULL;
+        }
+        trisa_buf_append(out, p, (size_t)(q - p));
+        return q;
+    }
+    for (p++; *p != '\0'; p++) {
+        if (*p == '"') {
+            return p + 1;
+        }
+        if (*p == '\r' || *p == '\n') {
+            return NULL;
+        }
+        if (*p == '\\' && is_tspecial((unsigned char)p[1])) {
+            p++;
+        }
+        trisa_buf_append(out, p, 1);
+    }
+    return NULL; /* no closing quote */
+}
+
+/* RFC 8187 / 2231: charset'language'percent-encoded; UTF-8 and US-ASCII only. */
+static char *ext_value(const char *v)
+{
+    const char *q1 = strchr(v, '\''), *q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
+    trisa_buf b = TRISA_BUF_INIT;
+    size_t cs = q1 ? (size_t)(q1 - v) : 0;
+
+    if (q2 == NULL || cs == 0 ||
+        !((cs == 5 && strncasecmp(v, "utf-8", 5) == 0) ||
+          (cs == 8 && strncasecmp(v, "us-ascii", 8) == 0))) {
+        return NULL;
+    }
+    for (const char *p = q2 + 1; *p != '\0'; p++) {
+        if (*p == '%') {
+            int hi, lo;
+            if (!isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2])) {
+                trisa_buf_free(&b, 0);
+                return NULL;
+            }
+            hi = isdigit((unsigned char)p[1]) ? p[1] - '0'
+                                              : (tolower((unsigned char)p[1]) - 'a' + 10);
+            lo = isdigit((unsigned char)p[2]) ? p[2] - '0'
+                                              : (tolower((unsigned char)p[2]) - 'a' + 10);
+            char c = (char)(hi * 16 + lo);
+            trisa_buf_append(&b, &c, 1);
+            p += 2;
+        } else {
+            trisa_buf_append(&b, p, 1);
         }
     }
-    return NULL;
+    if (b.data == NULL) {
+        trisa_buf_append(&b, "", 0);
+    }
+    return trisa_buf_detach(&b, NULL);
+}
+
+/* Length of the UTF-8 sequence at p and its code point, 0 when invalid. */
+static size_t utf8_seq(const unsigned char *p, unsigned *cp)
+{
+    unsigned c = p[0], v, min;
+    size_t len;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if ((c & 0xe0) == 0xc0) {
+        len = 2, v = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        len = 3, v = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+        len = 4, v = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+        v = (v << 6) | (p[i] & 0x3f);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) {
+        return 0;
+    }
+    *cp = v;
+    return len;
+}
+
+/* A name we would write: not empty, not hidden, no path, no "..", no ':', valid UTF-8
+ * without control, bidi-override or isolate characters (they disguise a name). */
+static int safe_name(const char *name)
+{
+    const unsigned char *p = (const unsigned char *)name;
+    if (*p == '\0' || *p == '.' || strstr(name, "..") != NULL || strpbrk(name, "/\\:") != NULL) {
+        return 0;
+    }
+    while (*p != '\0') {
+        unsigned cp;
+        size_t n = utf8_seq(p, &cp);
+        if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+            (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e || cp == 0x200f || cp == 0xfeff) {
+            return 0;
+        }
+        p += n;
+    }
+    return 1;
 }
 
 char *trisa_sectigo_disposition_filename(const char *header)
 {
-    const char *p;
-    char name[256];
-    size_t n = 0;
-    const char *base;
+    const char *p, *semi;
+    trisa_buf plain = TRISA_BUF_INIT, ext = TRISA_BUF_INIT, val = TRISA_BUF_INIT;
+    int have_plain = 0, have_ext = 0, ok = 0;
+    char *name = NULL;
 
     if (header == NULL) {
         return NULL;
     }
-    /* Find a "filename=" parameter (not "filename*=", whose encoding we do not decode). */
-    for (p = header; (p = find_ci(p, "filename")) != NULL; p += 8) {
-        const char *q = p + 8;
-        if (p > header && !(p[-1] == ';' || p[-1] == ' ' || p[-1] == '\t')) {
-            continue;
+    /* The disposition type: one token ("attachment", "inline", ...). */
+    semi = strchr(header, ';');
+    {
+        const char *a = skip_ws(header), *e = semi ? semi : header + strlen(header);
+        while (e > a && (e[-1] == ' ' || e[-1] == '\t')) {
+            e--;
         }
-        while (*q == ' ' || *q == '\t') {
-            q++;
-        }
-        if (*q != '=') {
-            continue;
-        }
-        q++;
-        while (*q == ' ' || *q == '\t') {
-            q++;
-        }
-        if (*q == '"') {
-            q++;
-            while (*q != '\0' && *q != '"') {
-                if (*q == '\\' && q[1] != '\0') {
-                    q++;
-                }
-                if (n + 1 >= sizeof(name)) {
-                    return NULL;
-                }
-                name[n++] = *q++;
-            }
-            if (*q != '"') {
-                return NULL;
-            }
-        } else {
-            while (*q != '\0' && *q != ';' && *q != ' ' && *q != '\t') {
-                if (n + 1 >= sizeof(name)) {
-                    return NULL;
-                }
-                name[n++] = *q++;
-            }
-        }
-        break;
-    }
-    if (p == NULL) {
-        return NULL;
-    }
-    name[n] = '\0';
-    /* A name with a path in it is refused outright rather than trimmed: the server has no
-     * business naming folders, and a trimmed "../x" could still surprise. */
-    base = name;
-    if (*base == '\0' || *base == '.' || strstr(base, "..") != NULL ||
-        strpbrk(base, "/\\") != NULL) {
-        return NULL;
-    }
-    for (const char *c = base; *c != '\0'; c++) {
-        unsigned char u = (unsigned char)*c;
-        if (u < 0x20 || u == 0x7f || u == ':') {
+        if (e == a) {
             return NULL;
         }
+        for (const char *q = a; q < e; q++) {
+            if (!is_token_char((unsigned char)*q)) {
+                return NULL;
+            }
+        }
     }
-    return strdup(base);
+    p = semi ? semi : header + strlen(header);
+    for (;;) {
+        const char *k, *ke;
+        p = skip_ws(p);
+        if (*p == '\0') {
+            ok = 1;
+            break;
+        }
+        if (*p != ';') {
+            break;
+        }
+        p = skip_ws(p + 1);
+        if (*p == '\0') {
+            ok = 1; /* a trailing ';' */
+            break;
+        }
+        k = p;
+        while (is_token_char((unsigned char)*p)) {
+            p++;
+        }
+        ke = p;
+        if (ke == k) {
+            break;
+        }
+        p = skip_ws(p);
+        if (*p != '=') {
+            break;
+        }
+        p = skip_ws(p + 1);
+        trisa_buf_free(&val, 0);
+        if ((p = param_value(&val, p)) == NULL) {
+            break;
+        }
+        if (val.data == NULL) {
+            trisa_buf_append(&val, "", 0);
+        }
+        if ((size_t)(ke - k) == 8 && strncasecmp(k, "filename", 8) == 0) {
+            if (have_plain && strcmp(plain.data, val.data) != 0) {
+                break; /* given twice, differently */
+            }
+            trisa_buf_free(&plain, 0);
+            trisa_buf_puts(&plain, val.data);
+            have_plain = 1;
+        } else if ((size_t)(ke - k) == 9 && strncasecmp(k, "filename*", 9) == 0) {
+            if (have_ext && strcmp(ext.data, val.data) != 0) {
+                break;
+            }
+            trisa_buf_free(&ext, 0);
+            trisa_buf_puts(&ext, val.data);
+            have_ext = 1;
+        }
+    }
+    if (ok && !plain.failed && !ext.failed && !val.failed) {
+        if (have_ext) {
+            name = ext_value(ext.data);
+        }
+        if (name == NULL && have_plain) {
+            name = strdup(plain.data);
+        }
+        if (name != NULL && !safe_name(name)) {
+            free(name);
+            name = NULL;
+        }
+    }
+    trisa_buf_free(&plain, 0);
+    trisa_buf_free(&ext, 0);
+    trisa_buf_free(&val, 0);
+    return name;
+}
+
+/* Go's path/filepath.Clean for Unix paths. */
+static char *clean_path(const char *path)
+{
+    size_t n = strlen(path), r = 0, dotdot = 0, w = 0;
+    int rooted = n > 0 && path[0] == '/';
+    char *out = malloc(n + 2);
+
+    if (out == NULL) {
+        return NULL;
+    }
+    if (n == 0) {
+        memcpy(out, ".", 2);
+        return out;
+    }
+    if (rooted) {
+        out[w++] = '/';
+        r = 1;
+        dotdot = 1;
+    }
+    while (r < n) {
+        if (path[r] == '/') {
+            r++;
+        } else if (path[r] == '.' && (r + 1 == n || path[r + 1] == '/')) {
+            r++;
+        } else if (path[r] == '.' && path[r + 1] == '.' && (r + 2 == n || path[r + 2] == '/')) {
+            r += 2;
+            if (w > dotdot) {
+                w--;
+                while (w > dotdot && out[w] != '/') {
+                    w--;
+                }
+            } else if (!rooted) {
+                if (w > 0) {
+                    out[w++] = '/';
+                }
+                out[w++] = '.';
+                out[w++] = '.';
+                dotdot = w;
+            }
+        } else {
+            if ((rooted && w != 1) || (!rooted && w != 0)) {
+                out[w++] = '/';
+            }
+            for (; r < n && path[r] != '/'; r++) {
+                out[w++] = path[r];
+            }
+        }
+    }
+    if (w == 0) {
+        out[w++] = '.';
+    }
+    out[w] = '\0';
+    return out;
+}
+
+char *sectigo_path_join(const char *dir, const char *name)
+{
+    trisa_buf b = TRISA_BUF_INIT;
+    char *joined, *out;
+    if (dir != NULL && dir[0] != '\0') {
+        trisa_buf_printf(&b, "%s/%s", dir, name);
+    } else {
+        trisa_buf_puts(&b, name);
+    }
+    if ((joined = trisa_buf_detach(&b, NULL)) == NULL) {
+        return NULL;
+    }
+    out = clean_path(joined);
+    free(joined);
+    return out;
 }
 
 /* "production", " Testing " -> lower case, trimmed, into out. */
@@ -323,7 +518,7 @@ int trisa_sectigo_check_environment(const char *endpoint, const char *environmen
         goto done;
     }
     if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) {
-        rc = trisa_error_set(TRISA_EENV, "endpoint scheme must be https, not %s", scheme);
+        rc = trisa_error_set(TRISA_EENV, "endpoint scheme must be https or http, not %s", scheme);
     } else if (strcmp(env, "production") == 0) {
         if (strcmp(scheme, "https") != 0) {
             rc = trisa_error_set(TRISA_EENV, "must use https in production, not %s", scheme);
@@ -332,13 +527,10 @@ int trisa_sectigo_check_environment(const char *endpoint, const char *environmen
         }
     } else if (strcmp(env, "staging") == 0 || strcmp(env, "docker") == 0) {
         /* Case-insensitive: host names are, and IOT.SECTIGO.COM is still production. */
+        /* Plain http is allowed, as with the reference (its docker-compose file runs its
+         * staging server on http); the client warns. */
         if (ends_with_ci(host, "sectigo.com") || ends_with_ci(host, "sectigo.com.")) {
             rc = trisa_error_set(TRISA_EENV, "cannot connect to %s in %s", host, env);
-        } else if (strcmp(scheme, "https") != 0) {
-            rc = trisa_error_set(TRISA_EENV,
-                                 "must use https in %s, not %s (plain http only in "
-                                 "testing)",
-                                 env, scheme);
         }
     } else { /* testing */
         if (strcmp(host, "localhost") != 0 && strcmp(host, "127.0.0.1") != 0) {
@@ -501,27 +693,5 @@ int sectigo_cache_key(char out[65], const char *endpoint, const char *username)
     sha256_update(&s, username, strlen(username));
     sha256_final(&s, md);
     trisa_hex(out, md, 32, 0);
-    return 0;
-}
-
-int sectigo_mkdirs(const char *path)
-{
-    char tmp[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof(tmp)) {
-        return trisa_error_set(TRISA_EINVAL, "%s: bad folder name", path);
-    }
-    memcpy(tmp, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (tmp[i] == '/' || tmp[i] == '\0') {
-            char c = tmp[i];
-            tmp[i] = '\0';
-            if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
-                int e = errno;
-                return trisa_error_set(TRISA_EIO, "%s: cannot create folder: %s", tmp, strerror(e));
-            }
-            tmp[i] = c;
-        }
-    }
     return 0;
 }

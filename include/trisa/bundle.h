@@ -9,7 +9,7 @@
  *     trisa_bundle *b = NULL;
  *     trisa_bundle_options o = TRISA_BUNDLE_OPTIONS_INIT;
  *     o.password = pkcs12_password;
- *     trisa_bundle_open_zip_file(&b, "batch.zip", &o);
+ *     trisa_bundle_open_file(&b, "batch.zip", &o);
  *     trisa_bundle_add_key_file(b, "key.pem", NULL);    // ours, if the CA never saw it
  *     trisa_bundle_resolve(b);                          // leaf(s) and chain(s)
  *     trisa_bundle_verify(&report, b, 0, &verify_opts); // checks, report
@@ -113,14 +113,52 @@ typedef struct trisa_bundle_options {
  */
 TRISA_EXTERN int trisa_bundle_new(trisa_bundle **out, const trisa_bundle_options *opts);
 
+/** What a member holds, by its name's extension (see trisa_bundle_member_type()). */
+enum trisa_bundle_member {
+    TRISA_MEMBER_NONE = 0,   /**< not a member trisa reads (ignored in a ZIP) */
+    TRISA_MEMBER_PKCS12 = 1, /**< `.p12`, `.pfx` */
+    TRISA_MEMBER_CERTS = 2   /**< `.pem`, `.crt`, `.cer`, `.der`, `.p7b`, `.p7c` */
+};
+
 /**
- * Add one member by its name's extension: `.p12` / `.pfx` (PKCS#12), `.pem` / `.crt` /
- * `.cer` (PEM or DER, one or more certificates), `.der`, `.p7b` / `.p7c` (PKCS#7
- * certificates, PEM or DER). Members with other extensions are ignored (counted in
- * trisa_bundle_ignored()).
- * @return 0, TRISA_EBUNDLE (unparsable member, named), TRISA_EPASSWORD (PKCS#12 MAC or
- *         decryption fails with the password), TRISA_ELEGACY (a member needs the legacy
- *         provider and it could not be loaded), TRISA_ENOMEM.
+ * The kind of member a file name is, by its extension (case-insensitive): the one list
+ * of member extensions, for callers that must decide whether a file is a ZIP or a
+ * member. NULL is TRISA_MEMBER_NONE.
+ */
+TRISA_EXTERN enum trisa_bundle_member trisa_bundle_member_type(const char *name);
+
+/**
+ * The most iterations one key derivation of a PKCS#12 member may ask for (its MAC, an
+ * encrypted part, a shrouded key). Sectigo's bundles use 2048 and OpenSSL's exports
+ * 2048; the count is read before anything is derived, so that a hostile bundle (one
+ * that needs no password to stall: the MAC key is derived first) is refused in
+ * milliseconds.
+ */
+#define TRISA_BUNDLE_MAX_ITERATIONS 1000000
+
+/** The most iterations all the key derivations of one bundle may ask for together. */
+#define TRISA_BUNDLE_MAX_TOTAL_ITERATIONS 4000000
+
+/** The most bags one PKCS#12 member may hold (all levels), and certificates a bundle. */
+#define TRISA_BUNDLE_MAX_BAGS  256
+#define TRISA_BUNDLE_MAX_CERTS 1000
+
+/**
+ * Add one member by its name's extension (trisa_bundle_member_type()): `.p12` / `.pfx`
+ * (PKCS#12), `.pem` / `.crt` / `.cer` (PEM or DER, one or more certificates), `.der`,
+ * `.p7b` / `.p7c` (PKCS#7 certificates, PEM or DER). Members with other extensions are
+ * ignored (counted in trisa_bundle_ignored()).
+ *
+ * Every iteration count of a PKCS#12 (MAC, encrypted parts, shrouded keys) is read and
+ * checked against TRISA_BUNDLE_MAX_ITERATIONS and the bundle's remaining share of
+ * TRISA_BUNDLE_MAX_TOTAL_ITERATIONS before anything is derived; bags are bounded by
+ * TRISA_BUNDLE_MAX_BAGS and certificates by TRISA_BUNDLE_MAX_CERTS. Member names in
+ * messages are escaped (a name from a ZIP may hold terminal controls).
+ *
+ * @return 0, TRISA_EBUNDLE (unparsable member, named; too many iterations, bags or
+ *         certificates), TRISA_EPASSWORD (PKCS#12 MAC or decryption fails with the
+ *         password), TRISA_ELEGACY (a member needs the legacy provider and it could not be
+ *         loaded), TRISA_ENOMEM.
  */
 TRISA_EXTERN int trisa_bundle_add_member(trisa_bundle *b, const char *name, const void *data,
                                          size_t len);
@@ -169,7 +207,9 @@ TRISA_EXTERN size_t trisa_bundle_cert_count(const trisa_bundle *b);
  * their order. May be called again after adding keys.
  * @return 0; TRISA_EBUNDLE (no certificate), TRISA_EMISMATCH (an end-entity certificate
  *         matches none of the keys: the message gives the certificate's SHA-256
- *         fingerprint and that of each key's public key).
+ *         fingerprint and that of each key's public key), TRISA_EVERIFY (a certificate
+ *         that is not a CA, basicConstraints CA:FALSE, signed another one of the bundle:
+ *         the message names both).
  */
 TRISA_EXTERN int trisa_bundle_resolve(trisa_bundle *b);
 
@@ -189,6 +229,14 @@ const STACK_OF(X509) * trisa_bundle_chain(const trisa_bundle *b, size_t index);
 
 /** Whether identity @p index's key came from the bundle (a server-generated key). */
 TRISA_EXTERN int trisa_bundle_has_bundle_key(const trisa_bundle *b, size_t index);
+
+/** The self-signed root the bundle holds for identity @p index, borrowed; NULL when the
+ *  bundle has none or index is out of range. */
+TRISA_EXTERN X509 *trisa_bundle_root(const trisa_bundle *b, size_t index);
+
+/** The private key matched to identity @p index (the caller's or the bundle's), borrowed;
+ *  NULL when none is known or index is out of range. */
+TRISA_EXTERN EVP_PKEY *trisa_bundle_key(const trisa_bundle *b, size_t index);
 
 /* ---------------------------------------------------------------------------------- */
 /* Verification and the report                                                        */
@@ -274,22 +322,73 @@ typedef struct trisa_bundle_write_options {
 TRISA_EXTERN int trisa_bundle_write(const trisa_bundle *b, size_t index, const char *dir,
                                     const trisa_bundle_write_options *opts);
 
-/** Algorithms for trisa_bundle_export_p12(). */
+/** Algorithms for trisa_bundle_export_p12() and trisa_bundle_p12_build(). */
 enum trisa_p12_format {
     TRISA_P12_MODERN = 0, /**< AES-256-CBC with PBKDF2, SHA-256 MAC */
-    TRISA_P12_LEGACY = 1  /**< 3DES (pbeWithSHA1And3-KeyTripleDES-CBC), SHA-1 MAC */
+    TRISA_P12_LEGACY = 1, /**< 3DES (pbeWithSHA1And3-KeyTripleDES-CBC), SHA-1 MAC */
+    /** As the Sectigo IoT Manager makes them: the key under 3DES, the certificates under
+     * 40-bit RC2 (OpenSSL's legacy provider), 2048 iterations, a SHA-1 MAC of 1
+     * iteration. For emulators and tests: never use it to protect a real key. */
+    TRISA_P12_SECTIGO = 2
 };
 
 /**
  * Export identity @p index (its key must be known to the bundle as an in-memory key:
  * a software key or one from the bundle) as a PKCS#12 with the leaf, the chain and the
- * root.
+ * root, built by trisa_bundle_p12_build() with the leaf's CN as friendly name.
  * @param out receives the DER bytes; free with free().
- * @return 0, TRISA_EINVAL (no key), TRISA_ECRYPTO, TRISA_ENOMEM.
+ * @return 0, TRISA_EINVAL (no key), TRISA_ELEGACY, TRISA_ECRYPTO, TRISA_ENOMEM.
  */
 TRISA_EXTERN int trisa_bundle_export_p12(unsigned char **out, size_t *out_len,
                                          const trisa_bundle *b, size_t index, const char *password,
                                          enum trisa_p12_format format);
+
+/** How to build a PKCS#12 with trisa_bundle_p12_build(); NULL means the defaults. */
+typedef struct trisa_bundle_p12_options {
+    unsigned version;             /**< TRISA_BUNDLE_P12_OPTIONS_VERSION */
+    enum trisa_p12_format format; /**< the algorithms; default TRISA_P12_MODERN */
+    const char *friendly_name;    /**< of the key and the leaf; NULL: the leaf's CN */
+    /** Where the algorithms are fetched; NULL: a private context with OpenSSL's default
+     * provider, and its legacy one for TRISA_P12_SECTIGO. No global state is changed. */
+    OSSL_LIB_CTX *libctx;
+} trisa_bundle_p12_options;
+
+#define TRISA_BUNDLE_P12_OPTIONS_VERSION 1
+#define TRISA_BUNDLE_P12_OPTIONS_INIT                                                              \
+    {                                                                                              \
+        TRISA_BUNDLE_P12_OPTIONS_VERSION, TRISA_P12_MODERN, NULL, NULL                             \
+    }
+
+/**
+ * The one PKCS#12 builder, for a key and certificates that are not in a bundle (a
+ * server that issues certificates with keys it makes, as `sectigo serve` does): the key
+ * (shrouded), the leaf, then @p chain in order (issuing CA first, the root last if
+ * wanted), with a MAC, in the algorithms of @p opts->format. Every iteration count is
+ * 2048 (the MAC of TRISA_P12_SECTIGO: 1), well within what trisa_bundle_add_member()
+ * accepts.
+ *
+ * @param out       receives the DER bytes; free with free().
+ * @param key       the private key (borrowed); it must be exportable (not on a token).
+ * @param leaf      its certificate (borrowed).
+ * @param chain     @p chain_len more certificates (borrowed), or NULL.
+ * @param password  the PKCS#12 password; NULL is the empty one.
+ * @return 0, TRISA_EINVAL (no key, leaf or output; the key does not match the leaf),
+ *         TRISA_ELEGACY (TRISA_P12_SECTIGO without the legacy provider), TRISA_ECRYPTO,
+ *         TRISA_ENOMEM.
+ */
+TRISA_EXTERN int trisa_bundle_p12_build(unsigned char **out, size_t *out_len, EVP_PKEY *key,
+                                        X509 *leaf, X509 *const *chain, size_t chain_len,
+                                        const char *password, const trisa_bundle_p12_options *opts);
+
+/**
+ * Parse a verification time as the tools take it (trisa_bundle_verify_options.at):
+ * `YYYY-MM-DD` (midnight UTC), `YYYY-MM-DDTHH:MM:SSZ`, or `@SECONDS` since the epoch.
+ * Dates that do not exist (2021-02-30, 2023-02-29) are refused, not moved to the next
+ * month, and so is the epoch itself (1970-01-01T00:00:00Z), which the options would read
+ * as "now"; years run from 1970 to 9999.
+ * @return 0, or TRISA_EINVAL naming the text and the forms taken.
+ */
+TRISA_EXTERN int trisa_bundle_parse_time(time_t *out, const char *text);
 
 /** Free a bundle (its keys are wiped). NULL is ignored. */
 TRISA_EXTERN void trisa_bundle_free(trisa_bundle *b);

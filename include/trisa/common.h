@@ -64,7 +64,8 @@ extern "C" {
     X(TRISA_EUNSUPPORTED, -31, "not supported")                                                    \
     X(TRISA_ESTATE, -32, "inconsistent state")                                                     \
     X(TRISA_ETOOBIG, -33, "input too large")                                                       \
-    X(TRISA_EBALANCE, -34, "no licences left")
+    X(TRISA_EBALANCE, -34, "no licences left")                                                     \
+    X(TRISA_EBUSY, -35, "another process is working on it")
 
 /** Error codes; see TRISA_ERRORS for the texts. */
 enum trisa_error_code {
@@ -90,7 +91,8 @@ TRISA_EXTERN int trisa_error_last_code(void);
  * The exit code the trisa tools give for an error code (README "Exit codes"): 0 for
  * TRISA_OK, 3 invalid input, 4 exists, 5 authentication, 6 API, 7 network, 8 rejected,
  * 9 still processing, 10 verification, 11 password, 12 token, 13 PIN, 14 environment
- * guard, 1 anything else. Programs that wrap the library can report the same.
+ * guard, 15 busy (another process holds the request), 1 anything else. Programs that wrap the
+ * library can report the same.
  */
 TRISA_EXTERN int trisa_error_exit_code(int code);
 
@@ -123,16 +125,65 @@ TRISA_EXTERN void trisa_secret_free(char *secret);
  * regardless of umask), fsync, then rename over @p path, then fsync the folder. Readers
  * see the old file or the whole new one, never a part.
  *
- * @return 0, TRISA_EEXISTS (path exists and TRISA_WRITE_REPLACE not given), TRISA_EIO.
- *         On error nothing is left behind.
+ * Only regular files are ever replaced. A character device or a pipe (`/dev/null`,
+ * `/dev/stdout`, a FIFO) is written to directly, without TRISA_WRITE_REPLACE since
+ * nothing is replaced (a FIFO that no process reads is an error, not a hang); a symbolic
+ * link to one of those is written through. A symbolic link to anything else (a file: a
+ * link planted where a key goes, or /dev/stdout redirected to a file), a folder, a
+ * socket or a block device is refused: neither it nor what it names is replaced.
+ *
+ * @return 0, TRISA_EEXISTS (path exists and TRISA_WRITE_REPLACE not given),
+ *         TRISA_EINVAL (path names a folder or another thing that is not a file),
+ *         TRISA_EIO. On error nothing is left behind and an old file is unchanged.
  */
 TRISA_EXTERN int trisa_file_write_atomic(const char *path, const void *data, size_t len,
                                          mode_t mode, unsigned flags);
 
 /**
- * Read a whole regular file, refusing one larger than @p max bytes.
+ * What trisa_file_write_atomic() would say about @p path before anything is made, so
+ * that a caller can refuse early (before generating a key, say).
+ * @return 0 when the path can be written with these @p flags; else as
+ *         trisa_file_write_atomic(), with the message naming the path.
+ */
+TRISA_EXTERN int trisa_file_check_target(const char *path, unsigned flags);
+
+/**
+ * Several files written as one unit: all of them, or none and every old file as it was.
+ * Add each file, then commit: every new content is written under a temporary name
+ * beside its target; only when all exist is each renamed into place, each replaced file
+ * being kept under a second name until the last rename has succeeded (then removed).
+ * Devices and pipes (see trisa_file_write_atomic()) are written last, as they cannot be
+ * taken back. A set is for one thread.
+ */
+typedef struct trisa_file_set trisa_file_set;
+
+/** An empty set; free with trisa_file_set_free(). @return 0, TRISA_EINVAL, TRISA_ENOMEM. */
+TRISA_EXTERN int trisa_file_set_new(trisa_file_set **out);
+
+/**
+ * Add a file to write. @p data is borrowed until trisa_file_set_commit() returns (it may
+ * hold a key: the set never copies it).
+ * @param flags 0, or TRISA_WRITE_REPLACE.
+ * @return 0, TRISA_EINVAL (no path, or the same path twice), TRISA_ENOMEM.
+ */
+TRISA_EXTERN int trisa_file_set_add(trisa_file_set *set, const char *path, const void *data,
+                                    size_t len, mode_t mode, unsigned flags);
+
+/**
+ * Write the set (see above). Each target is checked again first.
+ * @return 0; else as trisa_file_write_atomic(), naming the file, and nothing changed.
+ */
+TRISA_EXTERN int trisa_file_set_commit(trisa_file_set *set);
+
+/** Free a set (not what it wrote). NULL is ignored. */
+TRISA_EXTERN void trisa_file_set_free(trisa_file_set *set);
+
+/**
+ * Read a whole regular file, refusing one larger than @p max bytes. The file is opened
+ * without blocking: a FIFO, a device or a folder is refused at once, never waited on.
  * @param out receives the bytes plus a NUL terminator (not counted); free with free().
- * @return 0, TRISA_ENOTFOUND, TRISA_EIO, TRISA_ETOOBIG.
+ * @return 0, TRISA_ENOTFOUND, TRISA_EINVAL (not a regular file), TRISA_EIO,
+ *         TRISA_ETOOBIG.
  */
 TRISA_EXTERN int trisa_file_read(unsigned char **out, size_t *out_len, const char *path,
                                  size_t max);

@@ -28,8 +28,15 @@ typedef struct trisa_csr_config trisa_csr_config;
 /** A signed certificate signing request. Opaque; free with trisa_csr_free(). */
 typedef struct trisa_csr trisa_csr;
 
-/** The current version of trisa_csr_config_options. */
-#define TRISA_CSR_CONFIG_OPTIONS_VERSION 1
+/** The current version of trisa_csr_config_options (1 is still accepted). */
+#define TRISA_CSR_CONFIG_OPTIONS_VERSION 2
+
+/**
+ * Called once for each error found in a config, in the order found, with the one-line
+ * message ("FILE:LINE: [section] field: what is wrong, what is expected"). The message is
+ * borrowed for the call.
+ */
+typedef void (*trisa_csr_config_error_fn)(const char *message, void *ctx);
 
 /** How to read a config. NULL options mean all defaults. */
 typedef struct trisa_csr_config_options {
@@ -42,11 +49,14 @@ typedef struct trisa_csr_config_options {
     const char *const *sans;
     size_t san_count; /**< entries in sans */
     int utf8;         /**< non-zero: values are UTF-8 (openssl -utf8), as `utf8 = yes` */
+    /** Version 2: every error found, not only the first (NULL: none). */
+    trisa_csr_config_error_fn on_error;
+    void *on_error_ctx; /**< passed to on_error */
 } trisa_csr_config_options;
 
 #define TRISA_CSR_CONFIG_OPTIONS_INIT                                                              \
     {                                                                                              \
-        TRISA_CSR_CONFIG_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0                             \
+        TRISA_CSR_CONFIG_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL                 \
     }
 
 /**
@@ -54,23 +64,51 @@ typedef struct trisa_csr_config_options {
  * nothing is generated or written for a config that would fail later: the file is
  * readable and parses; the `req` section, its `distinguished_name` section and every
  * section it references exist; the subject has a non-empty CN, a two-letter C, no value
- * with leading or trailing white space, no unfilled `<placeholder>`; every field name is
- * known; the extensions parse (keyUsage and extendedKeyUsage words are known); the
- * subjectAltName has at least one well-formed DNS name; default_bits, default_md and
- * string_mask are valid. A CN that is not among the SAN DNS names is a warning (see
- * trisa_csr_config_warning()).
+ * with white space (of any script) at either end, no control, invisible or
+ * bidirectional character, no unfilled `<placeholder>` (whole or inside a value); every
+ * field name is known; the extensions parse (keyUsage and extendedKeyUsage words are
+ * known); the subjectAltName has at least one well-formed DNS name, and its emails and
+ * URIs are ASCII without spaces; default_bits, string_mask and default_md are valid, the
+ * digest one a CSR may be signed with (trisa_csr_digest_check()). A CN that is not
+ * among the SAN DNS names is a warning (see trisa_csr_config_warning()).
  *
- * Errors are one line: "FILE:LINE: [section] field: what is wrong" (LINE left out where
- * it is unknown).
+ * `.include` is read here rather than by OpenSSL, with OpenSSL's syntax (a file, or a
+ * folder's `*.conf` / `*.cnf` files in name order; `.pragma includedir` and `abspath`;
+ * `$OPENSSL_CONF_INCLUDE`), but strictly: a missing file, anything that is not a regular
+ * file (a FIFO is never waited on), a file that includes itself, more than 16 levels or
+ * 64 files, or more than 1 MiB in all is an error naming the including file and line.
+ * A NUL byte anywhere is an error (OpenSSL would join the next line to the value).
+ *
+ * Every error is found in one run: each is passed to @p opts->on_error when given, and
+ * the first is recorded for trisa_error_last() (with "(and N more errors)" when there
+ * were others). Errors are one line: "FILE:LINE: [section] field: what is wrong" (LINE
+ * left out where it is unknown); FILE is the included file when the line is there, and a
+ * value from an included file is never quoted.
  *
  * @param out  receives the config; free with trisa_csr_config_free().
  * @param path the file.
  * @param opts NULL for defaults.
- * @return 0, TRISA_ENOTFOUND / TRISA_EIO (unreadable file), TRISA_ECONFIG (invalid),
- *         TRISA_EINVAL (bad options, or a bad --san / --cn value), TRISA_ENOMEM.
+ * @return 0, TRISA_ENOTFOUND / TRISA_EIO (unreadable file), TRISA_EINVAL (not a regular
+ *         file; bad options, or a bad --san / --cn value, see
+ *         trisa_csr_config_options_check()), TRISA_ECONFIG (invalid), TRISA_ENOMEM.
  */
 TRISA_EXTERN int trisa_csr_config_load(trisa_csr_config **out, const char *path,
                                        const trisa_csr_config_options *opts);
+
+/**
+ * Check the options alone (the --cn and --san values, the section names), so that a
+ * caller can report a bad command line before any file is read.
+ * @return 0, or TRISA_EINVAL naming the option ("--san: 'a..b' is not a valid DNS name").
+ */
+TRISA_EXTERN int trisa_csr_config_options_check(const trisa_csr_config_options *opts);
+
+/**
+ * Whether @p name is a digest a CSR may be signed with: sha256, sha384 or sha512.
+ * @return 0, or TRISA_EINVAL saying why not: MD5 and SHA-1 (and SHA-224) are too weak
+ *         (certificates signed with them are refused), SHAKE cannot sign, anything else
+ *         is unknown or not used for CSRs.
+ */
+TRISA_EXTERN int trisa_csr_digest_check(const char *name);
 
 /**
  * As trisa_csr_config_load(), from text in memory. @p name is used in messages.
@@ -125,8 +163,12 @@ typedef struct trisa_csr_options {
  * @param cfg  a loaded config (borrowed).
  * @param key  the key pair (borrowed): generated, loaded, or on a token.
  * @param opts NULL for defaults.
- * @return 0, TRISA_EINVAL (unknown digest, bad arguments), TRISA_ECONFIG (an extension
- *         that cannot be made for this key), TRISA_ECRYPTO (signing failed), TRISA_ENOMEM.
+ * The digest is checked with trisa_csr_digest_check() and the key with
+ * trisa_keygen_check() before anything is signed.
+ *
+ * @return 0, TRISA_EINVAL (a digest a CSR may not use, bad arguments), TRISA_EKEY (a key
+ *         trisa_keygen_check() refuses), TRISA_ECONFIG (an extension that cannot be made
+ *         for this key), TRISA_ECRYPTO (signing failed), TRISA_ENOMEM.
  */
 TRISA_EXTERN int trisa_csr_create(trisa_csr **out, const trisa_csr_config *cfg, EVP_PKEY *key,
                                   const trisa_csr_options *opts);

@@ -103,8 +103,18 @@ TRISA_EXTERN int trisa_keygen_save(const char *path, const EVP_PKEY *key, const 
                                    unsigned flags);
 
 /**
+ * The most key-derivation work an encrypted key may ask for: iterations of PBKDF2 or of
+ * a PKCS#5 / PKCS#12 PBE, or N * r * p for scrypt. Keys written by trisa use 600000
+ * (TRISA_KEYGEN_PBKDF2_ITER); `openssl pkcs8` uses 2048. A count is read before anything
+ * is derived, so a hostile file is refused in milliseconds instead of holding the
+ * process for minutes.
+ */
+#define TRISA_KEYGEN_MAX_ITERATIONS 1000000
+
+/**
  * Decode a private key from memory: PEM or DER; PKCS#8 (plain or encrypted), or the
- * traditional RSA / EC forms.
+ * traditional RSA / EC forms. An encrypted key whose key derivation asks for more than
+ * TRISA_KEYGEN_MAX_ITERATIONS is refused (TRISA_EKEY) before the passphrase is used.
  *
  * @param out        receives the key; free it with trisa_keygen_free().
  * @param data, len  the encoded key.
@@ -121,6 +131,17 @@ TRISA_EXTERN int trisa_keygen_decode(EVP_PKEY **out, const unsigned char *data, 
  * @return as trisa_keygen_decode(), plus TRISA_ENOTFOUND, TRISA_EIO, TRISA_ETOOBIG.
  */
 TRISA_EXTERN int trisa_keygen_load(EVP_PKEY **out, const char *path, const char *passphrase);
+
+/**
+ * Whether a key is one trisa makes and Sectigo certifies: RSA of 2048, 3072 or 4096 bits
+ * with a public exponent of at least 65537, or EC on P-256 or P-384. For an existing key
+ * (renewal, a key on a token) before a request is made for it.
+ *
+ * @param name what to call the key in the message (a file name); NULL: "key".
+ * @return 0, TRISA_EKEY with the reason ("k.pem: RSA-1024 is too weak: ...", "EC curve
+ *         secp256k1 ...", "ED25519 keys are not supported ..."), TRISA_EINVAL.
+ */
+TRISA_EXTERN int trisa_keygen_check(const EVP_PKEY *key, const char *name);
 
 /**
  * SHA-256 of the key's DER SubjectPublicKeyInfo, the fingerprint other tools show

@@ -40,7 +40,7 @@ typedef struct trisa_lineage trisa_lineage;
 
 /** What trisa_lineage_add() records. Strings are borrowed. */
 typedef struct trisa_lineage_add_options {
-    unsigned int version; /**< TRISA_LINEAGE_ADD_OPTIONS_VERSION */
+    unsigned int version;  /**< TRISA_LINEAGE_ADD_OPTIONS_VERSION */
     const char *state_dir; /**< NULL: trisa_enroll_state_dir() */
     /** The trisa.conf to make CSRs from (checked, then copied into the lineage). NULL
      *  only for an imported lineage. */
@@ -112,18 +112,18 @@ typedef struct trisa_lineage_info {
     const char *subject;      /**< RFC 4514 subject of the live certificate, or NULL */
     const char *const *sans;  /**< its DNS names (and other SANs as "IP:...", ...) */
     size_t san_count;
-    const char *serial;      /**< its serial, lowercase hex with colons, or NULL */
-    time_t not_before;       /**< 0 when none */
-    time_t not_after;        /**< 0 when none */
-    time_t renewal_due;      /**< when renewal is due (0: now, no certificate) */
-    const char *key_spec;    /**< "rsa:4096", ... */
+    const char *serial;       /**< its serial, lowercase hex with colons, or NULL */
+    time_t not_before;        /**< 0 when none */
+    time_t not_after;         /**< 0 when none */
+    time_t renewal_due;       /**< when renewal is due (0: now, no certificate) */
+    const char *key_spec;     /**< "rsa:4096", ... */
     const char *key_location; /**< the live key: a file path or a token URI; NULL */
     long long profile_id;
-    long long batch_id;          /**< the batch of the live certificate, 0 when imported */
-    time_t last_attempt;         /**< 0 when never */
-    const char *last_result;     /**< "issued", "failed: ...", or NULL */
-    int last_exit;               /**< the exit code of the last attempt (0 on success) */
-    time_t last_success;         /**< 0 when never */
+    long long batch_id;      /**< the batch of the live certificate, 0 when imported */
+    time_t last_attempt;     /**< 0 when never */
+    const char *last_result; /**< "issued", "failed: ...", or NULL */
+    int last_exit;           /**< the exit code of the last attempt (0 on success) */
+    time_t last_success;     /**< 0 when never */
     unsigned consecutive_failures;
     time_t next_attempt; /**< back-off: no attempt before this time (0: none) */
     int pending;         /**< a renewal is in progress (its key and CSR are recorded) */
@@ -153,15 +153,15 @@ TRISA_EXTERN int trisa_lineage_due(const trisa_lineage *l, time_t now, int *back
 typedef enum trisa_lineage_step {
     TRISA_LINEAGE_STEP_NOT_DUE = 1, /**< nothing to do; `text` says when it is due */
     TRISA_LINEAGE_STEP_BACKING_OFF, /**< due, but after failures not before `when` */
-    TRISA_LINEAGE_STEP_KEY,        /**< a new key was made (`text`: where), or reused */
-    TRISA_LINEAGE_STEP_CSR,        /**< the CSR was made (`text`: its public key hash) */
-    TRISA_LINEAGE_STEP_RESUMING,   /**< an interrupted renewal continues (`version`) */
-    TRISA_LINEAGE_STEP_ENROLL,     /**< an event of the enrolment engine (`enroll`) */
-    TRISA_LINEAGE_STEP_DRY_RUN,    /**< `text`: what would be uploaded where */
-    TRISA_LINEAGE_STEP_SWITCHED,   /**< `live` now points at `version` */
-    TRISA_LINEAGE_STEP_HOOK,       /**< a hook ran; `text`: the command, `exit`: its status */
-    TRISA_LINEAGE_STEP_REVOKED,    /**< a superseded certificate was revoked (`text`: serial) */
-    TRISA_LINEAGE_STEP_PRUNED      /**< superseded token objects were removed (`text`) */
+    TRISA_LINEAGE_STEP_KEY,         /**< a new key was made (`text`: where), or reused */
+    TRISA_LINEAGE_STEP_CSR,         /**< the CSR was made (`text`: its public key hash) */
+    TRISA_LINEAGE_STEP_RESUMING,    /**< an interrupted renewal continues (`version`) */
+    TRISA_LINEAGE_STEP_ENROLL,      /**< an event of the enrolment engine (`enroll`) */
+    TRISA_LINEAGE_STEP_DRY_RUN,     /**< `text`: what would be uploaded where */
+    TRISA_LINEAGE_STEP_SWITCHED,    /**< `live` now points at `version` */
+    TRISA_LINEAGE_STEP_HOOK,        /**< a hook ran; `text`: the command, `exit`: its status */
+    TRISA_LINEAGE_STEP_REVOKED,     /**< a superseded certificate was revoked (`text`: serial) */
+    TRISA_LINEAGE_STEP_PRUNED       /**< superseded token objects were removed (`text`) */
 } trisa_lineage_step;
 
 /** One progress event; pointers are borrowed for the callback's duration. */
@@ -180,22 +180,22 @@ typedef void (*trisa_lineage_warn_fn)(const char *lineage, const char *message, 
 
 /** How to renew. Start from TRISA_LINEAGE_RENEW_OPTIONS_INIT. */
 typedef struct trisa_lineage_renew_options {
-    unsigned int version; /**< TRISA_LINEAGE_RENEW_OPTIONS_VERSION */
-    time_t now;           /**< the time due-ness is judged at; 0: the current time */
-    int force;            /**< renew even when not due, and ignore the back-off */
-    int reuse_key;        /**< keep the live key (a new request all the same) */
-    int dry_run;          /**< everything up to the upload; the key is made in a temporary
-                               place and removed; nothing recorded */
-    int no_hooks;         /**< do not run the lineage's hooks */
-    int prune;            /**< remove token objects of versions superseded for longer than
-                               keep_previous_days */
-    long keep_previous_days;  /**< grace period in days; 0: 7; negative: none */
-    int revoke_superseded;    /**< revoke the previous certificate (reason superseded) once
-                                   the new one has been live for keep_previous_days */
-    long interval_s;          /**< as trisa_enroll_options */
-    long timeout_s;           /**< as trisa_enroll_options */
-    long hook_timeout_s;      /**< a hook is killed after this; 0: 300 */
-    const char *cache_dir;    /**< the Sectigo token cache; NULL: the default */
+    unsigned int version;    /**< TRISA_LINEAGE_RENEW_OPTIONS_VERSION */
+    time_t now;              /**< the time due-ness is judged at; 0: the current time */
+    int force;               /**< renew even when not due, and ignore the back-off */
+    int reuse_key;           /**< keep the live key (a new request all the same) */
+    int dry_run;             /**< everything up to the upload; the key is made in a temporary
+                                  place and removed; nothing recorded */
+    int no_hooks;            /**< do not run the lineage's hooks */
+    int prune;               /**< remove token objects of versions superseded for longer than
+                                  keep_previous_days */
+    long keep_previous_days; /**< grace period in days; 0: 7; negative: none */
+    int revoke_superseded;   /**< revoke the previous certificate (reason superseded) once
+                                  the new one has been live for keep_previous_days */
+    long interval_s;         /**< as trisa_enroll_options */
+    long timeout_s;          /**< as trisa_enroll_options */
+    long hook_timeout_s;     /**< a hook is killed after this; 0: 300 */
+    const char *cache_dir;   /**< the Sectigo token cache; NULL: the default */
     trisa_lineage_progress_fn progress;
     trisa_lineage_warn_fn warn;
     void *data;

@@ -51,10 +51,12 @@ typedef struct trisa_sectigo_options {
     const char *endpoint;
     /** "production" (default), "staging", "docker" or "testing"; case and spaces ignored. */
     const char *environment;
-    const char *username;    /**< needed for logging in and to name the token cache entry */
-    const char *password;    /**< needed only when no usable cached token exists */
-    const char *profile;     /**< the reference's SECTIGO_PROFILE; informational */
-    const char *ca_bundle;   /**< PEM trust anchors to use instead of the system store */
+    const char *username; /**< needed for logging in and to name the token cache entry */
+    const char *password; /**< needed only when no usable cached token exists */
+    const char *profile;  /**< the reference's SECTIGO_PROFILE; informational */
+    /** PEM trust anchors to use instead of the system store. NULL: the system store, or
+     *  $SSL_CERT_FILE and $SSL_CERT_DIR in its place when set (as OpenSSL and Go read them). */
+    const char *ca_bundle;
     long connect_timeout_ms; /**< default 10000 */
     long timeout_ms;         /**< whole-request limit, default 120000 */
     const char *user_agent;  /**< default "trisa-certkit/<version>" */
@@ -76,8 +78,10 @@ typedef struct trisa_sectigo_options {
 /**
  * Create a client. Checks the endpoint against the environment guard (production: only
  * https://iot.sectigo.com; staging and docker: never a *.sectigo.com host; testing: only
- * localhost or 127.0.0.1; plain http only in testing) and loads cached tokens. Does not
- * touch the network.
+ * localhost or 127.0.0.1) and loads cached tokens. Plain http is accepted where the
+ * reference accepts it (not in production), with a warning outside testing. The token
+ * cache is not used, with a warning, when its folder is not private (mode 0700, ours).
+ * Does not touch the network.
  *
  * @param out  receives the client; free with trisa_sectigo_free().
  * @param opts options, or NULL for all defaults.
@@ -90,8 +94,8 @@ TRISA_EXTERN int trisa_sectigo_new(trisa_sectigo **out, const trisa_sectigo_opti
 TRISA_EXTERN void trisa_sectigo_free(trisa_sectigo *client);
 
 /**
- * Check an endpoint against an environment as the reference client does, plus: plain
- * http only in testing. Records the reason on failure.
+ * Check an endpoint against an environment as the reference client does (https only in
+ * production; a *.sectigo.com host refused case-insensitively). Records the reason.
  * @return 0, TRISA_EENV, TRISA_EINVAL (unparsable URL, unknown environment).
  */
 TRISA_EXTERN int trisa_sectigo_check_environment(const char *endpoint, const char *environment);
@@ -262,7 +266,9 @@ typedef struct trisa_sectigo_organization {
 TRISA_EXTERN void trisa_sectigo_organization_free(trisa_sectigo_organization *org);
 
 typedef struct trisa_sectigo_cert {
-    long long device_id;
+    /** A string, as the API defines it (UUIDs from some servers, "42" from others); a
+     *  number in the reply is kept as its decimal text. */
+    char *device_id;
     char *common_name;
     char *serial_number;
     char *creation_date;
@@ -287,6 +293,46 @@ TRISA_EXTERN const char *trisa_sectigo_last_body(const trisa_sectigo *client, si
 
 /** How many new connections the client has opened so far (a reused one is not counted). */
 TRISA_EXTERN long trisa_sectigo_connection_count(const trisa_sectigo *client);
+
+/* ---- Knowing what was sent ---------------------------------------------------------
+ * For callers that spend something on a request (an upload costs a licence) and must
+ * record it before it leaves, bound a whole run in time, and tell a failure that will
+ * pass from one that will not.
+ */
+
+/**
+ * Called just before the bytes of a request that must not run twice (create, upload,
+ * revoke) leave this host: after name resolution, the connection and the TLS handshake
+ * succeeded, before the first byte of the request is written. Return 0 to let it go;
+ * anything else stops it, and the call then fails with the request never sent.
+ * @param what the request, as in messages ("upload").
+ */
+typedef int (*trisa_sectigo_send_fn)(const char *what, void *data);
+
+/** Install (or, with NULL, remove) the send hook. @return 0, TRISA_EINVAL. */
+TRISA_EXTERN int trisa_sectigo_set_send_hook(trisa_sectigo *client, trisa_sectigo_send_fn fn,
+                                             void *data);
+
+/**
+ * Bound every later request to an absolute time: each request's connect and total
+ * timeouts are cut to what is left, no retry waits past it, and a request started
+ * after it fails at once (TRISA_ETIMEOUT, never sent).
+ * @param deadline_ms milliseconds on CLOCK_MONOTONIC; 0 removes the bound.
+ * @return 0, TRISA_EINVAL.
+ */
+TRISA_EXTERN int trisa_sectigo_set_deadline(trisa_sectigo *client, long long deadline_ms);
+
+/**
+ * How the last request ended (its last attempt).
+ * @param sent      receives 1 when its bytes may have left this host, 0 when they never
+ *                  did (name resolution, connection or TLS failure, the time limit, the
+ *                  send hook refused). May be NULL.
+ * @param transient receives 1 when it failed in a way that may pass (connection refused
+ *                  or lost, time-out, HTTP 429 or 5xx), 0 when it succeeded or failed for
+ *                  good (TLS verification, any other HTTP status). May be NULL.
+ */
+TRISA_EXTERN void trisa_sectigo_last_outcome(const trisa_sectigo *client, int *sent,
+                                             int *transient);
 
 /* ---- Endpoints ----------------------------------------------------------------------
  * Each one authenticates first (trisa_sectigo_ensure_auth). GETs are retried on
@@ -331,10 +377,11 @@ TRISA_EXTERN int trisa_sectigo_get_processing_info(trisa_sectigo_processing_info
 
 /**
  * GET /api/v1/batches/{id}/download into folder @p dir (which must exist), named from
- * the Content-Disposition filename (when safe, see
- * trisa_sectigo_disposition_filename()) or `<id>.zip`, written
- * atomically with mode 0644.
- * @param out_path receives the file's path (free with free()); may be NULL.
+ * the Content-Disposition filename (when safe and at most 237 bytes, see
+ * trisa_sectigo_disposition_filename()) or `<id>.zip`, written atomically with mode 0600
+ * (a server-made key may be inside).
+ * @param out_path receives the file's path, @p dir and the name joined and cleaned as Go's
+ *                 filepath.Join does ("1.zip" for dir "."); free with free(). May be NULL.
  * @param replace  non-zero to replace an existing file (else TRISA_EEXISTS).
  */
 TRISA_EXTERN int trisa_sectigo_download(char **out_path, trisa_sectigo *client, long long batch_id,
@@ -393,9 +440,12 @@ TRISA_EXTERN int trisa_sectigo_reason_code(int *out, const char *reason);
 TRISA_EXTERN char *trisa_sectigo_status_normalize(char *status);
 
 /**
- * The file name to save a download under, from a Content-Disposition header value:
- * its filename (quoted or not), refused when empty, hidden (leading '.'), holding "..",
- * a path separator ('/' or '\\'), ':' or a control character; NULL when none is safe.
+ * The file name to save a download under, from a Content-Disposition header value, read
+ * per RFC 6266 as Go's mime.ParseMediaType reads it: `filename*=UTF-8''...` (RFC 8187,
+ * UTF-8 or US-ASCII) before `filename=` (token or quoted string); a malformed header
+ * (e.g. `filename=a b.zip`) or a parameter given twice differently gives none. The name
+ * is refused when empty, hidden (leading '.'), holding "..", '/', '\\' or ':', invalid
+ * UTF-8, or control, bidi-override or isolate characters.
  * @return a new string (free with free()) or NULL.
  */
 TRISA_EXTERN char *trisa_sectigo_disposition_filename(const char *header);

@@ -11,5 +11,6 @@
 #include "trisa/hsm.h"
 #include "trisa/bundle.h"
 #include "trisa/sectigo.h"
+#include "trisa/enroll.h"
 
 #endif

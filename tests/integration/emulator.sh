@@ -6,7 +6,7 @@
 #     start_emulator [extra `sectigo serve` arguments, e.g. --test-hooks --processing-delay 0]
 #
 # start_emulator runs `sectigo serve --addr 127.0.0.1:0 --state-dir $EMU_STATE ...` in the
-# background, waits for its first stdout line `listening on http(s)://127.0.0.1:PORT`,
+# background (EMU_ADDR= chooses another address; set but empty: no --addr at all), waits for its first stdout line `listening on http(s)://127.0.0.1:PORT`,
 # and registers stop_emulator with at_exit. It exports:
 #
 #   EMU_URL    base URL, e.g. http://127.0.0.1:41234 (https://... with --tls-self-signed)
@@ -45,7 +45,9 @@ start_emulator() {
         cp -a "$cache" "$EMU_STATE/ca"
     fi
     : >"$T/.emulator.out"
-    sectigo serve --addr 127.0.0.1:0 --state-dir "$EMU_STATE" "$@" \
+    local addr=()
+    [ -n "${EMU_ADDR-127.0.0.1:0}" ] && addr=(--addr "${EMU_ADDR-127.0.0.1:0}")
+    sectigo serve "${addr[@]}" --state-dir "$EMU_STATE" "$@" \
         >"$T/.emulator.out" 2>>"$EMU_LOG" &
     EMU_PID=$!
     line=

@@ -18,6 +18,8 @@ _on_exit() {
 trap _on_exit EXIT
 cd "$T"
 TESTS_RUN=0
+# trisa-fetch's journal: private to the test (as root it would be /var/lib/trisa).
+export TRISA_STATE_DIR="$T/trisa-state"
 
 # Register a shell command to run when the test exits.
 at_exit() { _cleanups+=("$1"); }

@@ -13,6 +13,7 @@ req() {
     STATUS=$(curl -sS -X "$m" -o "$T/.body" -D "$T/.hdrs" -w '%{http_code}' "$@" "$EMU_URL$p" 2>"$T/.curlerr")
     CURL_RC=$?
     set -e
+    touch "$T/.body"
     BODY=$(tr -d '\000' <"$T/.body" | sed -e 's/"timestamp":[0-9]*/"timestamp":T/' -e 's/"creationDate":"[^"]*"/"creationDate":D/g' 2>/dev/null || true)
     HDRS=$(tr -d '\r' <"$T/.hdrs")
 }
@@ -27,11 +28,12 @@ fault() {
     assert_eq "$STATUS" 201 "fault accepted ($BODY)"
 }
 
-# A configuration for this test: batches expire after 3 s, modern bundles, 2048-bit
-# server keys (quicker), and the account from SIAS_AUTH_*.
-sed -e 's/"expireAfter": 2592000/"expireAfter": 3/' -e 's/"bundle": "legacy"/"bundle": "modern"/' \
-    -e 's/"serverKeyBits": 4096/"serverKeyBits": 2048/' "$SHARE/emulator.json" >"$T/emulator.json"
-grep -q '"expireAfter": 3' "$T/emulator.json" || fail "config edit"
+# A configuration for this test, from the compiled-in one: batches expire after an hour
+# (reached with the clock hook, not by waiting), modern bundles, 2048-bit server keys
+# (quicker), and the account from SIAS_AUTH_*.
+sectigo serve --print-config | sed -e 's/"expireAfter": 2592000/"expireAfter": 3600/' \
+    -e 's/"bundle": "legacy"/"bundle": "modern"/' -e 's/"serverKeyBits": 4096/"serverKeyBits": 2048/' >"$T/emulator.json"
+grep -q '"expireAfter": 3600' "$T/emulator.json" || fail "config edit"
 SIAS_AUTH_USERNAME=alice SIAS_AUTH_PASSWORD=alice-secret start_emulator --test-hooks --processing-delay 0 --config "$T/emulator.json"
 
 TOKEN=$(emu_token staging staging-password)
@@ -57,7 +59,19 @@ req GET /_emulator/requests
 expect 200 '[{"seq":6,"method":"POST","path":"/auth/pwd","status":200,"contentType":"application/json;charset=UTF-8","accept":"application/json;charset=UTF-8","userAgent":"trisa-test/1","authorization":null,"bytes":46}]' "request log of a login"
 assert_not_contains "$BODY" "alice-secret" "request log"
 assert_not_contains "$BODY" "$TOKEN" "request log"
-ok "GET /_emulator/requests: method, path, status, content type, accept, user agent, auth scheme, bytes; no secrets; DELETE clears it"
+# Whatever the shape of an Authorization header, only a registered scheme is kept.
+req DELETE /_emulator/requests
+for h in "$TOKEN" "Bearer$TOKEN" "hunter2 password" "Bearer"; do
+    req GET /api/v1/devices -H "Authorization: $h"
+done
+api GET /api/v1/devices
+req GET /_emulator/requests
+auths=$(printf '%s' "$BODY" | grep -o '"authorization":[^,]*' | tr '\n' ' ')
+assert_eq "$auths" '"authorization":"invalid" "authorization":"invalid" "authorization":"invalid" "authorization":"invalid" "authorization":"Bearer" ' "schemes logged"
+assert_not_contains "$BODY" "${TOKEN:0:20}" "request log"
+assert_not_contains "$BODY" "hunter2" "request log"
+assert_not_contains "$(cat "$EMU_LOG")" "hunter2" "server log"
+ok "GET /_emulator/requests: method, path, status, content type, accept, user agent, auth scheme (registered ones only), bytes; no secrets; DELETE clears it"
 
 # ---- status faults, on a literal path and on a route pattern ----
 fault '{"path":"/api/v1/authorities/allowed","kind":"status","status":503,"retryAfter":2,"count":2}'
@@ -101,6 +115,15 @@ fault '{"path":"/api/v1/authorities/allowed","kind":"cut","cutAfter":10}'
 api GET /api/v1/authorities/allowed
 assert_eq "$CURL_RC" 18 "cut body (curl: partial file)"
 assert_eq "$(wc -c <"$T/.body")" 10 "bytes before the cut"
+# cutAfter 0 (the default): the headers, then the connection closes at once (it used to
+# hang for the 60 s idle timeout). curl's own limit makes a hang fail, not stall.
+fault '{"path":"/api/v1/authorities/allowed","kind":"cut"}'
+rm -f "$T/.body"
+api GET /api/v1/authorities/allowed -m 20 -w '%{http_code} %{time_total}'
+assert_eq "$CURL_RC" 18 "cut after the headers (curl: partial file)"
+assert_eq "${STATUS%% *}" 200 "status line sent before the cut"
+[ ! -s "$T/.body" ] || fail "body bytes after a cut at 0: $(wc -c <"$T/.body")"
+[ "$(printf '%s' "${STATUS#* }" | cut -d. -f1)" -lt 5 ] || fail "the cut took ${STATUS#* } s"
 api GET /api/v1/authorities/allowed
 assert_eq "$STATUS" 200 "whole reply after the cut"
 fault '{"path":"*","kind":"status","status":502,"count":1}'
@@ -108,7 +131,7 @@ api GET /api/v1/profiles
 assert_eq "$STATUS" 502 "wildcard path"
 ok "delay, dropped connection and body cut after K bytes, each for the next N requests"
 
-for bad in '{}' '{"path":"/x","kind":"boom"}' '{"path":"/x","kind":"status","status":99}' '{"path":"/x","kind":"delay","count":0}' 'nope'; do
+for bad in '{}' '{"path":"/x","kind":"boom"}' '{"path":"/x","kind":"status","status":99}' '{"path":"/x","kind":"delay","count":0}' 'nope' '{"path":"@issue","kind":"drop"}' '{"path":"@elsewhere","kind":"delay"}'; do
     req POST /_emulator/faults -H 'Content-Type: application/json' -d "$bad"
     assert_eq "$STATUS" 400 "bad fault $bad"
 done
@@ -164,13 +187,41 @@ assert_rc 0 "modern bundle reads without -legacy"
 assert_contains "$ERR" "MAC: sha256, Iteration 2048" "modern MAC"
 assert_contains "$ERR" "AES-256-CBC" "modern encryption"
 assert_not_contains "$ERR" "RC2" "modern encryption"
-sleep 3.2
+req GET /_emulator/clock
+assert_contains "$BODY" '"offsetSeconds":0}' "clock not shifted"
+req PUT /_emulator/clock -H 'Content-Type: application/json' -d '{"offsetSeconds":3601}'
+assert_eq "$STATUS" 200 "clock shifted"
+assert_contains "$BODY" '"offsetSeconds":3601}' "clock reply"
+TOKEN=$(emu_token alice alice-secret) # the old one expired an hour ago, by this clock
 api GET "/api/v1/batches/$id/status"
 expect 200 "Removed after expiration" "expired status"
 api GET "/api/v1/batches/$id"
 assert_contains "$BODY" '"status":"REMOVED_AFTER_EXPIRATION","active":false' "expired batch"
 api GET "/api/v1/batches/$id/download"
 expect 404 "{\"status\":404,\"message\":\"batch $id was removed after expiration\",\"errorCode\":1302,\"timestamp\":T}" "expired download"
-ok "the modern switch makes AES-256/SHA-256 bundles; batches expire (REMOVED_AFTER_EXPIRATION)"
+for bad in '{}' '{"offsetSeconds":"10"}' '{"offsetSeconds":99999999999}' 'x'; do
+    req PUT /_emulator/clock -H 'Content-Type: application/json' -d "$bad"
+    assert_eq "$STATUS" 400 "bad clock $bad"
+done
+req PUT /_emulator/clock -H 'Content-Type: application/json' -d '{"offsetSeconds":0}'
+TOKEN=$(emu_token alice alice-secret)
+api GET "/api/v1/batches/$id/status"
+expect 200 "Collected" "clock back"
+ok "the modern switch makes AES-256/SHA-256 bundles; batches expire (REMOVED_AFTER_EXPIRATION), reached with the clock hook"
+
+# ---- a fault at the issuing step ----
+balance() { api GET /api/v1/authorities/1/balanceavailable; printf '%s' "$BODY"; }
+before=$(balance)
+fault '{"path":"@issue","kind":"status","status":500}'
+api POST /api/v1/batches/upload -F profileId=42 -F "files=@$T/f.csr;type=text/plain"
+assert_eq "$STATUS" 200 "upload accepted"
+iid=$(printf '%s' "$BODY" | sed -n 's/.*"batchId":\([0-9]*\).*/\1/p')
+assert_contains "$BODY" '"status":"FAILED","active":false,"batchName":"","rejectReason":"injected fault: status 500"' "failed at issuing"
+api GET "/api/v1/batches/$iid/status"
+expect 200 "Failed" "status text"
+assert_eq "$(balance)" "$before" "the licence comes back when issuing fails"
+api POST /api/v1/certificates/find -H 'Content-Type: application/json' -d '{"commonName":"f.example.com"}'
+assert_contains "$BODY" '{"totalCount":1,' "only the first f.example.com was issued"
+ok "a status fault at @issue fails the batch (FAILED, reason) and gives its licence back"
 stop_emulator || fail "the emulator did not exit cleanly"
 done_testing

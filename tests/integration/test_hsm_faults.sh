@@ -95,9 +95,9 @@ clear_certs
 use_faults "refuse=CKA_LABEL"
 fetch out5
 assert_rc 12 "CKA_LABEL refused"
-assert_eq "$ERR" "trisa-fetch: wrote cert.pem, chain.pem, fullchain.pem in out5
+assert_eq "$ERR" "trisa-fetch: wrote cert.pem, chain.pem, fullchain.pem, root.pem, pool.pem, node.pem in out5
 trisa-fetch: error: token 'trisa' refuses CKA_LABEL on certificates (CKR_ATTRIBUTE_TYPE_INVALID): the certificate was not stored; the PEM files in out5 are written"
-assert_dir_is out5 "cert.pem chain.pem fullchain.pem root.pem"
+assert_dir_is out5 ".trisa-enroll cert.pem chain.pem fullchain.pem node.pem pool.pem root.pem"
 assert_eq "$(certs_on_token)" 0 "certificates on the token"
 ok "a refused CKA_LABEL is named in the error (exit 12), which says the PEM files are written; nothing left on the token"
 
@@ -140,9 +140,9 @@ clear_certs
 use_faults "remove-at=C_CreateObject"
 fetch out6
 assert_rc 12 "removed while storing"
-assert_eq "$ERR" "trisa-fetch: wrote cert.pem, chain.pem, fullchain.pem in out6
+assert_eq "$ERR" "trisa-fetch: wrote cert.pem, chain.pem, fullchain.pem, root.pem, pool.pem, node.pem in out6
 trisa-fetch: error: token 'trisa': cannot store the certificate (CKR_DEVICE_REMOVED); the PEM files in out6 are written"
-assert_dir_is out6 "cert.pem chain.pem fullchain.pem root.pem"
+assert_dir_is out6 ".trisa-enroll cert.pem chain.pem fullchain.pem node.pem pool.pem root.pem"
 assert_eq "$(certs_on_token)" 0 "certificates on the token"
 ok "device removed while signing, generating, logging in, storing: exit 12, one line naming it"
 

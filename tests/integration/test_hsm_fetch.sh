@@ -12,7 +12,8 @@ need p11tool "Debian package gnutls-bin"
 need openssl
 new_softhsm trisa
 register_with_p11kit trisa
-start_emulator --processing-delay 0
+start_emulator --test-hooks --processing-delay 0
+uploads() { curl -sS "$EMU_URL/_emulator/requests" | grep -o '"path":"/api/v1/batches/upload"' | wc -l; }
 
 export SECTIGO_ENDPOINT="$EMU_URL" SECTIGO_ENVIRONMENT=testing
 export SECTIGO_USERNAME="$EMU_USER" SECTIGO_PASSWORD="$EMU_PASS"
@@ -26,13 +27,33 @@ assert_rc 0 "trisa-csr on the token"
 assert_contains "$ERR" ";object=vasp-2026;type=private"
 ok "key made on the token from the URI's object name, CSR signed there"
 
+# The token is checked before the upload: nothing is sent while it is not right.
+echo 9999 >wrong-pin
+chmod 600 wrong-pin
+for c in "13|--pkcs11-uri $KEY --pin-file wrong-pin|" \
+    "12|--pkcs11-uri pkcs11:token=no-such-token;object=vasp-2026 --pin-file $PIN_FILE|no-such-token" \
+    "12|--pkcs11-uri pkcs11:token=trisa;object=no-such-key --pin-file $PIN_FILE|no-such-key" \
+    "12|--pkcs11-uri $KEY --pin-file $PIN_FILE --pkcs11-module $T/missing.so|missing.so"; do
+    IFS='|' read -r code opts text <<<"$c"
+    # shellcheck disable=SC2086
+    run trisa-fetch --csr req.csr --profile 42 --out-dir out $opts --trust "$EMU_CA" --interval 1
+    assert_rc "$code" "trisa-fetch $opts"
+    assert_contains "$ERR" "$text"
+    assert_eq "$(uploads)" 0 "uploads after $opts"
+    assert_missing out
+done
+ok "a wrong PIN (13), a URI naming no token or no key, a module that does not load (12): refused before the upload, nothing sent"
+
 run trisa-fetch --csr req.csr --profile 42 --out-dir out --pkcs11-uri "$KEY" --pin-file "$PIN_FILE" \
     --trust "$EMU_CA" --interval 1 --dns trisa.example.com
 assert_rc 0 "trisa-fetch with the token key"
 assert_contains "$ERR" "trisa-fetch: stored the certificate on token 'trisa': pkcs11:"
 assert_contains "$ERR" ";object=vasp-2026;type=cert"
 assert_contains "$ERR" "trisa-fetch: stored the CA certificate on token 'trisa': pkcs11:"
-assert_dir_is out "cert.pem chain.pem fullchain.pem root.pem trisa-fetch.state"
+assert_dir_is out ".trisa-enroll cert.pem chain.pem fullchain.pem node.pem pool.pem root.pem"
+assert_mode out/node.pem 644
+assert_eq "$(cat out/node.pem)" "$(cat out/fullchain.pem)" "node.pem (no key: it stays on the token)"
+assert_eq "$(uploads)" 1 "uploads"
 run openssl verify -CAfile "$EMU_CA" -untrusted out/chain.pem out/cert.pem
 assert_rc 0 "openssl verify"
 ok "uploaded, issued, verified, written (no key.pem: the key stays on the token)"
@@ -59,7 +80,7 @@ assert_contains "$listing" "Label: $ca_label
 ok "the certificate shares the key's id and label; the issuing CA is beside it as an authority (pkcs11-tool, p11tool)"
 
 # Fetching the same batch again stores nothing twice.
-batch=$(sed -n 's/^batch_id=//p' out/trisa-fetch.state)
+batch=$(sed -n 's/^batch_id=//p' "$TRISA_STATE_DIR"/requests/*/journal)
 run trisa-fetch --batch "$batch" --out-dir again --pkcs11-uri "$KEY" --pin-file "$PIN_FILE" --trust "$EMU_CA"
 assert_rc 0 "fetch again"
 assert_contains "$ERR" "trisa-fetch: already had the CA certificate on token 'trisa': pkcs11:"
@@ -72,7 +93,7 @@ assert_rc 0 "second token key"
 run trisa-fetch --batch "$batch" --out-dir wrong --pkcs11-uri "pkcs11:token=trisa;object=other" --pin-file "$PIN_FILE" --trust "$EMU_CA"
 assert_rc 10 "certificate of another key"
 assert_contains "$ERR" "trisa-fetch: error: "
-assert_dir_is wrong ""
+assert_missing wrong
 assert_eq "$(certs_on_token)" 2 "certificates on the token"
 ok "a certificate for another key is refused: nothing written, nothing stored"
 done_testing

@@ -65,6 +65,53 @@ assert_missing k2.pem
 assert_missing r2.csr
 ok "two different passphrases: refused, nothing written"
 
+# pty_signal SIG CMD...: run CMD on a new pseudo-terminal (as its controlling terminal),
+# wait for its prompt, then send SIG the way a user would (INT: Ctrl-C typed on the
+# terminal; TERM, HUP: kill). Prints "echo on" or "echo OFF" for the terminal as the
+# program left it, and exits as a shell reports the program's end (128 + signal).
+pty_signal() {
+    python3 - "$@" <<'PY'
+import fcntl, os, pty, select, signal, subprocess, sys, termios, time
+sig, cmd = sys.argv[1], sys.argv[2:]
+master, slave = pty.openpty()
+def own_terminal():
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+p = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, preexec_fn=own_terminal)
+seen, end = b"", time.time() + 60
+while b": " not in seen and time.time() < end and p.poll() is None:
+    if select.select([master], [], [], 0.5)[0]:
+        seen += os.read(master, 4096)
+if b": " not in seen:
+    p.kill()
+    sys.exit("no prompt: " + seen.decode(errors="replace"))
+if termios.tcgetattr(slave)[3] & termios.ECHO:
+    p.kill()
+    sys.exit("echo was on at the prompt")
+if sig == "INT":
+    os.write(master, b"\x03")  # the terminal sends SIGINT to its foreground group
+else:
+    p.send_signal(getattr(signal, "SIG" + sig))
+try:
+    rc = p.wait(timeout=30)
+except subprocess.TimeoutExpired:
+    p.kill()
+    sys.exit("still running 30 s after SIG" + sig)
+print("echo on" if termios.tcgetattr(slave)[3] & termios.ECHO else "echo OFF")
+sys.exit(128 - rc if rc < 0 else rc)
+PY
+}
+
+for sig in INT:130 TERM:143 HUP:129; do
+    name=${sig%%:*}
+    run pty_signal "$name" trisa-csr -config "$CONF" --key ec:P-256 -keyout k4.pem -out r4.csr --passout prompt
+    assert_rc "${sig##*:}" "SIG$name at the prompt"
+    assert_eq "$OUT" "echo on" "the terminal after SIG$name"
+    assert_missing k4.pem
+    assert_missing r4.csr
+done
+ok "Ctrl-C (SIGINT), SIGTERM or SIGHUP at a prompt: the terminal's echo is back on, the program ends by that signal (130, 143, 129), nothing written"
+
 need setsid
 # setsid: a new session has no controlling terminal, even when ctest was started from one.
 run setsid -w trisa-csr -config "$CONF" --key ec:P-256 -keyout k3.pem -out r3.csr --passout prompt </dev/null

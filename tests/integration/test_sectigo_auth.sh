@@ -94,12 +94,21 @@ assert_rc 14 "production endpoint in testing"
 assert_contains "$ERR" "localhost in testing mode"
 run env SECTIGO_ENVIRONMENT=staging SECTIGO_ENDPOINT=https://iot.sectigo.com sectigo licenses
 assert_rc 14 "sectigo.com in staging"
+# Plain http outside testing, as the reference allows (its compose file runs its staging
+# server on http): allowed, with one warning line; never in production.
 run env SECTIGO_ENVIRONMENT=staging sectigo licenses
-assert_rc 14 "plain http in staging"
+assert_rc 0 "plain http in staging"
+assert_eq "$ERR" "sectigo licenses: warning: $EMU_URL is plain http: the password and tokens cross the network unencrypted" "staging http warning"
+run env SECTIGO_ENVIRONMENT=docker sectigo licenses
+assert_rc 0 "plain http in docker"
+assert_contains "$ERR" "is plain http"
+run sectigo licenses
+assert_eq "$ERR" "" "no warning in testing"
 run sectigo -E bogus licenses
 assert_rc 3 "unknown environment"
 run env -u SECTIGO_ENDPOINT -u SECTIGO_ENVIRONMENT sectigo -e "$EMU_URL" licenses
 assert_rc 14 "default environment is production"
+assert_contains "$ERR" "must use https in production, not http"
 run sectigo -E testing -e "$EMU_URL" licenses
 assert_rc 0 "flags -E and -e"
 ok "environment guard"

@@ -16,7 +16,7 @@ done
 ok "--help on every command"
 run sectigo --version
 assert_rc 0 "--version"
-assert_contains "$OUT" "sectigo (trisa-certkit) "
+assert_eq "$OUT" "sectigo version $(sed -n 's/^project(trisa-certkit VERSION \([0-9.]*\).*/\1/p' "$TRISA_SOURCE_DIR/CMakeLists.txt") (trisa-certkit)"
 run sectigo frobnicate
 assert_rc 2 "unknown command"
 run sectigo batches

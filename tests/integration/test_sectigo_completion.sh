@@ -17,5 +17,8 @@ assert_eq "$(complete_words sectigo --env st)" "staging " "environment values"
 assert_eq "$(complete_words sectigo batches --s)" "--status " "command option"
 assert_eq "$(complete_words sectigo revoke -r cess)" "cessationofoperation " "reason"
 assert_eq "$(complete_words sectigo --ver)" "--version " "global option"
+assert_eq "$(complete_words sectigo he)" "help " "the help command"
+assert_eq "$(complete_words sectigo help cre)" "create " "help COMMAND"
+assert_eq "$(complete_words sectigo -E=testing li)" "licenses " "command after -E=VALUE"
 ok "bash completion"
 done_testing

@@ -72,7 +72,7 @@ assert_eq "$ERR" "trisa-csr: error: bad.conf:18: [v3ext_req] subjectAltName: no 
 sed 's/serverAuth/serverAuthentication/' "$CONF" >bad.conf
 run trisa-csr -config bad.conf -keyout key.pem -out req.csr
 assert_rc 3 "bad EKU"
-assert_eq "$ERR" "trisa-csr: error: bad.conf:17: [v3ext_req] extendedKeyUsage: unknown extendedKeyUsage word 'serverAuthentication'"
+assert_eq "$ERR" "trisa-csr: error: bad.conf:17: [v3ext_req] extendedKeyUsage: unknown extendedKeyUsage word 'serverAuthentication' (expected serverAuth, clientAuth, or a dotted OID)"
 sed 's/^distinguished_name = dn_req/distinguished_name = subject/' "$CONF" >bad.conf
 run trisa-csr -config bad.conf -keyout key.pem -out req.csr
 assert_rc 3 "missing section"

@@ -12,10 +12,15 @@ ok "init writes a template with the CN and its DNS name"
 
 run trisa-csr -config my.conf -keyout key.pem -out req.csr
 assert_rc 3 "unfilled template"
-line=$(grep -n '^O = ' my.conf | cut -d: -f1)
-assert_eq "$ERR" "trisa-csr: error: my.conf:$line: [dn_req] O: placeholder '<legal name of your organisation>' not filled in"
+# Every unfilled placeholder in one run (not one per run), each with its line, then exit 3.
+l() { grep -n "^$1 = " my.conf | cut -d: -f1; }
+assert_eq "$ERR" "trisa-csr: error: my.conf:$(l O): [dn_req] O: placeholder '<legal name of your organisation>' not filled in
+trisa-csr: error: my.conf:$(l L): [dn_req] L: placeholder '<city>' not filled in
+trisa-csr: error: my.conf:$(l ST): [dn_req] ST: placeholder '<state or province>' not filled in
+trisa-csr: error: my.conf:$(l C): [dn_req] C: placeholder '<two-letter country code>' not filled in"
 assert_missing key.pem
-ok "the template is refused while a placeholder remains"
+assert_missing req.csr
+ok "the template is refused while placeholders remain, all of them named in one run"
 
 sed -i -e 's/^O = .*/O = Example VASP/' -e 's/^L = .*/L = Berlin/' \
     -e 's/^ST = .*/ST = Berlin/' -e 's/^C = .*/C = DE/' my.conf

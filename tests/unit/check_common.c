@@ -1,8 +1,13 @@
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -177,11 +182,17 @@ START_TEST(atomic_write_does_not_follow_a_planted_symlink)
     ck_assert_int_eq(symlink(victim, f), 0);
     /* Without REPLACE the link counts as an existing file. */
     ck_assert_int_eq(trisa_file_write_atomic(f, "x", 1, 0600, 0), TRISA_EEXISTS);
-    /* With REPLACE the link itself is replaced, never the file it points to. */
-    ck_assert_int_eq(trisa_file_write_atomic(f, "x", 1, 0600, TRISA_WRITE_REPLACE), 0);
+    /* With REPLACE neither the link nor the file it points to is replaced. */
+    ck_assert_int_eq(trisa_file_write_atomic(f, "x", 1, 0600, TRISA_WRITE_REPLACE), TRISA_EINVAL);
+    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "is a symbolic link"));
     ck_assert_int_eq(trisa_file_read(&back, NULL, victim, 100), 0);
     ck_assert_str_eq((char *)back, "untouched");
     free(back);
+    {
+        struct stat st;
+        ck_assert_int_eq(lstat(f, &st), 0);
+        ck_assert(S_ISLNK(st.st_mode));
+    }
     tu_rmtree(dir);
     free(victim);
     free(f);
@@ -202,6 +213,24 @@ START_TEST(atomic_write_into_missing_folder_fails_and_leaves_nothing)
 }
 END_TEST
 
+START_TEST(file_read_with_no_limit_reads_the_whole_file)
+{
+    char *dir = tu_tmpdir();
+    char *f = tu_path(dir, "f");
+    unsigned char *back = NULL;
+    size_t n = 0;
+    tu_write(f, "0123456789");
+    /* SIZE_MAX ("no limit") must not wrap the buffer size to 0. */
+    ck_assert_int_eq(trisa_file_read(&back, &n, f, SIZE_MAX), 0);
+    ck_assert_int_eq(n, 10);
+    ck_assert_str_eq((char *)back, "0123456789");
+    free(back);
+    tu_rmtree(dir);
+    free(f);
+    free(dir);
+}
+END_TEST
+
 START_TEST(file_read_refuses_files_over_the_limit)
 {
     char *dir = tu_tmpdir();
@@ -210,7 +239,7 @@ START_TEST(file_read_refuses_files_over_the_limit)
     tu_write(f, "0123456789");
     ck_assert_int_eq(trisa_file_read(&back, NULL, f, 9), TRISA_ETOOBIG);
     ck_assert_ptr_null(back);
-    ck_assert_int_eq(trisa_file_read(&back, NULL, dir, 9), TRISA_EIO);
+    ck_assert_int_eq(trisa_file_read(&back, NULL, dir, 9), TRISA_EINVAL);
     ck_assert_int_eq(trisa_file_read(&back, NULL, "/nonexistent", 9), TRISA_ENOTFOUND);
     tu_rmtree(dir);
     free(f);
@@ -249,6 +278,316 @@ START_TEST(parse_long_accepts_only_whole_numbers_in_range)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------- */
+/* Inputs that are not regular files, outputs that are not, sets of files              */
+
+START_TEST(file_read_refuses_a_fifo_without_waiting_for_a_writer)
+{
+    char *dir = tu_tmpdir();
+    char *fifo = tu_path(dir, "trisa.conf");
+    unsigned char *back = NULL;
+    char want[4200];
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    /* Nobody ever writes: the old open() blocked here until the test's timeout. */
+    alarm(5);
+    ck_assert_int_eq(trisa_file_read(&back, NULL, fifo, 100), TRISA_EINVAL);
+    alarm(0);
+    snprintf(want, sizeof(want), "%s: not a regular file (a FIFO)", fifo);
+    ck_assert_str_eq(trisa_error_last(), want);
+    ck_assert_ptr_null(back);
+    tu_rmtree(dir);
+    free(fifo);
+    free(dir);
+}
+END_TEST
+
+START_TEST(file_read_with_the_largest_limit_does_not_wrap)
+{
+    char *dir = tu_tmpdir();
+    char *f = tu_path(dir, "f");
+    unsigned char *back = NULL;
+    size_t n = 0;
+    tu_write(f, "0123456789");
+    ck_assert_int_eq(trisa_file_read(&back, &n, f, SIZE_MAX), 0);
+    ck_assert_uint_eq(n, 10);
+    ck_assert_str_eq((char *)back, "0123456789");
+    free(back);
+    ck_assert_int_eq(trisa_file_read(&back, &n, f, SIZE_MAX - 1), 0);
+    ck_assert_uint_eq(n, 10);
+    free(back);
+    /* Exactly the limit is fine; one byte more is not. */
+    ck_assert_int_eq(trisa_file_read(&back, &n, f, 10), 0);
+    free(back);
+    ck_assert_int_eq(trisa_file_read(&back, &n, f, 0), TRISA_ETOOBIG);
+    tu_rmtree(dir);
+    free(f);
+    free(dir);
+}
+END_TEST
+
+/* A reader for a FIFO: returns what it read (caller frees). */
+typedef struct fifo_reader {
+    const char *path;
+    char got[256];
+} fifo_reader;
+
+static void *read_fifo(void *arg)
+{
+    fifo_reader *r = arg;
+    int fd = open(r->path, O_RDONLY);
+    ssize_t n = fd >= 0 ? read(fd, r->got, sizeof(r->got) - 1) : -1;
+    r->got[n > 0 ? n : 0] = '\0';
+    if (fd >= 0) {
+        close(fd);
+    }
+    return NULL;
+}
+
+START_TEST(atomic_write_writes_into_a_fifo_and_never_replaces_it)
+{
+    char *dir = tu_tmpdir();
+    char *fifo = tu_path(dir, "out.csr");
+    fifo_reader r = {fifo, ""};
+    pthread_t t;
+    struct stat st;
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    /* Nobody reads: an error at once, not a hang. */
+    alarm(5);
+    ck_assert_int_eq(trisa_file_write_atomic(fifo, "x", 1, 0644, TRISA_WRITE_REPLACE), TRISA_EIO);
+    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "no process reads from this FIFO"));
+    ck_assert_int_eq(pthread_create(&t, NULL, read_fifo, &r), 0);
+    /* The reader opens the FIFO when it gets to run; until then there is none. */
+    for (int i = 0; i < 500; i++) {
+        if (trisa_file_write_atomic(fifo, "CSR\n", 4, 0644, 0) == 0) {
+            break;
+        }
+        ck_assert_int_eq(trisa_error_last_code(), TRISA_EIO);
+        usleep(10000);
+    }
+    pthread_join(t, NULL);
+    alarm(0);
+    ck_assert_str_eq(r.got, "CSR\n");
+    ck_assert_int_eq(lstat(fifo, &st), 0);
+    ck_assert(S_ISFIFO(st.st_mode));
+    ck_assert_int_eq(count_entries(dir), 1);
+    tu_rmtree(dir);
+    free(fifo);
+    free(dir);
+}
+END_TEST
+
+START_TEST(atomic_write_to_a_character_device_writes_through_it)
+{
+    char *dir = tu_tmpdir();
+    char *null = tu_path(dir, "null");
+    char *link = tu_path(dir, "stdout");
+    struct stat st;
+    /* A private copy of /dev/null (1, 3), so that the old behaviour, replacing the node
+     * with a file, could do no harm here. */
+    if (mknod(null, S_IFCHR | 0666, makedev(1, 3)) != 0) {
+        fprintf(stderr, "skipped: cannot make a device node here\n");
+        tu_rmtree(dir);
+        free(null);
+        free(link);
+        free(dir);
+        return;
+    }
+    ck_assert_int_eq(trisa_file_write_atomic(null, "gone", 4, 0644, TRISA_WRITE_REPLACE), 0);
+    ck_assert_int_eq(trisa_file_write_atomic(null, "gone", 4, 0644, 0), 0);
+    ck_assert_int_eq(lstat(null, &st), 0);
+    ck_assert(S_ISCHR(st.st_mode));
+    /* Through a symbolic link, as /dev/stdout is one. */
+    ck_assert_int_eq(symlink(null, link), 0);
+    ck_assert_int_eq(trisa_file_write_atomic(link, "gone", 4, 0644, TRISA_WRITE_REPLACE), 0);
+    ck_assert_int_eq(lstat(link, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    ck_assert_int_eq(count_entries(dir), 2);
+    tu_rmtree(dir);
+    free(null);
+    free(link);
+    free(dir);
+}
+END_TEST
+
+START_TEST(atomic_write_refuses_a_folder_as_the_file)
+{
+    char *dir = tu_tmpdir();
+    char want[4200];
+    ck_assert_int_eq(trisa_file_write_atomic(dir, "x", 1, 0644, TRISA_WRITE_REPLACE), TRISA_EINVAL);
+    snprintf(want, sizeof(want), "%s: is a folder, not a file (not replaced)", dir);
+    ck_assert_str_eq(trisa_error_last(), want);
+    ck_assert_int_eq(trisa_file_check_target(dir, TRISA_WRITE_REPLACE), TRISA_EINVAL);
+    ck_assert_int_eq(count_entries(dir), 0);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+static char *slurp(const char *path)
+{
+    unsigned char *b = NULL;
+    ck_assert_int_eq(trisa_file_read(&b, NULL, path, 1 << 20), 0);
+    return (char *)b;
+}
+
+START_TEST(file_set_writes_all_files_or_leaves_every_old_one)
+{
+    char *dir = tu_tmpdir();
+    char *key = tu_path(dir, "key.pem"), *csr = tu_path(dir, "req.csr");
+    char *folder = tu_path(dir, "all.csr");
+    char *missing = tu_path(dir, "no/such/dir/x");
+    trisa_file_set *set = NULL;
+    char *got;
+
+    tu_write(key, "old key");
+    tu_write(csr, "old csr");
+    ck_assert_int_eq(mkdir(folder, 0755), 0);
+    /* A folder where a file should go: refused before anything is written. */
+    ck_assert_int_eq(trisa_file_set_new(&set), 0);
+    ck_assert_int_eq(trisa_file_set_add(set, csr, "new csr", 7, 0644, TRISA_WRITE_REPLACE), 0);
+    ck_assert_int_eq(trisa_file_set_add(set, key, "new key", 7, 0600, TRISA_WRITE_REPLACE), 0);
+    ck_assert_int_eq(trisa_file_set_add(set, folder, "both", 4, 0644, TRISA_WRITE_REPLACE), 0);
+    ck_assert_int_eq(trisa_file_set_add(set, key, "again", 5, 0600, 0), TRISA_EINVAL);
+    ck_assert_int_eq(trisa_file_set_commit(set), TRISA_EINVAL);
+    trisa_file_set_free(set);
+    /* A write that fails after the others were made (here: no such folder). */
+    ck_assert_int_eq(trisa_file_set_new(&set), 0);
+    ck_assert_int_eq(trisa_file_set_add(set, csr, "new csr", 7, 0644, TRISA_WRITE_REPLACE), 0);
+    ck_assert_int_eq(trisa_file_set_add(set, key, "new key", 7, 0600, TRISA_WRITE_REPLACE), 0);
+    ck_assert_int_eq(trisa_file_set_add(set, missing, "both", 4, 0644, 0), 0);
+    ck_assert_int_eq(trisa_file_set_commit(set), TRISA_EIO);
+    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "no/such/dir/x: cannot create"));
+    trisa_file_set_free(set);
+    got = slurp(key);
+    ck_assert_str_eq(got, "old key");
+    free(got);
+    got = slurp(csr);
+    ck_assert_str_eq(got, "old csr");
+    free(got);
+    ck_assert_int_eq(count_entries(dir), 3); /* no temporary or kept file left */
+    /* And when everything can be written, all of it is. */
+    ck_assert_int_eq(trisa_file_set_new(&set), 0);
+    ck_assert_int_eq(trisa_file_set_add(set, csr, "new csr", 7, 0644, TRISA_WRITE_REPLACE), 0);
+    ck_assert_int_eq(trisa_file_set_add(set, key, "new key", 7, 0600, TRISA_WRITE_REPLACE), 0);
+    ck_assert_int_eq(trisa_file_set_commit(set), 0);
+    trisa_file_set_free(set);
+    got = slurp(key);
+    ck_assert_str_eq(got, "new key");
+    free(got);
+    ck_assert_int_eq(tu_mode(key), 0600);
+    ck_assert_int_eq(count_entries(dir), 3);
+    tu_rmtree(dir);
+    free(key);
+    free(csr);
+    free(folder);
+    free(missing);
+    free(dir);
+}
+END_TEST
+
+/* The disk fills up (RLIMIT_FSIZE) while the second file is written: the first, already
+ * written under its temporary name, never replaces the old one. */
+START_TEST(file_set_keeps_the_old_key_when_the_disk_fills_up)
+{
+    char *dir = tu_tmpdir();
+    char *csr = tu_path(dir, "req.csr"), *key = tu_path(dir, "key.pem");
+    char big[4096];
+    trisa_file_set *set = NULL;
+    struct rlimit rl = {2048, 2048};
+    char *got;
+
+    memset(big, 'K', sizeof(big));
+    tu_write(csr, "old csr");
+    tu_write(key, "old key");
+    signal(SIGXFSZ, SIG_IGN);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    ck_assert_int_eq(trisa_file_set_new(&set), 0);
+    ck_assert_int_eq(trisa_file_set_add(set, csr, "new csr", 7, 0644, TRISA_WRITE_REPLACE), 0);
+    ck_assert_int_eq(trisa_file_set_add(set, key, big, sizeof(big), 0600, TRISA_WRITE_REPLACE), 0);
+    ck_assert_int_eq(trisa_file_set_commit(set), TRISA_EIO);
+    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "key.pem: cannot write: File too large"));
+    trisa_file_set_free(set);
+    got = slurp(csr);
+    ck_assert_str_eq(got, "old csr");
+    free(got);
+    got = slurp(key);
+    ck_assert_str_eq(got, "old key");
+    free(got);
+    ck_assert_int_eq(count_entries(dir), 2);
+    tu_rmtree(dir);
+    free(csr);
+    free(key);
+    free(dir);
+}
+END_TEST
+
+START_TEST(mkdir_p_makes_every_missing_parent)
+{
+    char *dir = tu_tmpdir();
+    char *deep = tu_path(dir, "a/b//c/");
+    char *file = tu_path(dir, "a/f");
+    char *under = tu_path(dir, "a/f/g");
+    struct stat st;
+    ck_assert_int_eq(trisa_mkdir_p(deep, 0700), 0);
+    ck_assert_int_eq(stat(deep, &st), 0);
+    ck_assert(S_ISDIR(st.st_mode));
+    ck_assert_int_eq(trisa_mkdir_p(deep, 0700), 0); /* again: nothing to do */
+    tu_write(file, "x");
+    ck_assert_int_eq(trisa_mkdir_p(under, 0700), TRISA_EINVAL);
+    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "a/f: exists and is not a folder"));
+    ck_assert_int_eq(trisa_mkdir_p("", 0700), TRISA_EINVAL);
+    tu_rmtree(dir);
+    free(deep);
+    free(file);
+    free(under);
+    free(dir);
+}
+END_TEST
+
+static const struct {
+    const char *in, *out;
+} printable_cases[] = {
+    {"plain.p12", "plain.p12"},
+    {"\x1b[2Jx.pem", "\\x1b[2Jx.pem"}, /* ESC would clear the screen */
+    {"evil\xe2\x80\xae"
+     "mep.p12",
+     "evil\\u202Emep.p12"},                   /* U+202E reverses the line */
+    {"caf\xc3\xa9.pem", "caf\xc3\xa9.pem"},   /* printable UTF-8 stays */
+    {"bad\xff\xc3.pem", "bad\\xff\\xc3.pem"}, /* not UTF-8 */
+    {"nb\xc2\xa0sp", "nb\\u00A0sp"},          /* U+00A0 is made visible */
+    {"\xef\xbb\xbf"
+     "bom",
+     "\\uFEFFbom"}, /* BOM */
+    {"over\xc0\xaf"
+     "long",
+     "over\\xc0\\xaf"
+     "long"}, /* overlong '/' */
+    {"bell\x07", "bell\\x07"},
+};
+
+START_TEST(printable_escapes_what_a_terminal_would_act_on)
+{
+    char out[160];
+    ck_assert_str_eq(trisa_printable(out, sizeof(out), printable_cases[_i].in),
+                     printable_cases[_i].out);
+}
+END_TEST
+
+START_TEST(printable_cuts_long_names_on_a_character_boundary)
+{
+    char in[400], out[20];
+    for (size_t i = 0; i + 2 < sizeof(in); i += 2) {
+        in[i] = '\xc3';
+        in[i + 1] = '\xa9';
+    }
+    in[sizeof(in) - 2] = '\0';
+    trisa_printable(out, sizeof(out), in);
+    ck_assert_uint_le(strlen(out), 19);
+    ck_assert_str_eq(out + strlen(out) - 3, "...");
+    ck_assert_int_ne((unsigned char)out[strlen(out) - 4], 0xc3); /* no half character */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("common");
@@ -264,8 +603,20 @@ int main(void)
     tcase_add_test(tc, atomic_write_does_not_follow_a_planted_symlink);
     tcase_add_test(tc, atomic_write_into_missing_folder_fails_and_leaves_nothing);
     tcase_add_test(tc, file_read_refuses_files_over_the_limit);
+    tcase_add_test(tc, file_read_with_no_limit_reads_the_whole_file);
     tcase_add_test(tc, buf_grows_formats_and_detaches);
     tcase_add_test(tc, parse_long_accepts_only_whole_numbers_in_range);
+    tcase_add_test(tc, file_read_refuses_a_fifo_without_waiting_for_a_writer);
+    tcase_add_test(tc, file_read_with_the_largest_limit_does_not_wrap);
+    tcase_add_test(tc, atomic_write_writes_into_a_fifo_and_never_replaces_it);
+    tcase_add_test(tc, atomic_write_to_a_character_device_writes_through_it);
+    tcase_add_test(tc, atomic_write_refuses_a_folder_as_the_file);
+    tcase_add_test(tc, file_set_writes_all_files_or_leaves_every_old_one);
+    tcase_add_test(tc, file_set_keeps_the_old_key_when_the_disk_fills_up);
+    tcase_add_test(tc, mkdir_p_makes_every_missing_parent);
+    tcase_add_loop_test(tc, printable_escapes_what_a_terminal_would_act_on, 0,
+                        sizeof(printable_cases) / sizeof(printable_cases[0]));
+    tcase_add_test(tc, printable_cuts_long_names_on_a_character_boundary);
     suite_add_tcase(s, tc);
     return tu_run(s) == 0 ? 0 : 1;
 }

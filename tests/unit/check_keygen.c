@@ -1,8 +1,14 @@
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <check.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/dsa.h>
+#include <openssl/rsa.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -341,6 +347,203 @@ START_TEST(fingerprint_is_sha256_of_the_der_public_key)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------- */
+/* Hostile encrypted keys: the cost is read before anything is derived                */
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* An EncryptedPrivateKeyInfo with this algorithm and junk for the encrypted key: making
+ * one costs nothing (nothing is derived), reading one used to cost minutes. */
+static char *hostile_p8(X509_ALGOR *alg, int pem, size_t *len)
+{
+    X509_SIG *sig = X509_SIG_new();
+    X509_ALGOR *palg;
+    ASN1_OCTET_STRING *data;
+    unsigned char junk[64];
+    BIO *b = BIO_new(BIO_s_mem());
+    char *mem, *out;
+    long n;
+    memset(junk, 0x5a, sizeof(junk));
+    ck_assert_ptr_nonnull(alg);
+    X509_SIG_getm(sig, &palg, &data);
+    ck_assert_int_eq(X509_ALGOR_copy(palg, alg), 1);
+    ck_assert_int_eq(ASN1_OCTET_STRING_set(data, junk, sizeof(junk)), 1);
+    ck_assert_int_eq(pem ? PEM_write_bio_PKCS8(b, sig) : i2d_PKCS8_bio(b, sig), 1);
+    n = BIO_get_mem_data(b, &mem);
+    out = malloc((size_t)n + 1);
+    memcpy(out, mem, (size_t)n);
+    out[n] = '\0';
+    *len = (size_t)n;
+    BIO_free(b);
+    X509_SIG_free(sig);
+    X509_ALGOR_free(alg);
+    return out;
+}
+
+static X509_ALGOR *pbes2(int iter)
+{
+    unsigned char salt[16] = {1, 2, 3};
+    return PKCS5_pbe2_set_iv(EVP_aes_256_cbc(), iter, salt, sizeof(salt), NULL, NID_hmacWithSHA256);
+}
+
+static X509_ALGOR *pkcs12_pbe(int iter)
+{
+    unsigned char salt[8] = {1, 2, 3};
+    return PKCS5_pbe_set(NID_pbe_WithSHA1And3_Key_TripleDES_CBC, iter, salt, sizeof(salt));
+}
+
+static X509_ALGOR *scrypt(uint64_t n, uint64_t r, uint64_t p)
+{
+    unsigned char salt[16] = {1, 2, 3};
+    return PKCS5_pbe2_set_scrypt(EVP_aes_256_cbc(), salt, sizeof(salt), NULL, n, r, p);
+}
+
+START_TEST(decode_refuses_a_huge_iteration_count_before_deriving)
+{
+    static const struct {
+        const char *what;
+        int pem;
+        const char *message;
+    } cases[] = {
+        {"PBES2/PBKDF2 2^31-1, PEM", 1,
+         "k.pem: the key's PBKDF2 asks for 2147483647 iterations; at most 1000000 are accepted "
+         "(trisa-csr writes 600000)"},
+        {"PBES2/PBKDF2 2^31-1, DER", 0,
+         "k.pem: the key's PBKDF2 asks for 2147483647 iterations; at most 1000000 are accepted "
+         "(trisa-csr writes 600000)"},
+        {"PKCS#12 PBE 2^31-1", 1,
+         "k.pem: the key's PBE asks for 2147483647 iterations; at most 1000000 are accepted "
+         "(trisa-csr writes 600000)"},
+        {"PBKDF2 1000001", 1,
+         "k.pem: the key's PBKDF2 asks for 1000001 iterations; at most 1000000 are accepted "
+         "(trisa-csr writes 600000)"},
+        {"scrypt N=16384 r=8 p=1024", 1,
+         "k.pem: the key's scrypt asks for 134217728 iterations; at most 1000000 are accepted "
+         "(trisa-csr writes 600000)"},
+    };
+    X509_ALGOR *alg = _i == 2   ? pkcs12_pbe(0x7fffffff)
+                      : _i == 3 ? pbes2(1000001)
+                      : _i == 4 ? scrypt(16384, 8, 1024)
+                                : pbes2(0x7fffffff);
+    size_t len = 0;
+    char *der = hostile_p8(alg, cases[_i].pem, &len);
+    EVP_PKEY *k = NULL;
+    double t0 = now_s(), took;
+    int rc = trisa_keygen_decode(&k, (unsigned char *)der, len, "any passphrase", "k.pem");
+    took = now_s() - t0;
+    ck_assert_msg(rc == TRISA_EKEY, "%s: rc %d: %s", cases[_i].what, rc, trisa_error_last());
+    ck_assert_str_eq(trisa_error_last(), cases[_i].message);
+    ck_assert_ptr_null(k);
+    /* Refused, not derived: 2^31-1 iterations take minutes; the check, microseconds. */
+    ck_assert_msg(took < 1.0, "%s: %.3f s", cases[_i].what, took);
+    /* Without a passphrase too: the count comes first. */
+    ck_assert_int_eq(trisa_keygen_decode(&k, (unsigned char *)der, len, NULL, "k.pem"), TRISA_EKEY);
+    free(der);
+}
+END_TEST
+
+START_TEST(decode_takes_ordinary_counts)
+{
+    /* openssl's 2048 and our 600000 pass the check (then junk fails to decrypt). */
+    size_t len = 0;
+    char *der = hostile_p8(pbes2(2048), 1, &len);
+    EVP_PKEY *k = NULL;
+    ck_assert_int_eq(trisa_keygen_decode(&k, (unsigned char *)der, len, "pw", "k.pem"),
+                     TRISA_EPASSWORD);
+    free(der);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------- */
+/* Keys trisa would never make                                                         */
+
+static EVP_PKEY *gen(const char *alg, const char *param, int bits, unsigned e)
+{
+    EVP_PKEY_CTX *ctx;
+    EVP_PKEY *k = NULL, *params = NULL;
+    if (strcmp(alg, "DSA") == 0) {
+        EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, "DSA", NULL);
+        ck_assert_int_eq(EVP_PKEY_paramgen_init(pctx), 1);
+        ck_assert_int_eq(EVP_PKEY_CTX_set_dsa_paramgen_bits(pctx, bits), 1);
+        ck_assert_int_eq(EVP_PKEY_paramgen(pctx, &params), 1);
+        EVP_PKEY_CTX_free(pctx);
+        ctx = EVP_PKEY_CTX_new_from_pkey(NULL, params, NULL);
+    } else {
+        ctx = EVP_PKEY_CTX_new_from_name(NULL, alg, NULL);
+    }
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_int_eq(EVP_PKEY_keygen_init(ctx), 1);
+    if (param != NULL) {
+        ck_assert_int_eq(EVP_PKEY_CTX_set_group_name(ctx, param), 1);
+    }
+    if (strncmp(alg, "RSA", 3) == 0) {
+        BIGNUM *bn = BN_new();
+        BN_set_word(bn, e);
+        ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, bits), 1);
+        ck_assert_int_eq(EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx, bn), 1);
+        BN_free(bn);
+    }
+    ck_assert_int_eq(EVP_PKEY_generate(ctx, &k), 1);
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(params);
+    return k;
+}
+
+static const struct {
+    const char *alg, *param;
+    int bits;
+    unsigned e;
+    const char *message; /* NULL: accepted */
+} odd_keys[] = {
+    {"RSA", NULL, 512, 65537,
+     "k.pem: RSA-512 is too weak: use RSA of 2048, 3072 or 4096 bits (or EC P-256 / P-384)"},
+    {"RSA", NULL, 1024, 65537,
+     "k.pem: RSA-1024 is too weak: use RSA of 2048, 3072 or 4096 bits (or EC P-256 / P-384)"},
+    {"RSA", NULL, 2560, 65537,
+     "k.pem: RSA-2560 is not a size trisa makes or Sectigo certifies: use 2048, 3072 or 4096 "
+     "bits"},
+    {"RSA", NULL, 2048, 3,
+     "k.pem: the RSA key's public exponent is below 65537 (or even): make a new key"},
+    {"RSA-PSS", NULL, 2048, 65537,
+     "k.pem: RSA-PSS keys are not supported (Sectigo certifies RSA and EC P-256 / P-384 keys): "
+     "make an RSA or EC key"},
+    {"EC", "secp256k1", 0, 0,
+     "k.pem: EC curve secp256k1 is not one TLS certificates use: use P-256 or P-384"},
+    {"EC", "P-224", 0, 0,
+     "k.pem: EC curve secp224r1 is not one TLS certificates use: use P-256 or P-384"},
+    {"EC", "P-521", 0, 0,
+     "k.pem: EC curve secp521r1 is not one TLS certificates use: use P-256 or P-384"},
+    {"ED25519", NULL, 0, 0,
+     "k.pem: ED25519 keys are not supported (Sectigo certifies RSA and EC P-256 / P-384 keys): "
+     "make an RSA or EC key"},
+    {"DSA", NULL, 2048, 0,
+     "k.pem: DSA keys are not supported (Sectigo certifies RSA and EC P-256 / P-384 keys): "
+     "make an RSA or EC key"},
+    {"RSA", NULL, 2048, 65537, NULL},
+    {"RSA", NULL, 3072, 65537, NULL},
+    {"EC", "P-256", 0, 0, NULL},
+    {"EC", "P-384", 0, 0, NULL},
+};
+
+START_TEST(check_refuses_keys_trisa_would_never_make_with_the_reason)
+{
+    EVP_PKEY *k = gen(odd_keys[_i].alg, odd_keys[_i].param, odd_keys[_i].bits, odd_keys[_i].e);
+    int rc = trisa_keygen_check(k, "k.pem");
+    if (odd_keys[_i].message == NULL) {
+        ck_assert_msg(rc == 0, "%s", trisa_error_last());
+    } else {
+        ck_assert_int_eq(rc, TRISA_EKEY);
+        ck_assert_str_eq(trisa_error_last(), odd_keys[_i].message);
+    }
+    EVP_PKEY_free(k);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("keygen");
@@ -365,6 +568,10 @@ int main(void)
     tcase_add_test(tc, save_writes_0600_and_never_replaces_without_the_flag);
     tcase_add_test(tc, load_reports_a_missing_file);
     tcase_add_test(tc, fingerprint_is_sha256_of_the_der_public_key);
+    tcase_add_loop_test(tc, decode_refuses_a_huge_iteration_count_before_deriving, 0, 5);
+    tcase_add_test(tc, decode_takes_ordinary_counts);
+    tcase_add_loop_test(tc, check_refuses_keys_trisa_would_never_make_with_the_reason, 0,
+                        sizeof(odd_keys) / sizeof(odd_keys[0]));
     suite_add_tcase(s, tc);
     return tu_run(s) == 0 ? 0 : 1;
 }

@@ -1,4 +1,5 @@
 /* pkcs12/: hostile ZIPs, member formats, key matching, chains, verification, writing. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -870,7 +871,7 @@ START_TEST(encrypted_key_file_needs_its_password)
     fclose(f);
     b = pem_bundle(p.leaf, p.inter, p.root);
     ck_assert_int_eq(trisa_bundle_add_key_file(b, path, NULL), TRISA_EPASSWORD);
-    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "give its password"));
+    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "encrypted and no passphrase was given"));
     ck_assert_int_eq(trisa_bundle_add_key_file(b, path, "wrong"), TRISA_EPASSWORD);
     ck_assert_int_eq(trisa_bundle_add_key_file(b, path, "kpass"), 0);
     ck_assert_int_eq(trisa_bundle_resolve(b), 0);
@@ -1091,6 +1092,523 @@ START_TEST(real_sectigo_bundle_without_legacy_provider_says_so)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------- */
+/* Hostile PKCS#12: iteration counts read before anything is derived, bags bounded      */
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* DER: the content length of the TLV at p and the size of its header. */
+static size_t der_len(const unsigned char *p, size_t *hl)
+{
+    size_t n = p[1];
+    if (n < 0x80) {
+        *hl = 2;
+        return n;
+    }
+    *hl = 2 + (n & 0x7f);
+    n = 0;
+    for (size_t i = 0; i < (size_t)(p[1] & 0x7f); i++) {
+        n = n << 8 | p[2 + i];
+    }
+    return n;
+}
+
+static void put_tlv(unsigned char **o, unsigned char tag, const unsigned char *c, size_t n)
+{
+    *(*o)++ = tag;
+    if (n < 0x80) {
+        *(*o)++ = (unsigned char)n;
+    } else if (n < 0x100) {
+        *(*o)++ = 0x81;
+        *(*o)++ = (unsigned char)n;
+    } else {
+        *(*o)++ = 0x82;
+        *(*o)++ = (unsigned char)(n >> 8);
+        *(*o)++ = (unsigned char)n;
+    }
+    memcpy(*o, c, n);
+    *o += n;
+}
+
+/* The same PFX with its MacData's iteration count set to iter (added when absent, as in
+ * Sectigo's bundles, where it is the DEFAULT 1): the MAC itself is not recomputed. */
+static bytes with_mac_iterations(bytes pfx, uint32_t iter)
+{
+    size_t hl, n = der_len(pfx.data, &hl), h2, hm, mn;
+    const unsigned char *c = pfx.data + hl, *mac, *q;
+    unsigned char *inner = malloc(pfx.len + 16), *macc = malloc(pfx.len + 16), *o, *m;
+    unsigned char it[6];
+    size_t itn = 0;
+    bytes r;
+    /* The count as a minimal DER INTEGER (iter < 2^31). */
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        unsigned char byte = (unsigned char)(iter >> shift);
+        if (itn == 0 && shift > 0 && byte == 0 && !((iter >> (shift - 8)) & 0x80)) {
+            continue;
+        }
+        it[2 + itn++] = byte;
+    }
+    it[0] = 0x02;
+    it[1] = (unsigned char)itn;
+    /* PFX ::= SEQUENCE { version, authSafe, macData } */
+    mac = c + der_len(c, &h2) + h2;
+    mac += der_len(mac, &h2) + h2;
+    ck_assert_int_eq(mac[0], 0x30);
+    mn = der_len(mac, &hm);
+    ck_assert_ptr_eq(mac + hm + mn, c + n);
+    /* MacData ::= SEQUENCE { mac DigestInfo, macSalt, iterations DEFAULT 1 } */
+    q = mac + hm;
+    q += der_len(q, &h2) + h2;
+    q += der_len(q, &h2) + h2;
+    m = macc;
+    memcpy(m, mac + hm, (size_t)(q - (mac + hm)));
+    m += q - (mac + hm);
+    memcpy(m, it, 2 + itn);
+    m += 2 + itn;
+    o = inner;
+    memcpy(o, c, (size_t)(mac - c));
+    o += mac - c;
+    put_tlv(&o, 0x30, macc, (size_t)(m - macc));
+    r.data = malloc(pfx.len + 32);
+    m = r.data;
+    put_tlv(&m, 0x30, inner, (size_t)(o - inner));
+    r.len = (size_t)(m - r.data);
+    free(inner);
+    free(macc);
+    return r;
+}
+
+/* A PKCS#12 of the pki made with `iter` iterations everywhere (3-byte counts). */
+static bytes p12_iter(pki *p, const char *pass, int iter)
+{
+    STACK_OF(X509) *ca = sk_X509_new_null();
+    PKCS12 *p12;
+    BIO *bio = BIO_new(BIO_s_mem());
+    sk_X509_push(ca, p->inter);
+    p12 = PKCS12_create(pass, "test", p->leaf_key, p->leaf, ca, NID_aes_256_cbc, NID_aes_256_cbc,
+                        iter, iter, 0);
+    ck_assert_ptr_nonnull(p12);
+    i2d_PKCS12_bio(bio, p12);
+    PKCS12_free(p12);
+    sk_X509_free(ca);
+    return bio_bytes(bio);
+}
+
+/* Patch the k-th PBKDF2 count (k = 0: the certificates' part, 1: the shrouded key) from
+ * 65536 to 8388607 and compute a valid MAC again (1 iteration, cheap). */
+static bytes patch_kdf_count(bytes a, int k, const char *pass)
+{
+    static const unsigned char from[5] = {0x02, 0x03, 0x01, 0x00, 0x00};
+    static const unsigned char to[5] = {0x02, 0x03, 0x7f, 0xff, 0xff};
+    const unsigned char *p;
+    PKCS12 *p12;
+    BIO *bio = BIO_new(BIO_s_mem());
+    int seen = 0;
+    for (size_t i = 0; i + 5 <= a.len; i++) {
+        if (memcmp(a.data + i, from, 5) == 0 && seen++ == k) {
+            memcpy(a.data + i, to, 5);
+        }
+    }
+    /* Two PBKDF2 counts and the MAC's: anything else means this test lost its way. */
+    ck_assert_int_eq(seen, 3);
+    p = a.data;
+    p12 = d2i_PKCS12(NULL, &p, (long)a.len);
+    ck_assert_ptr_nonnull(p12);
+    ck_assert_int_eq(PKCS12_set_mac(p12, pass, -1, NULL, 0, 1, EVP_sha256()), 1);
+    i2d_PKCS12_bio(bio, p12);
+    PKCS12_free(p12);
+    free(a.data);
+    return bio_bytes(bio);
+}
+
+static void assert_refused_fast(const zmember *m, size_t n, const char *pass, const char *want)
+{
+    double t0 = now_s(), took;
+    ck_assert_ptr_null(open_members(m, n, pass, TRISA_EBUNDLE));
+    took = now_s() - t0;
+    ck_assert_msg(strstr(trisa_error_last(), want) != NULL, "[%s] lacks [%s]", trisa_error_last(),
+                  want);
+    ck_assert_msg(took < 1.0, "took %.3f s", took);
+}
+
+START_TEST(p12_with_a_huge_mac_count_is_refused_before_deriving)
+{
+    pki p;
+    bytes a, h;
+    trisa_bundle *b = NULL;
+    double t0, took;
+    make_pki(&p, NULL, NULL, NULL);
+    a = p12_of(&p, "pw", 0);
+    h = with_mac_iterations(a, 0x7fffffff);
+    {
+        /* In a ZIP, with no password at all: the MAC key would be derived first. */
+        zmember m = {"hostile.p12", h.data, h.len, 0};
+        assert_refused_fast(&m, 1, NULL,
+                            "member 'hostile.p12': the MAC asks for 2147483647 iterations; at "
+                            "most 1000000 are accepted");
+    }
+    /* A bare .p12. */
+    ck_assert_int_eq(trisa_bundle_new(&b, NULL), 0);
+    t0 = now_s();
+    ck_assert_int_eq(trisa_bundle_add_member(b, "x.p12", h.data, h.len), TRISA_EBUNDLE);
+    took = now_s() - t0;
+    ck_assert_msg(took < 1.0, "took %.3f s", took);
+    trisa_bundle_free(b);
+    free(h.data);
+    /* The patch itself keeps the rest intact: with 2048 iterations it opens again. */
+    h = with_mac_iterations(a, 2048);
+    {
+        zmember m = {"ok.p12", h.data, h.len, 0};
+        b = open_members(&m, 1, "pw", 0);
+        trisa_bundle_free(b);
+    }
+    free(h.data);
+    free(a.data);
+    free_pki(&p);
+}
+END_TEST
+
+START_TEST(p12_with_a_huge_part_or_key_count_is_refused_even_with_a_good_mac)
+{
+    pki p;
+    bytes a;
+    make_pki(&p, NULL, NULL, NULL);
+    a = patch_kdf_count(p12_iter(&p, "pw", 65536), _i, "pw");
+    {
+        zmember m = {"x.p12", a.data, a.len, 0};
+        assert_refused_fast(&m, 1, "pw",
+                            _i == 0 ? "member 'x.p12': decrypting the certificates would take "
+                                      "8388607 iterations of PBKDF2; at most 1000000 are accepted"
+                                    : "member 'x.p12': decrypting the private key would take "
+                                      "8388607 iterations of PBKDF2; at most 1000000 are "
+                                      "accepted");
+    }
+    free(a.data);
+    free_pki(&p);
+}
+END_TEST
+
+START_TEST(p12_key_derivations_of_a_bundle_have_a_budget)
+{
+    pki p;
+    bytes a;
+    trisa_bundle *b = NULL;
+    int i, rc = 0;
+    make_pki(&p, NULL, NULL, NULL);
+    /* 250000 iterations each for the MAC (counted twice), the part and the key: four
+     * such members fill the budget of 4000000; the fifth is refused. */
+    a = p12_iter(&p, "pw", 250000);
+    {
+        trisa_bundle_options o = TRISA_BUNDLE_OPTIONS_INIT;
+        o.password = "pw";
+        ck_assert_int_eq(trisa_bundle_new(&b, &o), 0);
+    }
+    for (i = 0; i < 6 && rc == 0; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "m%d.p12", i);
+        rc = trisa_bundle_add_member(b, name, a.data, a.len);
+    }
+    ck_assert_int_eq(rc, TRISA_EBUNDLE);
+    ck_assert_int_eq(i, 5);
+    ck_assert_str_eq(trisa_error_last(),
+                     "member 'm4.p12': checking the MAC would take the bundle's key derivations "
+                     "over 4000000 iterations in all");
+    trisa_bundle_free(b);
+    free(a.data);
+    free_pki(&p);
+}
+END_TEST
+
+START_TEST(p12_with_too_many_bags_is_refused)
+{
+    pki p;
+    STACK_OF(X509) *ca = sk_X509_new_null();
+    PKCS12 *p12;
+    BIO *bio = BIO_new(BIO_s_mem());
+    bytes a;
+    make_pki(&p, NULL, NULL, NULL);
+    for (int i = 0; i < 300; i++) {
+        sk_X509_push(ca, p.inter);
+    }
+    /* Plain (unencrypted) bags, no MAC: nothing to derive, only to count. */
+    p12 = PKCS12_create(NULL, NULL, NULL, p.leaf, ca, -1, -1, 0, -1, 0);
+    ck_assert_ptr_nonnull(p12);
+    i2d_PKCS12_bio(bio, p12);
+    PKCS12_free(p12);
+    sk_X509_free(ca);
+    a = bio_bytes(bio);
+    {
+        zmember m = {"many.p12", a.data, a.len, 0};
+        assert_refused_fast(&m, 1, NULL, "member 'many.p12': more than 256 PKCS#12 bags");
+    }
+    free(a.data);
+    free_pki(&p);
+}
+END_TEST
+
+START_TEST(real_sectigo_bundle_patched_to_a_huge_mac_count_is_refused)
+{
+    bytes z = fixture(), p12 = {NULL, 0}, h;
+    trisa_bundle_zip *zip = NULL;
+    const char *name;
+    const unsigned char *data;
+    size_t len;
+    ck_assert_ptr_nonnull(z.data);
+    ck_assert_int_eq(trisa_bundle_zip_read(&zip, z.data, z.len, NULL), 0);
+    ck_assert_int_eq(trisa_bundle_zip_entry(zip, 0, &name, &data, &len), 0);
+    p12.data = malloc(len);
+    memcpy(p12.data, data, len);
+    p12.len = len;
+    /* Its MacData has no count (the DEFAULT 1): one is added. */
+    h = with_mac_iterations(p12, 0x7fffffff);
+    {
+        zmember m = {"api.bob.vaspbot.net.p12", h.data, h.len, 0};
+        assert_refused_fast(&m, 1, FIXTURE_PASSWORD,
+                            "member 'api.bob.vaspbot.net.p12': the MAC asks for 2147483647 "
+                            "iterations");
+    }
+    free(h.data);
+    /* With a count of 1 written out, it is the same bundle and opens. */
+    h = with_mac_iterations(p12, 1);
+    {
+        zmember m = {"api.bob.vaspbot.net.p12", h.data, h.len, 0};
+        trisa_bundle_free(open_members(&m, 1, FIXTURE_PASSWORD, 0));
+    }
+    free(h.data);
+    free(p12.data);
+    trisa_bundle_zip_free(zip);
+    free(z.data);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------- */
+/* Names from a hostile ZIP, inconsistent archives, CA:FALSE issuers                    */
+
+START_TEST(zip_entry_and_member_names_are_escaped_in_messages)
+{
+    zmember m = {"X[2Jevil.pem", pem_text, sizeof(pem_text) - 1, 0};
+    bytes z = make_zip(&m, 1);
+    /* libzip will not store an ESC in a name; a hostile archive has one anyway. */
+    ck_assert_int_eq(patch(&z, "X[2Jevil", "\x1b[2Jevil"), 2);
+    ck_assert_int_eq(zip_fails_with(z, NULL, "control character"), TRISA_EZIP);
+    ck_assert_str_eq(trisa_error_last(), "ZIP entry '\\x1b[2Jevil.pem': control character in name");
+    {
+        zmember g = {"cert\xe2\x80\xae"
+                     "21p.pem",
+                     "garbage!", 8, 0};
+        ck_assert_ptr_null(open_members(&g, 1, NULL, TRISA_EBUNDLE));
+        ck_assert_msg(strstr(trisa_error_last(), "member 'cert\\u202E21p.pem'") != NULL, "%s",
+                      trisa_error_last());
+        ck_assert_ptr_null(strstr(trisa_error_last(), "\xe2\x80\xae"));
+    }
+}
+END_TEST
+
+START_TEST(zip_whose_headers_disagree_names_the_entry)
+{
+    static const char body[] = "-----BEGIN CERTIFICATE-----\nabc\n";
+    zmember m[2] = {{"a.pem", body, sizeof(body) - 1, 4}, {"b.pem", body, sizeof(body) - 1, 4}};
+    bytes z = make_zip(m, 2);
+    /* The local header of b.pem says c.pem; the central directory still b.pem. */
+    unsigned char *local = NULL;
+    for (size_t i = 0; i + 5 <= z.len && local == NULL; i++) {
+        if (memcmp(z.data + i, "b.pem", 5) == 0) {
+            local = z.data + i;
+        }
+    }
+    ck_assert_ptr_nonnull(local);
+    local[0] = 'c';
+    ck_assert_int_eq(
+        zip_fails_with(z, NULL,
+                       "ZIP entry 'b.pem': its local header and the central directory disagree"),
+        TRISA_EZIP);
+}
+END_TEST
+
+START_TEST(an_intermediate_that_is_no_ca_is_reported_as_such)
+{
+    pki p;
+    trisa_bundle *b;
+    cert_spec inter = {"Not A CA",
+                       0,
+                       -1000 * DAY,
+                       1825 * DAY,
+                       NULL,
+                       NULL,
+                       "critical,digitalSignature,keyCertSign"};
+    cert_spec leaf = {"vasp.example", 0, -DAY, 365 * DAY, NULL, NULL, NULL};
+    make_pki(&p, NULL, NULL, NULL);
+    X509_free(p.inter);
+    X509_free(p.leaf);
+    p.inter = make_cert(&inter, p.int_key, p.root, p.root_key);
+    p.leaf = make_cert(&leaf, p.leaf_key, p.inter, p.int_key);
+    b = pem_bundle(p.leaf, p.inter, p.root);
+    ck_assert_int_eq(trisa_bundle_add_key(b, p.leaf_key), 0);
+    ck_assert_int_eq(trisa_bundle_resolve(b), TRISA_EVERIFY);
+    ck_assert_msg(strstr(trisa_error_last(), "certificate 'CN=Not A CA,O=Test VASP' (SHA-256 ") ==
+                      trisa_error_last(),
+                  "%s", trisa_error_last());
+    ck_assert_ptr_nonnull(strstr(trisa_error_last(), ") issued 'CN=vasp.example,O=Test VASP' but "
+                                                     "is not a CA (basicConstraints CA:FALSE or "
+                                                     "absent)"));
+    ck_assert_ptr_null(strstr(trisa_error_last(), "matches none of the keys"));
+    trisa_bundle_free(b);
+    free_pki(&p);
+}
+END_TEST
+
+START_TEST(trust_file_that_is_a_fifo_is_refused_at_once)
+{
+    pki p;
+    trisa_bundle *b;
+    trisa_bundle_verify_options vo = TRISA_BUNDLE_VERIFY_OPTIONS_INIT;
+    trisa_bundle_report *r = NULL;
+    char *dir = tu_tmpdir(), *fifo = tu_path(dir, "trust.pem"), want[4200];
+    make_pki(&p, NULL, NULL, NULL);
+    b = pem_bundle(p.leaf, p.inter, p.root);
+    ck_assert_int_eq(trisa_bundle_resolve(b), 0);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    vo.trust_file = fifo;
+    alarm(10);
+    ck_assert_int_eq(trisa_bundle_verify(&r, b, 0, &vo), TRISA_EINVAL);
+    alarm(0);
+    snprintf(want, sizeof(want), "trust file: %s: not a regular file (a FIFO)", fifo);
+    ck_assert_str_eq(trisa_error_last(), want);
+    ck_assert_ptr_null(r);
+    trisa_bundle_free(b);
+    tu_rmtree(dir);
+    free(fifo);
+    free(dir);
+    free_pki(&p);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------- */
+/* The one PKCS#12 builder, member types, times                                         */
+
+START_TEST(p12_build_makes_sectigo_and_modern_bundles_that_read_back)
+{
+    pki p;
+    X509 *chain[2];
+    unsigned char *der = NULL;
+    size_t len = 0;
+    const unsigned char *q;
+    PKCS12 *p12;
+    const ASN1_INTEGER *iter = NULL;
+    const X509_ALGOR *macalg = NULL;
+    STACK_OF(PKCS7) * safes;
+    trisa_bundle_p12_options o = TRISA_BUNDLE_P12_OPTIONS_INIT;
+    make_pki(&p, NULL, NULL, NULL);
+    chain[0] = p.inter;
+    chain[1] = p.root;
+    o.format = TRISA_P12_SECTIGO;
+    o.friendly_name = "vasp";
+    ck_assert_msg(trisa_bundle_p12_build(&der, &len, p.leaf_key, p.leaf, chain, 2, "pw", &o) == 0,
+                  "%s", trisa_error_last());
+    /* As Sectigo makes them: SHA-1 MAC of 1 iteration, certificates under 40-bit RC2. */
+    q = der;
+    p12 = d2i_PKCS12(NULL, &q, (long)len);
+    ck_assert_ptr_nonnull(p12);
+    PKCS12_get0_mac(NULL, &macalg, NULL, &iter, p12);
+    ck_assert(iter == NULL || ASN1_INTEGER_get(iter) == 1);
+    safes = PKCS12_unpack_authsafes(p12);
+    ck_assert_int_eq(OBJ_obj2nid(sk_PKCS7_value(safes, 0)->type), NID_pkcs7_encrypted);
+    ck_assert_int_eq(
+        OBJ_obj2nid(sk_PKCS7_value(safes, 0)->d.encrypted->enc_data->algorithm->algorithm),
+        NID_pbe_WithSHA1And40BitRC2_CBC);
+    sk_PKCS7_pop_free(safes, PKCS7_free);
+    PKCS12_free(p12);
+    {
+        zmember m = {"s.p12", der, len, 0};
+        trisa_bundle *b = open_members(&m, 1, "pw", 0);
+        ck_assert_uint_eq(trisa_bundle_cert_count(b), 3);
+        ck_assert_int_eq(trisa_bundle_resolve(b), 0);
+        ck_assert_int_eq(trisa_bundle_has_bundle_key(b, 0), 1);
+        trisa_bundle_free(b);
+    }
+    free(der);
+    /* Modern by default, the leaf's CN as friendly name. */
+    ck_assert_int_eq(trisa_bundle_p12_build(&der, &len, p.leaf_key, p.leaf, NULL, 0, NULL, NULL),
+                     0);
+    {
+        zmember m = {"m.p12", der, len, 0};
+        trisa_bundle_free(open_members(&m, 1, NULL, 0));
+    }
+    free(der);
+    /* A key that is not the certificate's. */
+    ck_assert_int_eq(trisa_bundle_p12_build(&der, &len, p.int_key, p.leaf, NULL, 0, "pw", NULL),
+                     TRISA_EINVAL);
+    ck_assert_str_eq(trisa_error_last(), "the key does not match the certificate");
+    ck_assert_ptr_null(der);
+    free_pki(&p);
+}
+END_TEST
+
+START_TEST(member_type_is_the_one_list_of_member_extensions)
+{
+    ck_assert_int_eq(trisa_bundle_member_type("a.p12"), TRISA_MEMBER_PKCS12);
+    ck_assert_int_eq(trisa_bundle_member_type("dir/A.PFX"), TRISA_MEMBER_PKCS12);
+    ck_assert_int_eq(trisa_bundle_member_type("c.pem"), TRISA_MEMBER_CERTS);
+    ck_assert_int_eq(trisa_bundle_member_type("c.crt"), TRISA_MEMBER_CERTS);
+    ck_assert_int_eq(trisa_bundle_member_type("c.cer"), TRISA_MEMBER_CERTS);
+    ck_assert_int_eq(trisa_bundle_member_type("c.der"), TRISA_MEMBER_CERTS);
+    ck_assert_int_eq(trisa_bundle_member_type("c.P7B"), TRISA_MEMBER_CERTS);
+    ck_assert_int_eq(trisa_bundle_member_type("c.p7c"), TRISA_MEMBER_CERTS);
+    ck_assert_int_eq(trisa_bundle_member_type("batch.zip"), TRISA_MEMBER_NONE);
+    ck_assert_int_eq(trisa_bundle_member_type("p12"), TRISA_MEMBER_NONE);
+    ck_assert_int_eq(trisa_bundle_member_type("a.p12/readme"), TRISA_MEMBER_NONE);
+    ck_assert_int_eq(trisa_bundle_member_type(NULL), TRISA_MEMBER_NONE);
+}
+END_TEST
+
+static const struct {
+    const char *text;
+    long long t; /* -1: refused */
+} times[] = {
+    {"2021-06-01", 1622505600},
+    {"2024-02-29", 1709164800},
+    {"2021-06-01T12:30:05Z", 1622550605},
+    {"@1622505600", 1622505600},
+    {"1970-01-02", 86400},
+    {"2021-02-30", -1},
+    {"2024-02-31", -1},
+    {"2023-02-29", -1},
+    {"2100-02-29", -1},
+    {"2021-04-31", -1},
+    {"2021-13-01", -1},
+    {"2021-00-10", -1},
+    {"1970-01-01", -1},
+    {"1970-01-01T00:00:00Z", -1},
+    {"@0", -1},
+    {"1969-12-31", -1},
+    {"2021-06-01T24:00:00Z", -1},
+    {"2021-06-01T12:60:00Z", -1},
+    {"2021-06-01T12:00:60Z", -1},
+    {"2021-6-1", -1},
+    {" 2021-06-01", -1},
+    {"2021-06-01T12:30:05", -1},
+    {"2021-06-01T12:30:05+01", -1},
+    {"yesterday", -1},
+};
+
+START_TEST(parse_time_refuses_dates_that_do_not_exist_and_the_epoch)
+{
+    time_t t = 0;
+    int rc = trisa_bundle_parse_time(&t, times[_i].text);
+    if (times[_i].t < 0) {
+        ck_assert_msg(rc == TRISA_EINVAL, "'%s' taken as %lld", times[_i].text, (long long)t);
+    } else {
+        ck_assert_msg(rc == 0, "'%s': %s", times[_i].text, trisa_error_last());
+        ck_assert_int_eq((long long)t, times[_i].t);
+    }
+}
+END_TEST
+
 static Suite *suite(int with_fixture)
 {
     Suite *s = suite_create("pkcs12");
@@ -1098,6 +1616,7 @@ static Suite *suite(int with_fixture)
     TCase *m = tcase_create("members");
     TCase *v = tcase_create("verify");
     TCase *w = tcase_create("write");
+    TCase *h = tcase_create("hostile");
     tcase_add_loop_test(z, zip_refuses_each_hostile_entry_naming_it, 0,
                         (int)(sizeof(hostile_names) / sizeof(hostile_names[0])));
     tcase_add_test(z, zip_refuses_duplicate_names);
@@ -1132,7 +1651,21 @@ static Suite *suite(int with_fixture)
     tcase_add_test(w, write_makes_the_files_and_refuses_to_replace_any);
     tcase_add_test(w, our_key_is_never_written);
     tcase_add_test(w, export_p12_modern_and_legacy_read_back);
+    tcase_add_test(h, p12_with_a_huge_mac_count_is_refused_before_deriving);
+    tcase_add_loop_test(h, p12_with_a_huge_part_or_key_count_is_refused_even_with_a_good_mac, 0, 2);
+    tcase_add_test(h, p12_key_derivations_of_a_bundle_have_a_budget);
+    tcase_add_test(h, p12_with_too_many_bags_is_refused);
+    tcase_add_test(h, zip_entry_and_member_names_are_escaped_in_messages);
+    tcase_add_test(h, zip_whose_headers_disagree_names_the_entry);
+    tcase_add_test(h, an_intermediate_that_is_no_ca_is_reported_as_such);
+    tcase_add_test(h, trust_file_that_is_a_fifo_is_refused_at_once);
+    tcase_add_test(h, p12_build_makes_sectigo_and_modern_bundles_that_read_back);
+    tcase_add_test(h, member_type_is_the_one_list_of_member_extensions);
+    tcase_add_loop_test(h, parse_time_refuses_dates_that_do_not_exist_and_the_epoch, 0,
+                        sizeof(times) / sizeof(times[0]));
+    tcase_set_timeout(h, 60);
     if (with_fixture) {
+        tcase_add_test(h, real_sectigo_bundle_patched_to_a_huge_mac_count_is_refused);
         tcase_add_test(w, real_sectigo_bundle_decrypts_builds_and_verifies_in_its_window);
         tcase_add_test(w, real_sectigo_bundle_wrong_password);
         tcase_add_test(w, real_sectigo_bundle_without_legacy_provider_says_so);
@@ -1142,6 +1675,7 @@ static Suite *suite(int with_fixture)
     suite_add_tcase(s, m);
     suite_add_tcase(s, v);
     suite_add_tcase(s, w);
+    suite_add_tcase(s, h);
     return s;
 }
 

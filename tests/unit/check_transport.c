@@ -162,7 +162,13 @@ static const struct {
     {"https://other.sectigo.com", "staging", TRISA_EENV},
     {"https://IOT.SECTIGO.COM", "staging", TRISA_EENV},
     {"https://iot.sectigo.com", "docker", TRISA_EENV},
-    {"http://sectigo.internal:8831", "docker", TRISA_EENV},
+    /* Plain http outside production, as the reference allows (its compose file runs its
+     * staging server as http://cathy:8831); never to a sectigo.com host. */
+    {"http://sectigo.internal:8831", "docker", 0},
+    {"http://cathy:8831", "docker", 0},
+    {"http://staging.example.org", "staging", 0},
+    {"http://iot.sectigo.com", "staging", TRISA_EENV},
+    {"http://localhost", "production", TRISA_EENV},
     {"https://sectigo.internal:8831", "docker", 0},
     {"http://localhost:1234", "testing", 0},
     {"http://127.0.0.1:1234", "testing", 0},
@@ -206,6 +212,26 @@ static const struct {
     {"attachment", NULL},
     {"attachment; prefilename=\"x.zip\"", NULL},
     {NULL, NULL},
+    /* RFC 6266 as Go's mime.ParseMediaType reads it. */
+    {"attachment; filename=a b.zip", NULL}, /* malformed: not "a" */
+    {"attachment; filename=certificate.zip", "certificate.zip"},
+    {"attachment; filename=\"x.zip\";", "x.zip"}, /* a trailing ';' is allowed */
+    {"attachment; filename*=UTF-8''%e2%82%ac%20rates.zip", "\xe2\x82\xac rates.zip"},
+    {"attachment; filename=\"plain.zip\"; filename*=UTF-8''ext.zip", "ext.zip"},
+    {"attachment; filename*=utf-8'en'ext.zip; filename=\"plain.zip\"", "ext.zip"},
+    {"attachment; filename*=iso-8859-1''x%e9.zip; filename=\"plain.zip\"", "plain.zip"},
+    {"attachment; filename*=UTF-8''bad%zz.zip; filename=\"plain.zip\"", "plain.zip"},
+    {"attachment; filename*=UTF-8''%2e%2e%2fevil.zip", NULL},
+    {"attachment; filename*=UTF-8''%ff.zip", NULL},                  /* not UTF-8 */
+    {"attachment; filename*=UTF-8''a%e2%80%aegpj.zip", NULL},        /* U+202E */
+    {"attachment; filename*=UTF-8''a%c2%85.zip", NULL},              /* a C1 control */
+    {"attachment; filename=\"a.zip\"; filename=\"b.zip\"", NULL},    /* given twice */
+    {"attachment; filename=\"a.zip\"; filename=\"a.zip\"", "a.zip"}, /* twice, equal */
+    {"filename=\"x.zip\"", NULL},                                    /* no type */
+    {"attachment filename=\"x.zip\"", NULL},
+    {"attachment; filename=\"a\\b.zip\"", NULL}, /* a backslash kept: a path */
+    {"attachment; filename=\"new\nline.zip\"", NULL},
+    {"attachment; size=3; FileName=\"Y.zip\"", "Y.zip"},
 };
 
 START_TEST(disposition_filename_refuses_paths_and_hidden_names)
@@ -408,7 +434,7 @@ START_TEST(find_items_print_in_reference_order)
                           "  \"totalCount\": 1,\n"
                           "  \"items\": [\n"
                           "    {\n"
-                          "      \"deviceId\": 3,\n"
+                          "      \"deviceId\": \"3\",\n"
                           "      \"commonName\": \"e.com\",\n"
                           "      \"serialNumber\": \"0A1B\",\n"
                           "      \"creationDate\": \"d\",\n"
@@ -508,6 +534,128 @@ START_TEST(unparsable_replies_are_api_errors)
     ck_assert_int_eq(sectigo_parse_balance(&bal, "\"x\""), TRISA_EAPI);
     ck_assert_int_eq(sectigo_parse_balance(&bal, "17"), 0);
     ck_assert_int_eq(bal, 17);
+}
+END_TEST
+
+/* ---- Paths, the JSON writer, deviceId, secrets -------------------------------------------------
+ */
+
+static const struct {
+    const char *dir, *name, *out;
+} joins[] = {
+    {".", "1.zip", "1.zip"},
+    {"./", "1.zip", "1.zip"},
+    {"certs/", "24.zip", "certs/24.zip"},
+    {"certs//sub/./", "24.zip", "certs/sub/24.zip"},
+    {"a/../b", "x.zip", "b/x.zip"},
+    {"../out", "x.zip", "../out/x.zip"},
+    {"/", "x.zip", "/x.zip"},
+    {"/tmp/../..", "x.zip", "/x.zip"},
+    {"", "x.zip", "x.zip"},
+};
+
+START_TEST(download_path_is_joined_as_go_filepath_join)
+{
+    char *got = sectigo_path_join(joins[_i].dir, joins[_i].name);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_str_eq(got, joins[_i].out);
+    free(got);
+}
+END_TEST
+
+START_TEST(writer_refuses_nesting_deeper_than_it_counts)
+{
+    trisa_buf b = TRISA_BUF_INIT;
+    gojson w;
+    gojson_init(&w, &b);
+    for (int i = 0; i < GOJSON_MAX_DEPTH + 5; i++) {
+        gojson_open(&w, '[');
+    }
+    ck_assert(b.failed);
+    for (int i = 0; i < GOJSON_MAX_DEPTH + 5; i++) {
+        gojson_close(&w, ']');
+    }
+    ck_assert_int_eq(w.depth, 0); /* opens and closes balance */
+    gojson_close(&w, ']');        /* one close too many: refused, not a negative depth */
+    ck_assert_int_eq(w.depth, 0);
+    trisa_buf_free(&b, 0);
+
+    gojson_init(&w, &b);
+    for (int i = 0; i < GOJSON_MAX_DEPTH; i++) {
+        gojson_open(&w, '[');
+    }
+    for (int i = 0; i < GOJSON_MAX_DEPTH; i++) {
+        gojson_close(&w, ']');
+    }
+    ck_assert(!b.failed);
+    trisa_buf_free(&b, 0);
+}
+END_TEST
+
+START_TEST(compact_writer_writes_request_bodies_as_go_marshal)
+{
+    const char *params[] = {"pkcs12Password", "p<w>",        "commonName", "e.com", "dNSName",
+                            "e.com",          "countryName", "US",         NULL};
+    trisa_buf b = TRISA_BUF_INIT;
+    gojson w;
+    gojson_init_compact(&w, &b);
+    gojson_open(&w, '{');
+    gojson_key(&w, "authorityId");
+    gojson_int(&w, 42);
+    gojson_key(&w, "profileParams");
+    gojson_string_map(&w, params);
+    gojson_key(&w, "empty");
+    gojson_string_map(&w, NULL);
+    gojson_close(&w, '}');
+    /* Map keys sorted byte-wise, as Go sorts them; HTML characters escaped. */
+    ck_assert_str_eq(b.data, "{\"authorityId\":42,\"profileParams\":{\"commonName\":\"e.com\","
+                             "\"countryName\":\"US\",\"dNSName\":\"e.com\","
+                             "\"pkcs12Password\":\"p\\u003cw\\u003e\"},\"empty\":{}}");
+    trisa_buf_free(&b, 0);
+}
+END_TEST
+
+static const struct {
+    const char *json, *printed;
+} device_ids[] = {
+    {"\"a185a9b9-2f6c-4d1e-9b7a-5c3e8f0d1a22\"", "\"a185a9b9-2f6c-4d1e-9b7a-5c3e8f0d1a22\""},
+    {"\"0042\"", "\"0042\""},
+    {"\"42\"", "\"42\""},
+    {"42", "\"42\""},
+    {"null", "\"\""},
+};
+
+START_TEST(device_id_is_a_string_and_a_number_prints_as_one)
+{
+    trisa_sectigo_find_result *r = NULL;
+    char body[256], expect[256], *out = NULL;
+    snprintf(body, sizeof(body), "{\"totalCount\":1,\"items\":[{\"deviceId\":%s}]}",
+             device_ids[_i].json);
+    ck_assert_int_eq(sectigo_parse_find_result(&r, body), 0);
+    ck_assert_int_eq(trisa_sectigo_find_result_json(&out, r), 0);
+    snprintf(expect, sizeof(expect), "      \"deviceId\": %s,\n", device_ids[_i].printed);
+    ck_assert_msg(strstr(out, expect) != NULL, "%s printed as %s", device_ids[_i].json, out);
+    free(out);
+    trisa_sectigo_find_result_free(r);
+}
+END_TEST
+
+START_TEST(secret_json_parses_like_json_c_and_refuses_garbage)
+{
+    enum json_tokener_error e;
+    struct json_object *o, *v;
+    char big[5000];
+    memset(big, 'A', sizeof(big));
+    memcpy(big, "{\"accessToken\":\"", 16);
+    memcpy(big + sizeof(big) - 3, "\"}", 3);
+    o = sectigo_json_parse_secret(big, &e);
+    ck_assert_int_eq(e, json_tokener_success);
+    ck_assert(json_object_object_get_ex(o, "accessToken", &v));
+    ck_assert_int_eq(json_object_get_string_len(v), (int)sizeof(big) - 19);
+    sectigo_json_put_secret(o);
+    ck_assert_ptr_null(sectigo_json_parse_secret("{\"a\":", &e));
+    ck_assert_int_ne(e, json_tokener_success);
+    ck_assert_ptr_null(sectigo_json_parse_secret("", &e));
 }
 END_TEST
 
@@ -786,7 +934,7 @@ START_TEST(download_is_written_atomically_under_a_safe_name)
     ck_assert_int_eq(trisa_sectigo_download(&path, c, 7, tmp, 0), 0);
     expect = tu_path(tmp, "batch-7.zip");
     ck_assert_str_eq(path, expect);
-    ck_assert_int_eq(tu_mode(path), 0644);
+    ck_assert_int_eq(tu_mode(path), 0600); /* a server-made key may be inside */
     free(path);
     free(expect);
     /* Not replaced without asking. */
@@ -796,7 +944,7 @@ START_TEST(download_is_written_atomically_under_a_safe_name)
     ck_assert_int_eq(trisa_sectigo_download(&path, c, 7, tmp, 0), 0);
     expect = tu_path(tmp, "7.zip");
     ck_assert_str_eq(path, expect);
-    ck_assert_ptr_nonnull(strstr(warned, "unsafe"));
+    ck_assert_ptr_nonnull(strstr(warned, "no safe file name"));
     free(path);
     free(expect);
     trisa_sectigo_free(c);
@@ -940,6 +1088,252 @@ START_TEST(unreadable_upload_reply_says_the_batch_probably_exists)
 }
 END_TEST
 
+/* A client of the stand-in in another environment or cache folder. */
+static trisa_sectigo *client_in(const char *env, const char *cache_dir)
+{
+    trisa_sectigo_options o = TRISA_SECTIGO_OPTIONS_INIT;
+    trisa_sectigo *c = NULL;
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", server_port);
+    o.endpoint = url;
+    o.environment = env;
+    o.username = "u";
+    o.password = "secret";
+    o.cache_dir = cache_dir;
+    o.retry_base_ms = 10;
+    o.warn = on_warn;
+    ck_assert_int_eq(trisa_sectigo_new(&c, &o), 0);
+    return c;
+}
+
+static const char csr_pem[] = "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE "
+                              "REQUEST-----\n";
+
+START_TEST(request_bodies_are_written_as_the_reference_writes_them)
+{
+    trisa_sectigo *c;
+    trisa_sectigo_batch *b = NULL;
+    trisa_sectigo_find_result *r = NULL;
+    const char *params[] = {"pkcs12Password", "secret-p12", "commonName", "e.com",
+                            "dNSName",        "e.com",      NULL};
+    char *log;
+    NEED_SERVER();
+    c = client("secret");
+    ck_assert_int_eq(trisa_sectigo_authenticate(c), 0);
+    ck_assert_int_eq(trisa_sectigo_create_single_cert_batch(&b, c, 42, "n", params), 0);
+    trisa_sectigo_batch_free(b);
+    ck_assert_int_eq(trisa_sectigo_find_certificates(&r, c, "e.com", NULL), 0);
+    trisa_sectigo_find_result_free(r);
+    ck_assert_int_eq(trisa_sectigo_find_certificates(&r, c, "e.com", "0A"), 0);
+    trisa_sectigo_find_result_free(r);
+    ck_assert_int_eq(trisa_sectigo_find_certificates(&r, c, "", NULL), 0);
+    trisa_sectigo_find_result_free(r);
+    ck_assert_int_eq(trisa_sectigo_revoke(c, 42, 5, "0A"), TRISA_EAPI); /* the stand-in 404s */
+    log = control("/_fake/requests.txt", NULL);
+    ck_assert_str_eq(log,
+                     "POST /auth/pwd\n"
+                     "Content-Type: application/json;charset=UTF-8\n"
+                     "Accept: application/json;charset=UTF-8\n"
+                     "Authorization: (none)\n"
+                     "\n"
+                     "{\"username\":\"u\",\"password\":\"secret\"}\n"
+                     "-- 37 bytes\n"
+                     "PUT /api/v1/batches/createSingleCertBatch\n"
+                     "Content-Type: application/json;charset=UTF-8\n"
+                     "Accept: application/json;charset=UTF-8\n"
+                     "Authorization: Bearer <jwt>\n"
+                     "\n"
+                     "{\"authorityId\":42,\"batchName\":\"n\",\"profileParams\":{\"commonName\":"
+                     "\"e.com\",\"dNSName\":\"e.com\",\"pkcs12Password\":\"secret-p12\"}}\n"
+                     "-- 122 bytes\n"
+                     "POST /api/v1/certificates/find\n"
+                     "Content-Type: application/json;charset=UTF-8\n"
+                     "Accept: application/json;charset=UTF-8\n"
+                     "Authorization: Bearer <jwt>\n"
+                     "\n"
+                     "{\"commonName\":\"e.com\"}\n"
+                     "-- 23 bytes\n"
+                     "POST /api/v1/certificates/find\n"
+                     "Content-Type: application/json;charset=UTF-8\n"
+                     "Accept: application/json;charset=UTF-8\n"
+                     "Authorization: Bearer <jwt>\n"
+                     "\n"
+                     "{\"commonName\":\"e.com\",\"serialNumber\":\"0A\"}\n"
+                     "-- 43 bytes\n"
+                     "POST /api/v1/certificates/find\n"
+                     "Content-Type: application/json;charset=UTF-8\n"
+                     "Accept: application/json;charset=UTF-8\n"
+                     "Authorization: Bearer <jwt>\n"
+                     "\n"
+                     "{}\n"
+                     "-- 3 bytes\n"
+                     "POST /api/v1/certificates/42/revoke\n"
+                     "Content-Type: application/json;charset=UTF-8\n"
+                     "Accept: application/json;charset=UTF-8\n"
+                     "Authorization: Bearer <jwt>\n"
+                     "\n"
+                     "{\"reasonCode\":5,\"serialNumber\":\"0A\"}\n"
+                     "-- 37 bytes\n");
+    free(log);
+    trisa_sectigo_free(c);
+}
+END_TEST
+
+/* The multipart body of an upload, after its headers (the boundary shown as BOUNDARY). */
+#define UPLOAD_BODY                                                                                \
+    "--BOUNDARY\\r\n"                                                                              \
+    "Content-Disposition: form-data; name=\"profileId\"\\r\n"                                      \
+    "\\r\n"                                                                                        \
+    "42\\r\n"                                                                                      \
+    "--BOUNDARY\\r\n"                                                                              \
+    "Content-Disposition: form-data; name=\"csrBatchRequest\"; filename=\"blob\"\\r\n"             \
+    "Content-Type: application/json\\r\n"                                                          \
+    "\\r\n"                                                                                        \
+    "{\"profileId\":42,\"batchType\":\"BATCH\",\"profileParams\":{}}\n"                            \
+    "\\r\n"                                                                                        \
+    "--BOUNDARY\\r\n"                                                                              \
+    "Content-Disposition: form-data; name=\"files\"; filename=\"csr.pem\"\\r\n"                    \
+    "Content-Type: application/octet-stream\\r\n"                                                  \
+    "\\r\n"                                                                                        \
+    "-----BEGIN CERTIFICATE REQUEST-----\n"                                                        \
+    "MIIB\n"                                                                                       \
+    "-----END CERTIFICATE REQUEST-----\n"                                                          \
+    "\\r\n"                                                                                        \
+    "--BOUNDARY--\\r\n"
+
+START_TEST(upload_is_re_sent_whole_after_a_401)
+{
+    trisa_sectigo *c;
+    trisa_sectigo_batch *b = NULL;
+    char *log;
+    const char *first, *second;
+    NEED_SERVER();
+    c = client("secret");
+    ck_assert_int_eq(trisa_sectigo_authenticate(c), 0);
+    free(control("/_fake/clear", "{}"));
+    /* The server rejects the token (restarted with a new secret): log in, send again. */
+    free(control("/_fake/faults",
+                 "{\"path\": \"/api/v1/batches/upload\", \"status\": 401, \"count\": 1}"));
+    ck_assert_int_eq(trisa_sectigo_upload_csr(&b, c, 42, NULL, csr_pem, strlen(csr_pem), NULL), 0);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(b->batch_id, 7);
+    trisa_sectigo_batch_free(b);
+    log = control("/_fake/requests.txt", NULL);
+    ck_assert_int_eq(count(log, "POST /api/v1/batches/upload\n"), 2);
+    ck_assert_int_eq(count(log, "POST /auth/pwd\n"), 1);
+    /* Both uploads carry the whole form. */
+    first = strstr(log, UPLOAD_BODY);
+    ck_assert_ptr_nonnull(first);
+    second = strstr(first + 1, UPLOAD_BODY);
+    ck_assert_ptr_nonnull(second);
+    ck_assert_ptr_nonnull(strstr(log, "Content-Type: multipart/form-data; boundary=BOUNDARY\n"));
+    free(log);
+    trisa_sectigo_free(c);
+}
+END_TEST
+
+static void set_disposition(const char *name)
+{
+    char body[600];
+    snprintf(body, sizeof(body), "{\"disposition\": \"attachment; filename=\\\"%s\\\"\"}", name);
+    free(control("/_fake/config", body));
+}
+
+START_TEST(a_server_name_too_long_for_the_temp_file_falls_back_to_the_id)
+{
+    trisa_sectigo *c;
+    char name[300], *path = NULL, *expect;
+    NEED_SERVER();
+    c = client("secret");
+    /* 237 bytes: the longest name the atomic write's temporary name leaves room for. */
+    memset(name, 'a', 233);
+    memcpy(name + 233, ".zip", 5);
+    set_disposition(name);
+    ck_assert_int_eq(trisa_sectigo_download(&path, c, 7, tmp, 0), 0);
+    expect = tu_path(tmp, name);
+    ck_assert_str_eq(path, expect);
+    free(path);
+    free(expect);
+    for (int len = 238; len <= 255; len += 17) {
+        char *zip = tu_path(tmp, "7.zip");
+        memset(name, 'b', (size_t)len - 4);
+        memcpy(name + len - 4, ".zip", 5);
+        set_disposition(name);
+        warned[0] = '\0';
+        ck_assert_int_eq(trisa_sectigo_download(&path, c, 7, tmp, 1), 0);
+        ck_assert_str_eq(path, zip);
+        ck_assert_ptr_nonnull(strstr(warned, "saving as 7.zip"));
+        free(path);
+        free(zip);
+    }
+    trisa_sectigo_free(c);
+}
+END_TEST
+
+START_TEST(a_loose_cache_folder_is_not_used)
+{
+    trisa_sectigo *c;
+    char *loose = tu_path(tmp, "loose");
+    NEED_SERVER();
+    ck_assert_int_eq(mkdir(loose, 0700), 0);
+    ck_assert_int_eq(chmod(loose, 0777), 0);
+    warned[0] = '\0';
+    c = client_in("testing", loose);
+    ck_assert_ptr_nonnull(strstr(warned, "is not a private folder"));
+    ck_assert_ptr_nonnull(strstr(warned, "mode 0777"));
+    ck_assert_ptr_null(trisa_sectigo_cache_path(c));
+    ck_assert_int_eq(trisa_sectigo_authenticate(c), 0);
+    trisa_sectigo_free(c);
+    {
+        char *ls = NULL;
+        char cmd[512];
+        FILE *p;
+        char buf[64] = "";
+        snprintf(cmd, sizeof(cmd), "ls -A '%s' | wc -l", loose);
+        p = popen(cmd, "r");
+        ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), p));
+        pclose(p);
+        ck_assert_str_eq(buf, "0\n"); /* nothing cached there */
+        free(ls);
+    }
+    free(loose);
+}
+END_TEST
+
+START_TEST(plain_http_outside_testing_is_allowed_with_a_warning)
+{
+    trisa_sectigo *c;
+    trisa_sectigo_licenses l;
+    NEED_SERVER();
+    warned[0] = '\0';
+    c = client_in("staging", tmp);
+    ck_assert_ptr_nonnull(strstr(warned, "plain http"));
+    ck_assert_int_eq(trisa_sectigo_licenses_used(&l, c), 0);
+    trisa_sectigo_free(c);
+    warned[0] = '\0';
+    c = client_in("testing", tmp);
+    ck_assert_str_eq(warned, "");
+    trisa_sectigo_free(c);
+}
+END_TEST
+
+START_TEST(device_ids_from_the_server_stay_strings)
+{
+    trisa_sectigo *c;
+    trisa_sectigo_find_result *r = NULL;
+    NEED_SERVER();
+    c = client("secret");
+    ck_assert_int_eq(trisa_sectigo_find_certificates(&r, c, "e.com", NULL), 0);
+    ck_assert_str_eq(r->items[0].device_id, "0042"); /* not 42 */
+    trisa_sectigo_find_result_free(r);
+    free(control("/_fake/config", "{\"device_id\": 1234567890123}"));
+    ck_assert_int_eq(trisa_sectigo_find_certificates(&r, c, "e.com", NULL), 0);
+    ck_assert_str_eq(r->items[0].device_id, "1234567890123");
+    trisa_sectigo_find_result_free(r);
+    trisa_sectigo_free(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("transport");
@@ -960,6 +1354,11 @@ static Suite *suite(void)
     tcase_add_test(t, sha256_matches_fips_180_vectors);
     tcase_add_test(t, cache_key_separates_endpoint_and_user);
     tcase_add_test(t, client_refuses_production_endpoint_in_testing);
+    tcase_add_loop_test(t, download_path_is_joined_as_go_filepath_join, 0,
+                        sizeof(joins) / sizeof(joins[0]));
+    tcase_add_loop_test(t, device_id_is_a_string_and_a_number_prints_as_one, 0,
+                        sizeof(device_ids) / sizeof(device_ids[0]));
+    tcase_add_test(t, secret_json_parses_like_json_c_and_refuses_garbage);
     suite_add_tcase(s, t);
 
     t = tcase_create("json");
@@ -972,6 +1371,8 @@ static Suite *suite(void)
     tcase_add_test(t, profiles_params_and_organization_print_in_order);
     tcase_add_test(t, go_escapes_control_characters_and_bad_utf8);
     tcase_add_test(t, unparsable_replies_are_api_errors);
+    tcase_add_test(t, writer_refuses_nesting_deeper_than_it_counts);
+    tcase_add_test(t, compact_writer_writes_request_bodies_as_go_marshal);
     suite_add_tcase(s, t);
 
     t = tcase_create("http");
@@ -991,6 +1392,12 @@ static Suite *suite(void)
     tcase_add_test(t, rejected_token_leads_to_one_new_login);
     tcase_add_test(t, create_and_revoke_are_not_resent);
     tcase_add_test(t, unreadable_upload_reply_says_the_batch_probably_exists);
+    tcase_add_test(t, request_bodies_are_written_as_the_reference_writes_them);
+    tcase_add_test(t, upload_is_re_sent_whole_after_a_401);
+    tcase_add_test(t, a_server_name_too_long_for_the_temp_file_falls_back_to_the_id);
+    tcase_add_test(t, a_loose_cache_folder_is_not_used);
+    tcase_add_test(t, plain_http_outside_testing_is_allowed_with_a_warning);
+    tcase_add_test(t, device_ids_from_the_server_stay_strings);
     suite_add_tcase(s, t);
     return s;
 }

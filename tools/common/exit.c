@@ -1,5 +1,6 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "trisa/common.h"
 #include "tools/common/exit.h"
@@ -12,7 +13,22 @@ int tool_exit_code(int err)
 int tool_fail(const char *prog, int err)
 {
     const char *msg = trisa_error_last();
-    fprintf(stderr, "%s: error: %s\n", prog, msg[0] != '\0' ? msg : trisa_strerror(err));
+    size_t n;
+
+    /* The recorded message is this failure's only when it was recorded with this code: an
+     * older one (from a call that failed and was recovered from) would mislead. */
+    if (msg[0] == '\0' || trisa_error_last_code() != err) {
+        msg = trisa_strerror(err);
+    }
+    /* "a.zip: a.zip: cannot open": a name prefixed twice is printed once. */
+    n = strcspn(msg, ":");
+    if (msg[n] == ':' && msg[n + 1] == ' ' && strncmp(msg, msg + n + 2, n) == 0 &&
+        msg[2 * n + 2] == ':') {
+        msg += n + 2;
+    }
+    fprintf(stderr, "%s: error: %s\n", prog, msg);
+    /* Printed once: a later failure must not show it again. */
+    trisa_error_clear();
     return tool_exit_code(err);
 }
 

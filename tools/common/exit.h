@@ -21,6 +21,7 @@ enum tool_exit {
     TOOL_EXIT_TOKEN = 12,    /* PKCS#11 token error */
     TOOL_EXIT_PIN = 13,      /* wrong PIN or locked token */
     TOOL_EXIT_ENV = 14,      /* endpoint refused by the environment guard */
+    TOOL_EXIT_BUSY = 15,     /* another process holds the request (--no-wait) */
 };
 
 /* Map a TRISA_E* code to an exit code. */

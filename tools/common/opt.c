@@ -1,8 +1,10 @@
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/support.h"
+#include "tools/common/harden.h"
 #include "tools/common/opt.h"
 
 void tool_opt_init(tool_parser *p, int argc, char **argv, const tool_opt *opts, const char *prog)
@@ -61,50 +63,89 @@ static const tool_opt *find_short(const tool_opt *opts, char c)
     return NULL;
 }
 
+/* A boolean as Go's strconv.ParseBool reads it: 1 true, 0 false, -1 neither. */
+static int parse_bool(const char *v)
+{
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcmp(v, yes[i]) == 0) {
+            return 1;
+        }
+        if (strcmp(v, no[i]) == 0) {
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The option o was found; its value is inline_value (after '='), or the next argument. */
 static int take_value(tool_parser *p, const tool_opt *o, const char *inline_value)
 {
     if (o->arg == NULL) {
         if (inline_value != NULL) {
-            tool_usage_error(p->prog, "option '%s' takes no value", p->name);
-            return TOOL_OPT_ERROR;
+            int b = parse_bool(inline_value);
+            if (b < 0) {
+                tool_usage_error(p->prog, "option '%s' takes true or false, not '%s'", p->name,
+                                 inline_value);
+                return TOOL_OPT_ERROR;
+            }
+            if (b == 0) {
+                /* --flag=false: as if the flag were not given. */
+                return tool_opt_next(p);
+            }
         }
         p->value = NULL;
         return o->id;
     }
     if (inline_value != NULL) {
         p->value = inline_value;
-        return o->id;
-    }
-    if (p->index >= p->argc) {
+    } else if (p->index >= p->argc) {
         tool_usage_error(p->prog, "option '%s' needs a value (%s)", p->name, o->arg);
         return TOOL_OPT_ERROR;
+    } else {
+        p->value = p->argv[p->index++];
     }
-    p->value = p->argv[p->index++];
     return o->id;
+}
+
+const char *tool_opt_secret(tool_parser *p)
+{
+    /* p->value points into argv, which is writable. */
+    const char *copy = tool_secret_arg((char *)(uintptr_t)p->value);
+    if (copy == NULL) {
+        fprintf(stderr, "%s: error: out of memory\n", p->prog);
+    }
+    return copy;
 }
 
 static int next_short(tool_parser *p)
 {
-    static char spelled[3] = "-?";
     char c = *p->group++;
     const tool_opt *o = find_short(p->opts, c);
+    const char *rest;
 
-    spelled[1] = c;
-    p->name = spelled;
+    p->spelled[0] = '-';
+    p->spelled[1] = c;
+    p->spelled[2] = '\0';
+    p->name = p->spelled;
     if (o == NULL) {
         p->group = NULL;
         tool_usage_error(p->prog, "unknown option '-%c'", c);
         return TOOL_OPT_ERROR;
     }
+    rest = *p->group != '\0' ? p->group : NULL;
     if (o->arg != NULL) {
-        /* -kVALUE or -k VALUE */
-        const char *rest = *p->group != '\0' ? p->group : NULL;
+        /* -kVALUE, -k=VALUE (Go's form) or -k VALUE */
         p->group = NULL;
-        return take_value(p, o, rest);
+        return take_value(p, o, rest != NULL && rest[0] == '=' ? rest + 1 : rest);
     }
-    if (*p->group == '\0') {
+    if (rest != NULL && rest[0] == '=') {
+        /* -f=true, -f=false */
         p->group = NULL;
+        return take_value(p, o, rest + 1);
     }
+    p->group = rest;
     p->value = NULL;
     return o->id;
 }
@@ -138,8 +179,18 @@ int tool_opt_next(tool_parser *p)
         const char *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         const tool_opt *o = find_long(p->opts, name, len);
+        if (o == NULL && a[1] == '-' && len == 1) {
+            /* --u alice: Go's flag package takes one or two dashes for any name. */
+            o = find_short(p->opts, name[0]);
+        }
         if (o != NULL) {
-            p->name = a;
+            size_t n = (size_t)(name - a) + len;
+            if (n >= sizeof(p->spelled)) {
+                n = sizeof(p->spelled) - 1;
+            }
+            memcpy(p->spelled, a, n);
+            p->spelled[n] = '\0';
+            p->name = p->spelled;
             return take_value(p, o, eq ? eq + 1 : NULL);
         }
         if (a[1] == '-') {

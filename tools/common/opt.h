@@ -1,7 +1,9 @@
 /*
  * Option tables for the tools: one table per command both parses and prints help.
- * Accepts GNU forms (-k V, -kV, --key V, --key=V, grouped short flags) and, when the
- * table allows it, openssl's single-dash long forms (-config FILE, -keyout K).
+ * Accepts GNU forms (-k V, -kV, --key V, --key=V, grouped short flags), the forms Go's
+ * flag package takes (-k=V, --k V for a one-letter name, --flag=true|false and
+ * -f=false for a flag: "false" is the same as leaving the flag out) and, when the parser
+ * allows it, single-dash long forms (-config FILE, -keyout=K: openssl and Go).
  */
 #ifndef TRISA_TOOLS_OPT_H
 #define TRISA_TOOLS_OPT_H
@@ -35,7 +37,8 @@ typedef struct tool_parser {
     const char *group; /* remaining grouped short flags */
     int only_positional;
     const char *value; /* the option's argument, or the positional argument */
-    const char *name;  /* how the option was spelled, for messages */
+    const char *name;  /* how the option was spelled, for messages ("--password", "-p") */
+    char spelled[64];  /* storage for name */
 } tool_parser;
 
 void tool_opt_init(tool_parser *p, int argc, char **argv, const tool_opt *opts, const char *prog);
@@ -43,6 +46,11 @@ void tool_opt_init(tool_parser *p, int argc, char **argv, const tool_opt *opts, 
 /* Next option's id, TOOL_OPT_POSITIONAL (value = the argument), TOOL_OPT_DONE, or
  * TOOL_OPT_ERROR after printing a one-line usage error to stderr. */
 int tool_opt_next(tool_parser *p);
+
+/* The current option's value is a secret (a password, a pass:TEXT spec): returns a private
+ * copy and overwrites the value in argv (see tool_secret_arg), so that it does not stay
+ * readable in /proc/PID/cmdline. Prints an error and returns NULL when out of memory. */
+const char *tool_opt_secret(tool_parser *p);
 
 /* Print the option table, aligned, to f. */
 void tool_opt_help(FILE *f, const tool_opt *opts);

@@ -25,7 +25,7 @@ int cmd_authorities(int argc, char **argv, sectigo_globals *g)
     tool_parser p;
     int id, rc, balances = 0;
 
-    tool_opt_init(&p, argc, argv, opts, prog);
+    sectigo_parser_init(&p, argc, argv, opts, prog);
     while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
         switch (id) {
         case O_BALANCES:

@@ -27,7 +27,7 @@ int cmd_batches(int argc, char **argv, sectigo_globals *g)
     long bid = 0;
     int id, rc, status = 0, info = 0;
 
-    tool_opt_init(&p, argc, argv, opts, prog);
+    sectigo_parser_init(&p, argc, argv, opts, prog);
     while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
         switch (id) {
         case O_ID:

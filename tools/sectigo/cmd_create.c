@@ -1,6 +1,9 @@
 /* sectigo create -a ID -d DOMAIN [-p PASS | --password-file FILE] [-b NAME] [-c -s -l]:
- * a single-certificate batch whose key the server generates, returned as PKCS#12. */
-#include <errno.h>
+ * a single-certificate batch whose key the server generates, returned as PKCS#12.
+ *
+ * In phases, each on its own: the command line (parse), which parameters the profile
+ * takes (plan), the pkcs12 password (given, read, or generated), then the one request
+ * that costs a licence (send). Everything local is settled before that request. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,8 @@
 #include "tools/common/exit.h"
 #include "tools/common/opt.h"
 #include "tools/sectigo/sectigo.h"
+
+#define PROG "sectigo create"
 
 enum {
     O_AUTHORITY = 1,
@@ -35,14 +40,253 @@ static const tool_opt opts[] = {
      "read the pkcs12 password from FILE, or save a generated one there (mode 0600)"},
     {O_BATCH, 'b', "batch-name", "NAME",
      "description of the batch for review purposes (default: new certs for DOMAIN)"},
-    {O_COUNTRY, 'c', "country", "CC", "countryName of the subject"},
-    {O_STATE, 's', "state", "STATE", "stateOrProvinceName of the subject"},
-    {O_LOCALITY, 'l', "locality", "CITY", "localityName of the subject"},
+    {O_COUNTRY, 'c', "country", "CC", "two-letter ISO 3166-1 country code (countryName)"},
+    {O_STATE, 's', "state", "STATE", "state or province name (stateOrProvinceName)"},
+    {O_LOCALITY, 'l', "locality", "CITY", "city or locality name (localityName)"},
     {O_HELP, 'h', "help", NULL, "show this help"},
     TOOL_OPT_END,
 };
 
 #define PW_LEN 20
+
+typedef struct create_args {
+    long authority;
+    const char *domain, *password, *passfile, *batch_name;
+    const char *subject[3]; /* -c, -s, -l: countryName, stateOrProvinceName, localityName */
+} create_args;
+
+/* The subject parameters create can set, with the flag that sets each. */
+static const struct {
+    const char *name, *flag;
+} subject_params[3] = {
+    {"countryName", "-c"},
+    {"stateOrProvinceName", "-s"},
+    {"localityName", "-l"},
+};
+
+/* What is sent: the profile parameters, name then value, NULL-terminated. */
+typedef struct create_plan {
+    const char *params[2 * 6 + 1];
+    size_t n;
+    int wants_password; /* the profile takes pkcs12Password */
+} create_plan;
+
+/* ---- Phase 1: the command line -------------------------------------------------------- */
+
+static int parse(create_args *a, int argc, char **argv)
+{
+    tool_parser p;
+    int id;
+
+    sectigo_parser_init(&p, argc, argv, opts, PROG);
+    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
+        switch (id) {
+        case O_AUTHORITY:
+            if (tool_opt_long(PROG, p.name, p.value, 0, LONG_MAX, &a->authority) != 0) {
+                return TOOL_EXIT_USAGE;
+            }
+            break;
+        case O_DOMAIN:
+            a->domain = p.value;
+            break;
+        case O_PASSWORD:
+            if ((a->password = tool_opt_secret(&p)) == NULL) {
+                return TOOL_EXIT_FAILURE;
+            }
+            break;
+        case O_PASSFILE:
+            a->passfile = p.value;
+            break;
+        case O_BATCH:
+            a->batch_name = p.value;
+            break;
+        case O_COUNTRY:
+        case O_STATE:
+        case O_LOCALITY:
+            a->subject[id - O_COUNTRY] = p.value;
+            break;
+        case O_HELP:
+            sectigo_help("sectigo [global options] create -a ID -d DOMAIN [-p PASS | "
+                         "--password-file FILE] [-b NAME] [-c CC] [-s STATE] [-l CITY]",
+                         "Create a single certificate batch; the server generates the key and "
+                         "returns it in a PKCS#12\nfile encrypted with the pkcs12 password. "
+                         "-c, -s and -l are sent when the profile takes them\n(its "
+                         "parameters, or -P / $SECTIGO_PROFILE naming the CipherTrace End "
+                         "Entity profile, 85).",
+                         opts);
+            return TOOL_EXIT_OK;
+        case TOOL_OPT_POSITIONAL:
+            return tool_usage_error(PROG, "unexpected argument '%s'", p.value);
+        default:
+            return TOOL_EXIT_USAGE;
+        }
+    }
+    if (a->domain == NULL || a->domain[0] == '\0') {
+        return tool_usage_error(PROG, "must specify domain name of cert subject");
+    }
+    if (a->authority == 0) {
+        return tool_usage_error(PROG, "must specify authority ID");
+    }
+    if (a->password != NULL && a->passfile != NULL) {
+        return tool_usage_error(PROG, "give either --password or --password-file, not both");
+    }
+    return -1;
+}
+
+/* ---- Phase 2: the parameters the profile takes ----------------------------------------- */
+
+static void plan_add(create_plan *pl, const char *name, const char *value)
+{
+    pl->params[pl->n++] = name;
+    pl->params[pl->n++] = value;
+    pl->params[pl->n] = NULL;
+    if (strcmp(name, "pkcs12Password") == 0) {
+        pl->wants_password = 1;
+    }
+}
+
+static const trisa_sectigo_profile_param *find_param(const trisa_sectigo_profile_param_list *l,
+                                                     const char *name)
+{
+    for (size_t i = 0; l != NULL && i < l->count; i++) {
+        if (strcmp(l->items[i].name, name) == 0) {
+            return &l->items[i];
+        }
+    }
+    return NULL;
+}
+
+/* The password is filled in later (phase 3); its slot holds "" until then. */
+static int plan_from_list(create_plan *pl, const create_args *a, long long pid,
+                          const trisa_sectigo_profile_param_list *l)
+{
+    const char *base[3] = {"commonName", "dNSName", "pkcs12Password"};
+    const char *base_value[3] = {a->domain, a->domain, ""};
+
+    for (int i = 0; i < 3; i++) {
+        if (find_param(l, base[i]) != NULL) {
+            plan_add(pl, base[i], base_value[i]);
+        } else {
+            tool_warn(PROG, "profile %lld takes no %s; not sent", pid, base[i]);
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        if (a->subject[i] == NULL) {
+            continue;
+        }
+        if (find_param(l, subject_params[i].name) != NULL) {
+            plan_add(pl, subject_params[i].name, a->subject[i]);
+        } else {
+            tool_warn(PROG, "profile %lld takes no %s; %s ignored", pid, subject_params[i].name,
+                      subject_params[i].flag);
+        }
+    }
+    /* What the profile requires and the command does not send is refused here, before
+     * the request that would cost a licence. */
+    for (size_t i = 0; i < l->count; i++) {
+        const trisa_sectigo_profile_param *p = &l->items[i];
+        int sent = 0;
+        if (!p->required) {
+            continue;
+        }
+        for (size_t j = 0; j < pl->n; j += 2) {
+            sent |= strcmp(pl->params[j], p->name) == 0;
+        }
+        if (sent) {
+            continue;
+        }
+        for (int j = 0; j < 3; j++) {
+            if (strcmp(p->name, subject_params[j].name) == 0) {
+                return tool_usage_error(PROG, "profile %lld requires %s: give %s", pid, p->name,
+                                        subject_params[j].flag);
+            }
+        }
+        fprintf(stderr,
+                "%s: error: profile %lld requires %s, which create cannot set (upload a CSR "
+                "with `sectigo upload` instead)\n",
+                PROG, pid, p->name);
+        return TOOL_EXIT_INPUT;
+    }
+    return -1;
+}
+
+/* Without the profile's parameters: the reference's rule, by -P / $SECTIGO_PROFILE. */
+static int plan_from_profile(create_plan *pl, const create_args *a, const char *profile)
+{
+    int end_entity =
+        profile != NULL &&
+        (strcmp(profile, "CipherTrace End Entity Certificate") == 0 || strcmp(profile, "85") == 0);
+    plan_add(pl, "commonName", a->domain);
+    plan_add(pl, "dNSName", a->domain);
+    plan_add(pl, "pkcs12Password", "");
+    for (int i = 0; i < 3; i++) {
+        if (end_entity) {
+            plan_add(pl, subject_params[i].name, a->subject[i] ? a->subject[i] : "");
+        } else if (a->subject[i] != NULL) {
+            tool_warn(PROG,
+                      "%s ignored: the profile's parameters are unknown and -P names no "
+                      "profile that takes %s",
+                      subject_params[i].flag, subject_params[i].name);
+        }
+    }
+    return -1;
+}
+
+/* The profile behind -a, which is an authority id or (in practice, and in the reference's
+ * document) a profile id: an authority whose profileId is -a, else the profileId of the
+ * authority whose id is -a, else -a itself. 0 when the authority names no profile. */
+static int profile_of(long long *out, trisa_sectigo *c, long authority)
+{
+    trisa_sectigo_authority_list *l = NULL;
+    int rc = trisa_sectigo_authorities(&l, c);
+
+    *out = authority;
+    if (rc == TRISA_EAPI || rc == TRISA_EFORBIDDEN) {
+        trisa_error_clear();
+        return 0;
+    }
+    for (size_t i = 0; rc == 0 && i < l->count; i++) {
+        if (l->items[i].profile_id == authority) {
+            goto done;
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < l->count; i++) {
+        if (l->items[i].id == authority) {
+            *out = l->items[i].profile_id;
+            goto done;
+        }
+    }
+done:
+    trisa_sectigo_authority_list_free(l);
+    return rc;
+}
+
+/* GET /profiles/{id}/parameters when the server answers it; else the -P rule. Returns -1
+ * to go on, else the exit code. */
+static int plan(create_plan *pl, trisa_sectigo *c, const create_args *a, const char *profile)
+{
+    trisa_sectigo_profile_param_list *l = NULL;
+    long long pid = 0;
+    int rc;
+
+    memset(pl, 0, sizeof(*pl));
+    if ((rc = profile_of(&pid, c, a->authority)) != 0) {
+        return tool_fail(PROG, rc);
+    }
+    rc = pid > 0 ? trisa_sectigo_profile_params(&l, c, pid) : TRISA_EAPI;
+    if (rc == 0 && !l->is_null) {
+        rc = plan_from_list(pl, a, pid, l);
+    } else if (rc == 0 || rc == TRISA_EAPI || rc == TRISA_EFORBIDDEN) {
+        trisa_error_clear();
+        rc = plan_from_profile(pl, a, profile);
+    } else {
+        rc = tool_fail(PROG, rc);
+    }
+    trisa_sectigo_profile_param_list_free(l);
+    return rc;
+}
+
+/* ---- Phase 3: the pkcs12 password ------------------------------------------------------ */
 
 /* A password from the CSPRNG, letters and digits only so it survives copy and paste and
  * shells: 20 characters of 62 give about 119 bits. */
@@ -66,154 +310,113 @@ static int generate_password(char out[PW_LEN + 1])
     return 0;
 }
 
-int cmd_create(int argc, char **argv, sectigo_globals *g)
+/* The password: -p; else --password-file's (read when the file exists, else generated and
+ * saved there 0600); else generated and printed first, as the reference does, so that it
+ * is known even if the reply is lost. *from_file is freed by the caller. Returns -1 to go
+ * on, else the exit code. */
+static int pkcs12_password(const char **out, char generated[PW_LEN + 1], char **from_file,
+                           const create_args *a)
 {
-    const char *prog = "sectigo create";
-    trisa_sectigo *c = NULL;
-    trisa_sectigo_batch *batch = NULL;
-    const char *domain = NULL, *password = NULL, *passfile = NULL, *batch_name = NULL;
-    const char *country = NULL, *state = NULL, *locality = NULL;
-    const char *params[16];
-    char generated[PW_LEN + 1], *from_file = NULL, *name_buf = NULL, *json = NULL;
-    size_t np = 0;
-    tool_parser p;
-    long authority = 0;
-    int id, rc;
+    struct stat st;
+    int rc;
 
-    tool_opt_init(&p, argc, argv, opts, prog);
-    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
-        switch (id) {
-        case O_AUTHORITY:
-            if (tool_opt_long(prog, p.name, p.value, 0, LONG_MAX, &authority) != 0) {
-                return TOOL_EXIT_USAGE;
-            }
-            break;
-        case O_DOMAIN:
-            domain = p.value;
-            break;
-        case O_PASSWORD:
-            password = p.value;
-            break;
-        case O_PASSFILE:
-            passfile = p.value;
-            break;
-        case O_BATCH:
-            batch_name = p.value;
-            break;
-        case O_COUNTRY:
-            country = p.value;
-            break;
-        case O_STATE:
-            state = p.value;
-            break;
-        case O_LOCALITY:
-            locality = p.value;
-            break;
-        case O_HELP:
-            sectigo_help("sectigo [global options] create -a ID -d DOMAIN [-p PASS | "
-                         "--password-file FILE] [-b NAME] [-c CC] [-s STATE] [-l CITY]",
-                         "Create a single certificate batch; the server generates the key and "
-                         "returns it in a PKCS#12\nfile encrypted with the pkcs12 password.",
-                         opts);
-            return TOOL_EXIT_OK;
-        case TOOL_OPT_POSITIONAL:
-            return tool_usage_error(prog, "unexpected argument '%s'", p.value);
-        default:
-            return TOOL_EXIT_USAGE;
+    if (a->password != NULL) {
+        *out = a->password;
+        return -1;
+    }
+    if (a->passfile != NULL && stat(a->passfile, &st) == 0) {
+        char spec[4096];
+        snprintf(spec, sizeof(spec), "file:%s", a->passfile);
+        if ((rc = trisa_secret_read(from_file, NULL, spec, NULL)) != 0) {
+            return tool_fail(PROG, rc);
         }
-    }
-    if (domain == NULL || domain[0] == '\0') {
-        return tool_usage_error(prog, "must specify domain name of cert subject");
-    }
-    if (authority == 0) {
-        return tool_usage_error(prog, "must specify authority ID");
-    }
-    if (password != NULL && passfile != NULL) {
-        return tool_usage_error(prog, "give either --password or --password-file, not both");
-    }
-    if ((rc = sectigo_open(&c, g, prog)) != 0) {
-        return rc;
-    }
-    if (password == NULL && passfile != NULL) {
-        struct stat st;
-        if (stat(passfile, &st) == 0) {
-            char spec[4096];
-            snprintf(spec, sizeof(spec), "file:%s", passfile);
-            if ((rc = trisa_secret_read(&from_file, NULL, spec, NULL)) != 0) {
-                rc = tool_fail(prog, rc);
-                goto done;
-            }
-            if (from_file[0] == '\0') {
-                tool_warn(prog, "%s is empty", passfile);
-                rc = TOOL_EXIT_INPUT;
-                goto done;
-            }
-            password = from_file;
-        } else {
-            char line[PW_LEN + 2];
-            if (generate_password(generated) != 0) {
-                rc = tool_fail(prog, TRISA_ECRYPTO);
-                goto done;
-            }
-            snprintf(line, sizeof(line), "%s\n", generated);
-            rc = trisa_file_write_atomic(passfile, line, strlen(line), 0600, 0);
-            OPENSSL_cleanse(line, sizeof(line));
-            if (rc != 0) {
-                rc = tool_fail(prog, rc);
-                goto done;
-            }
-            fprintf(stderr, "%s: pkcs12 password saved to %s\n", prog, passfile);
-            password = generated;
+        if ((*from_file)[0] == '\0') {
+            fprintf(stderr, "%s: error: %s is empty\n", PROG, a->passfile);
+            return TOOL_EXIT_INPUT;
         }
-    } else if (password == NULL) {
-        if (generate_password(generated) != 0) {
-            rc = tool_fail(prog, TRISA_ECRYPTO);
-            goto done;
-        }
-        password = generated;
-        /* Printed before the request, as the reference does: if the reply is lost the
-         * batch may still exist, and its bundle is useless without this password. */
-        printf("pkcs12 password: %s\n", password);
-        fflush(stdout);
+        *out = *from_file;
+        return -1;
     }
+    if (generate_password(generated) != 0) {
+        fprintf(stderr, "%s: error: the random generator failed\n", PROG);
+        return TOOL_EXIT_FAILURE;
+    }
+    *out = generated;
+    if (a->passfile != NULL) {
+        char line[PW_LEN + 2];
+        snprintf(line, sizeof(line), "%s\n", generated);
+        rc = trisa_file_write_atomic(a->passfile, line, strlen(line), 0600, 0);
+        OPENSSL_cleanse(line, sizeof(line));
+        if (rc != 0) {
+            return tool_fail(PROG, rc);
+        }
+        fprintf(stderr, "%s: pkcs12 password saved to %s\n", PROG, a->passfile);
+        return -1;
+    }
+    printf("pkcs12 password: %s\n", generated);
+    fflush(stdout);
+    return -1;
+}
+
+/* ---- Phase 4: the request ------------------------------------------------------------- */
+
+static int send_batch(trisa_sectigo *c, const create_args *a, const create_plan *pl)
+{
+    trisa_sectigo_batch *batch = NULL;
+    char *name_buf = NULL, *json = NULL;
+    const char *batch_name = a->batch_name;
+    int rc;
+
     if (batch_name == NULL || batch_name[0] == '\0') {
-        size_t n = strlen(domain) + sizeof("new certs for ");
+        size_t n = strlen(a->domain) + sizeof("new certs for ");
         if ((name_buf = malloc(n)) == NULL) {
-            rc = tool_fail(prog, TRISA_ENOMEM);
-            goto done;
+            fprintf(stderr, "%s: error: out of memory\n", PROG);
+            return TOOL_EXIT_FAILURE;
         }
-        snprintf(name_buf, n, "new certs for %s", domain);
+        snprintf(name_buf, n, "new certs for %s", a->domain);
         batch_name = name_buf;
     }
-    params[np++] = "commonName";
-    params[np++] = domain;
-    params[np++] = "dNSName";
-    params[np++] = domain;
-    params[np++] = "pkcs12Password";
-    params[np++] = password;
-    if (country != NULL) {
-        params[np++] = "countryName";
-        params[np++] = country;
-    }
-    if (state != NULL) {
-        params[np++] = "stateOrProvinceName";
-        params[np++] = state;
-    }
-    if (locality != NULL) {
-        params[np++] = "localityName";
-        params[np++] = locality;
-    }
-    params[np] = NULL;
-    rc = trisa_sectigo_create_single_cert_batch(&batch, c, authority, batch_name, params);
+    rc = trisa_sectigo_create_single_cert_batch(&batch, c, a->authority, batch_name, pl->params);
     if (rc == 0) {
         rc = trisa_sectigo_batch_json(&json, batch);
     }
-    rc = sectigo_print_json(prog, rc, json);
+    rc = sectigo_print_json(PROG, rc, json);
+    trisa_sectigo_batch_free(batch);
+    free(name_buf);
+    return rc;
+}
+
+int cmd_create(int argc, char **argv, sectigo_globals *g)
+{
+    create_args a;
+    create_plan pl;
+    trisa_sectigo *c = NULL;
+    char generated[PW_LEN + 1] = "", *from_file = NULL;
+    const char *password = NULL;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    if ((rc = parse(&a, argc, argv)) >= 0) {
+        return rc;
+    }
+    if ((rc = sectigo_open(&c, g, PROG)) != 0) {
+        return rc;
+    }
+    if ((rc = plan(&pl, c, &a, g->profile)) >= 0) {
+        goto done;
+    }
+    if (pl.wants_password && (rc = pkcs12_password(&password, generated, &from_file, &a)) >= 0) {
+        goto done;
+    }
+    for (size_t i = 0; i < pl.n; i += 2) {
+        if (strcmp(pl.params[i], "pkcs12Password") == 0) {
+            pl.params[i + 1] = password;
+        }
+    }
+    rc = send_batch(c, &a, &pl);
 done:
     OPENSSL_cleanse(generated, sizeof(generated));
     trisa_secret_free(from_file);
-    free(name_buf);
-    trisa_sectigo_batch_free(batch);
     trisa_sectigo_free(c);
     return rc;
 }

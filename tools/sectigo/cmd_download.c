@@ -28,7 +28,7 @@ int cmd_download(int argc, char **argv, sectigo_globals *g)
     long bid = 0;
     int id, rc, force = 0;
 
-    tool_opt_init(&p, argc, argv, opts, prog);
+    sectigo_parser_init(&p, argc, argv, opts, prog);
     while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
         switch (id) {
         case O_ID:

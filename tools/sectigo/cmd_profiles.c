@@ -25,7 +25,7 @@ int cmd_profiles(int argc, char **argv, sectigo_globals *g)
     long pid = 0;
     int id, rc, params = 0;
 
-    tool_opt_init(&p, argc, argv, opts, prog);
+    sectigo_parser_init(&p, argc, argv, opts, prog);
     while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
         switch (id) {
         case O_ID:

@@ -6,6 +6,7 @@
 
 #include "trisa/common.h"
 #include "tools/common/exit.h"
+#include "tools/common/harden.h"
 #include "tools/common/opt.h"
 #include "tools/sectigo/sectigo.h"
 
@@ -25,19 +26,14 @@ static const sectigo_command commands[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-enum { G_USER = 1, G_PASS, G_PASSFILE, G_PROFILE, G_ENV, G_URL, G_CACERT, G_HELP, G_VERSION };
+enum { G_PASSFILE = 1, G_PROFILE, G_HELP, G_VERSION };
 
 static const tool_opt global_opts[] = {
-    {G_USER, 'u', "username", "NAME", "Sectigo username [$SECTIGO_USERNAME]"},
-    {G_PASS, 'p', "password", "PASS", "Sectigo password [$SECTIGO_PASSWORD]"},
+    TOOL_CONN_OPTIONS,
     {G_PASSFILE, 0, "password-file", "FILE", "read the Sectigo password from FILE's first line"},
     {G_PROFILE, 'P', "profile", "NAME", "Sectigo profile [$SECTIGO_PROFILE]"},
-    {G_ENV, 'E', "env|environment", "ENV",
-     "production, staging, docker or testing [$SECTIGO_ENVIRONMENT]"},
-    {G_URL, 'e', "url|endpoint", "URL", "API base URL [$SECTIGO_ENDPOINT]"},
-    {G_CACERT, 0, "cacert", "FILE", "trust this CA bundle for TLS [$SECTIGO_CA_BUNDLE]"},
     {G_HELP, 'h', "help", NULL, "show this help"},
-    {G_VERSION, 0, "version", NULL, "print the version"},
+    {G_VERSION, 'v', "version", NULL, "print the version"},
     TOOL_OPT_END,
 };
 
@@ -48,6 +44,7 @@ static void usage(FILE *f)
     for (const sectigo_command *c = commands; c->name != NULL; c++) {
         fprintf(f, "  %-14s %s\n", c->name, c->summary);
     }
+    fprintf(f, "  %-14s %s\n", "help", "show this help, or a command's: help COMMAND");
     fprintf(f, "\nGlobal options:\n");
     tool_opt_help(f, global_opts);
     fprintf(f, "\nRun 'sectigo <command> --help' for a command's options.\n"
@@ -56,68 +53,139 @@ static void usage(FILE *f)
                "environment guard.\n");
 }
 
+static const sectigo_command *find_command(const char *name)
+{
+    for (const sectigo_command *c = commands; c->name != NULL; c++) {
+        if (strcmp(name, c->name) == 0 || (c->alias != NULL && strcmp(name, c->alias) == 0)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* Levenshtein distance, for "did you mean"; names are short. */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[64];
+    if (la >= 63 || lb >= 63) {
+        return 64;
+    }
+    for (size_t j = 0; j <= lb; j++) {
+        row[j] = j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) {
+                best = up + 1;
+            }
+            if (row[j - 1] + 1 < best) {
+                best = row[j - 1] + 1;
+            }
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+/* "unknown command 'x'", with the nearest command when one is near enough: a prefix of
+ * it, or at most a third of the letters (at least two) wrong. */
+static int unknown_command(const char *name)
+{
+    const char *best = NULL;
+    size_t n = strlen(name), best_d = 64, near = n / 3 > 2 ? n / 3 : 2;
+
+    for (const sectigo_command *c = commands; c->name != NULL; c++) {
+        size_t d = n > 0 && strncmp(name, c->name, n) == 0 ? 0 : distance(name, c->name);
+        if (d < best_d) {
+            best_d = d;
+            best = c->name;
+        }
+    }
+    if (best != NULL && best_d <= near) {
+        return tool_usage_error("sectigo", "unknown command '%s'; did you mean '%s'?", name, best);
+    }
+    return tool_usage_error("sectigo", "unknown command '%s'", name);
+}
+
+/* sectigo help [COMMAND]: the overview, or a command's own --help. */
+static int help(int argc, char **argv, sectigo_globals *g)
+{
+    const sectigo_command *c;
+    char *sub[3];
+
+    if (argc < 2) {
+        usage(stdout);
+        return TOOL_EXIT_OK;
+    }
+    if ((c = find_command(argv[1])) == NULL) {
+        return unknown_command(argv[1]);
+    }
+    sub[0] = argv[1];
+    sub[1] = (char *)"--help";
+    sub[2] = NULL;
+    return c->fn(2, sub, g);
+}
+
 int main(int argc, char **argv)
 {
-    sectigo_globals g = {0};
+    sectigo_globals g;
+    const sectigo_command *c;
     tool_parser p;
-    int id;
+    int id, rc;
 
+    /* Before anything holds a secret: no core files, no reading of this process's memory
+     * by other processes of the user. */
+    tool_harden();
     /* A peer closing a TLS connection must be an error to report, not a silent death. */
     signal(SIGPIPE, SIG_IGN);
-    /* As the reference does: ./.env fills SECTIGO_* variables the environment lacks. */
+    /* As the reference does (godotenv): ./.env fills the variables the environment lacks;
+     * ours takes only SECTIGO_* (the client) and SIAS_* (serve) from it. */
     sectigo_load_dotenv(".env");
-    g.username = getenv("SECTIGO_USERNAME");
-    g.password = getenv("SECTIGO_PASSWORD");
+    memset(&g, 0, sizeof(g));
+    tool_conn_init(&g.conn);
     g.profile = getenv("SECTIGO_PROFILE");
-    g.environment = getenv("SECTIGO_ENVIRONMENT");
-    g.endpoint = getenv("SECTIGO_ENDPOINT");
-    g.cacert = getenv("SECTIGO_CA_BUNDLE");
 
-    tool_opt_init(&p, argc, argv, global_opts, "sectigo");
+    sectigo_parser_init(&p, argc, argv, global_opts, "sectigo");
     p.stop_at_positional = 1;
     while ((id = tool_opt_next(&p)) > 0) {
+        if ((rc = tool_conn_option(&g.conn, &p, id)) != 0) {
+            if (rc < 0) {
+                return TOOL_EXIT_FAILURE;
+            }
+            continue;
+        }
         switch (id) {
-        case G_USER:
-            g.username = p.value;
-            break;
-        case G_PASS:
-            g.password = p.value;
-            break;
         case G_PASSFILE:
             g.password_file = p.value;
             break;
         case G_PROFILE:
             g.profile = p.value;
             break;
-        case G_ENV:
-            g.environment = p.value;
-            break;
-        case G_URL:
-            g.endpoint = p.value;
-            break;
-        case G_CACERT:
-            g.cacert = p.value;
-            break;
         case G_HELP:
             usage(stdout);
-            return 0;
+            return TOOL_EXIT_OK;
         case G_VERSION:
-            printf("sectigo (trisa-certkit) %s\n", trisa_version());
-            return 0;
+            printf("sectigo version %s (trisa-certkit)\n", trisa_version());
+            return TOOL_EXIT_OK;
         }
     }
     if (id == TOOL_OPT_ERROR) {
         return TOOL_EXIT_USAGE;
     }
     if (p.index >= argc) {
-        usage(stderr);
-        return TOOL_EXIT_USAGE;
+        /* As the reference: no command shows the help. */
+        usage(stdout);
+        return TOOL_EXIT_OK;
     }
-    for (const sectigo_command *c = commands; c->name != NULL; c++) {
-        if (strcmp(argv[p.index], c->name) == 0 ||
-            (c->alias != NULL && strcmp(argv[p.index], c->alias) == 0)) {
-            return c->fn(argc - p.index, argv + p.index, &g);
-        }
+    if (strcmp(argv[p.index], "help") == 0 || strcmp(argv[p.index], "h") == 0) {
+        return help(argc - p.index, argv + p.index, &g);
     }
-    return tool_usage_error("sectigo", "unknown command '%s'", argv[p.index]);
+    if ((c = find_command(argv[p.index])) == NULL) {
+        return unknown_command(argv[p.index]);
+    }
+    return c->fn(argc - p.index, argv + p.index, &g);
 }

@@ -5,14 +5,13 @@
 #ifndef TRISA_TOOLS_SECTIGO_H
 #define TRISA_TOOLS_SECTIGO_H
 
+#include "tools/common/conn.h"
+#include "tools/common/opt.h"
+
 /* Global flags of the reference CLI (each also from its environment variable). */
 typedef struct sectigo_globals {
-    const char *username;      /* -u, --username, SECTIGO_USERNAME */
-    const char *password;      /* -p, --password, SECTIGO_PASSWORD */
+    tool_conn conn;            /* -u, -p, -E, -e, --cacert and their SECTIGO_* variables */
     const char *profile;       /* -P, --profile, SECTIGO_PROFILE */
-    const char *environment;   /* -E, --env, --environment, SECTIGO_ENVIRONMENT */
-    const char *endpoint;      /* -e, --url, --endpoint, SECTIGO_ENDPOINT */
-    const char *cacert;        /* --cacert, SECTIGO_CA_BUNDLE */
     const char *password_file; /* --password-file: the account password's first line */
 } sectigo_globals;
 
@@ -49,8 +48,13 @@ int sectigo_open(struct trisa_sectigo **out, const sectigo_globals *g, const cha
 /* Print JSON text from a trisa_sectigo_*_json() call (rc its result) and free it; returns
  * the exit code. */
 int sectigo_print_json(const char *prog, int rc, char *json);
-/* Load SECTIGO_* variables from ./.env without overriding the environment. */
+/* Load SECTIGO_* and SIAS_* variables from a .env file (read as godotenv 1.5 reads it)
+ * without overriding the environment. A file with a syntax error sets nothing (as with the
+ * reference) and is reported with a warning naming its line. */
 void sectigo_load_dotenv(const char *path);
+/* Start parsing a command's argv: Go's forms too (-id 3, -id=3). */
+void sectigo_parser_init(tool_parser *p, int argc, char **argv, const tool_opt *opts,
+                         const char *prog);
 /* Print a command's usage line and options. */
 void sectigo_help(const char *usage, const char *about, const void *opts);
 /* For a command that takes no options but --help: parse argv; returns -1 to go on, else

@@ -1,6 +1,5 @@
 /* What the sectigo commands share: opening a client from the global flags, printing
- * JSON, reading .env. */
-#include <ctype.h>
+ * JSON, parsing a command's options. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +31,11 @@ int sectigo_open(struct trisa_sectigo **out, const sectigo_globals *g, const cha
             return tool_fail(prog, rc);
         }
     }
-    opts.endpoint = g->endpoint;
-    opts.environment = g->environment;
-    opts.username = g->username;
-    opts.password = pw != NULL ? pw : g->password;
+    tool_conn_apply(&g->conn, &opts);
+    if (pw != NULL) {
+        opts.password = pw;
+    }
     opts.profile = g->profile;
-    opts.ca_bundle = g->cacert;
     opts.warn = warn_cb;
     opts.warn_data = (void *)prog;
     rc = trisa_sectigo_new(out, &opts);
@@ -62,6 +60,14 @@ int sectigo_print_json(const char *prog, int rc, char *json)
     return TOOL_EXIT_OK;
 }
 
+void sectigo_parser_init(tool_parser *p, int argc, char **argv, const tool_opt *opts,
+                         const char *prog)
+{
+    tool_opt_init(p, argc, argv, opts, prog);
+    /* Go's flag package, which the reference uses, takes -id 3 as --id 3. */
+    p->single_dash_long = 1;
+}
+
 void sectigo_help(const char *usage, const char *about, const void *opts)
 {
     printf("usage: %s\n\n%s\n\nOptions:\n", usage, about);
@@ -80,7 +86,7 @@ int sectigo_no_options(int argc, char **argv, const char *prog, const char *usag
     tool_parser p;
     int id;
 
-    tool_opt_init(&p, argc, argv, opts, prog);
+    sectigo_parser_init(&p, argc, argv, opts, prog);
     while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
         if (id == O_HELP) {
             sectigo_help(usage, about, opts);
@@ -92,100 +98,4 @@ int sectigo_no_options(int argc, char **argv, const char *prog, const char *usag
         return TOOL_EXIT_USAGE;
     }
     return -1;
-}
-
-/* The value part of a .env line: unquoted (trailing comment and blanks dropped),
- * 'single quoted' (literal) or "double quoted" (\n, \", \\ understood). */
-static int dotenv_value(char *out, size_t cap, const char *v)
-{
-    size_t n = 0;
-    if (*v == '\'' || *v == '"') {
-        char q = *v++;
-        while (*v != '\0' && *v != q) {
-            char c = *v++;
-            if (q == '"' && c == '\\' && *v != '\0') {
-                c = *v++;
-                c = c == 'n' ? '\n' : c;
-            }
-            if (n + 1 >= cap) {
-                return -1;
-            }
-            out[n++] = c;
-        }
-        if (*v != q) {
-            return -1;
-        }
-    } else {
-        while (*v != '\0' && !(*v == '#' && n > 0 && isspace((unsigned char)out[n - 1]))) {
-            if (n + 1 >= cap) {
-                return -1;
-            }
-            out[n++] = *v++;
-        }
-        while (n > 0 && isspace((unsigned char)out[n - 1])) {
-            n--;
-        }
-    }
-    out[n] = '\0';
-    return 0;
-}
-
-void sectigo_load_dotenv(const char *path)
-{
-    unsigned char *data = NULL;
-    size_t len = 0;
-    char value[4096];
-    char *next;
-
-    /* The file holds the API password: read it whole (bounded, regular files only) and
-     * wipe it afterwards, rather than through stdio's unwiped buffers. */
-    if (trisa_file_read(&data, &len, path, 1u << 20) != 0) {
-        trisa_error_clear();
-        return;
-    }
-    for (char *line = (char *)data; line != NULL; line = next) {
-        char *p = line, *eq, *name_end;
-        size_t n;
-        if ((next = strchr(line, '\n')) != NULL) {
-            *next++ = '\0';
-        }
-        n = strlen(line);
-        while (n > 0 && line[n - 1] == '\r') {
-            line[--n] = '\0';
-        }
-        while (isspace((unsigned char)*p)) {
-            p++;
-        }
-        if (*p == '#' || *p == '\0') {
-            continue;
-        }
-        if (strncmp(p, "export ", 7) == 0) {
-            p += 7;
-            while (isspace((unsigned char)*p)) {
-                p++;
-            }
-        }
-        if ((eq = strchr(p, '=')) == NULL) {
-            continue;
-        }
-        name_end = eq;
-        while (name_end > p && isspace((unsigned char)name_end[-1])) {
-            name_end--;
-        }
-        *name_end = '\0';
-        /* Only the tool's own variables: a .env must not steer anything else. */
-        if (strncmp(p, "SECTIGO_", 8) != 0) {
-            continue;
-        }
-        eq++;
-        while (*eq == ' ' || *eq == '\t') {
-            eq++;
-        }
-        if (dotenv_value(value, sizeof(value), eq) == 0) {
-            setenv(p, value, 0); /* the environment wins, as with the reference */
-        }
-    }
-    OPENSSL_cleanse(data, len + 1);
-    free(data);
-    OPENSSL_cleanse(value, sizeof(value));
 }

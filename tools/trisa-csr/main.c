@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "tools/common/exit.h"
+#include "tools/common/harden.h"
 #include "tools/trisa-csr/trisa-csr.h"
 
 /* New subcommands (e.g. `hsm`) are one line here and one cmd_<verb>.c. */
@@ -14,6 +15,9 @@ static const csr_command commands[] = {
 
 int main(int argc, char **argv)
 {
+    /* No core files, no reading of this process's memory by other processes: keys and
+     * passphrases pass through it. */
+    tool_harden();
     if (argc > 1) {
         for (const csr_command *c = commands; c->name != NULL; c++) {
             if (strcmp(argv[1], c->name) == 0) {

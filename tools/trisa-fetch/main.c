@@ -1,17 +1,47 @@
-/* trisa-fetch: parse the options into fetch_args, then run one of the three modes. */
+/*
+ * trisa-fetch: option parsing and output over the enrolment engine (trisa/enroll.h).
+ * Phases: parse the command line, check all of it (nothing is read, written or created
+ * before that), turn it into engine options, run, and print what the engine reports.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/support.h"
+#include "trisa/bundle.h"
 #include "trisa/common.h"
+#include "trisa/enroll.h"
+#include "tools/common/conn.h"
 #include "tools/common/exit.h"
+#include "tools/common/harden.h"
 #include "tools/common/opt.h"
-#include "tools/trisa-fetch/fetch.h"
 
-#define MAX_ZIP (64u * 1024u * 1024u + 1024u)
+#define PROG     "trisa-fetch"
+#define MAX_LIST 64
+
+typedef struct args {
+    const char *zip, *batch, *csr, *profile, *out_dir;
+    const char *keys[MAX_LIST];
+    size_t nkeys;
+    const char *key_passin, *passin, *passfile;
+    const char *trust;
+    int trust_bundle_root;
+    time_t at;
+    const char *crl;
+    const char *dns[MAX_LIST];
+    size_t ndns;
+    int json, force, force_upload, new_request, dry_run, no_wait, legacy, quiet;
+    const char *passout, *p12_out, *state_dir;
+    long interval, timeout;
+    tool_conn conn; /* -u, -p, -E, -e, --cacert and their SECTIGO_* variables */
+    const char *pkcs11_module, *pkcs11_uri, *pin_file;
+    /* derived */
+    long long batch_id, profile_id;
+    char *passin_spec, *pin_spec;
+    int tty;
+} args;
 
 enum {
     O_ZIP = 1,
@@ -31,17 +61,16 @@ enum {
     O_JSON,
     O_FORCE,
     O_FORCE_UPLOAD,
+    O_NEW_REQUEST,
+    O_DRY_RUN,
+    O_NO_WAIT,
+    O_STATE_DIR,
     O_PASSOUT,
     O_P12,
     O_LEGACY,
     O_INTERVAL,
     O_TIMEOUT,
     O_QUIET,
-    O_USER,
-    O_PASS,
-    O_ENV,
-    O_URL,
-    O_CACERT,
     O_PKCS11_MODULE,
     O_PKCS11_URI,
     O_PIN_FILE,
@@ -52,11 +81,11 @@ enum {
 static const tool_opt opts[] = {
     {O_ZIP, 'z', "zip", "FILE", "offline: a downloaded batch ZIP (or one .p12 / .pem file)"},
     {O_BATCH, 'b', "batch", "ID", "follow batch ID until issued, then download it"},
-    {O_CSR, 0, "csr", "REQ", "upload the CSR file REQ (with --profile), then follow it"},
+    {O_CSR, 0, "csr", "REQ", "upload the CSR file REQ (with --profile) once, then follow it"},
     {O_PROFILE, 'P', "profile", "ID", "Sectigo profile (authority) ID for --csr"},
-    {O_OUT, 'o', "out-dir", "DIR", "write cert.pem, chain.pem, fullchain.pem, root.pem here"},
+    {O_OUT, 'o', "out-dir", "DIR", "write cert.pem, chain.pem, fullchain.pem, ... here"},
     {O_KEY, 'k', "key", "KEY", "our private key, or a folder of keys (repeatable)"},
-    {O_KEY_PASSIN, 0, "key-passin", "SPEC", "password of encrypted --key files"},
+    {O_KEY_PASSIN, 0, "key-passin", "SPEC", "passphrase of encrypted --key files"},
     {O_PKCS11_URI, 0, "pkcs11-uri", "URI",
      "our key is on this PKCS#11 token: match it, store the certificate there"},
     {O_PKCS11_MODULE, 0, "pkcs11-module", "PATH",
@@ -71,21 +100,24 @@ static const tool_opt opts[] = {
     {O_CRL, 0, "crl", "FILE", "check the leaf against this CRL (PEM or DER)"},
     {O_DNS, 0, "dns", "NAME", "require NAME among the leaf's SANs (repeatable)"},
     {O_JSON, 0, "json", NULL, "print the report as JSON (one object per certificate)"},
-    {O_FORCE, 'f', "force", NULL, "replace existing output files"},
+    {O_FORCE, 'f', "force", NULL, "replace output files that differ"},
     {O_FORCE_UPLOAD, 0, "force-upload", NULL,
      "upload again although an earlier upload's outcome is unknown"},
-    {O_PASSOUT, 0, "passout", "SPEC", "encrypt key.pem and --p12-out with this password"},
+    {O_NEW_REQUEST, 0, "new-request", NULL,
+     "a new request for a CSR issued before (a renewal with the same key)"},
+    {O_DRY_RUN, 'n', "dry-run", NULL, "check everything, say what would be uploaded where, stop"},
+    {O_NO_WAIT, 0, "no-wait", NULL,
+     "exit 15 instead of waiting while another process works on the request"},
+    {O_STATE_DIR, 0, "state-dir", "DIR",
+     "the journal's folder [$TRISA_STATE_DIR, /var/lib/trisa, ~/.local/state/trisa]"},
+    {O_PASSOUT, 0, "passout", "SPEC", "encrypt key.pem, node.pem's key and --p12-out"},
     {O_P12, 0, "p12-out", "FILE", "also write a modern PKCS#12 (AES-256, SHA-256 MAC)"},
     {O_LEGACY, 0, "legacy", NULL, "make --p12-out a legacy PKCS#12 (3DES, SHA-1 MAC)"},
     {O_INTERVAL, 0, "interval", "SECONDS", "seconds between status polls (default 5)"},
-    {O_TIMEOUT, 0, "timeout", "SECONDS", "give up waiting after SECONDS (default 1800)"},
+    {O_TIMEOUT, 0, "timeout", "SECONDS",
+     "the whole run's limit (default 1800; 0: look once, never wait)"},
     {O_QUIET, 'q', "quiet", NULL, "no progress line"},
-    {O_USER, 'u', "username", "NAME", "Sectigo username [$SECTIGO_USERNAME]"},
-    {O_PASS, 'p', "password", "PASS", "Sectigo password [$SECTIGO_PASSWORD]"},
-    {O_ENV, 'E', "env|environment", "ENV",
-     "production, staging, docker or testing [$SECTIGO_ENVIRONMENT]"},
-    {O_URL, 'e', "url|endpoint", "URL", "API base URL [$SECTIGO_ENDPOINT]"},
-    {O_CACERT, 0, "cacert", "FILE", "trust this CA bundle for TLS [$SECTIGO_CA_BUNDLE]"},
+    TOOL_CONN_OPTIONS,
     {O_HELP, 'h', "help", NULL, "show this help"},
     {O_VERSION, 0, "version", NULL, "print the version"},
     TOOL_OPT_END,
@@ -95,201 +127,147 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: trisa-fetch --zip FILE --out-dir DIR [--key KEY] [--password-file F]\n"
                "       trisa-fetch --batch ID --out-dir DIR [--key KEY]\n"
-               "       trisa-fetch --csr REQ --profile ID --out-dir DIR --key KEY\n\n"
+               "       trisa-fetch --csr REQ --profile ID --out-dir DIR [--key KEY]\n\n"
                "From a Sectigo batch to verified PEM files. Nothing is written unless the chain\n"
-               "verifies (give --trust FILE or --trust-bundle-root).\n\nOptions:\n");
+               "verifies (give --trust FILE or --trust-bundle-root); a CSR is uploaded once.\n\n"
+               "Options:\n");
     tool_opt_help(f, opts);
-    fprintf(f, "\nExit codes: 0 issued and verified, 2 usage, 3 invalid input, 4 file exists,\n"
-               "5 authentication, 6 API error, 7 network, 8 rejected, 9 still processing\n"
-               "(run again later), 10 verification failed, 11 wrong password.\n");
+    fprintf(f,
+            "\nExit codes: 0 issued and verified (or already issued), 2 usage, 3 invalid input,\n"
+            "4 an output differs, 5 authentication, 6 API error (no licence left), 7 network,\n"
+            "8 rejected, 9 still processing (run again later), 10 verification failed or a\n"
+            "key mismatch, 11 wrong password, 12 token, 13 PIN, 15 busy (--no-wait),\n"
+            "1 other (an upload of unknown outcome).\n");
 }
 
-/* YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @EPOCH, in UTC. */
-static int parse_time(const char *s, time_t *out)
+/* ---- Parsing -------------------------------------------------------------------------------- */
+
+static int add_to(const char **list, size_t *n, const char *value, const char *what)
 {
-    struct tm tm;
-    int y, mo, d, h = 0, mi = 0, se = 0, n = 0;
-    char z = 0;
-    long epoch;
-    if (s[0] == '@') {
-        if (trisa_parse_long(s + 1, 1, 253402300799L, &epoch) != 0) {
-            return -1;
-        }
-        *out = (time_t)epoch;
-        return 0;
+    if (*n == MAX_LIST) {
+        return tool_usage_error(PROG, "too many %s options", what);
     }
-    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3) {
-        return -1;
-    }
-    if (s[n] != '\0') {
-        int m = 0;
-        if (sscanf(s + n, "T%2d:%2d:%2d%c%n", &h, &mi, &se, &z, &m) != 4 || z != 'Z' ||
-            s[n + m] != '\0') {
-            return -1;
-        }
-    }
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
-        return -1;
-    }
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = se;
-    *out = timegm(&tm);
+    list[(*n)++] = value;
     return 0;
 }
 
-static int run_zip(const fetch_args *a)
+/* Returns -1 to go on, or the exit code to stop with (help, version, a usage error). */
+static int parse(args *a, int argc, char **argv)
 {
-    unsigned char *data = NULL;
-    size_t len = 0;
-    int rc = trisa_file_read(&data, &len, a->zip, MAX_ZIP);
-    if (rc != 0) {
-        trisa_error_prefix("%s", a->zip);
-        return tool_fail(FETCH_PROG, rc);
-    }
-    /* A lone .p12 / .pem file is wrapped as a one-member bundle by the library; for a
-     * file the ZIP reader cannot take, say which. */
-    rc = fetch_offline(a, a->zip, data, len, NULL);
-    free(data);
-    return rc;
-}
-
-int main(int argc, char **argv)
-{
-    fetch_args a;
     tool_parser p;
-    const char *passfile = NULL;
-    char *passfile_spec = NULL;
-    struct stat st;
-    int id, modes, rc;
-
-    memset(&a, 0, sizeof(a));
-    a.interval = 5;
-    a.timeout = 1800;
-    a.username = getenv("SECTIGO_USERNAME");
-    a.password = getenv("SECTIGO_PASSWORD");
-    a.environment = getenv("SECTIGO_ENVIRONMENT");
-    a.endpoint = getenv("SECTIGO_ENDPOINT");
-    a.cacert = getenv("SECTIGO_CA_BUNDLE");
-
-    tool_opt_init(&p, argc, argv, opts, FETCH_PROG);
+    int id;
+    tool_opt_init(&p, argc, argv, opts, PROG);
     while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
+        const char *v = p.value;
         switch (id) {
         case TOOL_OPT_ERROR:
             return TOOL_EXIT_USAGE;
         case TOOL_OPT_POSITIONAL:
-            return tool_usage_error(FETCH_PROG, "unexpected argument '%s'", p.value);
+            return tool_usage_error(PROG, "unexpected argument '%s'", v);
         case O_ZIP:
-            a.zip = p.value;
+            a->zip = v;
             break;
         case O_BATCH:
-            a.batch = p.value;
+            a->batch = v;
             break;
         case O_CSR:
-            a.csr = p.value;
+            a->csr = v;
             break;
         case O_PROFILE:
-            a.profile = p.value;
+            a->profile = v;
             break;
         case O_OUT:
-            a.out_dir = p.value;
+            a->out_dir = v;
             break;
         case O_KEY:
-            if (a.nkeys == FETCH_MAX_LIST) {
-                return tool_usage_error(FETCH_PROG, "too many --key options");
+            if (add_to(a->keys, &a->nkeys, v, "--key") != 0) {
+                return TOOL_EXIT_USAGE;
             }
-            a.keys[a.nkeys++] = p.value;
             break;
         case O_KEY_PASSIN:
-            a.key_passin = p.value;
+            a->key_passin = v;
             break;
         case O_PASSFILE:
-            passfile = p.value;
+            a->passfile = v;
             break;
         case O_PASSIN:
-            a.passin = p.value;
+            if ((a->passin = tool_opt_secret(&p)) == NULL) {
+                return TOOL_EXIT_FAILURE;
+            }
             break;
         case O_TRUST:
-            a.trust = p.value;
+            a->trust = v;
             break;
         case O_TRUST_ROOT:
-            a.trust_bundle_root = 1;
+            a->trust_bundle_root = 1;
             break;
         case O_AT:
-            if (parse_time(p.value, &a.at) != 0) {
-                return tool_usage_error(FETCH_PROG,
-                                        "--at: '%s' is not YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or "
-                                        "@EPOCH",
-                                        p.value);
+            /* Strict: 2021-02-30 is no date, and the epoch would mean "now". */
+            if (trisa_bundle_parse_time(&a->at, v) != 0) {
+                return tool_usage_error(PROG, "--at: %s", trisa_error_last());
             }
             break;
         case O_CRL:
-            a.crl = p.value;
+            a->crl = v;
             break;
         case O_DNS:
-            if (a.ndns == FETCH_MAX_LIST) {
-                return tool_usage_error(FETCH_PROG, "too many --dns options");
+            if (add_to(a->dns, &a->ndns, v, "--dns") != 0) {
+                return TOOL_EXIT_USAGE;
             }
-            a.dns[a.ndns++] = p.value;
             break;
         case O_JSON:
-            a.json = 1;
+            a->json = 1;
             break;
         case O_FORCE:
-            a.force = 1;
+            a->force = 1;
             break;
         case O_FORCE_UPLOAD:
-            a.force_upload = 1;
+            a->force_upload = 1;
+            break;
+        case O_NEW_REQUEST:
+            a->new_request = 1;
+            break;
+        case O_DRY_RUN:
+            a->dry_run = 1;
+            break;
+        case O_NO_WAIT:
+            a->no_wait = 1;
+            break;
+        case O_STATE_DIR:
+            a->state_dir = v;
             break;
         case O_PASSOUT:
-            a.passout = p.value;
+            if ((a->passout = tool_opt_secret(&p)) == NULL) {
+                return TOOL_EXIT_FAILURE;
+            }
             break;
         case O_P12:
-            a.p12_out = p.value;
+            a->p12_out = v;
             break;
         case O_LEGACY:
-            a.legacy = 1;
+            a->legacy = 1;
             break;
         case O_INTERVAL:
-            if (tool_opt_long(FETCH_PROG, "--interval", p.value, 1, 3600, &a.interval) != 0) {
+            if (tool_opt_long(PROG, "--interval", v, 1, 3600, &a->interval) != 0) {
                 return TOOL_EXIT_USAGE;
             }
             break;
         case O_TIMEOUT:
-            if (tool_opt_long(FETCH_PROG, "--timeout", p.value, 0, 7L * 86400, &a.timeout) != 0) {
+            if (tool_opt_long(PROG, "--timeout", v, 0, 7L * 86400, &a->timeout) != 0) {
                 return TOOL_EXIT_USAGE;
             }
             break;
         case O_QUIET:
-            a.quiet = 1;
-            break;
-        case O_USER:
-            a.username = p.value;
-            break;
-        case O_PASS:
-            a.password = p.value;
-            break;
-        case O_ENV:
-            a.environment = p.value;
-            break;
-        case O_URL:
-            a.endpoint = p.value;
-            break;
-        case O_CACERT:
-            a.cacert = p.value;
+            a->quiet = 1;
             break;
         case O_PKCS11_MODULE:
-            a.hsm.module = p.value;
+            a->pkcs11_module = v;
             break;
         case O_PKCS11_URI:
-            a.hsm.uri = p.value;
+            a->pkcs11_uri = v;
             break;
         case O_PIN_FILE:
-            a.hsm.pin_file = p.value;
+            a->pin_file = v;
             break;
         case O_HELP:
             usage(stdout);
@@ -297,58 +275,269 @@ int main(int argc, char **argv)
         case O_VERSION:
             printf("trisa-fetch %s\n", trisa_version());
             return TOOL_EXIT_OK;
-        default:
-            return tool_usage_error(FETCH_PROG, "unhandled option");
+        default: {
+            int taken = tool_conn_option(&a->conn, &p, id);
+            if (taken < 0) {
+                return TOOL_EXIT_FAILURE;
+            }
+            if (taken == 0) {
+                return tool_usage_error(PROG, "unhandled option");
+            }
+        }
         }
     }
+    return -1;
+}
 
-    modes = (a.zip != NULL) + (a.batch != NULL) + (a.csr != NULL);
+static int parse_id(const char *what, const char *s, long long *out)
+{
+    long v;
+    if (trisa_parse_long(s, 1, 0x7fffffffL, &v) != 0) {
+        return tool_usage_error(PROG, "%s: '%s' is not a positive number", what, s);
+    }
+    *out = v;
+    return 0;
+}
+
+/* The whole command line, before anything is read, made or sent. */
+static int validate(args *a)
+{
+    int modes = (a->zip != NULL) + (a->batch != NULL) + (a->csr != NULL);
     if (modes != 1) {
-        return tool_usage_error(FETCH_PROG, "give exactly one of --zip, --batch or --csr");
+        return tool_usage_error(PROG, "give exactly one of --zip, --batch or --csr");
     }
-    if (a.out_dir == NULL) {
-        return tool_usage_error(FETCH_PROG, "--out-dir is required");
+    if (a->out_dir == NULL) {
+        return tool_usage_error(PROG, "--out-dir is required");
     }
-    if (stat(a.out_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        if (mkdir(a.out_dir, 0755) != 0) {
-            fprintf(stderr, "%s: error: --out-dir %s is not a folder and cannot be created\n",
-                    FETCH_PROG, a.out_dir);
-            return TOOL_EXIT_INPUT;
+    if (a->trust == NULL && !a->trust_bundle_root) {
+        return tool_usage_error(PROG, "give --trust FILE or --trust-bundle-root: the chain is "
+                                      "verified before anything is written");
+    }
+    if (a->passfile != NULL && a->passin != NULL) {
+        return tool_usage_error(PROG, "give --password-file or --passin, not both");
+    }
+    if (a->legacy && a->p12_out == NULL) {
+        return tool_usage_error(PROG, "--legacy only applies to --p12-out");
+    }
+    if (a->p12_out != NULL && a->pkcs11_uri != NULL) {
+        return tool_usage_error(PROG, "--p12-out cannot hold a key that stays on the token");
+    }
+    if (a->p12_out != NULL && a->passout == NULL &&
+        (a->csr != NULL || (a->passin == NULL && a->passfile == NULL))) {
+        return tool_usage_error(PROG, "--p12-out needs a password: give --passout%s",
+                                a->csr != NULL ? "" : " (or the bundle's --passin)");
+    }
+    if (a->p12_out != NULL && a->csr != NULL && a->nkeys == 0) {
+        return tool_usage_error(PROG, "--p12-out needs the private key: give --key");
+    }
+    if (a->csr != NULL && a->profile == NULL) {
+        return tool_usage_error(PROG, "--csr needs --profile");
+    }
+    if (a->csr == NULL && (a->profile != NULL || a->force_upload || a->new_request)) {
+        return tool_usage_error(PROG, "%s only applies to --csr",
+                                a->profile != NULL ? "--profile"
+                                : a->force_upload  ? "--force-upload"
+                                                   : "--new-request");
+    }
+    if (a->pkcs11_uri == NULL && (a->pkcs11_module != NULL || a->pin_file != NULL)) {
+        return tool_usage_error(PROG, "%s needs --pkcs11-uri",
+                                a->pkcs11_module != NULL ? "--pkcs11-module" : "--pin-file");
+    }
+    if (a->profile != NULL && parse_id("--profile", a->profile, &a->profile_id) != 0) {
+        return TOOL_EXIT_USAGE;
+    }
+    if (a->batch != NULL && parse_id("--batch", a->batch, &a->batch_id) != 0) {
+        return TOOL_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static char *spec(const char *prefix, const char *value)
+{
+    trisa_buf b = TRISA_BUF_INIT;
+    trisa_buf_printf(&b, "%s%s", prefix, value);
+    return trisa_buf_detach(&b, NULL);
+}
+
+/* ---- Output --------------------------------------------------------------------------------- */
+
+static void progress_clear(const args *a)
+{
+    if (a->tty) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+}
+
+static void print_report(const trisa_bundle_report *r, int json)
+{
+    char *s = NULL;
+    int rc = json ? trisa_bundle_report_json(&s, r) : trisa_bundle_report_text(&s, r);
+    if (rc == 0) {
+        fputs(s, stdout);
+        if (json) {
+            fputc('\n', stdout);
         }
+        fflush(stdout);
     }
-    if (a.trust == NULL && !a.trust_bundle_root) {
-        return tool_usage_error(FETCH_PROG, "give --trust FILE or --trust-bundle-root: the chain "
-                                            "is verified before anything is written");
+    free(s);
+}
+
+static void on_event(const trisa_enroll_event *ev, void *data)
+{
+    const args *a = data;
+    if (ev->step != TRISA_ENROLL_STEP_POLLING) {
+        progress_clear(a);
     }
-    if (passfile != NULL && a.passin != NULL) {
-        return tool_usage_error(FETCH_PROG, "give --password-file or --passin, not both");
-    }
-    if (a.legacy && a.p12_out == NULL) {
-        return tool_usage_error(FETCH_PROG, "--legacy only applies to --p12-out");
-    }
-    if (a.csr != NULL && (a.profile == NULL || (a.nkeys == 0 && a.hsm.uri == NULL))) {
-        return tool_usage_error(FETCH_PROG, "--csr needs --profile and --key (or --pkcs11-uri)");
-    }
-    if (a.hsm.uri == NULL && (a.hsm.module != NULL || a.hsm.pin_file != NULL)) {
-        return tool_usage_error(FETCH_PROG, "%s needs --pkcs11-uri",
-                                a.hsm.module != NULL ? "--pkcs11-module" : "--pin-file");
-    }
-    if (passfile != NULL) {
-        size_t n = strlen(passfile) + 6;
-        passfile_spec = malloc(n);
-        if (passfile_spec == NULL) {
-            return TOOL_EXIT_FAILURE;
+    switch (ev->step) {
+    case TRISA_ENROLL_STEP_CHECKED:
+        break;
+    case TRISA_ENROLL_STEP_DRY_RUN:
+        printf("%s\n", ev->text);
+        break;
+    case TRISA_ENROLL_STEP_WAITING:
+        fprintf(stderr, "%s: %s\n", PROG, ev->text);
+        break;
+    case TRISA_ENROLL_STEP_SUPERSEDING:
+        fprintf(stderr, "%s: a new request for this CSR: it supersedes batch %lld\n", PROG,
+                ev->batch_id);
+        break;
+    case TRISA_ENROLL_STEP_CONTINUING:
+        fprintf(stderr, "%s: this CSR was uploaded before: continuing batch %lld (%s)\n", PROG,
+                ev->batch_id,
+                ev->text != NULL && ev->text[0] != '\0' ? ev->text : "status unknown");
+        break;
+    case TRISA_ENROLL_STEP_UPLOADED:
+        fprintf(stderr, "%s: uploaded %s to profile %lld: batch %lld\n", PROG, a->csr,
+                a->profile_id, ev->batch_id);
+        break;
+    case TRISA_ENROLL_STEP_POLLING:
+        if (a->tty) {
+            fprintf(stderr, "\r\033[Kbatch %lld: %s, %ld s elapsed, next poll in %ld s",
+                    ev->batch_id, ev->status, ev->elapsed_s, ev->next_s);
+            fflush(stderr);
         }
-        snprintf(passfile_spec, n, "file:%s", passfile);
-        a.passin = passfile_spec;
+        break;
+    case TRISA_ENROLL_STEP_DOWNLOADED:
+        fprintf(stderr, "%s: downloaded batch %lld (%s, %zu bytes)\n", PROG, ev->batch_id, ev->path,
+                ev->count);
+        break;
+    case TRISA_ENROLL_STEP_VERIFIED:
+        print_report(ev->report, a->json);
+        break;
+    case TRISA_ENROLL_STEP_WROTE:
+        fprintf(stderr, "%s: wrote %s in %s\n", PROG, ev->text, ev->path);
+        break;
+    case TRISA_ENROLL_STEP_WROTE_P12:
+        fprintf(stderr, "%s: wrote %s (%s)\n", PROG, ev->path, ev->text);
+        break;
+    case TRISA_ENROLL_STEP_UNCHANGED:
+        fprintf(stderr, "%s: %s: every file already there, unchanged\n", PROG, ev->path);
+        break;
+    case TRISA_ENROLL_STEP_STORED:
+        fprintf(stderr, "%s: stored the certificate on token '%s': %s\n", PROG, ev->text, ev->path);
+        break;
+    case TRISA_ENROLL_STEP_STORED_CA:
+        fprintf(stderr, "%s: %s CA certificate on token '%s': %s\n", PROG,
+                ev->count ? "stored the" : "already had the", ev->text, ev->path);
+        break;
+    case TRISA_ENROLL_STEP_DONE:
+        if (ev->text != NULL && strcmp(ev->text, "already issued") == 0 && ev->batch_id > 0) {
+            fprintf(stderr, "%s: already issued (batch %lld): nothing to do\n", PROG, ev->batch_id);
+        } else if (ev->text != NULL && strcmp(ev->text, "already issued") == 0) {
+            fprintf(stderr, "%s: already written: nothing to do\n", PROG);
+        }
+        break;
     }
-    if (a.zip != NULL) {
-        rc = run_zip(&a);
-    } else if (a.batch != NULL) {
-        rc = fetch_batch(&a);
+}
+
+static void on_warn(const char *message, void *data)
+{
+    progress_clear(data);
+    tool_warn(PROG, "%s", message);
+}
+
+/* ---- Running -------------------------------------------------------------------------------- */
+
+static void to_options(trisa_enroll_options *o, args *a)
+{
+    if (a->zip != NULL) {
+        o->source = TRISA_ENROLL_FROM_BUNDLE;
+        o->bundle_file = a->zip;
+    } else if (a->batch != NULL) {
+        o->source = TRISA_ENROLL_FROM_BATCH;
+        o->batch_id = a->batch_id;
     } else {
-        rc = fetch_csr(&a);
+        o->source = TRISA_ENROLL_FROM_CSR;
+        o->csr_file = a->csr;
+        o->profile_id = a->profile_id;
     }
-    free(passfile_spec);
+    o->new_request = a->new_request;
+    o->force_upload = a->force_upload;
+    o->dry_run = a->dry_run;
+    o->no_wait = a->no_wait;
+    o->interval_s = a->interval;
+    o->timeout_s = a->timeout == 0 ? -1 : a->timeout;
+    o->state_dir = a->state_dir;
+    o->key_files = a->keys;
+    o->key_count = a->nkeys;
+    o->key_password = a->key_passin;
+    o->pkcs11_uri = a->pkcs11_uri;
+    o->pkcs11_module = a->pkcs11_module != NULL ? a->pkcs11_module : getenv("TRISA_PKCS11_MODULE");
+    o->pkcs11_pin = a->pin_spec;
+    o->bundle_password = a->passin_spec != NULL ? a->passin_spec : a->passin;
+    /* No password given and the bundle needs one: ask, as openssl does, at a terminal. */
+    o->bundle_password_fallback = isatty(STDIN_FILENO) ? "prompt" : NULL;
+    o->trust_file = a->trust;
+    o->trust_bundle_root = a->trust_bundle_root;
+    o->at = a->at;
+    o->crl_file = a->crl;
+    o->dns_names = a->dns;
+    o->dns_count = a->ndns;
+    o->out_dir = a->out_dir;
+    o->force = a->force;
+    o->key_passout = a->passout;
+    o->p12_out = a->p12_out;
+    o->p12_legacy = a->legacy;
+    o->endpoint = a->conn.endpoint;
+    o->environment = a->conn.environment;
+    o->username = a->conn.username;
+    o->password = a->conn.password;
+    o->ca_bundle = a->conn.cacert;
+    o->progress = on_event;
+    o->warn = on_warn;
+    o->data = a;
+}
+
+int main(int argc, char **argv)
+{
+    trisa_enroll_options o = TRISA_ENROLL_OPTIONS_INIT;
+    trisa_enroll_result *res = NULL;
+    args a;
+    int rc;
+
+    tool_harden();
+    memset(&a, 0, sizeof(a));
+    a.interval = 5;
+    a.timeout = 1800;
+    tool_conn_init(&a.conn);
+    if ((rc = parse(&a, argc, argv)) >= 0) {
+        return rc;
+    }
+    if ((rc = validate(&a)) != 0) {
+        return rc;
+    }
+    if ((a.passfile != NULL && (a.passin_spec = spec("file:", a.passfile)) == NULL) ||
+        (a.pin_file != NULL && (a.pin_spec = spec("file:", a.pin_file)) == NULL)) {
+        return tool_fail(PROG, TRISA_ENOMEM);
+    }
+    a.tty = !a.quiet && isatty(STDERR_FILENO);
+    to_options(&o, &a);
+    rc = trisa_enroll_run(&res, &o);
+    progress_clear(&a);
+    rc = rc != 0 ? tool_fail(PROG, rc) : TOOL_EXIT_OK;
+    trisa_enroll_result_free(res);
+    free(a.passin_spec);
+    free(a.pin_spec);
     return rc;
 }

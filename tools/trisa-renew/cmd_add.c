@@ -30,7 +30,8 @@ static const tool_opt opts[] = {
     {O_STATE, 0, "state-dir", "DIR", "the state folder"},
     {O_CONFIG, 'c', "config", "FILE", "the trisa.conf to make each CSR from (copied)"},
     {O_PROFILE, 0, "profile", "ID", "Sectigo profile to upload to"},
-    {O_KEY, 0, "key", "SPEC", "rsa:2048|rsa:3072|rsa:4096|ec:P-256|ec:P-384 (default: the config's)"},
+    {O_KEY, 0, "key", "SPEC",
+     "rsa:2048|rsa:3072|rsa:4096|ec:P-256|ec:P-384 (default: the config's)"},
     {O_URI, 0, "pkcs11-uri", "URI", "make each new key on this token (PKCS#11 URI)"},
     {O_MODULE, 0, "pkcs11-module", "PATH", "its PKCS#11 module (default: p11-kit's proxy)"},
     {O_PIN_FILE, 0, "pin-file", "FILE", "the token PIN (first line)"},
@@ -67,8 +68,8 @@ int cmd_add(int argc, char **argv)
             goto done;
         case TOOL_OPT_POSITIONAL:
             if (name != NULL) {
-                exit_code = tool_usage_error("trisa-renew add", "one lineage name, not '%s' too",
-                                             p.value);
+                exit_code =
+                    tool_usage_error("trisa-renew add", "one lineage name, not '%s' too", p.value);
                 goto done;
             }
             name = p.value;
@@ -143,9 +144,9 @@ int cmd_add(int argc, char **argv)
         goto done;
     }
     if (o.trust_file == NULL && !o.trust_bundle_root) {
-        exit_code = tool_usage_error("trisa-renew add",
-                                     "say how the chain is trusted: --trust FILE, or "
-                                     "--trust-bundle-root");
+        exit_code =
+            tool_usage_error("trisa-renew add", "say how the chain is trusted: --trust FILE, or "
+                                                "--trust-bundle-root");
         goto done;
     }
     if (o.pin_file != NULL && o.pkcs11_uri == NULL) {

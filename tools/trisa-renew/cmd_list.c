@@ -7,7 +7,7 @@
 #include "common/support.h"
 #include "trisa/lineage.h"
 #include "tools/common/exit.h"
-#include "tools/common/timearg.h"
+#include "trisa/bundle.h"
 #include "tools/trisa-renew/renew.h"
 
 enum { O_STATE = 1, O_JSON, O_PROM, O_OUTPUT, O_NOW, O_VERBOSE, O_HELP };
@@ -106,11 +106,11 @@ static void json_one(trisa_buf *b, const trisa_lineage *l, time_t now)
     }
     trisa_buf_puts(b, ",\"renewal_due\":");
     json_time(b, i.renewal_due);
-    trisa_buf_printf(b, ",\"due\":%s,\"backing_off\":%s,\"key\":{\"spec\":",
-                     due ? "true" : "false", back_off ? "true" : "false");
+    trisa_buf_printf(b, ",\"due\":%s,\"backing_off\":%s,\"key\":{\"spec\":", due ? "true" : "false",
+                     back_off ? "true" : "false");
     json_str(b, i.key_spec);
     trisa_buf_puts(b, ",\"type\":");
-    json_str(b, i.key_location == NULL                           ? NULL
+    json_str(b, i.key_location == NULL                       ? NULL
                 : strncmp(i.key_location, "pkcs11:", 7) == 0 ? "pkcs11"
                                                              : "file");
     trisa_buf_puts(b, ",\"location\":");
@@ -226,7 +226,8 @@ static void text(trisa_buf *b, trisa_lineage **ls, size_t n, time_t now)
                              i.consecutive_failures, iso(t1, i.next_attempt));
         }
         if (i.pending) {
-            trisa_buf_puts(b, "  pending:     a renewal is in progress (the next run continues it)\n");
+            trisa_buf_puts(b,
+                           "  pending:     a renewal is in progress (the next run continues it)\n");
         }
     }
 }
@@ -313,7 +314,7 @@ int cmd_list(int argc, char **argv)
             output = p.value;
             break;
         case O_NOW:
-            if (tool_parse_time(p.value, &now) != 0) {
+            if (trisa_bundle_parse_time(&now, p.value) != 0) {
                 exit_code = tool_usage_error("trisa-renew list",
                                              "--now '%s': expected YYYY-MM-DD, "
                                              "YYYY-MM-DDTHH:MM:SSZ or @EPOCH",
@@ -330,7 +331,8 @@ int cmd_list(int argc, char **argv)
         }
     }
     if (json && prom) {
-        exit_code = tool_usage_error("trisa-renew list", "--json and --prometheus exclude each other");
+        exit_code =
+            tool_usage_error("trisa-renew list", "--json and --prometheus exclude each other");
         goto done;
     }
     if (now == 0) {
@@ -397,9 +399,10 @@ int cmd_check(int argc, char **argv)
             state_dir = p.value;
             break;
         case O_NOW:
-            if (tool_parse_time(p.value, &now) != 0) {
-                tool_usage_error("trisa-renew check", "--now '%s': expected YYYY-MM-DD, "
-                                                      "YYYY-MM-DDTHH:MM:SSZ or @EPOCH",
+            if (trisa_bundle_parse_time(&now, p.value) != 0) {
+                tool_usage_error("trisa-renew check",
+                                 "--now '%s': expected YYYY-MM-DD, "
+                                 "YYYY-MM-DDTHH:MM:SSZ or @EPOCH",
                                  p.value);
                 exit_code = CHECK_ERROR;
                 goto done;

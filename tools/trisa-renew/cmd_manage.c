@@ -152,11 +152,11 @@ int cmd_rollback(int argc, char **argv)
 {
     manage_args a;
     trisa_lineage *l = NULL;
-    int rc = parse(&a, argc, argv, rollback_opts, "trisa-renew rollback",
-                   "trisa-renew rollback NAME",
-                   "Switches NAME's live/ back to the version before the live one, and runs\n"
-                   "the deploy hook.",
-                   "Exit codes: 0 switched, 2 usage, 3 no such lineage or no earlier version.");
+    int rc =
+        parse(&a, argc, argv, rollback_opts, "trisa-renew rollback", "trisa-renew rollback NAME",
+              "Switches NAME's live/ back to the version before the live one, and runs\n"
+              "the deploy hook.",
+              "Exit codes: 0 switched, 2 usage, 3 no such lineage or no earlier version.");
     if (rc != 0) {
         return rc < 0 ? TOOL_EXIT_OK : rc;
     }

@@ -8,7 +8,7 @@
 
 #include "trisa/lineage.h"
 #include "tools/common/exit.h"
-#include "tools/common/timearg.h"
+#include "trisa/bundle.h"
 #include "tools/trisa-renew/renew.h"
 
 enum {
@@ -104,7 +104,8 @@ void renew_print_event(const trisa_lineage_event *e, void *data)
         break;
     case TRISA_LINEAGE_STEP_BACKING_OFF:
         if (!o->quiet) {
-            fprintf(stderr, "%s: due, but backing off after failures until %s (--force to try now)\n",
+            fprintf(stderr,
+                    "%s: due, but backing off after failures until %s (--force to try now)\n",
                     e->lineage, when(t, e->when));
         }
         break;
@@ -155,8 +156,7 @@ void renew_print_event(const trisa_lineage_event *e, void *data)
     case TRISA_LINEAGE_STEP_HOOK:
         if (!o->quiet || e->exit != 0) {
             fprintf(stderr, "%s: hook '%s' %s %d\n", e->lineage, e->text,
-                    e->exit < 0 ? "did not finish (timeout or not started):" : "exited",
-                    e->exit);
+                    e->exit < 0 ? "did not finish (timeout or not started):" : "exited", e->exit);
         }
         break;
     case TRISA_LINEAGE_STEP_REVOKED:
@@ -167,8 +167,8 @@ void renew_print_event(const trisa_lineage_event *e, void *data)
         break;
     case TRISA_LINEAGE_STEP_PRUNED:
         if (!o->quiet) {
-            fprintf(stderr, "%s: version %u's token objects removed (%s)\n", e->lineage,
-                    e->version, e->text);
+            fprintf(stderr, "%s: version %u's token objects removed (%s)\n", e->lineage, e->version,
+                    e->text);
         }
         break;
     }
@@ -204,7 +204,8 @@ static void *worker(void *arg)
         }
         j->codes[i] = rc;
         if (rc != 0) {
-            j->messages[i] = strdup(trisa_error_last()[0] ? trisa_error_last() : trisa_strerror(rc));
+            j->messages[i] =
+                strdup(trisa_error_last()[0] ? trisa_error_last() : trisa_strerror(rc));
         }
         trisa_lineage_free(l);
     }
@@ -297,7 +298,7 @@ int cmd_renew(int argc, char **argv)
             j.ro.no_hooks = 1;
             break;
         case O_NOW:
-            if (tool_parse_time(p.value, &j.ro.now) != 0) {
+            if (trisa_bundle_parse_time(&j.ro.now, p.value) != 0) {
                 exit_code = tool_usage_error(RENEW_PROG,
                                              "--now '%s': expected YYYY-MM-DD, "
                                              "YYYY-MM-DDTHH:MM:SSZ or @EPOCH",
