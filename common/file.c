@@ -9,6 +9,7 @@
  * replaced file as a hard link until the last rename has succeeded, so that a failure anywhere (a
  * full disk, a folder where a file should be) leaves every old file as it was.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -596,4 +598,50 @@ int trisa_mkdir_p(const char *path, mode_t mode)
     }
     free(tmp);
     return rc;
+}
+
+/* ".NAME.<12 hex>.tmp", the atomic writer's temporary name for NAME. */
+static int is_temp_of(const char *file, const char *name)
+{
+    size_t n = strlen(name), len = strlen(file);
+    if (len != 1 + n + 1 + 12 + 4 || file[0] != '.' || strncmp(file + 1, name, n) != 0 ||
+        file[1 + n] != '.' || strcmp(file + len - 4, ".tmp") != 0) {
+        return 0;
+    }
+    for (size_t i = 2 + n; i < 2 + n + 12; i++) {
+        if (!((file[i] >= '0' && file[i] <= '9') || (file[i] >= 'a' && file[i] <= 'f'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int trisa_file_clean_temps(const char *dir, const char *const *names, size_t n, long min_age_s)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    time_t now = time(NULL);
+    int removed = 0;
+    if (d == NULL) {
+        return 0;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] != '.') {
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            struct stat st;
+            if (!is_temp_of(de->d_name, names[i])) {
+                continue;
+            }
+            if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISREG(st.st_mode) && (min_age_s <= 0 || now - st.st_mtime >= min_age_s) &&
+                unlinkat(dirfd(d), de->d_name, 0) == 0) {
+                removed++;
+            }
+            break;
+        }
+    }
+    closedir(d);
+    return removed;
 }

@@ -53,6 +53,12 @@ const char *trisa_printable(char *out, size_t cap, const char *s);
  * component that is not a folder), TRISA_EIO (naming the component). */
 int trisa_mkdir_p(const char *path, mode_t mode);
 
+/* Remove from dir the temporary files trisa_file_write_atomic and file sets leave when a
+ * process is killed mid-write (".NAME.<12 hex>.tmp" for each of the n names), those older
+ * than min_age_s seconds (0: all; give an age where another process may be writing).
+ * Returns how many were removed. */
+int trisa_file_clean_temps(const char *dir, const char *const *names, size_t n, long min_age_s);
+
 /* rename(2) that fails with EEXIST instead of replacing `to` (files or folders); 0 or -1
  * with errno set. */
 int trisa_rename_noreplace(const char *from, const char *to);

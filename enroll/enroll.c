@@ -1285,7 +1285,7 @@ static int run_online(ctx *c)
     c->have_entry = 1;
     {
         const char *names[] = {"journal", "result.pem"};
-        clean_temps(c->e.dir, names, 2, 0);
+        trisa_file_clean_temps(c->e.dir, names, 2, 0);
     }
     if ((rc = read_journal(c)) != 0) {
         return rc;

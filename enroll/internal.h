@@ -105,9 +105,6 @@ void entry_close(entry *e);
 
 /* mkdir -p; created folders get `mode`. */
 int mkdirs(const char *path, mode_t mode);
-/* Remove "DIR/.NAME.<12 hex>.tmp" for each NAME (the atomic writer's temporary files),
- * those older than min_age_s seconds. Returns how many were removed. */
-int clean_temps(const char *dir, const char *const *names, size_t n, long min_age_s);
 /* Milliseconds on CLOCK_MONOTONIC. */
 long long mono_ms(void);
 

@@ -145,9 +145,10 @@ int online_unknown(ctx *c)
     return trisa_error_set(TRISA_ESTATE,
                            "an upload of %s (CN %s) was sent at %s (attempt %d) but no batch id "
                            "came back, so the server may hold a batch for it; nothing sent again. "
-                           "Find the batch (sectigo find -n %s, the CA's portal) and fetch it by "
-                           "its id (trisa-fetch --batch ID), or, if the server has none, upload "
-                           "again (trisa-fetch --force-upload). Journal: %s",
+                           "Find the batch (sectigo find -n %s, the CA's portal) and continue "
+                           "from it by its id (--batch ID), or, if the server has none, upload "
+                           "again (--force-upload): both are options of the command you ran. "
+                           "Journal: %s",
                            c->csr_label, cn != NULL ? cn : "?", when, c->j.attempt,
                            cn != NULL ? cn : "NAME", c->e.dir != NULL ? c->e.dir : "");
 }

@@ -655,7 +655,7 @@ static int plan(out_set *s, const outputs_options *o)
         char *dir = dir_of(s->f[i].path);
         const char *names[2] = {base_of(s->f[i].path), POINTER_FILE};
         if (dir != NULL) {
-            clean_temps(dir, names, 2, 0);
+            trisa_file_clean_temps(dir, names, 2, 0);
         }
         free(dir);
     }

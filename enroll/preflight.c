@@ -587,7 +587,7 @@ int open_client(ctx *c)
         if (slash != NULL) {
             const char *names[1] = {slash + 1};
             *slash = '\0';
-            clean_temps(dir, names, 1, 60);
+            trisa_file_clean_temps(dir, names, 1, 60);
         }
         free(dir);
     }

@@ -108,6 +108,11 @@ static int make_vdir(run_ctx *c, unsigned n)
         return trisa_error_set(TRISA_EIO, "%s: cannot make the folder: %s", c->vdir, strerror(e));
     }
     free(versions);
+    {
+        /* What a run killed while writing the key or the CSR left (we hold the lock). */
+        static const char *const names[] = {"key.pem", "request.csr"};
+        trisa_file_clean_temps(c->vdir, names, 2, 0);
+    }
     return 0;
 }
 
@@ -427,6 +432,12 @@ static int run_request(run_ctx *c, const char *csr_path, const char *trust, char
     fill_enroll(&eo, c);
     eo.source = TRISA_ENROLL_FROM_CSR;
     eo.csr_file = csr_path;
+    eo.force_upload = c->o->force_upload;
+    if (c->o->batch_id > 0) {
+        eo.source = TRISA_ENROLL_FROM_BATCH;
+        eo.batch_id = c->o->batch_id;
+        eo.csr_file = NULL;
+    }
     eo.trust_file = trust;
     if (c->l->pkcs11_uri != NULL) {
         eo.pkcs11_uri = c->l->pending_key;
@@ -712,13 +723,13 @@ static int dry_run(run_ctx *c)
     if (rc == 0) {
         trisa_buf b = TRISA_BUF_INIT;
         char *subject = lineage_name_text(X509_REQ_get_subject_name(trisa_csr_get0_req(csr)));
-        trisa_buf_printf(
-            &b,
-            "would renew lineage %s as version %u: a new %s key%s, a CSR for %s, "
-            "uploaded to profile %lld",
-            c->l->name, c->l->versions + 1, c->l->key_spec ? c->l->key_spec : "rsa:4096",
-            c->l->pkcs11_uri ? " on the token" : "", subject != NULL ? subject : "?",
-            c->l->profile_id);
+        trisa_buf_printf(&b,
+                         "would renew lineage %s as version %u: a new %s key%s, a CSR for %s, "
+                         "uploaded to profile %lld",
+                         c->l->name, c->l->versions + 1,
+                         c->l->key_spec ? c->l->key_spec : "rsa:4096",
+                         c->l->pkcs11_uri ? " on the token" : "", subject != NULL ? subject : "?",
+                         c->l->profile_id);
         free(subject);
         event(c, TRISA_LINEAGE_STEP_DRY_RUN, c->l->versions + 1, b.data, 0, 0, NULL);
         trisa_buf_free(&b, 0);
@@ -745,7 +756,7 @@ static int renew_locked(run_ctx *c, int *renewed)
     trisa_hsm *hsm = NULL;
     char *csr = NULL, *trust = NULL, when[21];
     long long batch = 0;
-    int rc, back_off = 0;
+    int rc, back_off = 0, finish;
 
     if (l->imported) {
         if (trisa_lineage_due(l, c->now, NULL)) {
@@ -757,13 +768,22 @@ static int renew_locked(run_ctx *c, int *renewed)
         event(c, TRISA_LINEAGE_STEP_NOT_DUE, l->current, "imported lineage", 0, 0, NULL);
         return 0;
     }
+    /* --force-upload and --batch finish an interrupted renewal: one must be there. */
+    finish = c->o->force_upload || c->o->batch_id > 0;
+    if (finish && l->pending_version == 0) {
+        return trisa_error_set(TRISA_EINVAL,
+                               "lineage %s: no interrupted renewal to continue (--force-upload "
+                               "and --batch finish one)",
+                               l->name);
+    }
     if (!c->o->force && l->pending_version == 0 && !trisa_lineage_due(l, c->now, &back_off)) {
         trisa_lineage_info info;
         trisa_lineage_get_info(&info, l, c->now);
         event(c, TRISA_LINEAGE_STEP_NOT_DUE, l->current, NULL, info.renewal_due, 0, NULL);
         return 0;
     }
-    if (!c->o->force && (back_off || (l->pending_version != 0 && l->next_attempt > c->now))) {
+    if (!c->o->force && !finish &&
+        (back_off || (l->pending_version != 0 && l->next_attempt > c->now))) {
         event(c, TRISA_LINEAGE_STEP_BACKING_OFF, l->pending_version, NULL, l->next_attempt, 0,
               NULL);
         return 0;

@@ -1009,6 +1009,22 @@ int lineage_lock(const trisa_lineage *l, int *fd)
     }
     free(path);
     *fd = f;
+    /* Under the lock nobody else writes here: a temporary file or a half-made live link
+     * is what a killed run left. */
+    {
+        static const char *const names[] = {"state", "lineage.conf"};
+        DIR *d = opendir(l->dir);
+        struct dirent *e;
+        trisa_file_clean_temps(l->dir, names, 2, 0);
+        while (d != NULL && (e = readdir(d)) != NULL) {
+            if (strncmp(e->d_name, ".live.", 6) == 0) {
+                unlinkat(dirfd(d), e->d_name, 0);
+            }
+        }
+        if (d != NULL) {
+            closedir(d);
+        }
+    }
     return 0;
 }
 

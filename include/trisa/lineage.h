@@ -196,6 +196,13 @@ typedef struct trisa_lineage_renew_options {
     long timeout_s;          /**< as trisa_enroll_options */
     long hook_timeout_s;     /**< a hook is killed after this; 0: 300 */
     const char *cache_dir;   /**< the Sectigo token cache; NULL: the default */
+    /** An interrupted renewal whose upload's outcome is unknown (killed between sending
+     *  and the reply): upload its CSR again (check `sectigo find` first: a second batch
+     *  costs a licence). Only with a pending renewal. */
+    int force_upload;
+    /** An interrupted renewal whose batch the operator found on the server: finish the
+     *  pending version from this batch (its certificate must carry the pending key). */
+    long long batch_id;
     trisa_lineage_progress_fn progress;
     trisa_lineage_warn_fn warn;
     void *data;

@@ -201,7 +201,7 @@ run trisa-fetch --csr lost.example.csr --profile $PROFILE --out-dir lout --key l
     --trust "$EMU_CA" --interval 1
 assert_rc 1 "unknown upload outcome"
 assert_contains "$ERR" "no batch id came back"
-assert_contains "$ERR" "trisa-fetch --force-upload"
+assert_contains "$ERR" "continue from it by its id (--batch ID), or, if the server has none, upload again (--force-upload): both are options of the command you ran"
 assert_contains "$ERR" "certificates for commonName lost.example on the server: 0"
 assert_eq "$(count POST /api/v1/batches/upload)" 0 "uploads"
 assert_eq "$(count POST /api/v1/certificates/find)" 1 "find"

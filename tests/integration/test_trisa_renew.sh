@@ -23,7 +23,7 @@ SECTIGO_ENVIRONMENT=testing
 EOF
 chmod 600 cred.env
 export XDG_CACHE_HOME="$T/cache"
-S="$T/state"
+S="$T/trisa-state"
 export TRISA_STATE_DIR="$S"
 L="$S/lineages/vasp"
 

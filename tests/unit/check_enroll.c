@@ -321,8 +321,8 @@ START_TEST(temp_files_of_ours_are_cleaned_and_no_others)
     tu_write(p4, "x");
     tu_write(p5, "x");
     /* too young for a caller that asks for an age */
-    ck_assert_int_eq(clean_temps(dir, names, 2, 60), 0);
-    ck_assert_int_eq(clean_temps(dir, names, 2, 0), 2);
+    ck_assert_int_eq(trisa_file_clean_temps(dir, names, 2, 60), 0);
+    ck_assert_int_eq(trisa_file_clean_temps(dir, names, 2, 0), 2);
     ck_assert_int_eq(tu_mode(p1), -1);
     ck_assert_int_eq(tu_mode(p2), -1);
     ck_assert_int_ne(tu_mode(p3), -1);

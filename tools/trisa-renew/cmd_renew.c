@@ -27,6 +27,8 @@ enum {
     O_NOW,
     O_QUIET,
     O_VERBOSE,
+    O_FORCE_UPLOAD,
+    O_BATCH,
     O_HELP,
 };
 
@@ -46,6 +48,9 @@ static const tool_opt opts[] = {
     {O_HOOK_TIMEOUT, 0, "hook-timeout", "SECONDS", "a hook is killed after this (default 300)"},
     {O_NO_HOOKS, 0, "no-hooks", NULL, "do not run deploy and failure hooks"},
     {O_NOW, 0, "now", "TIME", "judge what is due as at TIME (YYYY-MM-DD[THH:MM:SSZ] or @EPOCH)"},
+    {O_FORCE_UPLOAD, 0, "force-upload", NULL,
+     "NAME's interrupted renewal: upload again although the last upload's outcome is unknown"},
+    {O_BATCH, 0, "batch", "ID", "NAME's interrupted renewal: finish it from batch ID"},
     {O_QUIET, 'q', "quiet", NULL, "print only errors"},
     {O_VERBOSE, 'v', "verbose", NULL, "also say what is not due, and when it will be"},
     {O_HELP, 'h', "help", NULL, "show this help"},
@@ -312,6 +317,18 @@ int cmd_renew(int argc, char **argv)
         case O_VERBOSE:
             verbose = 1;
             break;
+        case O_FORCE_UPLOAD:
+            j.ro.force_upload = 1;
+            break;
+        case O_BATCH: {
+            long batch;
+            if (tool_opt_long(RENEW_PROG, p.name, p.value, 1, 0x7fffffffL, &batch) != 0) {
+                exit_code = TOOL_EXIT_USAGE;
+                goto done;
+            }
+            j.ro.batch_id = batch;
+            break;
+        }
         case O_HELP:
             renew_help(stdout, "trisa-renew [renew] [options] [NAME...]",
                        "Renews each named lineage (default: all) that is due: a new key, a CSR\n"
@@ -321,6 +338,15 @@ int cmd_renew(int argc, char **argv)
                        opts, exits);
             goto done;
         }
+    }
+    if ((j.ro.force_upload || j.ro.batch_id > 0) && nnames != 1) {
+        exit_code =
+            tool_usage_error(RENEW_PROG, "--force-upload and --batch take one lineage NAME");
+        goto done;
+    }
+    if (j.ro.force_upload && j.ro.batch_id > 0) {
+        exit_code = tool_usage_error(RENEW_PROG, "--force-upload and --batch exclude each other");
+        goto done;
     }
     if (out.quiet && verbose) {
         exit_code = tool_usage_error(RENEW_PROG, "--quiet and --verbose exclude each other");
