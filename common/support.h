@@ -23,6 +23,24 @@
  * Returns 0 or TRISA_EINVAL (no error message recorded: callers name the field). */
 int trisa_parse_long(const char *s, long min, long max, long *out);
 
+/* A .env file read as godotenv 1.5.1 reads it (common/dotenv.c): name/value pairs in file
+ * order, a later line of a name winning. Values may be secrets: freeing wipes them. */
+typedef struct trisa_dotenv trisa_dotenv;
+
+/* Parse text (name is used in messages). 0; TRISA_ECONFIG "NAME:LINE: syntax error ..."
+ * (nothing of the file is then used); TRISA_ENOMEM. */
+int trisa_dotenv_parse(trisa_dotenv **out, const char *text, size_t len, const char *name);
+/* Read (bounded, regular files only) and parse a file: 0, TRISA_ENOTFOUND, TRISA_EIO,
+ * TRISA_EINVAL (not a regular file), TRISA_ETOOBIG, TRISA_ECONFIG, TRISA_ENOMEM. */
+int trisa_dotenv_load(trisa_dotenv **out, const char *path);
+/* The value of name (its last line), borrowed; NULL when absent. */
+const char *trisa_dotenv_get(const trisa_dotenv *e, const char *name);
+/* Call fn once for each name, with its last value. */
+void trisa_dotenv_each(const trisa_dotenv *e,
+                       void (*fn)(const char *name, const char *value, void *data), void *data);
+/* Wipe and free. NULL is ignored. */
+void trisa_dotenv_free(trisa_dotenv *e);
+
 #endif
 
 /* Record an error for trisa_error_last(); returns code so callers can `return set(...)`.
@@ -62,5 +80,23 @@ char *trisa_hex(char *out, const unsigned char *bytes, size_t len, char sep);
 /* Parse a decimal integer in [min, max]; the whole string must be a number.
  * Returns 0 or TRISA_EINVAL (no error message recorded: callers name the field). */
 int trisa_parse_long(const char *s, long min, long max, long *out);
+
+/* A .env file read as godotenv 1.5.1 reads it (common/dotenv.c): name/value pairs in file
+ * order, a later line of a name winning. Values may be secrets: freeing wipes them. */
+typedef struct trisa_dotenv trisa_dotenv;
+
+/* Parse text (name is used in messages). 0; TRISA_ECONFIG "NAME:LINE: syntax error ..."
+ * (nothing of the file is then used); TRISA_ENOMEM. */
+int trisa_dotenv_parse(trisa_dotenv **out, const char *text, size_t len, const char *name);
+/* Read (bounded, regular files only) and parse a file: 0, TRISA_ENOTFOUND, TRISA_EIO,
+ * TRISA_EINVAL (not a regular file), TRISA_ETOOBIG, TRISA_ECONFIG, TRISA_ENOMEM. */
+int trisa_dotenv_load(trisa_dotenv **out, const char *path);
+/* The value of name (its last line), borrowed; NULL when absent. */
+const char *trisa_dotenv_get(const trisa_dotenv *e, const char *name);
+/* Call fn once for each name, with its last value. */
+void trisa_dotenv_each(const trisa_dotenv *e,
+                       void (*fn)(const char *name, const char *value, void *data), void *data);
+/* Wipe and free. NULL is ignored. */
+void trisa_dotenv_free(trisa_dotenv *e);
 
 #endif

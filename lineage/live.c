@@ -274,17 +274,10 @@ done:
 
 static int cred_value(char **dst, const char *v)
 {
-    size_t n = strlen(v);
-    char *c;
-    if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
-        v++;
-        n -= 2;
-    }
-    if ((c = malloc(n + 1)) == NULL) {
+    char *c = strdup(v);
+    if (c == NULL) {
         return trisa_error_set(TRISA_ENOMEM, "out of memory");
     }
-    memcpy(c, v, n);
-    c[n] = '\0';
     if (*dst != NULL) {
         OPENSSL_cleanse(*dst, strlen(*dst));
     }
@@ -295,11 +288,9 @@ static int cred_value(char **dst, const char *v)
 
 int lineage_credentials_load(lineage_credentials *c, const char *path)
 {
-    unsigned char *data = NULL;
-    size_t len = 0;
+    trisa_dotenv *env = NULL;
     struct stat st;
-    char *line, *next;
-    int rc = 0, lineno = 0;
+    int rc = 0;
     struct {
         const char *name;
         char **dst;
@@ -320,60 +311,22 @@ int lineage_credentials_load(lineage_credentials *c, const char *path)
                                    "API password: chmod 600 it",
                                    path, (unsigned)(st.st_mode & 07777));
         }
-        if ((rc = trisa_file_read(&data, &len, path, 64u * 1024u)) != 0) {
+        /* The same reader as sectigo's .env (godotenv's rules): one syntax for both. */
+        if ((rc = trisa_dotenv_load(&env, path)) != 0) {
             return rc;
-        }
-        for (line = (char *)data; line != NULL && *line != '\0'; line = next) {
-            char *eq, *end;
-            lineno++;
-            if ((next = strchr(line, '\n')) != NULL) {
-                *next++ = '\0';
-            }
-            while (*line == ' ' || *line == '\t') {
-                line++;
-            }
-            end = line + strlen(line);
-            while (end > line && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t')) {
-                *--end = '\0';
-            }
-            if (*line == '#' || *line == '\0') {
-                continue;
-            }
-            if (strncmp(line, "export ", 7) == 0) {
-                line += 7;
-            }
-            if ((eq = strchr(line, '=')) == NULL) {
-                rc = trisa_error_set(TRISA_EINVAL, "%s:%d: expected NAME=value", path, lineno);
-                goto done;
-            }
-            *eq = '\0';
-            for (end = eq; end > line && (end[-1] == ' ' || end[-1] == '\t');) {
-                *--end = '\0';
-            }
-            eq++;
-            while (*eq == ' ' || *eq == '\t') {
-                eq++;
-            }
-            for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-                if (strcmp(line, vars[i].name) == 0 && (rc = cred_value(vars[i].dst, eq)) != 0) {
-                    goto done;
-                }
-            }
         }
     }
     /* What the file does not say comes from the environment, as for the other tools. */
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        const char *e = getenv(vars[i].name);
-        if (*vars[i].dst == NULL && e != NULL && *e != '\0' &&
-            (rc = cred_value(vars[i].dst, e)) != 0) {
-            goto done;
+        const char *v = trisa_dotenv_get(env, vars[i].name);
+        if (v == NULL || *v == '\0') {
+            v = getenv(vars[i].name);
+        }
+        if (v != NULL && *v != '\0' && (rc = cred_value(vars[i].dst, v)) != 0) {
+            break;
         }
     }
-done:
-    if (data != NULL) {
-        OPENSSL_cleanse(data, len);
-    }
-    free(data);
+    trisa_dotenv_free(env);
     if (rc != 0) {
         lineage_credentials_free(c);
     }
