@@ -89,6 +89,11 @@ int lineage_name_ok(const char *name);
 /* The folder that holds every lineage: STATE/lineages (made 0700 when create). */
 int lineage_root(char **out, const char *state_dir, int create);
 
+/* Parse a state file's or lineage.conf's text into l (l->name set for the latter's name
+ * check); name is used in messages. For tests and the fuzzer; the loaders read files. */
+int lineage_parse_state(trisa_lineage *l, const char *text, size_t len, const char *name);
+int lineage_parse_conf(trisa_lineage *l, const char *text, size_t len, const char *name);
+
 /* Read / write the state file (atomic, 0600). */
 int lineage_state_load(trisa_lineage *l);
 int lineage_state_save(const trisa_lineage *l);
@@ -129,6 +134,14 @@ void lineage_credentials_free(lineage_credentials *c);
 
 /* A name as RFC 4514 text (most specific RDN first); caller frees; NULL out of memory. */
 char *lineage_name_text(const X509_NAME *n);
+
+/* When the next attempt may be after `failures` failed ones (1 h doubling to 24 h), never
+ * past the point where fewer than 3 days remain before not_after (0: no certificate). */
+time_t lineage_backoff(unsigned failures, time_t now, time_t not_after);
+
+/* When renewal of l is due: not_after less renew_before and the lineage's offset; 0 when
+ * there is no certificate. */
+time_t lineage_due_at(const trisa_lineage *l);
 
 /* Format t as "YYYY-MM-DDTHH:MM:SSZ" into out (21 bytes); "" for 0. */
 char *lineage_time(char out[21], time_t t);

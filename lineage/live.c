@@ -50,7 +50,7 @@ static time_t renew_before_seconds(const trisa_lineage *l, time_t lifetime)
     return (time_t)x * 86400;
 }
 
-static time_t due_at(const trisa_lineage *l)
+time_t lineage_due_at(const trisa_lineage *l)
 {
     time_t lifetime, offset;
 
@@ -62,6 +62,26 @@ static time_t due_at(const trisa_lineage *l)
     return l->not_after - renew_before_seconds(l, lifetime) - offset;
 }
 
+time_t lineage_backoff(unsigned failures, time_t now, time_t not_after)
+{
+    long long wait = 3600;
+    time_t next, cap;
+
+    for (unsigned i = 1; i < failures && wait < 86400; i++) {
+        wait *= 2;
+    }
+    if (wait > 86400) {
+        wait = 86400;
+    }
+    /* Never wait past the point where fewer than 3 days remain. */
+    next = now + (time_t)wait;
+    cap = not_after != 0 ? not_after - 3 * 86400 : next;
+    if (next > cap) {
+        next = cap > now ? cap : now;
+    }
+    return next;
+}
+
 int trisa_lineage_due(const trisa_lineage *l, time_t now, int *back_off)
 {
     int due;
@@ -69,7 +89,7 @@ int trisa_lineage_due(const trisa_lineage *l, time_t now, int *back_off)
     if (now == 0) {
         now = time(NULL);
     }
-    due = l->current == 0 ? !l->imported : now >= due_at(l);
+    due = l->current == 0 ? !l->imported : now >= lineage_due_at(l);
     if (back_off != NULL) {
         *back_off = due && l->next_attempt > now;
     }
@@ -95,7 +115,7 @@ int trisa_lineage_get_info(trisa_lineage_info *out, const trisa_lineage *l, time
     out->serial = l->serial;
     out->not_before = l->not_before;
     out->not_after = l->not_after;
-    out->renewal_due = due_at(l);
+    out->renewal_due = lineage_due_at(l);
     out->key_spec = l->key_spec;
     out->key_location = l->key_location;
     out->profile_id = l->profile_id;

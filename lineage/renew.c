@@ -593,8 +593,7 @@ static void failed(run_ctx *c, int err)
 {
     trisa_lineage *l = c->l;
     char msg[700], when[21];
-    long long wait = 3600;
-    time_t next, cap;
+    time_t next;
     const char *extra[3] = {NULL};
     char *v_err = NULL, *v_exit = NULL;
     trisa_buf b = TRISA_BUF_INIT;
@@ -607,18 +606,7 @@ static void failed(run_ctx *c, int err)
         }
     }
     l->failures++;
-    for (unsigned i = 1; i < l->failures && wait < 86400; i++) {
-        wait *= 2;
-    }
-    if (wait > 86400) {
-        wait = 86400;
-    }
-    /* Never wait past the point where fewer than 3 days remain. */
-    next = c->now + (time_t)wait;
-    cap = l->not_after != 0 ? l->not_after - 3 * 86400 : next;
-    if (next > cap) {
-        next = cap > c->now ? cap : c->now;
-    }
+    next = lineage_backoff(l->failures, c->now, l->not_after);
     l->next_attempt = next;
     l->last_attempt = c->now;
     l->last_exit = trisa_error_exit_code(err);

@@ -122,28 +122,28 @@ done:
 
 typedef int (*kv_fn)(void *ctx, const char *key, char *value, const char *path, int line);
 
-static int kv_read(const char *path, kv_fn fn, void *ctx)
+/* Parse key = value lines of text (len bytes; name in messages). A copy is cut into
+ * lines, so the caller's text is left alone. */
+static int kv_parse(const char *text, size_t len, const char *path, kv_fn fn, void *ctx)
 {
-    unsigned char *data = NULL;
-    size_t len = 0;
-    char *line, *next;
-    int rc, lineno = 0, format_seen = 0;
+    char *data, *line, *next;
+    int rc = 0, lineno = 0, format_seen = 0;
 
-    if ((rc = trisa_file_read(&data, &len, path, STATE_MAX)) != 0) {
-        return rc;
+    if (memchr(text, '\0', len) != NULL) {
+        return trisa_error_set(TRISA_ESTATE, "%s: holds a NUL byte: not a lineage file", path);
     }
-    if (memchr(data, '\0', len) != NULL) {
-        rc = trisa_error_set(TRISA_ESTATE, "%s: holds a NUL byte: not a lineage file", path);
-        goto done;
+    if (len > 0 && text[len - 1] != '\n') {
+        return trisa_error_set(TRISA_ESTATE,
+                               "%s: truncated (the last line has no end); restore it from a "
+                               "backup, or remove the lineage and add it again",
+                               path);
     }
-    if (len > 0 && data[len - 1] != '\n') {
-        rc = trisa_error_set(TRISA_ESTATE,
-                             "%s: truncated (the last line has no end); restore it from a "
-                             "backup, or remove the lineage and add it again",
-                             path);
-        goto done;
+    if ((data = malloc(len + 1)) == NULL) {
+        return trisa_error_set(TRISA_ENOMEM, "out of memory");
     }
-    for (line = (char *)data; line != NULL && *line != '\0'; line = next) {
+    memcpy(data, text, len);
+    data[len] = '\0';
+    for (line = data; line != NULL && *line != '\0'; line = next) {
         char *eq, *k, *v, *end;
         lineno++;
         next = strchr(line, '\n');
@@ -176,8 +176,9 @@ static int kv_read(const char *path, kv_fn fn, void *ctx)
         if (strcmp(k, "format") == 0) {
             long f;
             if (trisa_parse_long(v, 1, INT_MAX, &f) != 0) {
+                char shown[64];
                 rc = trisa_error_set(TRISA_ESTATE, "%s:%d: format '%s' is not a number", path,
-                                     lineno, v);
+                                     lineno, trisa_printable(shown, sizeof(shown), v));
                 goto done;
             }
             if (f > LINEAGE_FORMAT) {
@@ -199,10 +200,24 @@ static int kv_read(const char *path, kv_fn fn, void *ctx)
             goto done;
         }
     }
-    if (!format_seen) {
+    if (rc == 0 && !format_seen) {
         rc = trisa_error_set(TRISA_ESTATE, "%s: empty or not a lineage file", path);
     }
 done:
+    free(data);
+    return rc;
+}
+
+static int kv_read(const char *path, kv_fn fn, void *ctx)
+{
+    unsigned char *data = NULL;
+    size_t len = 0;
+    int rc;
+
+    if ((rc = trisa_file_read(&data, &len, path, STATE_MAX)) != 0) {
+        return rc;
+    }
+    rc = kv_parse((const char *)data, len, path, fn, ctx);
     free(data);
     return rc;
 }
@@ -234,7 +249,9 @@ static int push_str(char ***list, size_t *n, const char *v)
 
 static int bad_value(const char *path, int line, const char *key, const char *v)
 {
-    return trisa_error_set(TRISA_ESTATE, "%s:%d: bad value for %s: '%.80s'", path, line, key, v);
+    char shown[120];
+    return trisa_error_set(TRISA_ESTATE, "%s:%d: bad value for %s: '%s'", path, line, key,
+                           trisa_printable(shown, sizeof(shown), v));
 }
 
 static int get_ll(const char *v, long long min, long long max, long long *out)
@@ -318,7 +335,9 @@ static int conf_kv(void *ctx, const char *k, char *v, const char *path, int line
         l->jitter = strtod(v, &end);
         bad = errno != 0 || end == v || *end != '\0' || !(l->jitter >= 0 && l->jitter < 1);
     } else {
-        return trisa_error_set(TRISA_ESTATE, "%s:%d: unknown setting '%.80s'", path, line, k);
+        char shown[120];
+        return trisa_error_set(TRISA_ESTATE, "%s:%d: unknown setting '%s'", path, line,
+                               trisa_printable(shown, sizeof(shown), k));
     }
     return bad ? bad_value(path, line, k, v) : rc;
 }
@@ -329,8 +348,11 @@ static int parse_history(trisa_lineage *l, const char *k, char *v, const char *p
     long long n, sup, batch;
     int revoked, pruned;
     char *f[6] = {0};
+    char whole[200];
     char *p = v;
     lineage_version *h;
+
+    snprintf(whole, sizeof(whole), "%s", v); /* for the message: v is cut up below */
 
     if (get_ll(k + 8, 1, INT_MAX, &n) != 0) {
         return bad_value(path, line, "version.N", k);
@@ -342,14 +364,14 @@ static int parse_history(trisa_lineage *l, const char *k, char *v, const char *p
         f[i] = p;
         if (i < 5) {
             if ((p = strchr(p, ' ')) == NULL) {
-                return bad_value(path, line, k, v);
+                return bad_value(path, line, k, whole);
             }
             *p++ = '\0';
         }
     }
     if (get_ll(f[0], 0, 253402300799LL, &sup) != 0 || get_ll(f[1], 0, LONG_MAX, &batch) != 0 ||
         get_flag(f[2], &revoked) != 0 || get_flag(f[3], &pruned) != 0) {
-        return bad_value(path, line, k, v);
+        return bad_value(path, line, k, whole);
     }
     if ((h = lineage_history(l, (unsigned)n)) == NULL) {
         return trisa_error_set(TRISA_ENOMEM, "out of memory");
@@ -424,7 +446,9 @@ static int state_kv(void *ctx, const char *k, char *v, const char *path, int lin
     } else if (strcmp(k, "pending_new") == 0) {
         bad = get_flag(v, &l->pending_new);
     } else {
-        return trisa_error_set(TRISA_ESTATE, "%s:%d: unknown setting '%.80s'", path, line, k);
+        char shown[120];
+        return trisa_error_set(TRISA_ESTATE, "%s:%d: unknown setting '%s'", path, line,
+                               trisa_printable(shown, sizeof(shown), k));
     }
     return bad ? bad_value(path, line, k, v) : rc;
 }
@@ -477,6 +501,17 @@ static void clear_state(trisa_lineage *l)
     l->last_exit = 0;
     l->pending_reuse = 0;
     l->pending_new = 0;
+}
+
+int lineage_parse_state(trisa_lineage *l, const char *text, size_t len, const char *name)
+{
+    clear_state(l);
+    return kv_parse(text, len, name, state_kv, l);
+}
+
+int lineage_parse_conf(trisa_lineage *l, const char *text, size_t len, const char *name)
+{
+    return kv_parse(text, len, name, conf_kv, l);
 }
 
 int lineage_state_load(trisa_lineage *l)
