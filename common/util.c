@@ -388,6 +388,8 @@ const char *trisa_printable(char *out, size_t cap, const char *s)
     trisa_buf_put_printable(&b, s != NULL ? s : "", 0);
     if (b.failed) {
         snprintf(out, cap, "?");
+    } else if (b.data == NULL) {
+        out[0] = '\0'; /* nothing to show: the buffer never grew */
     } else if (b.len < cap) {
         memcpy(out, b.data, b.len + 1);
     } else {

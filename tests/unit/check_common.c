@@ -563,6 +563,7 @@ static const struct {
      "over\\xc0\\xaf"
      "long"}, /* overlong '/' */
     {"bell\x07", "bell\\x07"},
+    {"", ""}, /* nothing: the buffer never grows (found by fuzz_lineage: memcpy of NULL) */
 };
 
 START_TEST(printable_escapes_what_a_terminal_would_act_on)
