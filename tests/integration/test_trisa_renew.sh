@@ -224,6 +224,44 @@ assert_eq "$(readlink "$L/live")" "versions/5" "live after --force"
 assert_eq "$(requests /api/v1/batches/upload)" $((uploads + 4)) "uploads"
 ok "a rejected batch: exit 8, live kept, failure hook (TRISA_ERROR, TRISA_EXIT), a 1 h back-off recorded and honoured, then a new request; --force ignores it"
 
+# ---- revoking superseded certificates ----------------------------------------------------
+find_status() { SECTIGO_ENDPOINT="$EMU_URL" SECTIGO_ENVIRONMENT=testing SECTIGO_USERNAME="$EMU_USER" \
+    SECTIGO_PASSWORD="$EMU_PASS" sectigo find -s "$(printf '%s' "$1" | tr -d : | tr a-f A-F)" |
+    python3 -c 'import json,sys; print(" ".join(c["status"] for c in json.load(sys.stdin)["items"]))'; }
+serial4=$(serial_of "$L/versions/4/cert.pem")
+serial5=$(serial_of "$L/versions/5/cert.pem")
+run trisa-renew --revoke-superseded vasp
+assert_rc 0 "--revoke-superseded within the grace period"
+assert_not_contains "$ERR" "revoked"
+run trisa-renew --revoke-superseded --keep-previous 0 --now "$(iso_after 4000)" vasp
+assert_rc 0 "--revoke-superseded after the grace period"
+assert_contains "$ERR" "vasp: version 4 revoked as superseded (serial $serial4)"
+assert_contains "$ERR" "vasp: version 3 revoked as superseded"
+assert_eq "$(find_status "$serial4")" "REVOKED" "version 4 on the server"
+assert_eq "$(find_status "$serial5")" "ISSUED" "the live version on the server"
+run trisa-renew --revoke-superseded --keep-previous 0 --now "$(iso_after 4000)" vasp
+assert_rc 0 "again"
+assert_not_contains "$ERR" "revoked as superseded"
+ok "--revoke-superseded revokes superseded certificates (reason superseded) after the grace period, once, and never the live one"
+
+# ---- --reuse-key with an RSA key: a byte-identical CSR is still a new request ---------------
+run trisa-renew add rsa --config trisa.conf --profile 42 --key rsa:2048 --trust "$EMU_CA" --credentials cred.env
+assert_rc 0 "add rsa"
+run trisa-renew rsa
+assert_rc 0 "rsa: first certificate"
+uploads=$(requests /api/v1/batches/upload)
+run trisa-renew --force --reuse-key rsa
+assert_rc 0 "rsa: --reuse-key"
+R="$S/lineages/rsa"
+cmp -s "$R/versions/1/request.csr" "$R/versions/2/request.csr" || fail "the CSRs differ: not the case this tests"
+cmp -s "$R/versions/1/key.pem" "$R/versions/2/key.pem" || fail "--reuse-key made a new key"
+assert_eq "$(requests /api/v1/batches/upload)" $((uploads + 1)) "uploads for --reuse-key"
+[ "$(serial_of "$R/versions/1/cert.pem")" != "$(serial_of "$R/versions/2/cert.pem")" ] ||
+    fail "--reuse-key gave back the old certificate"
+assert_eq "$(readlink "$R/live")" "versions/2" "rsa live"
+run trisa-renew remove rsa --purge
+ok "--reuse-key: the same RSA key and a byte-identical CSR, yet a new request and a new certificate"
+
 # ---- list formats ------------------------------------------------------------------------
 run trisa-renew list --json
 assert_rc 0 "list --json"
