@@ -942,6 +942,20 @@ int trisa_lineage_renew(trisa_lineage *l, const trisa_lineage_renew_options *o, 
     if (l == NULL || o == NULL || o->version != TRISA_LINEAGE_RENEW_OPTIONS_VERSION) {
         return trisa_error_set(TRISA_EINVAL, "renew options: missing or of another version");
     }
+    /* The common case of a timer run costs two small reads: nothing due, no renewal in
+     * progress: said without the lock or the credentials. Otherwise the state is read
+     * again under the lock, and due-ness judged again there. */
+    if (!o->force && !o->force_upload && o->batch_id <= 0 && !o->dry_run && !l->imported &&
+        l->pending_version == 0 && !trisa_lineage_due(l, o->now != 0 ? o->now : time(NULL), NULL)) {
+        run_ctx quick;
+        trisa_lineage_info info;
+        memset(&quick, 0, sizeof(quick));
+        quick.l = l;
+        quick.o = o;
+        trisa_lineage_get_info(&info, l, 0);
+        event(&quick, TRISA_LINEAGE_STEP_NOT_DUE, l->current, NULL, info.renewal_due, 0, NULL);
+        return 0;
+    }
     if ((rc = begin(&c, l, o)) != 0) {
         return rc;
     }
