@@ -946,7 +946,8 @@ int trisa_lineage_renew(trisa_lineage *l, const trisa_lineage_renew_options *o, 
      * progress: said without the lock or the credentials. Otherwise the state is read
      * again under the lock, and due-ness judged again there. */
     if (!o->force && !o->force_upload && o->batch_id <= 0 && !o->dry_run && !l->imported &&
-        l->pending_version == 0 && !trisa_lineage_due(l, o->now != 0 ? o->now : time(NULL), NULL)) {
+        !o->prune && !o->revoke_superseded && l->pending_version == 0 &&
+        !trisa_lineage_due(l, o->now != 0 ? o->now : time(NULL), NULL)) {
         run_ctx quick;
         trisa_lineage_info info;
         memset(&quick, 0, sizeof(quick));
