@@ -2,7 +2,9 @@
 # The whole path on one machine, no account: a local Sectigo emulator over HTTPS, a key
 # and CSR from conf/trisa.conf, upload, follow, download, verify against the emulator's
 # root; then the server-generated-key path (sectigo create + trisa-fetch on its legacy
-# PKCS#12). Builds nothing: give the install prefix (default build/stage).
+# PKCS#12); then renewal: a trisa-renew lineage, its first certificate, a renewal with a
+# new key when due, the live switch and the deploy hook. Builds nothing: give the install
+# prefix (default build/stage).
 #
 #   scripts/demo.sh [PREFIX]
 set -euo pipefail
@@ -15,7 +17,7 @@ export PATH="$prefix/bin:$PATH"
 export LD_LIBRARY_PATH="$prefix/lib:$prefix/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 conf="$prefix/share/trisa/trisa.conf"
 [ -f "$conf" ] || conf="$here/conf/trisa.conf"
-for t in sectigo trisa-csr trisa-fetch; do
+for t in sectigo trisa-csr trisa-fetch trisa-renew; do
     command -v "$t" >/dev/null || { echo "demo: $t not found in $prefix/bin" >&2; exit 1; }
 done
 
@@ -35,8 +37,9 @@ show() { printf '    $ %s\n' "$*"; "$@"; }
 
 step "1. Start the Sectigo emulator over HTTPS (sectigo serve --tls-self-signed) in $work"
 mkdir -m 700 state
+# Certificates live 10 minutes here, so that renewal can be rehearsed in the demo.
 sectigo serve --addr 127.0.0.1:0 --state-dir state --tls-self-signed --processing-delay 0 \
-    --quiet >serve.out 2>serve.err &
+    --cert-lifetime 10m --quiet >serve.out 2>serve.err &
 server_pid=$!
 url=
 for _ in $(seq 1 600); do
@@ -77,9 +80,26 @@ show trisa-fetch --batch "$batch" --out-dir server --password-file p12pass.txt \
     --p12-out server/bundle.p12 --passout file:p12pass.txt
 ls -l server | sed 's/^/    /'
 
-step "6. Stop the emulator"
+step "6. Keep it valid: a trisa-renew lineage, renewed with a new key when due"
+(umask 077 && printf 'SECTIGO_USERNAME=%s\nSECTIGO_PASSWORD=%s\nSECTIGO_ENDPOINT=%s\nSECTIGO_ENVIRONMENT=testing\nSECTIGO_CA_BUNDLE=%s\n' \
+    "$SECTIGO_USERNAME" "$SECTIGO_PASSWORD" "$url" "$SECTIGO_CA_BUNDLE" >sectigo.env)
+show trisa-renew add vasp --config "$conf" --profile "$profile" --key ec:P-384 \
+    --trust state/ca/root.pem --credentials sectigo.env \
+    --deploy-hook 'echo "    deploy hook: $TRISA_LINEAGE is now serial $TRISA_SERIAL, valid until $TRISA_NOT_AFTER"'
+show trisa-renew vasp
+show trisa-renew list
+later=$(date -u -d '+8 min' +%Y-%m-%dT%H:%M:%SZ)
+echo "    (8 minutes on, two thirds of this 10-minute certificate's life have passed: it is due)"
+show trisa-renew check --now "$later" && echo "    check: something is due"
+show trisa-renew --now "$later"
+show trisa-renew list
+echo "    $ readlink $TRISA_STATE_DIR/lineages/vasp/live"
+echo "    $(readlink "$TRISA_STATE_DIR/lineages/vasp/live")   (version 1 is kept beside it; 'trisa-renew rollback vasp' goes back)"
+
+step "7. Stop the emulator"
 cleanup
 server_pid=
 echo "    stopped. Everything made is in $work:"
 echo "      issued/  cert.pem chain.pem fullchain.pem root.pem pool.pem node.pem   (our key: key.pem)"
 echo "      server/  cert.pem chain.pem fullchain.pem root.pem pool.pem node.pem key.pem bundle.p12 (modern PKCS#12)"
+echo "      trisa-state/lineages/vasp/  live -> versions/2, versions/1, versions/2 (each with its key.pem)"

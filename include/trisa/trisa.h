@@ -12,5 +12,6 @@
 #include "trisa/bundle.h"
 #include "trisa/sectigo.h"
 #include "trisa/enroll.h"
+#include "trisa/lineage.h"
 
 #endif
