@@ -584,8 +584,13 @@ int trisa_mkdir_p(const char *path, mode_t mode)
                 rc = trisa_error_set(TRISA_EIO, "%s: cannot create the folder: %s", tmp,
                                      strerror(e));
             } else if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode)) {
-                rc = trisa_error_set(TRISA_EINVAL, "%s: exists and is not a folder", tmp);
+                rc = trisa_error_set(TRISA_EIO, "%s: exists and is not a folder", tmp);
             }
+        } else if (chmod(tmp, mode) != 0) {
+            /* The umask must neither widen nor narrow a folder made here (an output
+             * folder other users read is 0755 whatever the umask). */
+            int e = errno;
+            rc = trisa_error_set(TRISA_EIO, "%s: %s", tmp, strerror(e));
         }
         tmp[i] = c;
     }

@@ -31,15 +31,9 @@ static char *name_oneline(const X509_NAME *name)
     unsigned long flags =
         (XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB & ~XN_FLAG_SPC_EQ) | ASN1_STRFLGS_UTF8_CONVERT;
     char *out = NULL;
-    BUF_MEM *mem;
 
     if (b != NULL && X509_NAME_print_ex(b, name, 0, flags) >= 0) {
-        BIO_get_mem_ptr(b, &mem);
-        out = malloc(mem->length + 1);
-        if (out != NULL) {
-            memcpy(out, mem->data, mem->length);
-            out[mem->length] = '\0';
-        }
+        out = trisa_bio_text(b, NULL);
     }
     BIO_free(b);
     return out;
@@ -304,7 +298,6 @@ int trisa_csr_load(trisa_csr **out, const char *path)
 int trisa_csr_to_pem(char **out, size_t *out_len, const trisa_csr *csr)
 {
     BIO *b;
-    BUF_MEM *mem;
     char *text = NULL;
 
     if (out == NULL || csr == NULL) {
@@ -316,18 +309,11 @@ int trisa_csr_to_pem(char **out, size_t *out_len, const trisa_csr *csr)
         BIO_free(b);
         return trisa_error_set_ssl(TRISA_ECRYPTO, "cannot encode the request");
     }
-    BIO_get_mem_ptr(b, &mem);
-    text = malloc(mem->length + 1);
+    text = trisa_bio_text(b, out_len);
+    BIO_free(b);
     if (text == NULL) {
-        BIO_free(b);
         return trisa_error_set(TRISA_ENOMEM, "out of memory");
     }
-    memcpy(text, mem->data, mem->length);
-    text[mem->length] = '\0';
-    if (out_len != NULL) {
-        *out_len = mem->length;
-    }
-    BIO_free(b);
     *out = text;
     return 0;
 }

@@ -16,57 +16,33 @@
 #include <openssl/x509v3.h>
 
 #include "emulator/emu.h"
+#include "trisa/keygen.h"
 
-static char *pem_of(int (*write)(BIO *, const void *), const void *obj, size_t *len)
+/* A certificate, or with crl a CRL, as PEM text; NULL when it cannot be encoded. */
+static char *pem_text(const X509 *x, const X509_CRL *crl, size_t *len)
 {
     BIO *bio = BIO_new(BIO_s_mem());
-    char *data, *out = NULL;
-    long n;
+    char *out = NULL;
 
-    if (bio == NULL || !write(bio, obj)) {
-        BIO_free(bio);
-        return NULL;
-    }
-    n = BIO_get_mem_data(bio, &data);
-    out = malloc((size_t)n + 1);
-    if (out != NULL) {
-        memcpy(out, data, (size_t)n);
-        out[n] = '\0';
-        if (len != NULL) {
-            *len = (size_t)n;
-        }
+    if (bio != NULL &&
+        (crl != NULL ? PEM_write_bio_X509_CRL(bio, crl) : PEM_write_bio_X509(bio, x)) == 1) {
+        out = trisa_bio_text(bio, len);
     }
     BIO_free(bio);
     return out;
 }
 
-static int w_cert(BIO *b, const void *x)
-{
-    return PEM_write_bio_X509(b, (X509 *)x);
-}
-
-static int w_key(BIO *b, const void *k)
-{
-    return PEM_write_bio_PrivateKey(b, (EVP_PKEY *)k, NULL, NULL, 0, NULL, NULL);
-}
-
-static int w_crl(BIO *b, const void *c)
-{
-    return PEM_write_bio_X509_CRL(b, (X509_CRL *)c);
-}
-
-static int save_pem(const char *path, int (*write)(BIO *, const void *), const void *obj,
-                    mode_t mode)
+static int save_pem(const char *path, const X509 *x, const X509_CRL *crl)
 {
     size_t len = 0;
-    char *pem = pem_of(write, obj, &len);
+    char *pem = pem_text(x, crl, &len);
     int err;
 
     if (pem == NULL) {
         return trisa_error_set_ssl(TRISA_ECRYPTO, "%s: cannot encode", path);
     }
-    err = trisa_file_write_atomic(path, pem, len, mode, TRISA_WRITE_REPLACE);
-    trisa_free_secret(pem, len);
+    err = trisa_file_write_atomic(path, pem, len, 0644, TRISA_WRITE_REPLACE);
+    free(pem);
     return err;
 }
 
@@ -169,7 +145,7 @@ done:
     return err;
 }
 
-/* Read DIR/NAME.pem and DIR/NAME.key; the key's bytes are wiped after parsing. */
+/* Read DIR/NAME.pem and DIR/NAME.key (with keygen's decoder, which wipes what it read). */
 static int load_pair(const char *dir, const char *name, X509 **cert, EVP_PKEY **key)
 {
     char path[4096];
@@ -188,12 +164,8 @@ static int load_pair(const char *dir, const char *name, X509 **cert, EVP_PKEY **
     }
     free(data);
     snprintf(path, sizeof(path), "%s/%s.key", dir, name);
-    if (trisa_file_read(&data, &len, path, 1u << 20) == 0) {
-        if ((bio = BIO_new_mem_buf(data, (int)len)) != NULL) {
-            *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-            BIO_free(bio);
-        }
-        trisa_free_secret(data, len + 1);
+    if (trisa_keygen_load(key, path, NULL) != 0) {
+        trisa_error_clear();
     }
     if (*cert == NULL || *key == NULL) {
         return trisa_error_set_ssl(TRISA_ESTATE, "%s/%s.{pem,key}: unreadable", dir, name);
@@ -208,11 +180,11 @@ static int save_pair(const char *dir, const char *name, X509 *cert, EVP_PKEY *ke
 
     /* The key first: a certificate without its key is never left behind. */
     snprintf(path, sizeof(path), "%s/%s.key", dir, name);
-    if ((err = save_pem(path, w_key, key, 0600)) != 0) {
+    if ((err = trisa_keygen_save(path, key, NULL, TRISA_WRITE_REPLACE)) != 0) {
         return err;
     }
     snprintf(path, sizeof(path), "%s/%s.pem", dir, name);
-    return save_pem(path, w_cert, cert, 0644);
+    return save_pem(path, cert, NULL);
 }
 
 /* SIAS_CA_PATH, as the reference server takes it: PEM certificates and the CA's private
@@ -447,7 +419,7 @@ int emu_ca_write_crl(emu_ca *ca, emu_store *s)
         goto done;
     }
     snprintf(path, sizeof(path), "%s/crl.pem", ca->dir);
-    err = save_pem(path, w_crl, f.crl, 0644);
+    err = save_pem(path, NULL, f.crl);
 done:
     pthread_mutex_unlock(&ca->crl_lock);
     ASN1_TIME_free(now);
@@ -462,6 +434,7 @@ int emu_tls_self_signed(const char *state_dir, char **cert_pem, char **key_pem)
     X509 *ca = NULL, *leaf = NULL;
     EVP_PKEY *ca_key = NULL, *key = NULL;
     X509_NAME *n = NULL;
+    size_t key_len = 0;
     int err;
 
     *cert_pem = *key_pem = NULL;
@@ -508,19 +481,15 @@ int emu_tls_self_signed(const char *state_dir, char **cert_pem, char **key_pem)
         err = trisa_error_set_ssl(TRISA_ECRYPTO, "sign TLS server certificate");
         goto done;
     }
-    *cert_pem = pem_of(w_cert, leaf, NULL);
-    *key_pem = pem_of(w_key, key, NULL);
-    if (*cert_pem == NULL || *key_pem == NULL) {
-        err = TRISA_ENOMEM;
+    if ((*cert_pem = pem_text(leaf, NULL, NULL)) == NULL) {
+        err = trisa_error_set(TRISA_ENOMEM, "out of memory");
         goto done;
     }
-    err = 0;
+    err = trisa_keygen_to_pem(key_pem, &key_len, key, NULL);
 done:
     if (err != 0) {
         free(*cert_pem);
-        if (*key_pem) {
-            trisa_free_secret(*key_pem, strlen(*key_pem));
-        }
+        trisa_free_secret(*key_pem, key_len + 1);
         *cert_pem = *key_pem = NULL;
     }
     X509_NAME_free(n);

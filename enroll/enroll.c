@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -116,25 +115,20 @@ static char *normalise_endpoint(const char *ep)
 
 static int open_member_or_zip(trisa_bundle **out, const ctx *c, const char *password)
 {
-    static const char *const members[] = {".p12", ".pfx", ".pem", ".crt",
-                                          ".cer", ".der", ".p7b", ".p7c"};
     trisa_bundle_options bo = TRISA_BUNDLE_OPTIONS_INIT;
-    const char *dot = c->zip_name != NULL ? strrchr(c->zip_name, '.') : NULL;
     trisa_bundle *b = NULL;
     int rc;
     bo.password = password;
-    for (size_t i = 0; dot != NULL && i < sizeof(members) / sizeof(members[0]); i++) {
-        if (strcasecmp(dot, members[i]) == 0) {
-            if ((rc = trisa_bundle_new(&b, &bo)) == 0 &&
-                (rc = trisa_bundle_add_member(b, c->zip_name, c->zip, c->zip_len)) == 0) {
-                *out = b;
-                return 0;
-            }
-            trisa_bundle_free(b);
-            return rc;
-        }
+    if (trisa_bundle_member_type(c->zip_name) == TRISA_MEMBER_NONE) {
+        return trisa_bundle_open_zip(out, c->zip, c->zip_len, &bo);
     }
-    return trisa_bundle_open_zip(out, c->zip, c->zip_len, &bo);
+    if ((rc = trisa_bundle_new(&b, &bo)) == 0 &&
+        (rc = trisa_bundle_add_member(b, c->zip_name, c->zip, c->zip_len)) == 0) {
+        *out = b;
+        return 0;
+    }
+    trisa_bundle_free(b);
+    return rc;
 }
 
 static void pub_fp(char out[80], EVP_PKEY *k)
@@ -149,11 +143,9 @@ static void pub_fp(char out[80], EVP_PKEY *k)
 static char *name_text(const X509_NAME *n)
 {
     BIO *bio = BIO_new(BIO_s_mem());
-    char *data = NULL, *out = NULL;
-    long len;
+    char *out = NULL;
     if (bio != NULL && X509_NAME_print_ex(bio, n, 0, XN_FLAG_RFC2253) >= 0) {
-        len = BIO_get_mem_data(bio, &data);
-        out = strndup(data, (size_t)len);
+        out = trisa_bio_text(bio, NULL);
     }
     BIO_free(bio);
     return out;
@@ -597,9 +589,6 @@ static int record_result(ctx *c)
                 }
             }
             for (size_t k = 0; k < m; k++) {
-                BIO *bio;
-                char *data;
-                long len;
                 int dup = 0;
                 for (int s = 0; s < sk_X509_num(seen); s++) {
                     dup |= X509_cmp(sk_X509_value(seen, s), certs[k]) == 0;
@@ -608,15 +597,9 @@ static int record_result(ctx *c)
                     continue;
                 }
                 sk_X509_push(seen, certs[k]);
-                bio = BIO_new(BIO_s_mem());
-                if (bio == NULL || PEM_write_bio_X509(bio, certs[k]) != 1) {
-                    BIO_free(bio);
-                    rc = trisa_error_set_ssl(TRISA_ECRYPTO, "cannot encode the result");
+                if ((rc = trisa_buf_put_cert_pem(&b, certs[k])) != 0) {
                     break;
                 }
-                len = BIO_get_mem_data(bio, &data);
-                trisa_buf_append(&b, data, (size_t)len);
-                BIO_free(bio);
             }
         }
     }

@@ -103,8 +103,6 @@ int entry_lock(entry *e, int no_wait, long long deadline_ms, void (*waiting)(lon
                void *data);
 void entry_close(entry *e);
 
-/* mkdir -p; created folders get `mode`. */
-int mkdirs(const char *path, mode_t mode);
 /* Remove "DIR/.NAME.<12 hex>.tmp" for each NAME (the atomic writer's temporary files),
  * those older than min_age_s seconds. Returns how many were removed. */
 int clean_temps(const char *dir, const char *const *names, size_t n, long min_age_s);

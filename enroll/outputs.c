@@ -79,24 +79,6 @@ void outputs_dir_name(char *out, size_t cap, const char *cn, size_t index, char 
 
 /* ---- Building ---- */
 
-static int pem_add(trisa_buf *b, X509 *x)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data = NULL;
-    long len;
-    int rc = 0;
-    if (bio == NULL || PEM_write_bio_X509(bio, x) != 1) {
-        rc = trisa_error_set_ssl(TRISA_ECRYPTO, "cannot encode a certificate");
-    } else {
-        len = BIO_get_mem_data(bio, &data);
-        if (trisa_buf_append(b, data, (size_t)len) != 0) {
-            rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
-        }
-    }
-    BIO_free(bio);
-    return rc;
-}
-
 static int add_file(out_set *s, const char *dir, const char *name, trisa_buf *content, mode_t mode,
                     int secret)
 {
@@ -177,26 +159,26 @@ static int build_identity(out_set *s, const char *dir, const trisa_bundle *b, si
     const char *node_pass = NULL;
     int node_key = 0, rc;
 
-    if ((rc = pem_add(&cert, leaf)) != 0) {
+    if ((rc = trisa_buf_put_cert_pem(&cert, leaf)) != 0) {
         goto done;
     }
     const STACK_OF(X509) *ch = trisa_bundle_chain(b, i);
     for (int k = 0; k < sk_X509_num(ch); k++) {
         top = sk_X509_value(ch, k);
-        if ((rc = pem_add(&chain, top)) != 0) {
+        if ((rc = trisa_buf_put_cert_pem(&chain, top)) != 0) {
             goto done;
         }
     }
     trisa_buf_append(&full, cert.data, cert.len);
     trisa_buf_append(&full, chain.data != NULL ? chain.data : "", chain.len);
     trisa_buf_append(&pool, chain.data != NULL ? chain.data : "", chain.len);
-    if (root != NULL && (rc = pem_add(&rootb, root)) != 0) {
+    if (root != NULL && (rc = trisa_buf_put_cert_pem(&rootb, root)) != 0) {
         goto done;
     }
     if (root == NULL) {
         root = anchor_root(o->anchors, top);
     }
-    if (root != NULL && (rc = pem_add(&pool, root)) != 0) {
+    if (root != NULL && (rc = trisa_buf_put_cert_pem(&pool, root)) != 0) {
         goto done;
     }
     /* node.pem: the one file TRISA nodes (Envoy's TRISA_NODE_CERTS) take: leaf, chain and
@@ -616,7 +598,7 @@ static int make_folders(out_set *s, int *made_root, char *made_dirs)
     struct stat st;
     int rc;
     if (stat(s->root, &st) != 0) {
-        if ((rc = mkdirs(s->root, 0755)) != 0) {
+        if ((rc = trisa_mkdir_p(s->root, 0755)) != 0) {
             return rc;
         }
         *made_root = 1;
@@ -630,7 +612,8 @@ static int make_folders(out_set *s, int *made_root, char *made_dirs)
         if (d.data != NULL && stat(d.data, &st) != 0) {
             made_dirs[i] = 1;
         }
-        rc = d.data != NULL ? mkdirs(d.data, 0755) : trisa_error_set(TRISA_ENOMEM, "out of memory");
+        rc = d.data != NULL ? trisa_mkdir_p(d.data, 0755)
+                            : trisa_error_set(TRISA_ENOMEM, "out of memory");
         trisa_buf_free(&d, 0);
         if (rc != 0) {
             return rc;

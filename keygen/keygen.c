@@ -174,7 +174,6 @@ int trisa_keygen_to_pem(char **out, size_t *out_len, const EVP_PKEY *key, const 
     BIO *bio = NULL;
     PKCS8_PRIV_KEY_INFO *p8 = NULL;
     X509_SIG *enc = NULL;
-    BUF_MEM *mem = NULL;
     char *text = NULL;
     int rc = TRISA_ECRYPTO;
 
@@ -211,16 +210,9 @@ int trisa_keygen_to_pem(char **out, size_t *out_len, const EVP_PKEY *key, const 
         rc = trisa_error_set_ssl(TRISA_ECRYPTO, "cannot encode the private key");
         goto done;
     }
-    BIO_get_mem_ptr(bio, &mem);
-    text = malloc(mem->length + 1);
-    if (text == NULL) {
+    if ((text = trisa_bio_text(bio, out_len)) == NULL) {
         rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
         goto done;
-    }
-    memcpy(text, mem->data, mem->length);
-    text[mem->length] = '\0';
-    if (out_len != NULL) {
-        *out_len = mem->length;
     }
     *out = text;
     rc = 0;

@@ -55,17 +55,8 @@ char *bundle_name(const X509_NAME *n)
 {
     BIO *b = BIO_new(BIO_s_mem());
     char *s = NULL;
-    BUF_MEM *m = NULL;
-    if (b == NULL) {
-        return NULL;
-    }
-    if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
-        BIO_get_mem_ptr(b, &m);
-        s = malloc(m->length + 1);
-        if (s != NULL) {
-            memcpy(s, m->data, m->length);
-            s[m->length] = '\0';
-        }
+    if (b != NULL && X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+        s = trisa_bio_text(b, NULL);
     }
     BIO_free(b);
     return s;

@@ -147,8 +147,6 @@ const char *sectigo_header(trisa_sectigo *c, const char *name);
 
 /* ---- Small helpers (util.c) ---- */
 
-/* Decode base64url (no padding needed) into a new NUL-terminated buffer. */
-unsigned char *sectigo_b64url_decode(const char *in, size_t in_len, size_t *out_len);
 /* Seconds to wait from a Retry-After value (delta seconds or an HTTP date), or -1. */
 long sectigo_retry_after_seconds(const char *value, long long now);
 /* SHA-256 hex of data (out: 65 bytes). */

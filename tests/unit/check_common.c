@@ -533,13 +533,40 @@ START_TEST(mkdir_p_makes_every_missing_parent)
     ck_assert(S_ISDIR(st.st_mode));
     ck_assert_int_eq(trisa_mkdir_p(deep, 0700), 0); /* again: nothing to do */
     tu_write(file, "x");
-    ck_assert_int_eq(trisa_mkdir_p(under, 0700), TRISA_EINVAL);
+    ck_assert_int_eq(trisa_mkdir_p(under, 0700), TRISA_EIO);
     ck_assert_ptr_nonnull(strstr(trisa_error_last(), "a/f: exists and is not a folder"));
     ck_assert_int_eq(trisa_mkdir_p("", 0700), TRISA_EINVAL);
     tu_rmtree(dir);
     free(deep);
     free(file);
     free(under);
+    free(dir);
+}
+END_TEST
+
+/* An output folder other users read is 0755 whatever the umask; a folder that exists
+ * keeps its mode. */
+START_TEST(mkdir_p_gives_made_folders_exactly_the_mode)
+{
+    char *dir = tu_tmpdir();
+    char *outer = tu_path(dir, "out");
+    char *inner = tu_path(dir, "out/in");
+    struct stat st;
+    mode_t old = umask(077);
+    ck_assert_int_eq(trisa_mkdir_p(inner, 0755), 0);
+    ck_assert_int_eq(stat(outer, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0755);
+    ck_assert_int_eq(stat(inner, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0755);
+    ck_assert_int_eq(chmod(inner, 0711), 0);
+    umask(0);
+    ck_assert_int_eq(trisa_mkdir_p(inner, 0700), 0);
+    ck_assert_int_eq(stat(inner, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0711);
+    umask(old);
+    tu_rmtree(dir);
+    free(outer);
+    free(inner);
     free(dir);
 }
 END_TEST
@@ -614,6 +641,7 @@ int main(void)
     tcase_add_test(tc, file_set_writes_all_files_or_leaves_every_old_one);
     tcase_add_test(tc, file_set_keeps_the_old_key_when_the_disk_fills_up);
     tcase_add_test(tc, mkdir_p_makes_every_missing_parent);
+    tcase_add_test(tc, mkdir_p_gives_made_folders_exactly_the_mode);
     tcase_add_loop_test(tc, printable_escapes_what_a_terminal_would_act_on, 0,
                         sizeof(printable_cases) / sizeof(printable_cases[0]));
     tcase_add_test(tc, printable_cuts_long_names_on_a_character_boundary);
