@@ -884,7 +884,6 @@ static int fast_done(ctx *c, const char *request, long long batch)
         trisa_buf path = TRISA_BUF_INIT;
         char sha[65];
         unsigned char md[32];
-        f->fd = -1;
         f->secret = 1;
         if ((f->rel = strdup(p.names[i])) == NULL) {
             goto done;

@@ -254,12 +254,14 @@ void entry_close(entry *e)
     e->dir = NULL;
 }
 
-/* ".NAME.<12 hex>.tmp", the atomic writer's temporary name for NAME. */
+/* ".NAME.<12 hex>.tmp" or ".old", the atomic writer's temporary name for NAME and the
+ * name under which it keeps the file it replaces until the whole set is in place. */
 static int is_temp_of(const char *file, const char *name)
 {
     size_t n = strlen(name), len = strlen(file);
     if (len != 1 + n + 1 + 12 + 4 || file[0] != '.' || strncmp(file + 1, name, n) != 0 ||
-        file[1 + n] != '.' || strcmp(file + len - 4, ".tmp") != 0) {
+        file[1 + n] != '.' ||
+        (strcmp(file + len - 4, ".tmp") != 0 && strcmp(file + len - 4, ".old") != 0)) {
         return 0;
     }
     for (size_t i = 2 + n; i < 2 + n + 12; i++) {

@@ -221,6 +221,61 @@ assert_eq "$(openssl x509 -in multi/second.example/cert.pem -noout -subject)" \
     "subject=O = Test, CN = second.example"
 ok "multi-certificate batch: each cert matched to its key, written to DIR/<commonName>/"
 
+# A batch of many certificates under a small descriptor limit: the set's temporary files
+# are never all open at once (40 identities are 241 files; the limit is 128).
+mkdir many
+openssl ecparam -name prime256v1 -genkey -noout -out many/one.key 2>/dev/null
+for i in $(seq 1 40); do
+    openssl req -new -key many/one.key -subj "/O=Test/CN=n$i.example" -out many/n$i.csr 2>/dev/null
+    CN=n$i.example openssl x509 -req -in many/n$i.csr -CA pki/int.pem -CAkey pki/int.key \
+        -CAcreateserial -days 365 -extfile pki/ext.cnf -extensions leaf -out many/n$i.crt 2>/dev/null
+done
+(cd many && cp ../pki/int.pem ../pki/root.pem . && zip -q ../many.zip n*.crt int.pem root.pem)
+run bash -c 'ulimit -n 128 && exec trisa-fetch --zip many.zip --out-dir manyout --key many/one.key --trust pki/root.pem'
+assert_rc 0 "40 certificates under ulimit -n 128"
+assert_eq "$(ls manyout | wc -l)" 40 "identity folders"
+assert_eq "$(find manyout -type f | wc -l)" 241 "files written"
+assert_eq "$(find manyout -name '.*.tmp' -o -name '.*.old' | wc -l)" 0 "temporary files left"
+assert_eq "$(openssl x509 -in manyout/n17.example/cert.pem -noout -subject)" "subject=O = Test, CN = n17.example"
+ok "a batch of 40 certificates is written under a limit of 128 open files (241 files, none left half-made)"
+if command -v strace >/dev/null 2>&1 && strace -o /dev/null true 2>/dev/null; then
+    rm -rf manyout
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -y -o sync.txt -e trace=fsync \
+        trisa-fetch --zip many.zip --out-dir manyout --key many/one.key --trust pki/root.pem >/dev/null 2>&1 ||
+        fail "trisa-fetch under strace"
+    # Every file synced before it is renamed (its temporary name), every folder once.
+    assert_eq "$(grep -c 'fsync([0-9]*</[^>]*/manyout/[^>]*\.tmp>)' sync.txt)" 241 "files synced"
+    grep -o 'fsync([0-9]*</[^>]*/manyout[^>]*>)' sync.txt | grep -v '\.tmp>)$' |
+        sed 's/^fsync([0-9]*//' >dirsync.txt
+    assert_eq "$(sort dirsync.txt | uniq -d | wc -l)" 0 "folders synced more than once"
+    assert_eq "$(sort -u dirsync.txt | wc -l)" 41 "folders synced"
+    ok "the 241 files are each synced under their temporary names, the 41 folders once each"
+fi
+
+# Outputs that are not regular files: with --force a FIFO (as a device would be) is written
+# to, never replaced by a file; a symbolic link is refused and nothing of the set is written.
+mkdir special
+mkfifo special/p12.fifo
+timeout 60 cat special/p12.fifo >fifo-got.p12 &
+reader=$!
+run trisa-fetch --zip csr.zip --key pki/vasp.example.key --trust pki/root.pem --out-dir special/out \
+    --p12-out special/p12.fifo --passout pass:exported --force
+wait $reader || fail "the FIFO's reader got no end of file"
+assert_rc 0 "--p12-out FIFO --force"
+[ -p special/p12.fifo ] || fail "the FIFO was replaced by a file"
+assert_eq "$(openssl pkcs12 -in fifo-got.p12 -passin pass:exported -nokeys 2>/dev/null |
+    openssl x509 -noout -serial)" "$(openssl x509 -in special/out/cert.pem -noout -serial)" "the PKCS#12 read from the FIFO"
+mkdir linked
+echo keep >linked-target.pem
+ln -s ../linked-target.pem linked/cert.pem
+run trisa-fetch --zip csr.zip --key pki/vasp.example.key --trust pki/root.pem --out-dir linked --force
+assert_rc 3 "a symbolic link in the set"
+assert_contains "$ERR" "linked/cert.pem: is a symbolic link; only a regular file is replaced (name the file itself); nothing written"
+assert_dir_is linked "cert.pem"
+assert_eq "$(readlink linked/cert.pem)" "../linked-target.pem" "the link"
+assert_eq "$(cat linked-target.pem)" "keep" "the file it names"
+ok "--force writes into a FIFO without replacing it; a symbolic link in the set is refused (exit 3), nothing written"
+
 # Two leaves with one commonName (two keys), or names that clean to one: distinct folders.
 mkdir dup
 for k in a b; do

@@ -521,6 +521,60 @@ START_TEST(file_set_keeps_the_old_key_when_the_disk_fills_up)
 }
 END_TEST
 
+/* A set of many files in many folders (an output set of a large batch) never holds all
+ * of them open: it commits under a limit of 100 descriptors, and a failure in its last
+ * file removes every one it made. */
+START_TEST(file_set_of_many_files_keeps_few_descriptors_open)
+{
+    char *dir = tu_tmpdir();
+    char *paths[300], *first = tu_path(dir, "d0"), *lost = tu_path(dir, "none/f");
+    struct rlimit rl = {100, 100};
+    trisa_file_set *set = NULL;
+    char *got;
+
+    for (size_t i = 0; i < 300; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "d%zu", i / 6);
+        paths[i] = tu_path(dir, name);
+        (void)mkdir(paths[i], 0755);
+        free(paths[i]);
+        snprintf(name, sizeof(name), "d%zu/f%zu", i / 6, i);
+        paths[i] = tu_path(dir, name);
+    }
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    ck_assert_int_eq(trisa_file_set_new(&set), 0);
+    for (size_t i = 0; i < 300; i++) {
+        ck_assert_int_eq(trisa_file_set_add(set, paths[i], paths[i], strlen(paths[i]), 0644, 0), 0);
+    }
+    ck_assert_int_eq(trisa_file_set_commit(set), 0);
+    trisa_file_set_free(set);
+    got = slurp(paths[299]);
+    ck_assert_str_eq(got, paths[299]);
+    free(got);
+    ck_assert_int_eq(count_entries(dir), 50);
+    /* Again, replacing them all, with a last file whose folder is missing: every old file
+     * stays, no temporary file is left. */
+    ck_assert_int_eq(trisa_file_set_new(&set), 0);
+    for (size_t i = 0; i < 299; i++) {
+        ck_assert_int_eq(trisa_file_set_add(set, paths[i], "new", 3, 0644, TRISA_WRITE_REPLACE), 0);
+    }
+    ck_assert_int_eq(trisa_file_set_add(set, lost, "new", 3, 0644, 0), 0);
+    ck_assert_int_eq(trisa_file_set_commit(set), TRISA_EIO);
+    trisa_file_set_free(set);
+    got = slurp(paths[0]);
+    ck_assert_str_eq(got, paths[0]);
+    free(got);
+    ck_assert_int_eq(count_entries(first), 6);
+    for (size_t i = 0; i < 300; i++) {
+        free(paths[i]);
+    }
+    tu_rmtree(dir);
+    free(first);
+    free(lost);
+    free(dir);
+}
+END_TEST
+
 START_TEST(mkdir_p_makes_every_missing_parent)
 {
     char *dir = tu_tmpdir();
@@ -640,6 +694,7 @@ int main(void)
     tcase_add_test(tc, atomic_write_refuses_a_folder_as_the_file);
     tcase_add_test(tc, file_set_writes_all_files_or_leaves_every_old_one);
     tcase_add_test(tc, file_set_keeps_the_old_key_when_the_disk_fills_up);
+    tcase_add_test(tc, file_set_of_many_files_keeps_few_descriptors_open);
     tcase_add_test(tc, mkdir_p_makes_every_missing_parent);
     tcase_add_test(tc, mkdir_p_gives_made_folders_exactly_the_mode);
     tcase_add_loop_test(tc, printable_escapes_what_a_terminal_would_act_on, 0,
