@@ -24,6 +24,7 @@
 
 #include "common/internal.h"
 #include "keygen/internal.h"
+#include "trisa/keygen.h"
 #include "pkcs12/bundle_internal.h"
 
 #define MAX_FILE     (64u * 1024u * 1024u + 1024u)
@@ -1066,106 +1067,75 @@ EVP_PKEY *trisa_bundle_key(const trisa_bundle *b, size_t index)
 /* ---------------------------------------------------------------------------------- */
 /* Writing                                                                            */
 
-typedef struct target {
-    const char *name;
-    BIO *bio;
-    mode_t mode;
-} target;
-
-static int pem_certs(BIO *bio, X509 *leaf, STACK_OF(X509) * chain)
-{
-    if (leaf != NULL && PEM_write_bio_X509(bio, leaf) != 1) {
-        return -1;
-    }
-    for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
-        if (PEM_write_bio_X509(bio, sk_X509_value(chain, i)) != 1) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 int trisa_bundle_write(const trisa_bundle *b, size_t index, const char *dir,
                        const trisa_bundle_write_options *opts)
 {
-    target t[5] = {
-        {"cert.pem", NULL, 0644}, {"chain.pem", NULL, 0644}, {"fullchain.pem", NULL, 0644},
-        {"root.pem", NULL, 0644}, {"key.pem", NULL, 0600},
-    };
+    static const char *const names[5] = {"cert.pem", "chain.pem", "fullchain.pem", "root.pem",
+                                         "key.pem"};
+    trisa_buf text[5] = {TRISA_BUF_INIT, TRISA_BUF_INIT, TRISA_BUF_INIT, TRISA_BUF_INIT,
+                         TRISA_BUF_INIT};
+    char *paths[5] = {NULL}, *key = NULL;
+    size_t key_len = 0;
     const bundle_ident *id;
     int force = opts != NULL && opts->force;
-    const char *kpass = opts != NULL ? opts->key_password : NULL;
-    char *paths[5] = {NULL};
+    trisa_file_set *set = NULL;
     int rc = 0;
 
     if (b == NULL || dir == NULL || index >= b->nids) {
         return trisa_error_set(TRISA_EINVAL, "trisa_bundle_write: no bundle, folder or identity");
     }
     id = &b->ids[index];
-    t[0].bio = BIO_new(BIO_s_mem());
-    t[1].bio = BIO_new(BIO_s_mem());
-    t[2].bio = BIO_new(BIO_s_mem());
-    if (id->root != NULL) {
-        t[3].bio = BIO_new(BIO_s_mem());
+    /* cert.pem, chain.pem, fullchain.pem, root.pem (a root only), key.pem (a bundle key only) */
+    rc = trisa_buf_put_cert_pem(&text[0], id->leaf);
+    for (int i = 0; rc == 0 && i < sk_X509_num(id->chain); i++) {
+        rc = trisa_buf_put_cert_pem(&text[1], sk_X509_value(id->chain, i));
     }
-    if (id->key != NULL && id->bundle_key) {
-        t[4].bio = BIO_new(BIO_s_secmem());
-    }
-    if (t[0].bio == NULL || t[1].bio == NULL || t[2].bio == NULL ||
-        (id->root != NULL && t[3].bio == NULL) ||
-        (id->key != NULL && id->bundle_key && t[4].bio == NULL)) {
+    if (rc == 0 &&
+        (trisa_buf_append(&text[2], text[0].data, text[0].len) != 0 ||
+         trisa_buf_append(&text[2], text[1].data != NULL ? text[1].data : "", text[1].len) != 0)) {
         rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
+    }
+    if (rc == 0 && id->root != NULL) {
+        rc = trisa_buf_put_cert_pem(&text[3], id->root);
+    }
+    if (rc == 0 && id->key != NULL && id->bundle_key) {
+        rc = trisa_keygen_to_pem(&key, &key_len, id->key, opts != NULL ? opts->key_password : NULL);
+    }
+    if (rc != 0 || (rc = trisa_file_set_new(&set)) != 0) {
         goto done;
     }
-    if (pem_certs(t[0].bio, id->leaf, NULL) != 0 || pem_certs(t[1].bio, NULL, id->chain) != 0 ||
-        pem_certs(t[2].bio, id->leaf, id->chain) != 0 ||
-        (t[3].bio != NULL && pem_certs(t[3].bio, id->root, NULL) != 0)) {
-        rc = trisa_error_set_ssl(TRISA_ECRYPTO, "cannot encode certificates");
-        goto done;
-    }
-    if (t[4].bio != NULL &&
-        PEM_write_bio_PKCS8PrivateKey(t[4].bio, id->key, kpass != NULL ? EVP_aes_256_cbc() : NULL,
-                                      NULL, 0, NULL, (void *)kpass) != 1) {
-        rc = trisa_error_set_ssl(TRISA_ECRYPTO, "cannot encode the private key");
-        goto done;
-    }
-    /* Every target first, so that an existing file stops the write before any is made. */
     for (int i = 0; i < 5; i++) {
         struct stat st;
-        size_t n = strlen(dir) + strlen(t[i].name) + 2;
-        if (t[i].bio == NULL) {
+        const char *data = i == 4 ? key : text[i].data;
+        size_t len = i == 4 ? key_len : text[i].len;
+        trisa_buf path = TRISA_BUF_INIT;
+        if ((i == 3 && id->root == NULL) || (i == 4 && key == NULL)) {
             continue;
         }
-        paths[i] = malloc(n);
-        if (paths[i] == NULL) {
+        trisa_buf_printf(&path, "%s/%s", dir, names[i]);
+        if ((paths[i] = trisa_buf_detach(&path, NULL)) == NULL) {
             rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
             goto done;
         }
-        snprintf(paths[i], n, "%s/%s", dir, t[i].name);
+        /* Every target first, so that an existing file stops the write before any is made. */
         if (!force && lstat(paths[i], &st) == 0) {
             rc = trisa_error_set(TRISA_EEXISTS, "%s exists; nothing written (force to replace)",
                                  paths[i]);
             goto done;
         }
-    }
-    for (int i = 0; i < 5; i++) {
-        char *data = NULL;
-        long len;
-        if (t[i].bio == NULL) {
-            continue;
-        }
-        len = BIO_get_mem_data(t[i].bio, &data);
-        rc = trisa_file_write_atomic(paths[i], data, (size_t)len, t[i].mode,
-                                     force ? TRISA_WRITE_REPLACE : 0);
-        if (rc != 0) {
+        if ((rc = trisa_file_set_add(set, paths[i], data != NULL ? data : "", len,
+                                     i == 4 ? 0600 : 0644, force ? TRISA_WRITE_REPLACE : 0)) != 0) {
             goto done;
         }
     }
+    rc = trisa_file_set_commit(set);
 done:
+    trisa_file_set_free(set);
     for (int i = 0; i < 5; i++) {
-        BIO_free(t[i].bio);
+        trisa_buf_free(&text[i], 0);
         free(paths[i]);
     }
+    trisa_free_secret(key, key_len + 1);
     return rc;
 }
 
