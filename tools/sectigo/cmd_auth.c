@@ -8,14 +8,18 @@
 #include "tools/common/opt.h"
 #include "tools/sectigo/sectigo.h"
 
-enum { O_DEBUG = 1, O_CACHE, O_HELP };
+enum { O_DEBUG = 1, O_CACHE };
 
 static const tool_opt opts[] = {
     {O_DEBUG, 'd', "debug", NULL, "do not refresh or authenticate, print state and exit"},
     {O_CACHE, 'C', "cache", NULL, "print cache location and exit"},
-    {O_HELP, 'h', "help", NULL, "show this help"},
+    SECTIGO_HELP_OPTION,
     TOOL_OPT_END,
 };
+
+static const sectigo_cmd_spec command = {
+    "sectigo auth", "sectigo [global options] auth [--debug | --cache]",
+    "Log in (or refresh the cached tokens) and cache the tokens.", opts, 0};
 
 /* Go's time.Time String() for a Unix time, in local time. */
 static void print_time(const char *prefix, long long t)
@@ -30,13 +34,13 @@ static void print_time(const char *prefix, long long t)
 
 int cmd_auth(int argc, char **argv, sectigo_globals *g)
 {
-    const char *prog = "sectigo auth";
+    const char *prog = command.prog;
     trisa_sectigo *c = NULL;
     tool_parser p;
     int id, debug = 0, cache = 0, rc;
 
     sectigo_parser_init(&p, argc, argv, opts, prog);
-    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
+    while ((id = sectigo_next(&p, &command, &rc)) > 0) {
         switch (id) {
         case O_DEBUG:
             debug = 1;
@@ -44,15 +48,10 @@ int cmd_auth(int argc, char **argv, sectigo_globals *g)
         case O_CACHE:
             cache = 1;
             break;
-        case O_HELP:
-            sectigo_help("sectigo [global options] auth [--debug | --cache]",
-                         "Log in (or refresh the cached tokens) and cache the tokens.", opts);
-            return TOOL_EXIT_OK;
-        case TOOL_OPT_POSITIONAL:
-            return tool_usage_error(prog, "unexpected argument '%s'", p.value);
-        default:
-            return TOOL_EXIT_USAGE;
         }
+    }
+    if (id == SECTIGO_STOP) {
+        return rc;
     }
     if ((rc = sectigo_open(&c, g, prog)) != 0) {
         return rc;

@@ -4,7 +4,6 @@
  * In phases, each on its own: the command line (parse), which parameters the profile
  * takes (plan), the pkcs12 password (given, read, or generated), then the one request
  * that costs a licence (send). Everything local is settled before that request. */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +28,6 @@ enum {
     O_COUNTRY,
     O_STATE,
     O_LOCALITY,
-    O_HELP
 };
 
 static const tool_opt opts[] = {
@@ -43,9 +41,19 @@ static const tool_opt opts[] = {
     {O_COUNTRY, 'c', "country", "CC", "two-letter ISO 3166-1 country code (countryName)"},
     {O_STATE, 's', "state", "STATE", "state or province name (stateOrProvinceName)"},
     {O_LOCALITY, 'l', "locality", "CITY", "city or locality name (localityName)"},
-    {O_HELP, 'h', "help", NULL, "show this help"},
+    SECTIGO_HELP_OPTION,
     TOOL_OPT_END,
 };
+
+static const sectigo_cmd_spec command = {
+    PROG,
+    "sectigo [global options] create -a ID -d DOMAIN [-p PASS | --password-file FILE] [-b NAME] "
+    "[-c CC] [-s STATE] [-l CITY]",
+    "Create a single certificate batch; the server generates the key and returns it in a "
+    "PKCS#12\nfile encrypted with the pkcs12 password. -c, -s and -l are sent when the profile "
+    "takes them\n(its parameters, or -P / $SECTIGO_PROFILE naming the CipherTrace End Entity "
+    "profile, 85).",
+    opts, 0};
 
 #define PW_LEN 20
 
@@ -76,13 +84,13 @@ typedef struct create_plan {
 static int parse(create_args *a, int argc, char **argv)
 {
     tool_parser p;
-    int id;
+    int id, rc;
 
     sectigo_parser_init(&p, argc, argv, opts, PROG);
-    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
+    while ((id = sectigo_next(&p, &command, &rc)) > 0) {
         switch (id) {
         case O_AUTHORITY:
-            if (tool_opt_long(PROG, p.name, p.value, 0, LONG_MAX, &a->authority) != 0) {
+            if (sectigo_opt_id(&p, &a->authority) != 0) {
                 return TOOL_EXIT_USAGE;
             }
             break;
@@ -105,21 +113,10 @@ static int parse(create_args *a, int argc, char **argv)
         case O_LOCALITY:
             a->subject[id - O_COUNTRY] = p.value;
             break;
-        case O_HELP:
-            sectigo_help("sectigo [global options] create -a ID -d DOMAIN [-p PASS | "
-                         "--password-file FILE] [-b NAME] [-c CC] [-s STATE] [-l CITY]",
-                         "Create a single certificate batch; the server generates the key and "
-                         "returns it in a PKCS#12\nfile encrypted with the pkcs12 password. "
-                         "-c, -s and -l are sent when the profile takes them\n(its "
-                         "parameters, or -P / $SECTIGO_PROFILE naming the CipherTrace End "
-                         "Entity profile, 85).",
-                         opts);
-            return TOOL_EXIT_OK;
-        case TOOL_OPT_POSITIONAL:
-            return tool_usage_error(PROG, "unexpected argument '%s'", p.value);
-        default:
-            return TOOL_EXIT_USAGE;
         }
+    }
+    if (id == SECTIGO_STOP) {
+        return rc;
     }
     if (a->domain == NULL || a->domain[0] == '\0') {
         return tool_usage_error(PROG, "must specify domain name of cert subject");

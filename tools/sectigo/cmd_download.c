@@ -1,5 +1,4 @@
 /* sectigo download -i ID -o DIR: save a batch's ZIP, named by the server or <id>.zip. */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -8,19 +7,25 @@
 #include "tools/common/opt.h"
 #include "tools/sectigo/sectigo.h"
 
-enum { O_ID = 1, O_OUTDIR, O_FORCE, O_HELP };
+enum { O_ID = 1, O_OUTDIR, O_FORCE };
 
 static const tool_opt opts[] = {
     {O_ID, 'i', "id", "ID", "the batch ID to download"},
     {O_OUTDIR, 'o', "outdir", "DIR", "the directory to download the zip file to (default .)"},
     {O_FORCE, 'f', "force", NULL, "replace an existing file of the same name"},
-    {O_HELP, 'h', "help", NULL, "show this help"},
+    SECTIGO_HELP_OPTION,
     TOOL_OPT_END,
 };
 
+static const sectigo_cmd_spec command = {
+    "sectigo download", "sectigo [global options] download -i ID [-o DIR]",
+    "Download a batch as a ZIP file into DIR, named from the server's Content-Disposition or "
+    "<ID>.zip.",
+    opts, 0};
+
 int cmd_download(int argc, char **argv, sectigo_globals *g)
 {
-    const char *prog = "sectigo download";
+    const char *prog = command.prog;
     trisa_sectigo *c = NULL;
     const char *outdir = ".";
     char *path = NULL;
@@ -29,10 +34,10 @@ int cmd_download(int argc, char **argv, sectigo_globals *g)
     int id, rc, force = 0;
 
     sectigo_parser_init(&p, argc, argv, opts, prog);
-    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
+    while ((id = sectigo_next(&p, &command, &rc)) > 0) {
         switch (id) {
         case O_ID:
-            if (tool_opt_long(prog, p.name, p.value, 0, LONG_MAX, &bid) != 0) {
+            if (sectigo_opt_id(&p, &bid) != 0) {
                 return TOOL_EXIT_USAGE;
             }
             break;
@@ -42,17 +47,10 @@ int cmd_download(int argc, char **argv, sectigo_globals *g)
         case O_FORCE:
             force = 1;
             break;
-        case O_HELP:
-            sectigo_help("sectigo [global options] download -i ID [-o DIR]",
-                         "Download a batch as a ZIP file into DIR, named from the server's "
-                         "Content-Disposition or <ID>.zip.",
-                         opts);
-            return TOOL_EXIT_OK;
-        case TOOL_OPT_POSITIONAL:
-            return tool_usage_error(prog, "unexpected argument '%s'", p.value);
-        default:
-            return TOOL_EXIT_USAGE;
         }
+    }
+    if (id == SECTIGO_STOP) {
+        return rc;
     }
     if (bid == 0) {
         return tool_usage_error(prog, "must specify batch id for download");
