@@ -80,8 +80,7 @@ static char *side_name(const char *path, const char *tag)
     return trisa_buf_detach(&b, NULL);
 }
 
-/* The folder of path ("." for a bare name); NULL when out of memory. */
-static char *dir_of(const char *path)
+char *trisa_path_dir(const char *path)
 {
     const char *slash = strrchr(path, '/');
     if (slash == NULL) {
@@ -540,7 +539,7 @@ static void finish(trisa_file_set *set)
         set_entry *e = &set->e[i];
         char *dir;
         size_t k;
-        if (e->t.kind == T_STREAM || (dir = dir_of(e->path)) == NULL) {
+        if (e->t.kind == T_STREAM || (dir = trisa_path_dir(e->path)) == NULL) {
             continue; /* out of memory: the renames are done, their sync is best effort */
         }
         for (k = 0; synced != NULL && k < nsynced && strcmp(synced[k], dir) != 0; k++) {

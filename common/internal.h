@@ -56,6 +56,10 @@ const char *trisa_printable(char *out, size_t cap, const char *s);
  * folder, named in the message). */
 int trisa_mkdir_p(const char *path, mode_t mode);
 
+/* The folder of path as a new string: "." for a bare name, "/" for "/name"; NULL when out
+ * of memory. */
+char *trisa_path_dir(const char *path);
+
 /* The text of a memory BIO as a new NUL-terminated string (free with free(); with
  * trisa_free_secret(p, *len + 1) when it holds a key); *len receives its length when not
  * NULL. NULL when out of memory or bio is not a memory BIO. Records nothing. */

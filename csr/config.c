@@ -204,26 +204,32 @@ static int oom(trisa_csr_config *c)
     return record(c);
 }
 
+/* "FILE:LINE: [section] field" for an expanded line, into b. */
+static void where(trisa_buf *b, const trisa_csr_config *c, int line, const char *section,
+                  const char *field)
+{
+    unsigned fl = 0;
+    trisa_buf_puts(b, origin_of(c, line, &fl));
+    if (fl > 0) {
+        trisa_buf_printf(b, ":%u", fl);
+    }
+    if (section != NULL) {
+        trisa_buf_printf(b, ": [%s]", section);
+    }
+    if (field != NULL) {
+        trisa_buf_printf(b, "%s%s", section ? " " : ": ", field);
+    }
+}
+
 /* "FILE:LINE: [section] field: msg" for an expanded line. */
 static int vreport(trisa_csr_config *c, int ssl, int line, const char *section, const char *field,
                    const char *fmt, va_list ap)
 {
     char msg[640];
-    unsigned fl = 0;
-    const char *file = origin_of(c, line, &fl);
     trisa_buf b = TRISA_BUF_INIT;
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    trisa_buf_puts(&b, file);
-    if (fl > 0) {
-        trisa_buf_printf(&b, ":%u", fl);
-    }
-    if (section != NULL) {
-        trisa_buf_printf(&b, ": [%s]", section);
-    }
-    if (field != NULL) {
-        trisa_buf_printf(&b, "%s%s", section ? " " : ": ", field);
-    }
+    where(&b, c, line, section, field);
     if (b.failed) {
         trisa_buf_free(&b, 0);
         return oom(c);
@@ -290,8 +296,6 @@ static int warn(trisa_csr_config *c, int line, const char *section, const char *
                 const char *fmt, ...)
 {
     char msg[512];
-    unsigned fl = 0;
-    const char *file = origin_of(c, line, &fl);
     trisa_buf b = TRISA_BUF_INIT;
     char **grown;
     va_list ap;
@@ -299,16 +303,7 @@ static int warn(trisa_csr_config *c, int line, const char *section, const char *
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    trisa_buf_puts(&b, file);
-    if (fl > 0) {
-        trisa_buf_printf(&b, ":%u", fl);
-    }
-    if (section != NULL) {
-        trisa_buf_printf(&b, ": [%s]", section);
-    }
-    if (field != NULL) {
-        trisa_buf_printf(&b, "%s%s", section ? " " : ": ", field);
-    }
+    where(&b, c, line, section, field);
     trisa_buf_printf(&b, ": %s", msg);
     grown = realloc(c->warnings, (c->nwarnings + 1) * sizeof(*grown));
     if (b.failed || grown == NULL) {

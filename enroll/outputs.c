@@ -371,18 +371,6 @@ static const char *pointer_hash(const pointer *p, const char *rel)
 
 /* ---- Comparing and committing ---- */
 
-static char *dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL) {
-        return strdup(".");
-    }
-    if (slash == path) {
-        return strdup("/");
-    }
-    return strndup(path, (size_t)(slash - path));
-}
-
 static const char *base_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -500,7 +488,7 @@ static int plan(out_set *s, const outputs_options *o)
     int have_ptr, rc = 0;
 
     for (size_t i = 0; i < s->n; i++) {
-        char *dir = dir_of(s->f[i].path);
+        char *dir = trisa_path_dir(s->f[i].path);
         const char *names[2] = {base_of(s->f[i].path), POINTER_FILE};
         if (dir != NULL) {
             clean_temps(dir, names, 2, 0);

@@ -209,6 +209,19 @@ static int add_key(trisa_bundle *b, EVP_PKEY *k, int from_bundle)
     return 0;
 }
 
+/* A key bag's key, as the bundle's own. */
+static int add_bag_key(trisa_bundle *b, const PKCS8_PRIV_KEY_INFO *p8, const char *member)
+{
+    EVP_PKEY *k = EVP_PKCS82PKEY_ex(p8, b->libctx, NULL);
+    int rc;
+    if (k == NULL) {
+        return trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': unreadable key", member);
+    }
+    rc = add_key(b, k, 1);
+    EVP_PKEY_free(k);
+    return rc;
+}
+
 int trisa_bundle_add_key(trisa_bundle *b, EVP_PKEY *key)
 {
     if (b == NULL || key == NULL) {
@@ -366,17 +379,10 @@ static int add_bags(trisa_bundle *b, const char *member, const STACK_OF(PKCS12_S
     for (int i = 0; i < sk_PKCS12_SAFEBAG_num(bags) && rc == 0; i++) {
         const PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, i);
         PKCS8_PRIV_KEY_INFO *p8 = NULL;
-        EVP_PKEY *k = NULL;
         X509 *x;
         switch (PKCS12_SAFEBAG_get_nid(bag)) {
         case NID_keyBag:
-            k = EVP_PKCS82PKEY_ex(PKCS12_SAFEBAG_get0_p8inf(bag), b->libctx, NULL);
-            if (k == NULL) {
-                rc = trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': unreadable key", member);
-                break;
-            }
-            rc = add_key(b, k, 1);
-            EVP_PKEY_free(k);
+            rc = add_bag_key(b, PKCS12_SAFEBAG_get0_p8inf(bag), member);
             break;
         case NID_pkcs8ShroudedKeyBag:
             /* Its iterations were counted by survey_bags before we got here. */
@@ -387,14 +393,8 @@ static int add_bags(trisa_bundle *b, const char *member, const STACK_OF(PKCS12_S
                 rc = decrypt_failed(b, member, alg, mac_checked, "private key");
                 break;
             }
-            k = EVP_PKCS82PKEY_ex(p8, b->libctx, NULL);
+            rc = add_bag_key(b, p8, member);
             PKCS8_PRIV_KEY_INFO_free(p8);
-            if (k == NULL) {
-                rc = trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': unreadable key", member);
-                break;
-            }
-            rc = add_key(b, k, 1);
-            EVP_PKEY_free(k);
             break;
         case NID_certBag:
             if (PKCS12_SAFEBAG_get_bag_nid(bag) != NID_x509Certificate) {
