@@ -187,39 +187,59 @@ static int save_pair(const char *dir, const char *name, X509 *cert, EVP_PKEY *ke
     return save_pem(path, cert, NULL);
 }
 
+/* The first PEM block of text whose label ends in PRIVATE KEY ("PRIVATE KEY", "EC PRIVATE
+ * KEY", "ENCRYPTED PRIVATE KEY", ...), through its END line; NULL when there is none. */
+static const char *key_block(const char *text, size_t *len)
+{
+    for (const char *p = strstr(text, "-----BEGIN "); p != NULL; p = strstr(p + 1, "-----BEGIN ")) {
+        const char *eol = strchr(p, '\n'), *end;
+        size_t n = eol != NULL ? (size_t)(eol - p) : strlen(p);
+        while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' ')) {
+            n--;
+        }
+        if (n < 16 || strncmp(p + n - 16, "PRIVATE KEY-----", 16) != 0) {
+            continue;
+        }
+        if ((end = strstr(p, "-----END ")) == NULL) {
+            return NULL;
+        }
+        eol = strchr(end, '\n');
+        *len = eol != NULL ? (size_t)(eol + 1 - p) : strlen(p);
+        return p;
+    }
+    return NULL;
+}
+
 /* SIAS_CA_PATH, as the reference server takes it: PEM certificates and the CA's private
- * key in one file. The certificate matching the key issues; a self-signed one among them
- * is the root (the issuing CA itself when it is self-signed). */
+ * key in one file. The key is read by keygen's decoder, the one of the project. The
+ * certificate matching the key issues; a self-signed one among them is the root (the
+ * issuing CA itself when it is self-signed). */
 static int load_ca_file(emu_ca *ca, const char *path)
 {
-    BIO *bio = BIO_new_file(path, "r");
-    STACK_OF(X509_INFO) *infos = NULL;
-    int err = 0;
+    unsigned char *text = NULL;
+    size_t len = 0, key_len = 0;
+    const char *key;
+    BIO *bio = NULL;
+    X509 *x;
+    int err = 0, ncerts = 0;
 
-    if (bio == NULL) {
-        return trisa_error_set_ssl(TRISA_ENOTFOUND, "%s: cannot open the CA file", path);
+    if ((err = trisa_file_read(&text, &len, path, 1u << 20)) != 0) {
+        return err == TRISA_ENOTFOUND
+                   ? trisa_error_set(TRISA_ENOTFOUND, "%s: cannot open the CA file", path)
+                   : err;
     }
-    infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-    if (infos == NULL) {
-        return trisa_error_set_ssl(TRISA_ECONFIG, "%s: not PEM certificates and a key", path);
-    }
-    for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
-        X509_INFO *xi = sk_X509_INFO_value(infos, i);
-        if (xi->x_pkey != NULL && xi->x_pkey->dec_pkey != NULL && ca->issuing_key == NULL) {
-            ca->issuing_key = xi->x_pkey->dec_pkey;
-            EVP_PKEY_up_ref(ca->issuing_key);
-        }
-    }
-    if (ca->issuing_key == NULL) {
+    key = key_block((const char *)text, &key_len);
+    if (key == NULL || trisa_keygen_decode(&ca->issuing_key, (const unsigned char *)key, key_len,
+                                           NULL, path) != 0) {
         err = trisa_error_set(TRISA_ECONFIG, "%s: no (unencrypted) private key", path);
         goto done;
     }
-    for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
-        X509 *x = sk_X509_INFO_value(infos, i)->x509;
-        if (x == NULL) {
-            continue;
-        }
+    if ((bio = BIO_new_mem_buf(text, (int)len)) == NULL) {
+        err = trisa_error_set(TRISA_ENOMEM, "out of memory");
+        goto done;
+    }
+    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        ncerts++;
         if (ca->issuing == NULL && X509_check_private_key(x, ca->issuing_key) == 1) {
             ca->issuing = x;
             X509_up_ref(x);
@@ -228,8 +248,13 @@ static int load_ca_file(emu_ca *ca, const char *path)
             ca->root = x;
             X509_up_ref(x);
         }
+        X509_free(x);
     }
     ERR_clear_error();
+    if (ncerts == 0) {
+        err = trisa_error_set(TRISA_ECONFIG, "%s: not PEM certificates and a key", path);
+        goto done;
+    }
     if (ca->issuing == NULL) {
         err = trisa_error_set(TRISA_ECONFIG, "%s: no certificate matches the private key", path);
         goto done;
@@ -245,7 +270,8 @@ static int load_ca_file(emu_ca *ca, const char *path)
     }
     /* root_key is only needed to make a CA; a loaded one is never re-made. */
 done:
-    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    BIO_free(bio);
+    trisa_free_secret(text, len + 1);
     return err;
 }
 

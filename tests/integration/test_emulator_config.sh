@@ -208,7 +208,28 @@ assert_contains "$ERR" "the certificate of the key is not a CA"
 SIAS_CA_PATH=$T/myca.pem run sectigo serve --state-dir "$T/myca2"
 assert_rc 3 "SIAS_CA_PATH without its key"
 assert_contains "$ERR" "no (unencrypted) private key"
-ok "SIAS_CA_PATH: certificates from the given CA (and its CRL); a file without a CA key is refused"
+openssl pkcs8 -topk8 -in "$T/myca.key" -passout pass:secret -out "$T/myca-enc.key" 2>/dev/null
+cat "$T/myca.pem" "$T/myca-enc.key" >"$T/myca-enc-bundle.pem"
+SIAS_CA_PATH=$T/myca-enc-bundle.pem run sectigo serve --state-dir "$T/myca2"
+assert_rc 3 "SIAS_CA_PATH with an encrypted key"
+assert_contains "$ERR" "myca-enc-bundle.pem: no (unencrypted) private key"
+ok "SIAS_CA_PATH: certificates from the given CA (and its CRL); a file without a CA key, or with an encrypted one, is refused"
+
+# The key first, in the traditional "EC PRIVATE KEY" form: the same CA.
+openssl ec -in "$T/myca.key" -out "$T/myca-ec.key" 2>/dev/null
+head -n 1 "$T/myca-ec.key" | grep -q "BEGIN EC PRIVATE KEY" || fail "openssl ec wrote no traditional key"
+cat "$T/myca-ec.key" "$T/myca.pem" >"$T/myca-ec-bundle.pem"
+SIAS_CA_PATH=$T/myca-ec-bundle.pem EMU_STATE=$T/myca3 start_emulator --processing-delay 0
+TOKEN=$(emu_token)
+newcsr ownca2.example.com
+api POST /api/v1/batches/upload -F profileId=42 -F "files=@$T/ownca2.example.com.csr;type=text/plain"
+id=$(printf '%s' "$BODY" | sed -n 's/.*"batchId":\([0-9]*\).*/\1/p')
+api GET "/api/v1/batches/$id/download"
+unzip -p "$T/.body" ownca2.example.com.pem >"$T/ownca2.pem"
+run openssl verify -CAfile "$T/myca.pem" "$T/ownca2.pem"
+assert_rc 0 "the leaf verifies against the CA whose key came first, as EC PRIVATE KEY"
+stop_emulator || fail "unclean exit"
+ok "SIAS_CA_PATH: the key may come first and in the traditional EC PRIVATE KEY form"
 
 # ---- --profile-set reference: the reference staging server's ids ----
 EMU_STATE=$T/ref start_emulator --processing-delay 0 --profile-set reference
