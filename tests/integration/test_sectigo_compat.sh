@@ -172,6 +172,8 @@ assert_rc 0 "help create"
 assert_contains "$OUT" "usage: sectigo [global options] create -a ID -d DOMAIN"
 run sectigo help frobnicate
 assert_rc 2 "help of an unknown command"
+assert_contains "$ERR" "frobnicate"
+assert_eq "$OUT" "" "help of an unknown command: stdout"
 run sectigo athorities
 assert_rc 2 "a misspelt command"
 assert_eq "$ERR" "sectigo: unknown command 'athorities'; did you mean 'authorities'? (see 'sectigo --help')"
@@ -266,17 +268,33 @@ EMU_STATE="$T/tls-state"
 start_emulator --test-hooks --processing-delay 0 --tls-self-signed
 case "$EMU_URL" in https://*) ;; *) skip "emulator did not start with TLS" ;; esac
 use_emulator
+export CURL_CA_BUNDLE="$EMU_TLS_CA" # for the helpers' own curl
+emu_clear
 run sectigo licenses
 assert_rc 7 "untrusted TLS"
+assert_contains "$ERR" "certificate"
 run env SSL_CERT_FILE="$EMU_TLS_CA" sectigo licenses
 assert_rc 0 "SSL_CERT_FILE"
+assert_eq "$OUT" '{
+  "ordered": 0,
+  "issued": 0
+}' "SSL_CERT_FILE"
 mkdir "$T/certdir"
 cp "$EMU_TLS_CA" "$T/certdir/emulator.pem"
 openssl rehash "$T/certdir" 2>/dev/null || c_rehash "$T/certdir" >/dev/null 2>&1 || skip "no openssl rehash"
 run env SSL_CERT_DIR="$T/certdir" sectigo licenses
 assert_rc 0 "SSL_CERT_DIR"
+assert_eq "$OUT" '{
+  "ordered": 0,
+  "issued": 0
+}' "SSL_CERT_DIR"
 # --cacert is the only trust when given: the system store is not behind it.
 run env SSL_CERT_FILE="$EMU_TLS_CA" sectigo --cacert /etc/ssl/certs/ca-certificates.crt licenses
 assert_rc 7 "--cacert replaces, SSL_CERT_FILE does not add to it"
+assert_contains "$ERR" "certificate"
+# Only the trusted runs reached the server: one login, two licence requests.
+assert_eq "$(emu_requests)" "POST /auth/pwd 200
+GET /api/v1/devices 200
+GET /api/v1/devices 200" "requests over the three kinds of trust"
 ok "SSL_CERT_FILE and SSL_CERT_DIR are honoured; --cacert alone when given"
 done_testing
