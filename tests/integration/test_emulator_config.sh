@@ -34,6 +34,7 @@ assert_rc 2 "unknown profile set"
 assert_contains "$ERR" "--profile-set: expected default or reference, got 'nonesuch'"
 run sectigo serve --profile-set reference --config "$T/printed.json"
 assert_rc 2 "--config with --profile-set"
+assert_contains "$ERR" "sectigo serve: --config and --profile-set exclude each other"
 ok "--print-config writes the compiled-in configuration (conf/emulator.json, byte for byte), --profile-set reference its own"
 
 # A copy of the binary in a prefix holding another emulator.json: the compiled-in one is
@@ -196,6 +197,7 @@ unzip -p "$T/.body" ownca.example.com.pem >"$T/ownca.pem"
 assert_eq "$(grep -c 'BEGIN CERTIFICATE' "$T/ownca.pem")" 3 "leaf, issuing (= root) and root"
 run openssl verify -CAfile "$T/myca.pem" "$T/ownca.pem"
 assert_rc 0 "the leaf verifies against SIAS_CA_PATH's CA"
+assert_eq "$OUT" "$T/ownca.pem: OK" "openssl verify against SIAS_CA_PATH's CA"
 run openssl crl -in "$T/myca/ca/crl.pem" -noout -issuer
 assert_contains "$OUT" "CN = My Staging CA" "the CRL is signed by that CA"
 stop_emulator || fail "unclean exit"
@@ -228,6 +230,7 @@ api GET "/api/v1/batches/$id/download"
 unzip -p "$T/.body" ownca2.example.com.pem >"$T/ownca2.pem"
 run openssl verify -CAfile "$T/myca.pem" "$T/ownca2.pem"
 assert_rc 0 "the leaf verifies against the CA whose key came first, as EC PRIVATE KEY"
+assert_eq "$OUT" "$T/ownca2.pem: OK" "openssl verify against the CA whose key came first"
 stop_emulator || fail "unclean exit"
 ok "SIAS_CA_PATH: the key may come first and in the traditional EC PRIVATE KEY form"
 
