@@ -56,6 +56,8 @@ assert_eq "$(cat out/node.pem)" "$(cat out/fullchain.pem)" "node.pem (no key: it
 assert_eq "$(uploads)" 1 "uploads"
 run openssl verify -CAfile "$EMU_CA" -untrusted out/chain.pem out/cert.pem
 assert_rc 0 "openssl verify"
+assert_eq "$OUT" "out/cert.pem: OK" "openssl verify"
+assert_eq "$(openssl x509 -in out/cert.pem -noout -pubkey)" "$(openssl req -in req.csr -noout -pubkey)" "the certificate's key (the token's)"
 ok "uploaded, issued, verified, written (no key.pem: the key stays on the token)"
 
 # pkcs11-tool finds the certificate beside the key (same label, same id) and the issuing
@@ -90,6 +92,8 @@ ok "fetching again leaves one certificate and one CA certificate on the token"
 # A token key that is not the certificate's: refused, nothing written, nothing stored.
 run trisa-csr -config "$TRISA_SOURCE_DIR/conf/trisa.conf" --pkcs11-uri "pkcs11:token=trisa;object=other" --key ec:P-256 --pin-file "$PIN_FILE" -out other.csr
 assert_rc 0 "second token key"
+[ "$(openssl req -in other.csr -noout -pubkey)" != "$(openssl x509 -in out/cert.pem -noout -pubkey)" ] ||
+    fail "the second token key is the certificate's"
 run trisa-fetch --batch "$batch" --out-dir wrong --pkcs11-uri "pkcs11:token=trisa;object=other" --pin-file "$PIN_FILE" --trust "$EMU_CA"
 assert_rc 10 "certificate of another key"
 assert_contains "$ERR" "trisa-fetch: error: "
