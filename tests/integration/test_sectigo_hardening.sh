@@ -99,6 +99,7 @@ start_emulator --test-hooks --processing-delay 0
 use_emulator
 run sectigo auth
 assert_rc 0 auth
+assert_eq "$OUT" "user authenticated and credentials cached" auth
 make_csr vasp.example.com
 emu_clear
 emu_hooks_faults '{"path": "/api/v1/batches/upload", "kind": "status", "status": 401, "count": 1}' >/dev/null
