@@ -111,6 +111,7 @@ assert_rc 2 "no keyout"
 assert_eq "$ERR" "trisa-csr: where should the new key go? give --keyout FILE (see 'trisa-csr --help')"
 run trisa-csr -config trisa.conf -keyout x.pem -nodes -passout pass:x
 assert_rc 2 "-nodes with -passout"
+assert_eq "$ERR" "trisa-csr: -nodes and --passout contradict each other (see 'trisa-csr --help')"
 run trisa-csr -config trisa.conf -keyout x.pem --key rsa:1024
 assert_rc 2 "bad key spec"
 assert_eq "$ERR" "trisa-csr: key spec 'rsa:1024': RSA size must be 2048, 3072 or 4096 (see 'trisa-csr --help')"
@@ -145,8 +146,10 @@ run trisa-csr -config trisa.conf -key enc.pem -passin pass:wrong -out renew2.csr
 assert_rc 11 "wrong passphrase"
 assert_eq "$ERR" "trisa-csr: error: enc.pem: wrong passphrase for the encrypted key"
 assert_missing renew2.csr
-run trisa-csr -config trisa.conf --key-in enc.pem -out renew2.csr
+run trisa-csr -config trisa.conf --key-in enc.pem -out renew2.csr </dev/null
 assert_rc 11 "no passphrase"
+assert_eq "$ERR" "trisa-csr: error: enc.pem: the key is encrypted and no passphrase was given"
+assert_missing renew2.csr
 sum_before=$(sha256sum key.pem)
 run trisa-csr -config trisa.conf --key-in key.pem -out key.pem --force
 assert_rc 2 "CSR over the --key-in key"
@@ -158,6 +161,8 @@ assert_eq "$ERR" "trisa-csr: trisa.conf is a config: it is never overwritten (se
 assert_missing x.pem
 run trisa-csr -config trisa.conf -key key.pem -out renew3.csr
 assert_rc 0 "openssl -key spelling"
+assert_eq "$(openssl req -in renew3.csr -noout -pubkey)" "$(openssl pkey -in key.pem -pubout)" "renew3.csr's key (-key)"
+assert_eq "$(sha256sum key.pem)" "$sum_before" "key.pem after -key"
 ok "--key-in / -key make a CSR for an existing key without touching it; wrong passphrase exits 11"
 
 # Overrides and summaries.
