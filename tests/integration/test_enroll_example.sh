@@ -24,6 +24,8 @@ batch 1: /CN=example.example/O=Test VASP, $full bytes of fullchain.pem in $T/out
 assert_eq "$(emu_count POST /api/v1/batches/upload)" 1 "uploads"
 run openssl verify -CAfile "$EMU_CA" -untrusted "$T/out/chain.pem" "$T/out/cert.pem"
 assert_rc 0 "openssl verify"
+assert_eq "$OUT" "$T/out/cert.pem: OK" "openssl verify"
+assert_eq "$(openssl x509 -in "$T/out/cert.pem" -noout -pubkey)" "$(openssl pkey -in "$T/example.example.key" -pubout)" "the certificate's key"
 ok "examples/enroll_csr enrols a CSR through trisa/enroll.h: one upload, verified files, the result in memory"
 
 n=$(emu_requests | wc -l)

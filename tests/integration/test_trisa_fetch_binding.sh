@@ -59,6 +59,7 @@ ok "--zip without a key or CSR (the server-generated path): the bundle's key is 
 # ---- --batch: a server-generated batch fetched with our key ----------------------------------
 run sectigo create -a 1 -d server.example -p 'Server-Pass-123'
 assert_rc 0 "sectigo create"
+assert_contains "$OUT" '"batchName": "new certs for server.example",' "sectigo create"
 cbid=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["batchId"])' <<<"$OUT")
 run trisa-fetch --batch "$cbid" --key vasp.example.key --passin pass:Server-Pass-123 --trust "$EMU_CA" \
     --out-dir bout --interval 1

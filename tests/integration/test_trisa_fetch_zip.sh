@@ -69,11 +69,13 @@ if [ -f "$FIXTURE" ]; then
     assert_eq "$(cat real/pool.pem)" "$(cat real/chain.pem real/root.pem)" "pool.pem"
     run openssl verify -attime "$(date -d 2021-06-01 +%s)" -CAfile real/pool.pem real/cert.pem
     assert_rc 0 "openssl verify against pool.pem"
+    assert_eq "$OUT" "real/cert.pem: OK" "openssl verify against pool.pem"
     ok "node.pem holds leaf, chain and key; pool.pem the chain and root (openssl verify accepts)"
 
     run openssl verify -attime "$(date -d 2021-06-01 +%s)" -CAfile real/root.pem \
         -untrusted real/chain.pem real/cert.pem
     assert_rc 0 "openssl verify on the real chain"
+    assert_eq "$OUT" "real/cert.pem: OK" "openssl verify on the real chain"
     ok "openssl verify accepts the real chain at 2021-06-01"
 
     # key.pem was encrypted with --passout and matches cert.pem
@@ -128,6 +130,9 @@ if [ -f "$FIXTURE" ]; then
     run trisa-fetch --zip "$FIXTURE" --out-dir leg --password-file pw --trust-bundle-root \
         --at 2021-06-01 --p12-out leg.p12 --legacy
     assert_rc 0 "--legacy"
+    assert_mode leg.p12 600
+    assert_eq "$(openssl pkcs12 -legacy -in leg.p12 -passin file:pw -nokeys -clcerts 2>/dev/null |
+        openssl x509 -noout -fingerprint -sha256)" "$(openssl x509 -in leg/cert.pem -noout -fingerprint -sha256)" "the legacy PKCS#12's certificate"
     run openssl pkcs12 -legacy -in leg.p12 -passin file:pw -info -noout
     assert_rc 0 "openssl pkcs12 -legacy"
     assert_contains "$ERR" "pbeWithSHA1And3-KeyTripleDES-CBC"
@@ -172,6 +177,7 @@ ok "--p12-out in the out-dir that the run makes: written, 0600, with the certifi
 
 run openssl verify -CAfile pki/root.pem -untrusted csr/chain.pem csr/cert.pem
 assert_rc 0 "openssl verify"
+assert_eq "$OUT" "csr/cert.pem: OK" "openssl verify"
 ok "openssl verify accepts the written chain"
 
 if command -v certtool >/dev/null 2>&1; then
@@ -374,6 +380,8 @@ ok "a truncated ZIP is refused"
 
 run trisa-fetch --zip csr.zip --out-dir x
 assert_rc 2 "no trust"
+assert_eq "$ERR" "trisa-fetch: give --trust FILE or --trust-bundle-root: the chain is verified before anything is written (see 'trisa-fetch --help')"
+assert_missing x
 run trisa-fetch --help
 assert_rc 0 "--help"
 assert_contains "$OUT" "--trust-bundle-root"
