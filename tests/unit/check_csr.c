@@ -798,10 +798,17 @@ START_TEST(options_san_alone_satisfies_the_dns_name_rule)
     const char *sans[] = {"api.example.com"};
     char *text = edit("req_extensions = ext\n", "");
 
+    trisa_csr *csr = NULL;
+
     ck_assert_int_eq(parse(&cfg, text, &o), TRISA_ECONFIG);
     o.sans = sans;
     o.san_count = 1;
     ck_assert_int_eq(parse(&cfg, text, &o), 0);
+    /* The request made from it carries that name, and only it. */
+    ck_assert_int_eq(trisa_csr_create(&csr, cfg, key, NULL), 0);
+    ck_assert_uint_eq(trisa_csr_san_count(csr), 1);
+    ck_assert_str_eq(trisa_csr_san(csr, 0), "DNS:api.example.com");
+    trisa_csr_free(csr);
     trisa_csr_config_free(cfg);
     free(text);
 }

@@ -91,7 +91,7 @@ START_TEST(jwt_rejects_every_non_canonical_spelling_of_its_signature)
 {
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    emu_claims c = claims("access", 1, 1, 2), got;
+    emu_claims c = claims("access", 1, 2, 3), got;
     char *t = emu_jwt_sign(key, sizeof(key), &c);
     size_t n = strlen(t);
     int v = (int)(strchr(alphabet, t[n - 1]) - alphabet), accepted = 0;
@@ -103,7 +103,16 @@ START_TEST(jwt_rejects_every_non_canonical_spelling_of_its_signature)
     }
     ck_assert_int_eq(accepted, 0);
     t[n - 1] = alphabet[v];
+    memset(&got, 0, sizeof(got));
     ck_assert_int_eq(emu_jwt_verify(key, sizeof(key), t, n, &got), 0);
+    /* The canonical spelling gives back every claim it was made with. */
+    ck_assert_str_eq(got.sub, c.sub);
+    ck_assert_str_eq(got.typ, c.typ);
+    ck_assert_str_eq(got.jti, c.jti);
+    ck_assert_str_eq(got.iss, "");
+    ck_assert_int_eq(got.iat, c.iat);
+    ck_assert_int_eq(got.nbf, c.nbf);
+    ck_assert_int_eq(got.exp, c.exp);
     /* A fourth part, padding, standard-alphabet characters: other spellings too. */
     {
         char *longer = malloc(n + 3);

@@ -288,6 +288,8 @@ START_TEST(decode_rejects_a_public_key)
     ck_assert_int_eq(
         trisa_keygen_decode(&back, (unsigned char *)mem->data, mem->length, NULL, "pub.pem"),
         TRISA_EKEY);
+    ck_assert_ptr_nonnull(strstr(trisa_error_last(), "pub.pem: not a PEM or DER private key"));
+    ck_assert_ptr_null(back);
     BIO_free(b);
 }
 END_TEST
@@ -455,6 +457,9 @@ START_TEST(decode_takes_ordinary_counts)
     EVP_PKEY *k = NULL;
     ck_assert_int_eq(trisa_keygen_decode(&k, (unsigned char *)der, len, "pw", "k.pem"),
                      TRISA_EPASSWORD);
+    /* Refused for the passphrase, not for its count. */
+    ck_assert_str_eq(trisa_error_last(), "k.pem: wrong passphrase for the encrypted key");
+    ck_assert_ptr_null(k);
     free(der);
 }
 END_TEST
