@@ -92,6 +92,8 @@ assert_contains "$OUT" '  {
     "validationPattern": "^.{8,128}$",'
 run sectigo profiles --params
 assert_rc 2 "--params without -i"
+assert_contains "$ERR" "must specify id to get profile params"
+assert_eq "$OUT" "" "--params without -i: stdout"
 run sectigo organization
 assert_rc 0 organization
 assert_contains "$OUT" '{
