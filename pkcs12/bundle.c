@@ -1341,12 +1341,33 @@ static int leap(int y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
+/* Whether s has this form exactly: 'd' a digit, anything else itself. */
+static int shape(const char *s, const char *form)
+{
+    for (; *form != '\0'; s++, form++) {
+        if (*form == 'd' ? !isdigit((unsigned char)*s) : *s != *form) {
+            return 0;
+        }
+    }
+    return *s == '\0';
+}
+
+/* The number of n digits at s (checked by shape()). */
+static int num(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
 int trisa_bundle_parse_time(time_t *out, const char *s)
 {
     static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     struct tm tm;
-    int y, mo, d, h = 0, mi = 0, se = 0, n = 0;
-    char z = 0, shown_s[64];
+    int y, mo, d, h = 0, mi = 0, se = 0;
+    char shown_s[64];
     long epoch;
     time_t t;
 
@@ -1363,22 +1384,18 @@ int trisa_bundle_parse_time(time_t *out, const char *s)
         *out = (time_t)epoch;
         return 0;
     }
-    /* Digits exactly where they belong: sscanf alone would take " 2021-1-5". */
-    for (const char *p = s; *p != '\0'; p++) {
-        if (!(isdigit((unsigned char)*p) || *p == '-' || *p == ':' || *p == 'T' || *p == 'Z')) {
-            n = -1;
-        }
-    }
-    if (n < 0 || strlen(s) < 10 || !isdigit((unsigned char)s[0]) || s[4] != '-' || s[7] != '-' ||
-        sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10) {
+    /* Digits exactly where they belong: sscanf alone would take " 2021-1-5", or an hour
+     * "-1" that timegm() turns into the day before. */
+    if (!shape(s, "dddd-dd-dd") && !shape(s, "dddd-dd-ddTdd:dd:ddZ")) {
         goto bad;
     }
-    if (s[n] != '\0') {
-        int m = 0;
-        if (strlen(s) != 20 || sscanf(s + n, "T%2d:%2d:%2d%c%n", &h, &mi, &se, &z, &m) != 4 ||
-            z != 'Z' || s[n + m] != '\0') {
-            goto bad;
-        }
+    y = num(s, 4);
+    mo = num(s + 5, 2);
+    d = num(s + 8, 2);
+    if (s[10] == 'T') {
+        h = num(s + 11, 2);
+        mi = num(s + 14, 2);
+        se = num(s + 17, 2);
     }
     if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 ||
         d > mdays[mo - 1] + (mo == 2 && leap(y)) || h > 23 || mi > 59 || se > 59) {

@@ -1617,6 +1617,13 @@ static const struct {
     {"2021-06-01T12:30:05+01", -1},
     {"yesterday", -1},
     {"", -1}, /* fuzz_bundle_time: its message quoted "" through a NULL buffer */
+    /* fuzz_bundle_time's round trip: sscanf's %2d took a sign, timegm() the rest */
+    {"2021-06-01T-1:00:00Z", -1},
+    {"2021-06-01T12:-1:00Z", -1},
+    {"2021-06-01T12:00:-0Z", -1},
+    {"2021-06-01T+1:00:00Z", -1},
+    {"@\n1622505600", -1}, /* strtol() skipped the white space */
+    {"@\v1622505600", -1},
 };
 
 START_TEST(parse_time_refuses_dates_that_do_not_exist_and_the_epoch)
