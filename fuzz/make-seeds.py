@@ -301,10 +301,327 @@ def bundle_seeds(tmp):
         write("fuzz_bundle_member", "leaf-and-root.pem", b"\x01" + a.read() + b.read())
 
 
+# ---- the emulator (fuzz_emulator_*) ----
+
+def b64url(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def csr(tmp, name, cn, sans, curve="prime256v1", der=False):
+    key = os.path.join(tmp, name + ".key")
+    run("ecparam", "-name", curve, "-genkey", "-noout", "-out", key)
+    args = ["req", "-new", "-key", key, "-subj", "/C=US/O=Fuzz VASP/CN=" + cn]
+    if sans:
+        args += ["-addext", "subjectAltName=" + ",".join("DNS:" + n for n in sans)]
+    if der:
+        args += ["-outform", "DER"]
+    return run(*args)
+
+
+def zip_of(members):
+    import io
+    import zipfile
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members:
+            z.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data)
+    return out.getvalue()
+
+
+def form(parts, boundary="------------------------fuzzboundary"):
+    body = b""
+    for name, filename, ctype, data in parts:
+        body += b"--" + boundary.encode() + b"\r\n"
+        disp = 'Content-Disposition: form-data; name="%s"' % name
+        if filename:
+            disp += '; filename="%s"' % filename
+        body += disp.encode() + b"\r\n"
+        if ctype:
+            body += b"Content-Type: " + ctype.encode() + b"\r\n"
+        body += b"\r\n" + data + b"\r\n"
+    return body + b"--" + boundary.encode() + b"--\r\n", boundary
+
+
+def request(method, path, headers=(), body=b""):
+    text = ("%s %s\n" % (method, path)).encode()
+    for h in headers:
+        text += h.encode() + b"\n"
+    return text + b"\n" + body
+
+
+def sequence(*reqs):
+    return b"\n@@NEXT@@\n".join(reqs)
+
+
+AUTH = "Authorization: Bearer @ACCESS@"
+JSON = "Content-Type: application/json"
+
+
+def upload(profile, files, filename="csrs.pem", ctype="application/x-pem-file", extra=()):
+    body, b = form([("profileId", None, None, str(profile).encode())] + list(extra) +
+                   [("files", filename, ctype, files)])
+    return request("POST", "/api/v1/batches/upload",
+                   [AUTH, "Content-Type: multipart/form-data; boundary=" + b], body)
+
+
+def emulator_seeds(tmp):
+    t = "fuzz_emulator_request"
+    one = csr(tmp, "a", "fuzz.example.com", ["fuzz.example.com", "www.fuzz.example.com"])
+    two = csr(tmp, "b", "node.example.com", ["node.example.com"])
+    der = csr(tmp, "c", "der.example.com", ["der.example.com"], der=True)
+    nosan = csr(tmp, "d", "nosan.example.com", [])
+    weak = csr(tmp, "e", "weak.example.com", ["weak.example.com"], curve="secp224r1")
+    batch = lambda i: ["GET /api/v1/batches/%d%s" % (i, s) for s in
+                       ("", "/status", "/processing_info", "/download")]
+    get = lambda p, auth=AUTH: request("GET", p, [auth])
+    write(t, "login", request("POST", "/auth/pwd", [JSON],
+                              b'{"username":"staging","password":"staging-password"}'))
+    write(t, "login-refused", sequence(
+        request("POST", "/auth/pwd", [JSON], b'{"username":"staging","password":"wrong"}'),
+        request("POST", "/auth/pwd", [JSON], b'{"username":"certlogin","password":"certlogin-password"}'),
+        request("POST", "/auth/pwd", [JSON], b'{"username":"noauthority","password":"noauthority-password"}'),
+        request("POST", "/auth/pwd", ["Content-Type: text/plain"], b"username=staging")))
+    write(t, "refresh-twice", sequence(request("POST", "/auth/refresh", [JSON], b'"@REFRESH@"'),
+                                       request("POST", "/auth/refresh", [], b"@REFRESH@\n")))
+    write(t, "tokens", sequence(get("/api/v1/authorities/allowed"),
+                                get("/api/v1/authorities/allowed", "Authorization: Bearer @EXPIRED@"),
+                                get("/api/v1/authorities/allowed", "Authorization: Basic c3RhZ2luZw=="),
+                                get("/api/v1/authorities/allowed", "Authorization: Bearer @REFRESH@")))
+    write(t, "account", sequence(get("/api/v1/devices"), get("/api/v1/authorities/1/balanceavailable"),
+                                 get("/api/v1/organizations/user"), get("/api/v1/profiles")))
+    write(t, "profiles", sequence(get("/api/v1/profiles/42"), get("/api/v1/profiles/42/parameters"),
+                                  get("/api/v1/profiles/44/parameters"),
+                                  get("/api/v1/authorities/2/balanceavailable")))
+    create = request("PUT", "/api/v1/batches/createSingleCertBatch", [AUTH, JSON],
+                     b'{"authorityId":1,"batchName":"fuzz","profileParams":{"commonName":'
+                     b'"fuzz.example.com","dNSName":"fuzz.example.com www.fuzz.example.com",'
+                     b'"pkcs12Password":"fuzz-password","organizationName":"Fuzz VASP",'
+                     b'"countryName":"US"}}')
+    write(t, "create-download", sequence(create, *[request("GET", p.split(" ")[1], [AUTH])
+                                                   for p in batch(1)[:1] + batch(1)[3:]]))
+    write(t, "create-refused", sequence(
+        request("PUT", "/api/v1/batches/createSingleCertBatch", [AUTH, JSON],
+                b'{"authorityId":1,"profileParams":{"commonName":"-bad-","pkcs12Password":"short"}}'),
+        request("PUT", "/api/v1/batches/createSingleCertBatch", [AUTH, JSON],
+                b'{"authorityId":1,"profileParams":{"commonName":"a.example","pkcs12Password":'
+                b'"fuzz-password","unknown":"x"}}'),
+        request("PUT", "/api/v1/batches/createSingleCertBatch", [AUTH, JSON],
+                b'{"authorityId":99,"profileParams":{}}'),
+        request("PUT", "/api/v1/batches/createSingleCertBatch", [AUTH, JSON], b'[1,2]')))
+    write(t, "upload-pem", sequence(upload(42, one + two), *[request("GET", p.split(" ")[1], [AUTH])
+                                                            for p in batch(1)]))
+    write(t, "upload-der-json", sequence(upload(
+        43, der, "c.csr", "application/pkcs10",
+        [("csrBatchRequest", None, "application/json", b'{"profileId":43,"batchName":"x"}')]),
+        get("/api/v1/batches/1/download")))
+    write(t, "upload-zip", sequence(upload(45, zip_of([("a.csr", one), ("b.pem", two),
+                                                       ("readme.txt", b"ignored")]),
+                                           "csrs.zip", "application/zip"),
+                                    get("/api/v1/batches/1/download")))
+    write(t, "upload-not-acceptable", sequence(upload(42, nosan), upload(42, weak),
+                                               upload(42, b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"
+                                                          b"-----END CERTIFICATE REQUEST-----\n"),
+                                               get("/api/v1/batches/2/status")))
+    write(t, "upload-large", sequence(upload(42, one * 5), get("/api/v1/batches/1/status")))
+    write(t, "upload-other-account", sequence(
+        upload(42, one), get("/api/v1/batches/1", "Authorization: Bearer @ACCESS2@"),
+        get("/api/v1/batches/1/download", "Authorization: Bearer @ACCESS2@")))
+    write(t, "find-revoke", sequence(
+        upload(42, one),
+        request("POST", "/api/v1/certificates/find", [AUTH, JSON],
+                b'{"commonName":"fuzz.example.com"}'),
+        request("POST", "/api/v1/certificates/42/revoke", [AUTH, JSON],
+                b'{"serialNumber":"@SERIAL@","reasonCode":4}'),
+        request("POST", "/api/v1/certificates/42/revoke", [AUTH, JSON],
+                b'{"serialNumber":"@SERIAL@","reasonCode":4}')))
+    write(t, "find-refused", sequence(
+        request("POST", "/api/v1/certificates/find", [AUTH, JSON], b'{"serialNumber":"0x00:AB:cd"}'),
+        request("POST", "/api/v1/certificates/find", [AUTH, JSON], b'{"serialNumber":"xyz"}'),
+        request("POST", "/api/v1/certificates/42/revoke", [AUTH, JSON],
+                b'{"serialNumber":"01","reasonCode":7}'),
+        request("POST", "/api/v1/certificates/99/revoke", [AUTH, JSON], b'{}')))
+    write(t, "faults", sequence(
+        request("POST", "/_emulator/faults", [JSON],
+                b'{"path":"/api/v1/profiles","kind":"status","status":503,"count":2,"retryAfter":3}'),
+        get("/api/v1/profiles"),
+        request("POST", "/_emulator/faults", [JSON],
+                b'{"method":"GET","path":"/api/v1/batches/{id}/download","kind":"cut","cutAfter":10}'),
+        get("/_emulator/faults")))
+    write(t, "faults-issue", sequence(
+        request("POST", "/_emulator/faults", [JSON], b'{"path":"@issue","kind":"status","status":500}'),
+        upload(42, one), get("/api/v1/batches/1/status"), get("/_emulator/requests")))
+    write(t, "faults-drop-delay", sequence(
+        request("POST", "/_emulator/faults", [JSON], b'{"path":"*","kind":"drop","count":1}'),
+        get("/api/v1/devices"),
+        request("POST", "/_emulator/faults", [JSON], b'{"path":"*","kind":"delay","delayMs":600000}'),
+        request("DELETE", "/_emulator/faults")))
+    write(t, "hooks-batch-clock", sequence(
+        upload(42, one),
+        request("PUT", "/_emulator/batches/1/status", [JSON],
+                b'{"status":"NOT_ACCEPTABLE","rejectReason":"bad CSR"}'),
+        request("PUT", "/_emulator/clock", [JSON], b'{"offsetSeconds":3153600000}'),
+        get("/api/v1/batches/1/status")))
+    write(t, "paths", sequence(
+        get("/api/v1/batches/99999999999999999999/status"), get("/api/v1/batches/1%2fdownload"),
+        request("DELETE", "/api/v1/profiles"), get("/nowhere?x=1")))
+    write(t, "too-big", sequence(
+        request("POST", "/auth/pwd", [JSON, "Content-Length: 99999999999999999999"], b"{}"),
+        request("POST", "/auth/pwd", [JSON, "Content-Length: 1048577"], b"{}"),
+        request("POST", "/auth/pwd", [JSON, "Content-Length: -1"], b"{}")))
+
+    # fuzz_emulator_multipart: the Content-Type line, then the body.
+    t = "fuzz_emulator_multipart"
+    body, b = form([("profileId", None, None, b"42"), ("files", "a.csr", "application/pkcs10", one)])
+    write(t, "curl", b"multipart/form-data; boundary=" + b.encode() + b"\n" + body)
+    body, b = form([("csrBatchRequest", None, "application/json; charset=utf-8", b'{"profileId":42}'),
+                    ("files", "x.zip", "application/zip", b"PK\x03\x04")], "quoted boundary")
+    write(t, "quoted", b'multipart/form-data; charset=utf-8; boundary="quoted boundary"\n' + body)
+    write(t, "lf-only", b"multipart/form-data; boundary=B\n--B\nContent-Disposition: form-data; "
+                        b"name=profileId\r\n\r\n42\r\n--B--\n")
+    write(t, "preamble-epilogue", b"multipart/form-data;boundary=XyZ\npreamble\r\n--XyZ\r\n"
+                                  b"Content-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--XyZ  \r\n"
+                                  b"Content-Disposition: form-data; name=\"b\"; filename=\"\"\r\n\r\n"
+                                  b"\r\n--XyZ--\r\nepilogue")
+    write(t, "nine-parts", b"multipart/form-data; boundary=n\n" +
+          b"".join(b"--n\r\nContent-Disposition: form-data; name=\"p%d\"\r\n\r\nv\r\n" % i
+                   for i in range(9)) + b"--n--\r\n")
+    write(t, "long-boundary", b"multipart/form-data; boundary=" + b"b" * 79 + b"\n--" + b"b" * 79 +
+          b"\r\nContent-Disposition: form-data; name=\"" + b"n" * 70 + b"\"\r\n\r\nx\r\n--" +
+          b"b" * 79 + b"--\r\n")
+    write(t, "unclosed", b"multipart/form-data; boundary=U\n--U\r\nContent-Type: text/plain\r\n\r\nno end")
+
+    # fuzz_emulator_auth: the first byte picks the mode (0 token, 1 JSON, 2 base64url, 3 header).
+    t = "fuzz_emulator_auth"
+    import hashlib
+    import hmac
+    key = b"fuzz-key-fuzz-key-fuzz-key-fuzz\0"
+    hdr = '{"alg":"HS256","typ":"JWT"}'
+    good = '{"iss":"https://fuzz.example","sub":"/account/42/user/staging","typ":"access",' \
+           '"iat":1700000000,"nbf":1700000000,"exp":1700000600,"jti":"0011223344556677"}'
+    signing = b64url(hdr) + "." + b64url(good)
+    token = signing + "." + b64url(hmac.new(key, signing.encode(), hashlib.sha256).digest())
+    write(t, "token", b"\x00" + token.encode())
+    write(t, "token-tampered", b"\x00" + token[:-1].encode() + b"A")
+    for name, h, c in (
+            ("claims", hdr, good),
+            ("claims-doubles", hdr, '{"sub":"s","typ":"refresh","jti":"j","iat":1.7e9,"exp":1e300}'),
+            ("claims-nul", hdr, '{"sub":"/account/42/user/staging\\u0000x","typ":"access","jti":"j",'
+                                '"iat":1,"exp":2}'),
+            ("claims-long-sub", hdr, '{"sub":"%s","typ":"access","jti":"j","iat":1,"exp":2}' % ("s" * 255)),
+            ("claims-strings", hdr, '{"sub":"s","typ":"access","jti":"j","iat":"1","exp":"2"}'),
+            ("alg-none", '{"alg":"none"}', good),
+            ("typ-jwe", '{"alg":"HS256","typ":"JWE"}', good),
+            ("not-object", hdr, "[1,2,3]")):
+        write(t, name, b"\x01" + h.encode() + b"\n" + c.encode())
+    write(t, "b64-parts", b"\x02" + signing.encode())
+    write(t, "b64-padded", b"\x02" + (base64.urlsafe_b64encode(hdr.encode()) + b"." +
+                                      base64.urlsafe_b64encode(good.encode())))
+    for i, h in enumerate(("Bearer abc.def.ghi", "bearer  x", "Basic c3RhZ2luZw==", "Token secret",
+                           "AWS4-HMAC-SHA256 Credential=x", "Bearer", "")):
+        write(t, "header-%d" % i, b"\x03" + h.encode())
+
+    # fuzz_emulator_config
+    t = "fuzz_emulator_config"
+    conf = os.path.join(os.path.dirname(TOP), "conf")
+    for f in ("emulator.json", "emulator-reference.json"):
+        with open(os.path.join(conf, f), "rb") as fh:
+            write(t, f, fh.read())
+    base = ('{"accounts":[{"username":"u","password":"p","authorities":[1]}],'
+            '"authorities":[{"id":1,"profileId":42,"balance":1}],'
+            '"profiles":[{"profileId":42,"serverKeyBits":2048,%s}],%s}')
+    for name, prof, rest in (
+            ("small", '"validity":"60s"', '"tokens":{"accessLifetime":60}'),
+            ("validity-days-huge", '"validityDays":100000000000000000', '"limits":{}'),
+            ("validity-days-double", '"validityDays":1e300', '"limits":{}'),
+            ("key-bits-wrap", '"serverKeyBits":4294969296', '"limits":{}'),
+            ("delay-huge", '"bundle":"modern"', '"batches":{"processingDelay":1e300}'),
+            ("delay-nan", '"csrBundle":"der"', '"batches":{"processingDelay":NaN}'),
+            ("expire-huge", '"csrBundle":"p7b"', '"batches":{"expireAfter":9223372036854775807}'),
+            ("lifetime-huge", '"validity":"3650d"',
+             '"tokens":{"accessLifetime":9223372036854775807,"refreshNotBefore":-9223372036854775807}'),
+            ("body-negative", '"minRsaBits":1024', '"limits":{"maxBodyBytes":-1,"inlineIssue":1000}'),
+            ("params", '"parameters":[{"name":"commonName","required":true,"validationPattern":"^(a|b)+$",'
+                       '"scopes":["CERTIFICATE"]},{"name":""}]', '"organization":{"orgStatus":"x"}')):
+        write(t, name, (base % (prof, rest)).encode())
+
+
+# ---- small parsers ----
+
+def small_seeds(tmp):
+    t = "fuzz_dotenv"
+    for name, text in (
+            ("reference", 'SECTIGO_USERNAME=staging\nSECTIGO_PASSWORD="staging-password"\n'
+                          'SECTIGO_ENDPOINT=https://iot.sectigo.com\n# a comment\n'),
+            ("forms", "export SIAS_AUTH_SECRET='a b c'\nSECTIGO_A: value # comment\n"
+                      'SECTIGO_B="line1\\nline2 $SECTIGO_A ${SECTIGO_A} \\$LITERAL"\n'
+                      "SECTIGO_C=\"spans\nlines\"\nSECTIGO_A=last\nOTHER=ignored\n"),
+            ("crlf", "SECTIGO_X=1\r\nSECTIGO_Y=\"2\"\r\n"),
+            ("unicode-space", "SECTIGO_K\xc2\xa0=\xc2\xa0v\xc2\xa0#c\nSECTIGO_L=\xe2\x80\x80x\n"),
+            ("syntax-error", "SECTIGO_OK=1\nBAD KEY!=2\n"),
+            ("unterminated", 'SECTIGO_Q="never closed\n'),
+            ("no-value", "SECTIGO_NOTHING\n")):
+        write(t, name, text.encode("latin-1") if "\xc2" in text else text.encode())
+
+    t = "fuzz_disposition"
+    for i, h in enumerate((
+            'attachment; filename="1.zip"',
+            'attachment; filename="EURO rates.zip"; filename*=utf-8\'\'%e2%82%ac%20rates.zip',
+            "attachment; filename*=UTF-8''%E2%82%AC%20rates.zip",
+            'inline; FILENAME="a\\"b.zip"',
+            'attachment; filename="../../etc/passwd"',
+            "attachment; filename*=iso-8859-1'en'%A3%20rates.zip",
+            'attachment; filename="a.zip"; filename="b.zip"',
+            "attachment; filename=plain.zip;",
+            'attachment; filename="evil\xe2\x80\xaeqqq.zip"',
+            "attachment; filename*=UTF-8''%2e%2e%2fx.zip",
+            "attachment; filename*=UTF-8''a%00b.zip",
+            "120", "Fri, 31 Dec 1999 23:59:59 GMT", "  86400  ")):
+        write(t, "%02d" % i, h.encode("latin-1") if "\xe2" in h else h.encode())
+
+    t = "fuzz_csr_args"
+    for i, text in enumerate((
+            "rsa:4096\nnode.example.com\n\nDNS:node.example.com\nwww.example.com",
+            "ec:P-384\n\next\nIP:10.0.0.1\nemail:ops@example.com\nURI:https://example.com/x",
+            "sha384\nvasp.example.com\n\nDNS:*.example.com",
+            "ec:secp256r1\n\n\nDNS:a..b\nIP:999.1.1.1",
+            "rsa:1024\n<your-vasp>\nreq ext\nDNS:-a.example.com",
+            "RSA:2048\nn\xc3\xa9.example.com\n\nxn--n-bga.example.com",
+            "md5\n \n\nDNS:",
+            "ec:P-256\nCN\xe2\x80\xae.example.com\n\nDNS:" + "a" * 64 + ".example.com")):
+        write(t, "%02d" % i, text.encode("latin-1") if any(ord(c) > 127 for c in text) else text.encode())
+
+    t = "fuzz_hsm_pin"
+    for i, text in enumerate((
+            "pkcs11:token=trisa;object=node\n1234\n",
+            "pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;serial=1;token=t\n12345678\r\n",
+            "pkcs11:token=t?pin-value=4321\n",
+            "pkcs11:token=t?pin-source=file:/nonexistent\n0000",
+            "pkcs11:token=t?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-value=a%00b\npin",
+            "pkcs11:token=t?pin-value=" + "p" * 4300 + "\n",
+            "not a uri\n" + "x" * 4097 + "\n",
+            "pkcs11:\n\n")):
+        write(t, "%02d" % i, text.encode())
+
+    t = "fuzz_sectigo_reply"
+    hdr = b64url('{"alg":"HS256","typ":"JWT"}')
+    for name, claims in (
+            ("jwt", '{"sub":"/account/42/user/staging","iat":1700000000,"nbf":1700000000,'
+                    '"exp":1700000600}'),
+            ("jwt-exp-huge", '{"iat":1700000000,"exp":1e300}'),
+            ("jwt-iat-negative", '{"iat":-9000000000000000000,"exp":9000000000000000000}')):
+        write(t, name, (hdr + "." + b64url(claims) + ".c2ln").encode())
+    write(t, "cache", b'{"version":1,"endpoint":"https://iot.sectigo.com","username":"staging",'
+                      b'"accessToken":"a.b.c","refreshToken":"d.e.f"}')
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         key_seeds(tmp)
         bundle_seeds(tmp)
+        emulator_seeds(tmp)
+        small_seeds(tmp)
     print("seeds written under", CORPUS)
 
 
