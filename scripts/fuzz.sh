@@ -5,7 +5,7 @@
 # timeout or out-of-memory; the input that caused it is left in build-fuzz/artifacts/<target>/.
 #
 # Usage: scripts/fuzz.sh [--seconds N | --budget S] [--jobs J] [--build DIR] [TARGET...]
-#   --budget S   the CI run (the default, S = 150): S seconds of wall time for all the
+#   --budget S   the CI run (the default, S = 120): S seconds of wall time for all the
 #                targets, J at a time, shared by weight: the targets whose inputs have the
 #                most structure (HTTP requests, bundles, keys, ZIPs, configs, replies) get
 #                twice the time of the small parsers, and none less than 10 s
@@ -14,7 +14,7 @@
 #   TARGET       fuzz_zip, fuzz_key, ... (default: every fuzz/fuzz_*.c)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-seconds="" budget=150 jobs=$(nproc 2>/dev/null || echo 2) build=$top/build-fuzz
+seconds="" budget=120 jobs=$(nproc 2>/dev/null || echo 2) build=$top/build-fuzz
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in

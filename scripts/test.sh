@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install dependencies, build with warnings as errors, run every test; then build again
 # with AddressSanitizer + UndefinedBehaviorSanitizer and run the whole suite there too;
-# then run every libFuzzer target on its seed corpus, sharing 150 s of wall time (scripts/fuzz.sh;
+# then run every libFuzzer target on its seed corpus, sharing 120 s of wall time (scripts/fuzz.sh;
 # TRISA_FUZZ_SECONDS=N gives each target N seconds instead).
 # TRISA_SKIP_SANITIZERS=1 / TRISA_SKIP_FUZZ=1 leave a pass out.
 set -euo pipefail
