@@ -574,18 +574,23 @@ static void pragma(expander *x, const char *arg)
     }
 }
 
-/* The directive a line starts with: ".include" or ".pragma" followed by white space or
- * '=' (as OpenSSL reads them); else NULL. *rest points after it. */
-static const char *directive(const char *s, const char **rest)
+/* The directive the line [s, s + len) starts with: ".include" or ".pragma" followed by
+ * white space or '=' (as OpenSSL reads them), or by the end of the text (last: the line is
+ * the text's last, without a newline); else NULL. *rest points after it. The line is not
+ * NUL-terminated: trisa_csr_config_parse() takes text with its length. */
+static const char *directive(const char *s, size_t len, int last, const char **rest)
 {
     static const char *const names[] = {".include", ".pragma"};
-    while (*s == ' ' || *s == '\t') {
+    const char *end = s + len;
+    while (s < end && (*s == ' ' || *s == '\t')) {
         s++;
     }
     for (size_t i = 0; i < 2; i++) {
         size_t n = strlen(names[i]);
-        if (strncmp(s, names[i], n) == 0 &&
-            (s[n] == ' ' || s[n] == '\t' || s[n] == '=' || s[n] == '\0' || s[n] == '\r')) {
+        if ((size_t)(end - s) >= n && memcmp(s, names[i], n) == 0 &&
+            ((size_t)(end - s) == n
+                 ? last
+                 : (s[n] == ' ' || s[n] == '\t' || s[n] == '=' || s[n] == '\r'))) {
             *rest = s + n;
             return names[i];
         }
@@ -622,7 +627,7 @@ static int expand_text(expander *x, const char *text, size_t len, unsigned file)
             if (r == TRISA_ECONFIG) {
                 r = add_line(x, "", 0, file, lineno);
             }
-        } else if (!cont && (d = directive(p, &rest)) != NULL) {
+        } else if (!cont && (d = directive(p, n, nl == NULL, &rest)) != NULL) {
             char *arg = strndup(rest, (size_t)(p + n - rest));
             if (arg == NULL) {
                 r = oom(c);

@@ -12,16 +12,28 @@
 
 #include "transport/internal.h"
 
-static long long claim_int(struct json_object *o, const char *key)
+/* A NumericDate claim: 0 when absent; -1 when it is no time a token can hold (from 1970 to
+ * 9999, as trisa_bundle_parse_time takes them): an exp of 1e300 does not fit a long long,
+ * and an iat of -9e18 would overflow exp - iat. */
+#define CLAIM_MAX 253402300799LL
+
+static int claim_int(struct json_object *o, const char *key, long long *out)
 {
     struct json_object *v = NULL;
+    *out = 0;
     if (!json_object_object_get_ex(o, key, &v) || v == NULL) {
         return 0;
     }
     if (json_object_is_type(v, json_type_double)) {
-        return (long long)json_object_get_double(v);
+        double d = json_object_get_double(v);
+        if (!(d >= 0 && d <= (double)CLAIM_MAX)) {
+            return -1; /* NaN too */
+        }
+        *out = (long long)d;
+    } else {
+        *out = (long long)json_object_get_int64(v);
     }
-    return (long long)json_object_get_int64(v);
+    return *out >= 0 && *out <= CLAIM_MAX ? 0 : -1;
 }
 
 int trisa_sectigo_jwt_claims(const char *jwt, long long *iat, long long *exp, long long *nbf,
@@ -46,9 +58,12 @@ int trisa_sectigo_jwt_claims(const char *jwt, long long *iat, long long *exp, lo
         json_object_put(o);
         return trisa_error_set(TRISA_EINVAL, "token payload is not a JSON object");
     }
-    i = claim_int(o, "iat");
-    e = claim_int(o, "exp");
-    n = claim_int(o, "nbf");
+    if (claim_int(o, "iat", &i) != 0 || claim_int(o, "exp", &e) != 0 ||
+        claim_int(o, "nbf", &n) != 0) {
+        json_object_put(o);
+        return trisa_error_set(TRISA_EINVAL,
+                               "token claims iat, exp or nbf are no time from 1970 to 9999");
+    }
     if (sub != NULL && sub_cap > 0) {
         sub[0] = '\0';
         if (json_object_object_get_ex(o, "sub", &s) && json_object_is_type(s, json_type_string)) {

@@ -275,6 +275,15 @@ START_TEST(parse_long_accepts_only_whole_numbers_in_range)
     ck_assert_int_eq(trisa_parse_long("", 0, 100, &v), TRISA_EINVAL);
     ck_assert_int_eq(trisa_parse_long(" 4", 0, 100, &v), TRISA_EINVAL);
     ck_assert_int_eq(trisa_parse_long("-1", 0, 100, &v), TRISA_EINVAL);
+    ck_assert_int_eq(trisa_parse_long("-1", -5, 100, &v), 0);
+    ck_assert_int_eq(v, -1);
+    /* fuzz_bundle_time: strtol() skips every white space, so "@\n5" was a time */
+    ck_assert_int_eq(trisa_parse_long("\n5", 0, 100, &v), TRISA_EINVAL);
+    ck_assert_int_eq(trisa_parse_long("\v5", 0, 100, &v), TRISA_EINVAL);
+    ck_assert_int_eq(trisa_parse_long("\r5", 0, 100, &v), TRISA_EINVAL);
+    ck_assert_int_eq(trisa_parse_long("+5", 0, 100, &v), TRISA_EINVAL);
+    ck_assert_int_eq(trisa_parse_long("- 5", -9, 100, &v), TRISA_EINVAL);
+    ck_assert_int_eq(trisa_parse_long("-", -9, 100, &v), TRISA_EINVAL);
 }
 END_TEST
 
@@ -669,6 +678,15 @@ START_TEST(printable_cuts_long_names_on_a_character_boundary)
 }
 END_TEST
 
+/* Found by fuzz_bundle_time: "" was copied from a buffer that was never allocated. */
+START_TEST(printable_of_an_empty_text_is_empty)
+{
+    char out[8] = "xxxxxxx";
+    ck_assert_str_eq(trisa_printable(out, sizeof(out), ""), "");
+    ck_assert_str_eq(trisa_printable(out, sizeof(out), NULL), "");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("common");
@@ -700,6 +718,7 @@ int main(void)
     tcase_add_loop_test(tc, printable_escapes_what_a_terminal_would_act_on, 0,
                         sizeof(printable_cases) / sizeof(printable_cases[0]));
     tcase_add_test(tc, printable_cuts_long_names_on_a_character_boundary);
+    tcase_add_test(tc, printable_of_an_empty_text_is_empty);
     suite_add_tcase(s, tc);
     return tu_run(s) == 0 ? 0 : 1;
 }

@@ -428,6 +428,34 @@ START_TEST(include_reads_files_and_folders_in_name_order)
 }
 END_TEST
 
+/* fuzz_csr_config: trisa_csr_config_parse() takes text with its length, and the directive
+ * check read the line past it (strncmp over ".incl" at the end of a buffer). The buffers
+ * here are exactly as long as their text: AddressSanitizer sees a read beyond. */
+START_TEST(include_at_the_end_of_a_text_without_a_nul_is_read_within_its_length)
+{
+    char *dir = in_tmpdir();
+    trisa_csr_config *cfg = NULL;
+    char text[1024];
+    char *exact;
+    size_t n;
+
+    exact = malloc(5);
+    memcpy(exact, ".incl", 5);
+    ck_assert_int_eq(trisa_csr_config_parse(&cfg, exact, 5, "t.conf", NULL), TRISA_ECONFIG);
+    free(exact);
+    tu_write("dn.conf", dn_part);
+    n = (size_t)snprintf(text, sizeof(text), "%s.include dn.conf", head_part);
+    exact = malloc(n);
+    memcpy(exact, text, n);
+    ck_assert_msg(trisa_csr_config_parse(&cfg, exact, n, "t.conf", NULL) == 0, "%s",
+                  trisa_error_last());
+    trisa_csr_config_free(cfg);
+    free(exact);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 static const struct {
     const char *name;
     const char *message;
@@ -1011,6 +1039,7 @@ int main(void)
     tcase_add_test(tc, config_refuses_a_nul_byte_that_would_join_two_lines);
     tcase_add_test(tc, config_reports_every_error_in_one_run);
     tcase_add_test(tc, include_reads_files_and_folders_in_name_order);
+    tcase_add_test(tc, include_at_the_end_of_a_text_without_a_nul_is_read_within_its_length);
     tcase_add_loop_test(tc, include_errors_name_the_included_file_and_never_echo_it, 0,
                         sizeof(include_errors) / sizeof(include_errors[0]));
     tcase_add_test(tc, options_check_judges_overrides_alone);

@@ -156,6 +156,13 @@ START_TEST(jwt_takes_hs256_only_and_claims_of_the_right_types)
         {"{\"alg\":\"HS256\"}",
          "{\"sub\":\"s\",\"typ\":\"access\",\"iat\":1.5,\"exp\":2.5,\"jti\":\"j\"}", 1},
         {"{\"alg\":\"HS256\"}", "[1]", 0},
+        /* fuzz_emulator_auth: a claim that did not survive the server's own signing */
+        {"{\"alg\":\"HS256\"}",
+         "{\"sub\":\"/account/42/user/staging\\u0000x\",\"typ\":\"access\",\"iat\":1,"
+         "\"exp\":2,\"jti\":\"j\"}",
+         0},
+        {"{\"alg\":\"HS256\"}",
+         "{\"sub\":\"s\",\"typ\":\"access\\u0000\",\"iat\":1,\"exp\":2,\"jti\":\"j\"}", 0},
     };
     emu_claims got;
 
@@ -295,6 +302,25 @@ START_TEST(config_rejects_missing_files_bad_json_and_dangling_profiles)
     ck_assert_int_eq(emu_config_load(&c, f), TRISA_ECONFIG);
     tu_write(f, "{\"limits\": {\"maxConnectionsPerIp\": 0}}");
     ck_assert_int_eq(emu_config_load(&c, f), TRISA_ECONFIG);
+    /* fuzz_emulator_config: numbers the server would overflow or convert wrongly later */
+    {
+        static const char *const bad[] = {
+            "{\"profiles\": [{\"profileId\": 1, \"validityDays\": 9223372036854775807}]}",
+            "{\"profiles\": [{\"profileId\": 1, \"validityDays\": 1e300}]}",
+            "{\"profiles\": [{\"profileId\": 1, \"serverKeyBits\": 4294969296}]}",
+            "{\"profiles\": [{\"profileId\": 1, \"minRsaBits\": -4294967296}]}",
+            "{\"batches\": {\"processingDelay\": 1e300}}",
+            "{\"batches\": {\"processingDelay\": NaN}}",
+            "{\"batches\": {\"expireAfter\": 9223372036854775807}}",
+            "{\"tokens\": {\"accessLifetime\": 9223372036854775807}}",
+            "{\"tokens\": {\"refreshNotBefore\": -9223372036854775807}}",
+            "{\"limits\": {\"maxBodyBytes\": -1}}",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            tu_write(f, bad[i]);
+            ck_assert_msg(emu_config_load(&c, f) == TRISA_ECONFIG, "%s taken", bad[i]);
+        }
+    }
     tu_write(f, "{\"profiles\": [{\"profileId\": 1, \"validity\": \"10m\"}]}");
     ck_assert_int_eq(emu_config_load(&c, f), 0);
     ck_assert_int_eq(c.profiles[0].validity, 600);

@@ -376,23 +376,15 @@ static int wanted(const char *key)
     return strncmp(key, "SECTIGO_", 8) == 0 || strncmp(key, "SIAS_", 5) == 0;
 }
 
-void sectigo_load_dotenv(const char *path)
+long sectigo_dotenv_parse(char *text, size_t len,
+                          void (*fn)(const char *key, const char *value, void *arg), void *arg)
 {
-    unsigned char *data = NULL;
-    size_t len = 0, err_at = 0, o = 0;
+    size_t err_at = 0, o = 0;
     pairs vars = {0};
-    char *text;
+    long line = 0;
     int rc;
 
-    if ((rc = trisa_file_read(&data, &len, path, DOTENV_MAX)) != 0) {
-        if (rc != TRISA_ENOTFOUND) {
-            tool_warn("sectigo", "%s; not used", trisa_error_last());
-        }
-        trisa_error_clear();
-        return;
-    }
     /* CRLF line ends read as LF. */
-    text = (char *)data;
     for (size_t i = 0; i < len; i++) {
         if (text[i] == '\r' && i + 1 < len && text[i + 1] == '\n') {
             continue;
@@ -400,21 +392,20 @@ void sectigo_load_dotenv(const char *path)
         text[o++] = text[i];
     }
     rc = parse(&vars, text, o, &err_at);
-    if (rc != 0) {
-        size_t line = 1;
+    if (rc == -2) {
+        line = -1;
+    } else if (rc != 0) {
+        line = 1;
         for (size_t i = 0; i < err_at && i < o; i++) {
             line += text[i] == '\n';
         }
-        tool_warn("sectigo", "%s:%zu: %s; nothing was taken from the file", path, line,
-                  rc == -2 ? "out of memory" : "syntax error (as godotenv reads it)");
     } else {
         for (size_t i = 0; i < vars.n; i++) {
             const char *key = vars.keys[i].p;
-            /* A key's last line wins; the environment wins over the file, as with the
-             * reference (setenv without overwriting). */
+            /* A key's last line wins. */
             if (key != NULL && wanted(key) &&
                 lookup(&vars, key, vars.keys[i].n) == vars.values[i].p) {
-                (void)setenv(key, vars.values[i].p, 0);
+                fn(key, vars.values[i].p, arg);
             }
         }
     }
@@ -424,6 +415,40 @@ void sectigo_load_dotenv(const char *path)
     }
     free(vars.keys);
     free(vars.values);
+    return line;
+}
+
+/* The environment wins over the file, as with the reference (setenv without
+ * overwriting). */
+static void set_default(const char *key, const char *value, void *arg)
+{
+    (void)arg;
+    (void)setenv(key, value, 0);
+}
+
+void sectigo_load_dotenv(const char *path)
+{
+    unsigned char *data = NULL;
+    size_t len = 0;
+    long line;
+    int rc;
+
+    if ((rc = trisa_file_read(&data, &len, path, DOTENV_MAX)) != 0) {
+        if (rc != TRISA_ENOTFOUND) {
+            tool_warn("sectigo", "%s; not used", trisa_error_last());
+        }
+        trisa_error_clear();
+        return;
+    }
+    line = sectigo_dotenv_parse((char *)data, len, set_default, NULL);
+    if (line < 0) {
+        tool_warn("sectigo", "%s: out of memory; nothing was taken from the file", path);
+    } else if (line > 0) {
+        tool_warn("sectigo",
+                  "%s:%ld: syntax error (as godotenv reads it); nothing was taken "
+                  "from the file",
+                  path, line);
+    }
     OPENSSL_cleanse(data, len);
     free(data);
 }

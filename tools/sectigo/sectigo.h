@@ -52,7 +52,13 @@ int sectigo_print_json(const char *prog, int rc, char *json);
  * without overriding the environment. A file with a syntax error sets nothing (as with the
  * reference) and is reported with a warning naming its line. */
 void sectigo_load_dotenv(const char *path);
-/* Start parsing argv: Go's forms too (-id 3, -id=3). */
+/* The reader behind it, on text in memory (CRLF line ends are rewritten as LF in place):
+ * fn(key, value, arg) for the last value of each SECTIGO_* and SIAS_* key, in file order.
+ * Returns 0; or the line (from 1) of a syntax error, or -1 when out of memory, and then
+ * fn is never called. The fuzz target fuzz/fuzz_dotenv.c enters here. */
+long sectigo_dotenv_parse(char *text, size_t len,
+                          void (*fn)(const char *key, const char *value, void *arg), void *arg);
+/* Start parsing a command's argv: Go's forms too (-id 3, -id=3). */
 void sectigo_parser_init(tool_parser *p, int argc, char **argv, const tool_opt *opts,
                          const char *prog);
 
