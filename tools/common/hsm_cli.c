@@ -165,8 +165,9 @@ int tool_hsm_main(int argc, char **argv, const char *prog)
     if (argc < 1 || strcmp(argv[0], "list") != 0) {
         if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
             printf("usage: %s hsm list [options]\n\nLists PKCS#11 tokens, keys and "
-                   "certificates with the URI that selects each.\n",
-                   prog);
+                   "certificates with the URI that selects each.\n\nCommands:\n"
+                   "  list   tokens, keys and certificates ('%s hsm list --help')\n",
+                   prog, prog);
             return 0;
         }
         return tool_usage_error(prog, "'hsm' needs a subcommand: list");

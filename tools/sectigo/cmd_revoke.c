@@ -14,7 +14,8 @@ enum { O_PROFILE = 1, O_REASON, O_SERIAL, O_HELP };
 
 static const tool_opt opts[] = {
     {O_PROFILE, 'p', "profile", "ID", "profile/authority id of the cert issuer"},
-    {O_REASON, 'r', "reason", "TEXT", "RFC 5280 reason text (default unspecified)"},
+    {O_REASON, 'r', "reason", "REASON",
+     "RFC 5280 reason text, or its number (default unspecified)"},
     {O_SERIAL, 's', "serial-number", "SERIAL", "serial number of the cert to revoke"},
     {O_HELP, 'h', "help", NULL, "show this help"},
     TOOL_OPT_END,

@@ -54,7 +54,7 @@ static const tool_opt serve_opts[] = {
      "every certificate is valid this long: 60s, 10m, 12h, 397d (default: each profile's)"},
     {O_CONFIG, 'c', "config", "FILE",
      "accounts, authorities, profiles (default: the compiled-in set; see --print-config)"},
-    {O_PROFILE_SET, 0, "profile-set", "NAME",
+    {O_PROFILE_SET, 0, "profile-set", "SET",
      "the compiled-in set without --config: default, or reference (the reference staging "
      "server's authorities 489, 423 and profiles 85, 17)"},
     {O_PRINT_CONFIG, 0, "print-config", NULL,

@@ -49,6 +49,9 @@ static void usage(FILE *f)
                "Commands:\n");
     for (const sectigo_command *c = commands; c->name != NULL; c++) {
         fprintf(f, "  %-14s %s\n", c->name, c->summary);
+        if (c->alias != NULL) {
+            fprintf(f, "  %-14s the same as %s\n", c->alias, c->name);
+        }
     }
     fprintf(f, "  %-14s %s\n", "help", "show this help, or a command's: help COMMAND");
     fprintf(f, "\nGlobal options:\n");

@@ -59,14 +59,14 @@ static const tool_opt new_opts[] = {
     {O_OUT, 'o', "out", "FILE", "write the CSR here (default: standard output)"},
     {O_OUT_DIR, 'd', "out-dir", "DIR", "with several configs: write NAME.key, NAME.csr here"},
     {O_BUNDLE, 0, "bundle-out", "FILE", "also write every CSR into this one PEM file"},
-    {O_KEY, 0, "key", "SPEC", "key to make: rsa:2048|3072|4096, ec:P-256|P-384 [rsa:4096]"},
-    {O_NEWKEY, 0, "newkey", "SPEC", NULL},
+    {O_KEY, 0, "key", "TYPE", "key to make: rsa:2048|3072|4096, ec:P-256|P-384 [rsa:4096]"},
+    {O_NEWKEY, 0, "newkey", "TYPE", NULL},
     {O_KEY_IN, 0, "key-in", "FILE", "use this existing key (renewal; it is never rewritten)"},
     {O_PASSOUT, 0, "passout", "SPEC", "encrypt the new key: pass:, env:, file:, fd:, stdin"},
     {O_PASSIN, 0, "passin", "SPEC", "passphrase of the --key-in key, same forms"},
     {O_CN, 0, "cn", "NAME", "use this common name instead of the config's"},
     {O_SAN, 0, "san", "NAME", "add a subjectAltName (DNS name, or DNS:/IP:/email:/URI:)"},
-    {O_DIGEST, 0, "digest|md", "NAME", "signature digest: sha256|sha384|sha512 [default_md]"},
+    {O_DIGEST, 0, "digest|md", "DIGEST", "signature digest: sha256|sha384|sha512 [default_md]"},
     {O_SHA256, 0, "sha256", NULL, NULL},
     {O_SHA384, 0, "sha384", NULL, NULL},
     {O_SHA512, 0, "sha512", NULL, NULL},
@@ -135,17 +135,22 @@ static const struct {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: trisa-csr [new] -config trisa.conf -keyout key.pem -out req.csr [options]\n"
-               "       trisa-csr [new] [options] CONFIG|FOLDER...\n"
-               "       trisa-csr [new] -config trisa.conf --pkcs11-uri URI -out req.csr\n"
-               "       trisa-csr init --cn NAME [-o trisa.conf]\n"
-               "       trisa-csr hsm list [--pkcs11-module PATH] [--pin-file FILE]\n\n"
-               "Makes a private key (RSA 4096 unless told otherwise) and a SHA-384 certificate\n"
-               "signing request from each OpenSSL req config (trisa.conf). The flags of\n"
-               "'openssl req -new -newkey rsa:4096 -nodes -sha384 -config F -keyout K -out R'\n"
-               "are accepted with the same meaning (-newkey SPEC, -key FILE, -nodes, -sha256,\n"
-               "-sha384, -sha512, -passin, -passout, -reqexts, -utf8, -batch, -verify).\n\n"
-               "Options:\n");
+    fprintf(f,
+            "usage: trisa-csr [new] -config trisa.conf -keyout key.pem -out req.csr [options]\n"
+            "       trisa-csr [new] [options] CONFIG|FOLDER...\n"
+            "       trisa-csr [new] -config trisa.conf --pkcs11-uri URI -out req.csr\n"
+            "       trisa-csr init --cn NAME [-o trisa.conf]\n"
+            "       trisa-csr hsm list [--pkcs11-module PATH] [--pin-file FILE]\n\n"
+            "Makes a private key (RSA 4096 unless told otherwise) and a SHA-384 certificate\n"
+            "signing request from each OpenSSL req config (trisa.conf). The flags of\n"
+            "'openssl req -new -newkey rsa:4096 -nodes -sha384 -config F -keyout K -out R'\n"
+            "are accepted with the same meaning (-newkey SPEC, -key FILE, -nodes, -sha256,\n"
+            "-sha384, -sha512, -passin, -passout, -reqexts, -utf8, -batch, -verify).\n\n"
+            "Commands:\n"
+            "  new    make a key and CSR from each config (the default: the name may be left out)\n"
+            "  init   write a commented trisa.conf template\n"
+            "  hsm    list PKCS#11 tokens, keys and certificates with their URIs\n\n"
+            "Options of new:\n");
     tool_opt_help(f, new_opts);
     fprintf(f,
             "\nExit codes:\n"
