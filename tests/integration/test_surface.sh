@@ -315,6 +315,34 @@ run trisa-fetch --csr req.csr --profile 42 --key enc.key --out-dir certs-enc --t
 assert_rc 11 "trisa-fetch without the key's passphrase"
 ok "-V/--version: one string in every tool; trisa-fetch -p refused; --passin is the key's passphrase in trisa-csr and trisa-fetch"
 
+# ---- sectigo --json where the reference prints text ----------------------------------------
+run sectigo --json auth
+assert_rc 0 "auth --json"
+assert_eq "$(json 'd["authenticated"]')" "true" "auth --json"
+assert_exists "$(json 'd["cache"]')"
+run sectigo auth --debug --json
+assert_eq "$(json 'd["state"]')" "valid" "auth --debug --json"
+run sectigo --json batches -i "$rbid" --status
+assert_eq "$OUT" "{\"batchId\": $rbid, \"status\": \"REJECTED\"}" "batches --status --json"
+run sectigo --json create -a 42 -d json.example
+assert_rc 0 "create --json"
+[ "$(json 'len(d["pkcs12Password"])')" = 20 ] || fail "create --json: no generated password: $OUT"
+assert_eq "$(json 'd["batch"]["batchName"]')" "new certs for json.example" "create --json batch"
+run sectigo --json authorities
+assert_rc 0 "authorities --json"
+assert_eq "$OUT" "$(sectigo authorities)" "authorities: the reference's JSON, --json or not"
+mkdir -m 700 serve-state
+cp -a "$EMU_STATE/ca" serve-state/ca
+sectigo serve --json --addr 127.0.0.1:0 --state-dir serve-state --quiet >serve.out 2>serve.err &
+spid=$!
+for _ in $(seq 1 600); do [ -s serve.out ] && break; kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+OUT=$(head -n 1 serve.out)
+kill -TERM "$spid" 2>/dev/null
+wait "$spid" || fail "serve --json did not stop cleanly: $(cat serve.err)"
+assert_eq "$(json 'd["listening"]')" "http://127.0.0.1:$(json 'd["port"]')" "serve --json"
+assert_eq "$(json 'd["root"]')" "serve-state/ca/root.pem" "serve --json root"
+ok "sectigo --json: auth, batches --status, create and serve print one object; authorities the reference's bytes"
+
 # ---- sectigo: .env readable by others ---------------------------------------------------------
 mkdir envdir
 printf 'SECTIGO_PASSWORD=%s\n' "$EMU_PASS" >envdir/.env
