@@ -14,28 +14,42 @@ done
 assert_missing "$TRISA_STAGE/share/trisa/bash-completion"
 ok "one completion script, installed once, with a link for each tool"
 
-complete_words() { # complete_words WORD...: what completing the last word offers
-    bash -c '
-        source "$1"; shift
-        COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
-        _trisa_complete; printf "%s\n" "${COMPREPLY[@]}" | sort | tr "\n" " "' _ "$COMP" "$@"
+# The script is sourced here, once, as an interactive shell does: each tool's --help is
+# read once and kept for the shell's life, as at a prompt.
+set +eu
+# shellcheck disable=SC1090
+source "$COMP"
+set -eu
+# cw WORD...: what completing the last word offers, into $REPLY (sorted, space separated).
+cw() {
+    local saved=$-
+    set +eu
+    COMP_WORDS=("$@")
+    COMP_CWORD=$(($# - 1))
+    COMP_LINE="$*"
+    COMP_POINT=${#COMP_LINE}
+    COMPREPLY=()
+    _trisa_complete
+    REPLY=$(printf "%s\n" "${COMPREPLY[@]}" | sort | tr "\n" " ")
+    case "$saved" in *e*) set -e ;; esac
+    case "$saved" in *u*) set -u ;; esac
 }
-assert_eq "$(complete_words sectigo ba)" "batches " "command"
-assert_eq "$(complete_words sectigo pro)" "profile profiles " "command with alias"
-assert_eq "$(complete_words sectigo -E testing li)" "licenses " "command after a global option"
-assert_eq "$(complete_words sectigo --env st)" "staging " "environment values"
-assert_eq "$(complete_words sectigo batches --s)" "--status " "command option"
-assert_eq "$(complete_words sectigo revoke -r cess)" "cessationofoperation " "reason"
-assert_eq "$(complete_words sectigo --ver)" "--version " "global option"
-assert_eq "$(complete_words sectigo he)" "help " "the help command"
-assert_eq "$(complete_words sectigo help cre)" "create " "help COMMAND"
-assert_eq "$(complete_words sectigo -E=testing li)" "licenses " "command after -E=VALUE"
-assert_eq "$(complete_words trisa-csr i)" "init " "trisa-csr's commands"
-assert_eq "$(complete_words trisa-csr hsm l)" "list " "trisa-csr hsm's command"
-assert_eq "$(complete_words trisa-csr --key ec)" "ec:P-256 ec:P-384 " "key types"
-assert_eq "$(complete_words trisa-csr --digest sha5)" "sha512 " "digests"
-assert_eq "$(complete_words trisa-fetch --passin f)" "fd: file: " "secret sources"
-assert_eq "$(complete_words trisa-fetch -E t)" "testing " "trisa-fetch's environments"
+cw sectigo ba; assert_eq "$REPLY" "batches " "command"
+cw sectigo pro; assert_eq "$REPLY" "profile profiles " "command with alias"
+cw sectigo -E testing li; assert_eq "$REPLY" "licenses " "command after a global option"
+cw sectigo --env st; assert_eq "$REPLY" "staging " "environment values"
+cw sectigo batches --s; assert_eq "$REPLY" "--status " "command option"
+cw sectigo revoke -r cess; assert_eq "$REPLY" "cessationofoperation " "reason"
+cw sectigo --ver; assert_eq "$REPLY" "--version " "global option"
+cw sectigo he; assert_eq "$REPLY" "help " "the help command"
+cw sectigo help cre; assert_eq "$REPLY" "create " "help COMMAND"
+cw sectigo -E=testing li; assert_eq "$REPLY" "licenses " "command after -E=VALUE"
+cw trisa-csr i; assert_eq "$REPLY" "init " "trisa-csr's commands"
+cw trisa-csr hsm l; assert_eq "$REPLY" "list " "trisa-csr hsm's command"
+cw trisa-csr --key ec; assert_eq "$REPLY" "ec:P-256 ec:P-384 " "key types"
+cw trisa-csr --digest sha5; assert_eq "$REPLY" "sha512 " "digests"
+cw trisa-fetch --passin f; assert_eq "$REPLY" "fd: file: " "secret sources"
+cw trisa-fetch -E t; assert_eq "$REPLY" "testing " "trisa-fetch's environments"
 ok "commands, options and values of sectigo, trisa-csr and trisa-fetch"
 
 # Every option of every --help is offered; and what a value needs.
@@ -45,25 +59,26 @@ for cmd in "sectigo" "sectigo create" "sectigo download" "sectigo revoke" "secti
     help_opts=$($cmd --help | grep -oE '^ +(-[A-Za-z], )?--?[a-z][a-z0-9-]*|, --[a-z][a-z0-9-]*' | grep -oE -- '-[-a-z0-9A-Z]+' | sort -u)
     [ -n "$help_opts" ] || fail "no options in $cmd --help"
     # shellcheck disable=SC2086
-    offered=$(complete_words $cmd -)
+    cw $cmd -
+    offered=$REPLY
     for o in $help_opts; do
         assert_contains " $offered" " $o " "completion of '$cmd -'"
     done
 done
 mkdir -p "$T/w/outdir" && : >"$T/w/out.txt"
 cd "$T/w"
-assert_eq "$(complete_words trisa-fetch --out-dir out)" "outdir " "--out-dir: folders only"
-assert_eq "$(complete_words trisa-fetch --state-dir out)" "outdir " "--state-dir: folders only"
-assert_eq "$(complete_words trisa-fetch -o out)" "outdir " "-o: folders only"
-assert_eq "$(complete_words trisa-fetch --trust out)" "out.txt outdir " "--trust: files"
-assert_eq "$(complete_words trisa-fetch --trust=out)" "out.txt outdir " "--trust=: files"
-assert_eq "$(complete_words trisa-fetch --profile out)" " " "--profile: an id, no file names"
-assert_eq "$(complete_words trisa-csr --out-dir out)" "outdir " "trisa-csr --out-dir: folders only"
-assert_eq "$(complete_words trisa-csr -config out)" "out.txt outdir " "trisa-csr -config (openssl's spelling): files"
-assert_eq "$(complete_words trisa-csr out)" "out.txt outdir " "trisa-csr's configs"
-assert_eq "$(complete_words trisa-csr --cn out)" " " "--cn: a name, no file names"
-assert_eq "$(complete_words sectigo download -o out)" "outdir " "sectigo download -o: folders only"
-assert_eq "$(complete_words sectigo upload out)" "out.txt outdir " "sectigo upload FILE"
-assert_eq "$(complete_words sectigo batches -i out)" " " "an id"
+cw trisa-fetch --out-dir out; assert_eq "$REPLY" "outdir " "--out-dir: folders only"
+cw trisa-fetch --state-dir out; assert_eq "$REPLY" "outdir " "--state-dir: folders only"
+cw trisa-fetch -o out; assert_eq "$REPLY" "outdir " "-o: folders only"
+cw trisa-fetch --trust out; assert_eq "$REPLY" "out.txt outdir " "--trust: files"
+cw trisa-fetch --trust=out; assert_eq "$REPLY" "out.txt outdir " "--trust=: files"
+cw trisa-fetch --profile out; assert_eq "$REPLY" " " "--profile: an id, no file names"
+cw trisa-csr --out-dir out; assert_eq "$REPLY" "outdir " "trisa-csr --out-dir: folders only"
+cw trisa-csr -config out; assert_eq "$REPLY" "out.txt outdir " "trisa-csr -config (openssl's spelling): files"
+cw trisa-csr out; assert_eq "$REPLY" "out.txt outdir " "trisa-csr's configs"
+cw trisa-csr --cn out; assert_eq "$REPLY" " " "--cn: a name, no file names"
+cw sectigo download -o out; assert_eq "$REPLY" "outdir " "sectigo download -o: folders only"
+cw sectigo upload out; assert_eq "$REPLY" "out.txt outdir " "sectigo upload FILE"
+cw sectigo batches -i out; assert_eq "$REPLY" " " "an id"
 ok "every option of each --help is offered; folders only where a folder is expected, files where a file is"
 done_testing

@@ -18,6 +18,13 @@ need openssl
 [ -e "$TRISA_STAGE/lib/libtrisa.a" ] || [ -e "$TRISA_STAGE/lib64/libtrisa.a" ] || skip "no libtrisa.a staged"
 libdir=$TRISA_STAGE/lib
 [ -d "$TRISA_STAGE/lib64" ] && [ -e "$TRISA_STAGE/lib64/libtrisa.a" ] && libdir=$TRISA_STAGE/lib64
+# A sanitizer build's library needs its runtime in the program too (as any user of such a
+# build would link it).
+SAN=
+if nm "$libdir/libtrisa.a" 2>/dev/null | grep -q __asan_report; then
+    SAN="-fsanitize=address,undefined"
+fi
+export CFLAGS="$SAN" LDFLAGS="$SAN"
 
 # ---- CMake, both targets ----------------------------------------------------------------
 for kind in shared static; do
@@ -38,7 +45,8 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 run pkg-config --cflags --libs trisa
 assert_rc 0 "pkg-config trisa"
 # shellcheck disable=SC2046
-run cc -o pc-shared "$TRISA_SOURCE_DIR/examples/enroll_csr.c" $(pkg-config --cflags --libs trisa)
+# shellcheck disable=SC2086
+run cc $SAN -o pc-shared "$TRISA_SOURCE_DIR/examples/enroll_csr.c" $(pkg-config --cflags --libs trisa)
 assert_rc 0 "cc with pkg-config --libs: $ERR"
 mkdir -p static-only/lib
 cp -a "$TRISA_STAGE/include" static-only/
@@ -48,7 +56,7 @@ static_libs=$(PKG_CONFIG_PATH="$T/static-only/lib/pkgconfig" pkg-config --static
 assert_not_contains "$static_libs" "-llber" "pkg-config --static (no private libraries of libcurl)"
 assert_not_contains "$static_libs" "-lzstd" "pkg-config --static"
 # shellcheck disable=SC2046,SC2086
-run cc -o pc-static "$TRISA_SOURCE_DIR/examples/enroll_csr.c" \
+run cc $SAN -o pc-static "$TRISA_SOURCE_DIR/examples/enroll_csr.c" \
     $(PKG_CONFIG_PATH="$T/static-only/lib/pkgconfig" pkg-config --cflags trisa) $static_libs
 assert_rc 0 "cc with pkg-config --static --libs: $ERR"
 ok "pkg-config: --libs links libtrisa.so; --static links libtrisa.a with the shared libraries it uses ($static_libs)"

@@ -79,7 +79,7 @@ static const tool_opt new_opts[] = {
     {O_NOOUT, 0, "noout", NULL, "do not write the CSR to standard output"},
     {O_FORCE, 'f', "force", NULL, "replace existing output files (keys included)"},
     {O_PRINT, 'p', "print", NULL, "print what was made: subject, SANs, key, fingerprint"},
-    {O_JSON, 0, "json", NULL, "print the same as JSON (errors too: one document on stdout)"},
+    {O_JSON, 0, "json", NULL, "print the same as JSON (errors too)"},
     {O_JOBS, 'j', "jobs", "N", "make keys on N threads [number of cores]"},
     {O_PKCS11_MODULE, 0, "pkcs11-module", "PATH",
      "PKCS#11 module of the token [$TRISA_PKCS11_MODULE, else p11-kit-proxy]"},
@@ -135,22 +135,21 @@ static const struct {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: trisa-csr [new] -config trisa.conf -keyout key.pem -out req.csr [options]\n"
-            "       trisa-csr [new] [options] CONFIG|FOLDER...\n"
-            "       trisa-csr [new] -config trisa.conf --pkcs11-uri URI -out req.csr\n"
-            "       trisa-csr init --cn NAME [-o trisa.conf]\n"
-            "       trisa-csr hsm list [--pkcs11-module PATH] [--pin-file FILE]\n\n"
-            "Makes a private key (RSA 4096 unless told otherwise) and a SHA-384 certificate\n"
-            "signing request from each OpenSSL req config (trisa.conf). The flags of\n"
-            "'openssl req -new -newkey rsa:4096 -nodes -sha384 -config F -keyout K -out R'\n"
-            "are accepted with the same meaning (-newkey SPEC, -key FILE, -nodes, -sha256,\n"
-            "-sha384, -sha512, -passin, -passout, -reqexts, -utf8, -batch, -verify).\n\n"
-            "Commands:\n"
-            "  new    make a key and CSR from each config (the default: the name may be left out)\n"
-            "  init   write a commented trisa.conf template\n"
-            "  hsm    list PKCS#11 tokens, keys and certificates with their URIs\n\n"
-            "Options of new:\n");
+    fprintf(f, "usage: trisa-csr [new] -config trisa.conf -keyout key.pem -out req.csr [options]\n"
+               "       trisa-csr [new] [options] CONFIG|FOLDER...\n"
+               "       trisa-csr [new] -config trisa.conf --pkcs11-uri URI -out req.csr\n"
+               "       trisa-csr init --cn NAME [-o trisa.conf]\n"
+               "       trisa-csr hsm list [--pkcs11-module PATH] [--pin-file FILE]\n\n"
+               "Makes a private key (RSA 4096 unless told otherwise) and a SHA-384 certificate\n"
+               "signing request from each OpenSSL req config (trisa.conf). The flags of\n"
+               "'openssl req -new -newkey rsa:4096 -nodes -sha384 -config F -keyout K -out R'\n"
+               "are accepted with the same meaning (-newkey SPEC, -key FILE, -nodes, -sha256,\n"
+               "-sha384, -sha512, -passin, -passout, -reqexts, -utf8, -batch, -verify).\n\n"
+               "Commands:\n"
+               "  new    make a key and CSR from each config (the default: may be left out)\n"
+               "  init   write a commented trisa.conf template\n"
+               "  hsm    list PKCS#11 tokens, keys and certificates with their URIs\n\n"
+               "Options of new:\n");
     tool_opt_help(f, new_opts);
     fprintf(f,
             "\nExit codes:\n"

@@ -93,14 +93,11 @@ static const tool_opt opts[] = {
     {O_ZIP, 'z', "zip", "FILE", "offline: a downloaded batch ZIP (or one .p12 / .pem file)"},
     {O_BATCH, 'b', "batch", "ID", "follow batch ID until issued, then download it"},
     {O_CSR, 0, "csr", "REQ", "upload the CSR file REQ (with --profile) once, then follow it"},
-    {O_PROFILE, 'P', "profile", "ID",
-     "Sectigo profile ID for --csr (what `sectigo authorities` "
-     "lists as profileId)"},
+    {O_PROFILE, 'P', "profile", "ID", "Sectigo profile id for --csr (a profileId of authorities)"},
     {O_OUT, 'o', "out-dir", "DIR", "write cert.pem, chain.pem, fullchain.pem, ... here"},
     {O_KEY, 'k', "key", "KEY", "our private key, or a folder of keys (repeatable)"},
     {O_KEY_PASSIN, 0, "passin|key-passin", "SPEC",
-     "passphrase of encrypted --key files (as trisa-csr --passin): pass:, env:, file:, fd:, "
-     "stdin, prompt"},
+     "passphrase of the --key files (as trisa-csr): pass:, env:, file:, fd:..."},
     {O_PKCS11_URI, 0, "pkcs11-uri", "URI",
      "our key is on this PKCS#11 token: match it, store the certificate there"},
     {O_PKCS11_MODULE, 0, "pkcs11-module", "PATH",
@@ -111,12 +108,11 @@ static const tool_opt opts[] = {
     {O_PASSFILE, 0, "password-file", "FILE", "PKCS#12 password in FILE (first line)"},
     {O_TRUST, 't', "trust", "FILE", "trust anchors (PEM) to verify the chain against"},
     {O_TRUST_ROOT, 0, "trust-bundle-root", NULL,
-     "trust the bundle's own self-signed root (compare the fingerprint printed)"},
+     "trust the bundle's own root (compare its SHA-256)"},
     {O_AT, 0, "at", "TIME", "verify at TIME (YYYY-MM-DD[THH:MM:SSZ] or @EPOCH), not now"},
     {O_CRL, 0, "crl", "FILE", "check the leaf against this CRL (PEM or DER)"},
-    {O_DNS, 0, "dns", "NAME",
-     "require NAME among the leaf's SANs (repeatable; --csr checks the CSR's own names)"},
-    {O_JSON, 0, "json", NULL, "print one JSON document: the result, or the error"},
+    {O_DNS, 0, "dns", "NAME", "require NAME in the SANs (repeatable; the CSR's are checked)"},
+    {O_JSON, 0, "json", NULL, "one JSON document: the result, or the error"},
     {O_FORCE, 'f', "force", NULL, "replace output files that differ"},
     {O_FORCE_UPLOAD, 0, "force-upload", NULL,
      "upload again although an earlier upload's outcome is unknown"},
@@ -536,10 +532,8 @@ static void on_event(const trisa_enroll_event *ev, void *data)
             if (ev->left_s >= 0) {
                 fmt_duration(left, sizeof(left), ev->left_s);
             }
-            fprintf(stderr,
-                    "\r\033[Kbatch %lld: %s; next poll in %ld s%s%s%s (Ctrl-C: stop, "
-                    "run again to continue)",
-                    ev->batch_id, ev->status, ev->next_s, left[0] ? "; " : "", left,
+            fprintf(stderr, "\r\033[Kbatch %lld: %s; next poll in %ld s%s%s%s", ev->batch_id,
+                    ev->status, ev->next_s, left[0] ? "; " : "", left,
                     left[0] ? " left before --timeout" : "");
             fflush(stderr);
         }
