@@ -537,7 +537,7 @@ int trisa_keygen_fingerprint_hex(char out[TRISA_KEYGEN_FINGERPRINT_HEX], const E
     unsigned char md[32];
     int rc = trisa_keygen_fingerprint(md, key);
     if (rc == 0) {
-        trisa_hex(out, md, sizeof(md), 0);
+        trisa_fingerprint_text(out, md);
     }
     return rc;
 }

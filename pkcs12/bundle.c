@@ -24,8 +24,8 @@
 
 #include "common/internal.h"
 #include "keygen/internal.h"
-#include "trisa/keygen.h"
 #include "pkcs12/bundle_internal.h"
+#include "trisa/keygen.h"
 
 /* A fuzz build derives keys over ten times slower (AddressSanitizer's allocator under the
  * allocations OpenSSL makes in every iteration): it takes a hundredth of the counts, so
@@ -44,35 +44,20 @@
 
 void bundle_cert_fp(char out[96], X509 *x)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    out[0] = '\0';
-    if (X509_digest(x, EVP_sha256(), md, &n) == 1 && n == 32) {
-        trisa_hex(out, md, n, ':');
-    }
+    trisa_cert_fingerprint(out, x);
 }
 
 void bundle_key_fp(char out[96], EVP_PKEY *k)
 {
-    unsigned char *der = NULL;
-    unsigned char md[32];
-    int n = i2d_PUBKEY(k, &der);
-    out[0] = '\0';
-    if (n > 0 && EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL) == 1) {
-        trisa_hex(out, md, sizeof(md), ':');
+    if (trisa_keygen_fingerprint_hex(out, k) != 0) {
+        out[0] = '\0';
+        ERR_clear_error();
     }
-    OPENSSL_free(der);
 }
 
 char *bundle_name(const X509_NAME *n)
 {
-    BIO *b = BIO_new(BIO_s_mem());
-    char *s = NULL;
-    if (b != NULL && X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
-        s = trisa_bio_text(b, NULL);
-    }
-    BIO_free(b);
-    return s;
+    return trisa_name_string(n);
 }
 
 const char *bundle_shown(char out[160], const char *name)

@@ -105,96 +105,11 @@ void gojson_key(gojson *w, const char *key)
     w->pending_key = 1;
 }
 
-/* Length of a valid UTF-8 sequence at p (at most n bytes), or 0 when invalid. */
-static size_t utf8_len(const unsigned char *p, size_t n, unsigned *cp)
-{
-    unsigned c = p[0];
-    size_t len;
-    unsigned v, min;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if ((c & 0xe0) == 0xc0) {
-        len = 2, v = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-        len = 3, v = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-        len = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        v = (v << 6) | (p[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) {
-        return 0;
-    }
-    *cp = v;
-    return len;
-}
-
 void gojson_escape(trisa_buf *b, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-    size_t n = strlen((const char *)p);
-
-    trisa_buf_puts(b, "\"");
-    for (size_t i = 0; i < n;) {
-        unsigned c = p[i], cp = 0;
-        if (c < 0x80) {
-            char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf], 0};
-            switch (c) {
-            case '"':
-                trisa_buf_puts(b, "\\\"");
-                break;
-            case '\\':
-                trisa_buf_puts(b, "\\\\");
-                break;
-            case '\n':
-                trisa_buf_puts(b, "\\n");
-                break;
-            case '\r':
-                trisa_buf_puts(b, "\\r");
-                break;
-            case '\t':
-                trisa_buf_puts(b, "\\t");
-                break;
-            case '<':
-            case '>':
-            case '&':
-                trisa_buf_puts(b, esc);
-                break;
-            default:
-                if (c < 0x20) {
-                    trisa_buf_puts(b, esc);
-                } else {
-                    trisa_buf_append(b, p + i, 1);
-                }
-            }
-            i++;
-            continue;
-        }
-        size_t len = utf8_len(p + i, n - i, &cp);
-        if (len == 0) {
-            trisa_buf_puts(b, "\\ufffd");
-            i++;
-        } else if (cp == 0x2028 || cp == 0x2029) {
-            trisa_buf_puts(b, cp == 0x2028 ? "\\u2028" : "\\u2029");
-            i += len;
-        } else {
-            trisa_buf_append(b, p + i, len);
-            i += len;
-        }
-    }
-    trisa_buf_puts(b, "\"");
+    /* Go's rules (<, >, & escaped; invalid UTF-8 as U+FFFD) through the project's one
+     * escaper; NULL prints as "" here, as Go prints an empty string field. */
+    trisa_json_str(b, s != NULL ? s : "", TRISA_JSON_GO);
 }
 
 void gojson_str(gojson *w, const char *s)

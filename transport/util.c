@@ -494,10 +494,18 @@ int trisa_sectigo_check_environment(const char *endpoint, const char *environmen
     if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) {
         rc = trisa_error_set(TRISA_EENV, "endpoint scheme must be https or http, not %s", scheme);
     } else if (strcmp(env, "production") == 0) {
+        /* production is the default: plain http or a loopback host is most likely a local
+         * emulator run without its environment, so say which one it needs. */
+        int local = strcmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0;
+        const char *hint = local || strcmp(scheme, "http") == 0
+                               ? " (for a local emulator such as `sectigo serve` set "
+                                 "SECTIGO_ENVIRONMENT=testing, or -E testing)"
+                               : "";
         if (strcmp(scheme, "https") != 0) {
-            rc = trisa_error_set(TRISA_EENV, "must use https in production, not %s", scheme);
+            rc =
+                trisa_error_set(TRISA_EENV, "must use https in production, not %s%s", scheme, hint);
         } else if (strcmp(host, "iot.sectigo.com") != 0) {
-            rc = trisa_error_set(TRISA_EENV, "cannot connect to %s in production", host);
+            rc = trisa_error_set(TRISA_EENV, "cannot connect to %s in production%s", host, hint);
         }
     } else if (strcmp(env, "staging") == 0 || strcmp(env, "docker") == 0) {
         /* Case-insensitive: host names are, and IOT.SECTIGO.COM is still production. */

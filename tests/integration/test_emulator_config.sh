@@ -133,6 +133,7 @@ PASS_SUFFIX=from-the-file
 SIAS_LOG_LEVEL = 'warn'
 NOT_SIAS=ignored
 EOF
+chmod 600 "$T/.env" # it holds a password: readable by others, it would be used with a warning
 PASS_PREFIX=env EMU_STATE=$T/env start_emulator --processing-delay 0
 # $PASS_SUFFIX comes later in the file: as in godotenv, it is not seen yet (empty).
 [ -n "$(emu_token alice env-)" ] || fail "alice / env- (a later line is not expanded)"
@@ -155,6 +156,7 @@ assert_eq "$(emu_token alice env-from-the-file)" "" "the environment wins over .
 stop_emulator || fail "unclean exit"
 # A file godotenv cannot read is not used at all (a warning says where).
 printf 'SIAS_AUTH_USERNAME=carol\nSIAS_AUTH_PASSWORD="unterminated\n' >"$T/.env"
+chmod 600 "$T/.env"
 : >"$T/emulator.log"
 EMU_STATE=$T/env2 start_emulator --processing-delay 0
 assert_contains "$(cat "$EMU_LOG")" "sectigo: warning: .env:2: syntax error (as godotenv reads it); nothing was taken from the file" "warning"

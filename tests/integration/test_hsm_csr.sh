@@ -99,6 +99,21 @@ assert_eq "$after" "$before" "private keys on the token after the failures"
 assert_dir_is . "renew.csr renew2.csr req.csr"
 ok "wrong PIN, missing module, non-module, unmatched and ambiguous URIs, taken label, missing key: one-line errors, nothing made"
 
+# The same as JSON: one document on stdout, the message as on stderr (the PIN's 13 here).
+run trisa-csr -config "$CONF" -out bad.csr --pkcs11-module "$P11_MODULE" --pin-file "$T/wrong-pin" --pkcs11-uri "pkcs11:token=trisa" --json
+# (After a first wrong PIN, SoftHSM2 says an earlier login failed too: the message grows.)
+pin_json() {
+    assert_contains "$OUT" '{"error": {"exit": 13, "code": "pin", "message": "token '"'"'trisa'"'"': wrong PIN' "$1"
+    assert_eq "$(printf '%s\n' "$OUT" | wc -l)" 1 "$1: one line"
+    assert_eq "$OUT" "{\"error\": {\"exit\": 13, \"code\": \"pin\", \"message\": \"${ERR#*: error: }\"}}" "$1: the message of stderr"
+}
+assert_rc 13 "wrong PIN, --json"
+pin_json "wrong PIN as JSON"
+run trisa-csr hsm list --pkcs11-module "$P11_MODULE" --pkcs11-uri "pkcs11:token=trisa" --pin-file "$T/wrong-pin" --json
+assert_rc 13 "hsm list, wrong PIN, --json"
+pin_json "hsm list: wrong PIN as JSON"
+ok "a wrong PIN with --json: the JSON error (exit 13, code pin), in trisa-csr and hsm list"
+
 # The PIN from the URI's pin-source, from the environment, and pin-value with a warning.
 run trisa-csr -config "$CONF" --pkcs11-module "$P11_MODULE" --key-in-uri "pkcs11:token=trisa;object=vasp-2026?pin-source=file:$PIN_FILE" -out p1.csr
 assert_rc 0 "pin-source"

@@ -81,6 +81,13 @@ assert_contains "$listing" "Label: $ca_label
 	Flags: CKA_CERTIFICATE_CATEGORY=CA;"
 ok "the certificate shares the key's id and label; the issuing CA is beside it as an authority (pkcs11-tool, p11tool)"
 
+# hsm list names the stored certificates as every tool names a subject: RFC 4514.
+run trisa-csr hsm list --pkcs11-module "$P11_MODULE" --pkcs11-uri "pkcs11:token=trisa" --pin-file "$PIN_FILE"
+assert_rc 0 "hsm list"
+assert_contains "$OUT" "certificate 'vasp-2026' id $key_id: $(openssl x509 -in out/cert.pem -noout -subject -nameopt rfc2253,-esc_msb | sed 's/^subject=//')"
+assert_contains "$OUT" ": $(openssl x509 -in out/chain.pem -noout -subject -nameopt rfc2253,-esc_msb | sed 's/^subject=//')"
+ok "hsm list: the certificates' subjects as RFC 4514 strings, as openssl prints them"
+
 # Fetching the same batch again stores nothing twice.
 batch=$(sed -n 's/^batch_id=//p' "$TRISA_STATE_DIR"/requests/*/journal)
 run trisa-fetch --batch "$batch" --out-dir again --pkcs11-uri "$KEY" --pin-file "$PIN_FILE" --trust "$EMU_CA"

@@ -103,9 +103,10 @@ emu_clear
 ok "create -a=42 -d=... -p=longpassword: the password is 'longpassword' (a 249-byte body), c/s/l sent: the profile takes them"
 
 mkdir "$T/dl"
-(cd "$T/dl" && sectigo download -i 1 -o . >"$T/.dl" 2>&1) || fail "download: $(cat "$T/.dl")"
+(cd "$T/dl" && sectigo download -i 1 -o . >"$T/.dl" 2>"$T/.dlerr") || fail "download: $(cat "$T/.dl" "$T/.dlerr")"
 assert_eq "$(cat "$T/.dl")" "downloaded batch 1 to 1.zip
-after unzipping, unencrypt with your password using \`openssl pkcs12 -in INFILE.p12 -out OUTFILE.crt -nodes\`" "download -o ."
+after unzipping, unencrypt with your password using \`openssl pkcs12 -in INFILE.p12 -out OUTFILE.crt -nodes\`" "download -o . (the reference's stdout)"
+assert_eq "$(cat "$T/.dlerr")" "sectigo download: hint: OpenSSL 3 refuses Sectigo's legacy PKCS#12 without -legacy; \`trisa-fetch --zip 1.zip --out-dir DIR --password-file FILE --trust ROOTS.pem\` unpacks and verifies it in one step" "download -o . (our one line on stderr)"
 assert_mode "$T/dl/1.zip" 600
 # The bundle opens with the password given as -p=longpassword (not "=longpassword").
 unzip -p "$T/dl/1.zip" vasp.example.com.p12 >"$T/dl/b.p12" 2>/dev/null || fail "no vasp.example.com.p12 in the ZIP"

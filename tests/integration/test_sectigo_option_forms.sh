@@ -55,7 +55,7 @@ assert_eq "$OUT" "" "--print=false prints nothing"
 rm -f key9.pem csr9.pem
 run trisa-csr -c trisa.conf -k key9.pem -o csr9.pem --key ec:P-256 -p=true
 assert_rc 0 "-p=true"
-assert_contains "$OUT" "subject:     CN=trisa.example.com"
+assert_contains "$OUT" "subject:     C=US,ST=California,L=Menlo Park,O=Example VASP,CN=trisa.example.com"
 ok "trisa-csr: --print=false and -p=true"
 
 # ---- trisa-fetch ---------------------------------------------------------------------------

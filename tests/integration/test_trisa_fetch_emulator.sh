@@ -341,7 +341,7 @@ run sectigo create -a 1 -d server.example -p 'Server-Pass-123'
 assert_rc 0 "sectigo create"
 assert_contains "$OUT" '"batchName": "new certs for server.example",' "sectigo create"
 cbid=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["batchId"])' <<<"$OUT")
-run trisa-fetch --batch "$cbid" --out-dir cout --passin 'pass:Server-Pass-123' --trust "$EMU_CA" \
+run trisa-fetch --batch "$cbid" --out-dir cout --p12-passin 'pass:Server-Pass-123' --trust "$EMU_CA" \
     --interval 1 --p12-out cout.p12 --passout pass:modern-pass
 assert_rc 0 "server-generated batch"
 assert_dir_is cout ".trisa-enroll cert.pem chain.pem fullchain.pem key.pem node.pem pool.pem root.pem"
@@ -352,7 +352,7 @@ assert_rc 0 "openssl pkcs12 on the re-export"
 assert_contains "$ERR" "AES-256-CBC"
 ok "sectigo create + trisa-fetch --batch: legacy PKCS#12 decrypted, key.pem 0600, modern re-export"
 
-run trisa-fetch --batch "$cbid" --out-dir cout2 --passin pass:wrong-password --trust "$EMU_CA"
+run trisa-fetch --batch "$cbid" --out-dir cout2 --p12-passin pass:wrong-password --trust "$EMU_CA"
 assert_rc 11 "wrong password"
 assert_missing cout2
 ok "wrong PKCS#12 password: exit 11"

@@ -99,7 +99,7 @@ if [ -f "$FIXTURE" ]; then
     assert_missing now
     ok "real bundle now: expired, exit 10, nothing written (the out-dir not even made)"
 
-    run trisa-fetch --zip "$FIXTURE" --out-dir wrong --passin pass:nope --trust-bundle-root
+    run trisa-fetch --zip "$FIXTURE" --out-dir wrong --p12-passin pass:nope --trust-bundle-root
     assert_rc 11 "wrong password"
     assert_contains "$ERR" "wrong PKCS#12 password"
     ok "wrong password: exit 11"
@@ -122,7 +122,7 @@ if [ -f "$FIXTURE" ]; then
     run trisa-fetch --zip "$FIXTURE" --out-dir real --password-file pw --trust-bundle-root \
         --at 2021-06-01 --force --json
     assert_rc 0 "--force"
-    python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); assert d["verified"] and d["commonName"]=="api.bob.vaspbot.net"' <<<"$OUT" ||
+    python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); c=d["certificates"][0]; assert d["status"]=="issued" and c["report"]["verified"] and c["commonName"]=="api.bob.vaspbot.net" and c["dir"]=="real"' <<<"$OUT" ||
         fail "--json output: $OUT"
     assert_eq "$(cat real/chain.pem real/root.pem)" "$(cat real/pool.pem)" "chain.pem rewritten"
     ok "a changed output refused without --force (exit 4, nothing written), replaced with it; --json parses"

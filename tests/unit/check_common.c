@@ -14,6 +14,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "common/internal.h"
 #include "testutil.h"
@@ -687,6 +688,85 @@ START_TEST(printable_of_an_empty_text_is_empty)
 }
 END_TEST
 
+/* ---- The one JSON escaper: expected bytes, both rule sets ---- */
+
+static const struct {
+    const char *in;
+    unsigned flags;
+    const char *want;
+} json_cases[] = {
+    {"plain", 0, "\"plain\""},
+    {"a\"b\\c", 0, "\"a\\\"b\\\\c\""},
+    {"l1\nl2\r\t", 0, "\"l1\\nl2\\r\\t\""},
+    {"\x01\x1f\x7f", 0, "\"\\u0001\\u001f\x7f\""},
+    {"<a&b>", 0, "\"<a&b>\""},
+    {"<a&b>", TRISA_JSON_GO, "\"\\u003ca\\u0026b\\u003e\""},
+    {"caf\xc3\xa9 \xe2\x82\xac", 0, "\"caf\xc3\xa9 \xe2\x82\xac\""},
+    {"x\xe2\x80\xa8y\xe2\x80\xa9", 0, "\"x\\u2028y\\u2029\""},
+    {"bad\xff\xc3", 0, "\"bad\\u00ff\\u00c3\""},
+    {"bad\xff\xc3", TRISA_JSON_GO, "\"bad\\ufffd\\ufffd\""},
+    {"\xc0\xaf", TRISA_JSON_GO, "\"\\ufffd\\ufffd\""}, /* an overlong '/' is not UTF-8 */
+    {"", 0, "\"\""},
+};
+
+START_TEST(json_str_escapes_as_pinned)
+{
+    trisa_buf b = TRISA_BUF_INIT;
+    ck_assert_int_eq(trisa_json_str(&b, json_cases[_i].in, json_cases[_i].flags), 0);
+    ck_assert_str_eq(b.data, json_cases[_i].want);
+    trisa_buf_free(&b, 0);
+}
+END_TEST
+
+START_TEST(json_str_of_null_is_null)
+{
+    trisa_buf b = TRISA_BUF_INIT;
+    ck_assert_int_eq(trisa_json_str(&b, NULL, 0), 0);
+    ck_assert_str_eq(b.data, "null");
+    trisa_buf_free(&b, 0);
+}
+END_TEST
+
+/* ---- Names and fingerprints: one format ---- */
+
+START_TEST(name_string_is_rfc4514_last_rdn_first_utf8_kept)
+{
+    X509_NAME *n = X509_NAME_new();
+    char *s;
+    ck_assert_ptr_nonnull(n);
+    /* Encoded as a CA does: C, O, OU, CN; a multi-valued RDN; specials; UTF-8. */
+    ck_assert(
+        X509_NAME_add_entry_by_txt(n, "C", MBSTRING_UTF8, (const unsigned char *)"US", -1, -1, 0));
+    ck_assert(X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
+                                         (const unsigned char *)"Example VASP, Ltd", -1, -1, 0));
+    ck_assert(X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_UTF8,
+                                         (const unsigned char *)"Z\xc3\xbcrich+Ops", -1, -1, 0));
+    ck_assert(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+                                         (const unsigned char *)"api.example.com", -1, -1, 0));
+    ck_assert(X509_NAME_add_entry_by_txt(n, "L", MBSTRING_UTF8, (const unsigned char *)"#1 <x>", -1,
+                                         -1, -1));
+    s = trisa_name_string(n);
+    ck_assert_str_eq(s, "L=\\#1 \\<x\\>+CN=api.example.com,OU=Z\xc3\xbcrich\\+Ops,"
+                        "O=Example VASP\\, Ltd,C=US");
+    free(s);
+    X509_NAME_free(n);
+}
+END_TEST
+
+START_TEST(fingerprint_text_is_lower_case_hex_with_colons)
+{
+    unsigned char md[32];
+    char out[TRISA_FINGERPRINT_TEXT];
+    for (size_t i = 0; i < 32; i++) {
+        md[i] = (unsigned char)(i * 8 + 0x0a);
+    }
+    trisa_fingerprint_text(out, md);
+    ck_assert_str_eq(out, "0a:12:1a:22:2a:32:3a:42:4a:52:5a:62:6a:72:7a:82:8a:92:9a:a2:aa:b2:ba:"
+                          "c2:ca:d2:da:e2:ea:f2:fa:02");
+    ck_assert_uint_eq(strlen(out) + 1, TRISA_FINGERPRINT_TEXT);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("common");
@@ -719,6 +799,11 @@ int main(void)
                         sizeof(printable_cases) / sizeof(printable_cases[0]));
     tcase_add_test(tc, printable_cuts_long_names_on_a_character_boundary);
     tcase_add_test(tc, printable_of_an_empty_text_is_empty);
+    tcase_add_loop_test(tc, json_str_escapes_as_pinned, 0,
+                        sizeof(json_cases) / sizeof(json_cases[0]));
+    tcase_add_test(tc, json_str_of_null_is_null);
+    tcase_add_test(tc, name_string_is_rfc4514_last_rdn_first_utf8_kept);
+    tcase_add_test(tc, fingerprint_text_is_lower_case_hex_with_colons);
     suite_add_tcase(s, tc);
     return tu_run(s) == 0 ? 0 : 1;
 }

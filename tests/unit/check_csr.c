@@ -412,7 +412,7 @@ START_TEST(include_reads_files_and_folders_in_name_order)
     ck_assert_msg(trisa_csr_config_load(&cfg, "t.conf", NULL) == 0, "%s", trisa_error_last());
     ck_assert_int_eq(trisa_csr_create(&csr, cfg, key, NULL), 0);
     ck_assert_str_eq(trisa_csr_subject(csr),
-                     "CN=api.example.com, O=Example VASP, C=US, OU=first, OU=second");
+                     "OU=second,OU=first,C=US,O=Example VASP,CN=api.example.com");
     trisa_csr_free(csr);
     trisa_csr_config_free(cfg);
     /* .pragma includedir: relative names are taken from there. */
@@ -715,7 +715,7 @@ START_TEST(create_builds_subject_extensions_and_sha384_signature)
     assert_entry(n, 3, NID_organizationalUnitName, "TRISA", V_ASN1_UTF8STRING);
     assert_entry(n, 4, NID_countryName, "US", V_ASN1_PRINTABLESTRING);
     ck_assert_str_eq(trisa_csr_subject(csr),
-                     "CN=api.example.com, O=Example VASP, OU=Ops, OU=TRISA, C=US");
+                     "C=US,OU=TRISA,OU=Ops,O=Example VASP,CN=api.example.com");
     ck_assert_str_eq(trisa_csr_common_name(csr), "api.example.com");
 
     exts = X509_REQ_get_extensions(req);
@@ -809,7 +809,7 @@ START_TEST(options_override_cn_and_add_sans)
     ck_assert_int_eq(trisa_csr_create(&csr, cfg, key, NULL), 0);
     ck_assert_str_eq(trisa_csr_common_name(csr), "new.example.com");
     ck_assert_str_eq(trisa_csr_subject(csr),
-                     "CN=new.example.com, O=Example VASP, OU=Ops, OU=TRISA, C=US");
+                     "C=US,OU=TRISA,OU=Ops,O=Example VASP,CN=new.example.com");
     ck_assert_uint_eq(trisa_csr_san_count(csr), 5);
     ck_assert_str_eq(trisa_csr_san(csr, 2), "DNS:extra.example.com");
     ck_assert_str_eq(trisa_csr_san(csr, 3), "IP:192.0.2.7");
@@ -902,7 +902,7 @@ START_TEST(prompt_mode_takes_the_default_values_like_openssl_batch)
     ck_assert_int_eq(parse(&cfg, text, NULL), 0);
     ck_assert_uint_eq(trisa_csr_config_warning_count(cfg), 1); /* prompt is not 'no' */
     ck_assert_int_eq(trisa_csr_create(&csr, cfg, key, NULL), 0);
-    ck_assert_str_eq(trisa_csr_subject(csr), "CN=api.example.com, C=GB");
+    ck_assert_str_eq(trisa_csr_subject(csr), "C=GB,CN=api.example.com");
     trisa_csr_free(csr);
     trisa_csr_config_free(cfg);
 }

@@ -2,9 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/support.h"
 #include "trisa/sectigo.h"
 #include "tools/common/exit.h"
 #include "tools/common/opt.h"
+#include "tools/common/report.h"
 #include "tools/sectigo/sectigo.h"
 
 enum { O_ID = 1, O_STATUS, O_INFO };
@@ -61,7 +63,18 @@ int cmd_batches(int argc, char **argv, sectigo_globals *g)
     if (status) {
         char *s = NULL;
         rc = trisa_sectigo_batch_status(&s, c, bid);
-        if (rc == 0) {
+        if (rc == 0 && tool_report_json()) {
+            trisa_buf b = TRISA_BUF_INIT;
+            trisa_buf_printf(&b, "{\"batchId\": %ld, \"status\": ", bid);
+            trisa_json_str(&b, s, 0);
+            trisa_buf_puts(&b, "}\n");
+            if (!b.failed) {
+                fputs(b.data, stdout);
+                tool_report_printed();
+            }
+            trisa_buf_free(&b, 0);
+            free(s);
+        } else if (rc == 0) {
             printf("%s\n", s);
             free(s);
         } else {

@@ -12,9 +12,11 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "common/support.h"
 #include "trisa/sectigo.h"
 #include "tools/common/exit.h"
 #include "tools/common/opt.h"
+#include "tools/common/report.h"
 #include "tools/sectigo/sectigo.h"
 
 #define PROG "sectigo create"
@@ -198,11 +200,10 @@ static int plan_from_list(create_plan *pl, const create_args *a, long long pid,
                                         subject_params[j].flag);
             }
         }
-        fprintf(stderr,
-                "%s: error: profile %lld requires %s, which create cannot set (upload a CSR "
-                "with `sectigo upload` instead)\n",
-                PROG, pid, p->name);
-        return TOOL_EXIT_INPUT;
+        return tool_error(PROG, TOOL_EXIT_INPUT, "input",
+                          "profile %lld requires %s, which create cannot set (upload a CSR "
+                          "with `sectigo upload` instead)",
+                          pid, p->name);
     }
     return -1;
 }
@@ -328,15 +329,13 @@ static int pkcs12_password(const char **out, char generated[PW_LEN + 1], char **
             return tool_fail(PROG, rc);
         }
         if ((*from_file)[0] == '\0') {
-            fprintf(stderr, "%s: error: %s is empty\n", PROG, a->passfile);
-            return TOOL_EXIT_INPUT;
+            return tool_error(PROG, TOOL_EXIT_INPUT, "secret", "%s is empty", a->passfile);
         }
         *out = *from_file;
         return -1;
     }
     if (generate_password(generated) != 0) {
-        fprintf(stderr, "%s: error: the random generator failed\n", PROG);
-        return TOOL_EXIT_FAILURE;
+        return tool_error(PROG, TOOL_EXIT_FAILURE, "crypto", "the random generator failed");
     }
     *out = generated;
     if (a->passfile != NULL) {
@@ -350,6 +349,16 @@ static int pkcs12_password(const char **out, char generated[PW_LEN + 1], char **
         fprintf(stderr, "%s: pkcs12 password saved to %s\n", PROG, a->passfile);
         return -1;
     }
+    if (tool_report_json()) {
+        /* In the document (and beside an error: the batch may exist although its reply
+         * was lost). */
+        trisa_buf b = TRISA_BUF_INIT;
+        trisa_buf_puts(&b, "\"pkcs12Password\": ");
+        trisa_json_str(&b, generated, 0);
+        tool_report_extra(b.data);
+        trisa_buf_free(&b, 1);
+        return -1;
+    }
     printf("pkcs12 password: %s\n", generated);
     fflush(stdout);
     return -1;
@@ -357,7 +366,31 @@ static int pkcs12_password(const char **out, char generated[PW_LEN + 1], char **
 
 /* ---- Phase 4: the request ------------------------------------------------------------- */
 
-static int send_batch(trisa_sectigo *c, const create_args *a, const create_plan *pl)
+/* With --json: {"pkcs12Password": generated or null, "passwordFile": ..., "batch": the
+ * reference's JSON}. */
+static int print_document(const char *generated, const create_args *a, const char *json)
+{
+    trisa_buf b = TRISA_BUF_INIT;
+    trisa_buf_puts(&b, "{\"pkcs12Password\": ");
+    trisa_json_str(
+        &b, generated != NULL && generated[0] != '\0' && a->passfile == NULL ? generated : NULL, 0);
+    trisa_buf_puts(&b, ", \"passwordFile\": ");
+    trisa_json_str(&b, a->passfile, 0);
+    trisa_buf_printf(&b, ", \"batch\": %s}\n", json);
+    if (b.failed) {
+        trisa_buf_free(&b, 1);
+        return tool_error(PROG, TOOL_EXIT_FAILURE, "nomem", "out of memory");
+    }
+    fputs(b.data, stdout);
+    trisa_buf_free(&b, 1);
+    tool_report_printed();
+    return fflush(stdout) == 0
+               ? TOOL_EXIT_OK
+               : tool_error(PROG, TOOL_EXIT_FAILURE, "io", "cannot write to standard output");
+}
+
+static int send_batch(trisa_sectigo *c, const create_args *a, const create_plan *pl,
+                      const char *generated)
 {
     trisa_sectigo_batch *batch = NULL;
     char *name_buf = NULL, *json = NULL;
@@ -367,8 +400,7 @@ static int send_batch(trisa_sectigo *c, const create_args *a, const create_plan 
     if (batch_name == NULL || batch_name[0] == '\0') {
         size_t n = strlen(a->domain) + sizeof("new certs for ");
         if ((name_buf = malloc(n)) == NULL) {
-            fprintf(stderr, "%s: error: out of memory\n", PROG);
-            return TOOL_EXIT_FAILURE;
+            return tool_error(PROG, TOOL_EXIT_FAILURE, "nomem", "out of memory");
         }
         snprintf(name_buf, n, "new certs for %s", a->domain);
         batch_name = name_buf;
@@ -377,7 +409,17 @@ static int send_batch(trisa_sectigo *c, const create_args *a, const create_plan 
     if (rc == 0) {
         rc = trisa_sectigo_batch_json(&json, batch);
     }
-    rc = sectigo_print_json(PROG, rc, json);
+    if (rc == 0 && tool_report_json()) {
+        /* The batch JSON ends with a new line; inside the document it need not. */
+        size_t n = strlen(json);
+        while (n > 0 && json[n - 1] == '\n') {
+            json[--n] = '\0';
+        }
+        rc = print_document(generated, a, json);
+        free(json);
+    } else {
+        rc = sectigo_print_json(PROG, rc, json);
+    }
     trisa_sectigo_batch_free(batch);
     free(name_buf);
     return rc;
@@ -410,7 +452,7 @@ int cmd_create(int argc, char **argv, sectigo_globals *g)
             pl.params[i + 1] = password;
         }
     }
-    rc = send_batch(c, &a, &pl);
+    rc = send_batch(c, &a, &pl, generated);
 done:
     OPENSSL_cleanse(generated, sizeof(generated));
     trisa_secret_free(from_file);

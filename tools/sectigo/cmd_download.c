@@ -2,9 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/support.h"
 #include "trisa/sectigo.h"
 #include "tools/common/exit.h"
 #include "tools/common/opt.h"
+#include "tools/common/report.h"
 #include "tools/sectigo/sectigo.h"
 
 enum { O_ID = 1, O_OUTDIR, O_FORCE };
@@ -59,10 +61,29 @@ int cmd_download(int argc, char **argv, sectigo_globals *g)
         return rc;
     }
     rc = trisa_sectigo_download(&path, c, bid, outdir, force);
-    if (rc == 0) {
+    if (rc == 0 && tool_report_json()) {
+        trisa_buf b = TRISA_BUF_INIT;
+        trisa_buf_printf(&b, "{\"batchId\": %ld, \"path\": ", bid);
+        trisa_json_str(&b, path, 0);
+        trisa_buf_puts(&b, "}\n");
+        if (!b.failed) {
+            fputs(b.data, stdout);
+            tool_report_printed();
+        }
+        trisa_buf_free(&b, 0);
+        free(path);
+    } else if (rc == 0) {
+        /* stdout as the reference prints it; its hint fails on OpenSSL 3 for Sectigo's
+         * legacy PKCS#12, so one line on stderr says what works. */
         printf("downloaded batch %ld to %s\n", bid, path);
         printf("after unzipping, unencrypt with your password using `openssl pkcs12 -in "
                "INFILE.p12 -out OUTFILE.crt -nodes`\n");
+        fflush(stdout);
+        fprintf(stderr,
+                "sectigo download: hint: OpenSSL 3 refuses Sectigo's legacy PKCS#12 without "
+                "-legacy; `trisa-fetch --zip %s --out-dir DIR --password-file FILE --trust "
+                "ROOTS.pem` unpacks and verifies it in one step\n",
+                path);
         free(path);
     } else {
         rc = tool_fail(prog, rc);

@@ -2,16 +2,19 @@
  * as the reference is. */
 #include <stdio.h>
 
+#include "common/support.h"
 #include "trisa/sectigo.h"
 #include "tools/common/exit.h"
 #include "tools/common/opt.h"
+#include "tools/common/report.h"
 #include "tools/sectigo/sectigo.h"
 
 enum { O_PROFILE = 1, O_REASON, O_SERIAL };
 
 static const tool_opt opts[] = {
     {O_PROFILE, 'p', "profile", "ID", "profile/authority id of the cert issuer"},
-    {O_REASON, 'r', "reason", "TEXT", "RFC 5280 reason text (default unspecified)"},
+    {O_REASON, 'r', "reason", "REASON",
+     "RFC 5280 reason text, or its number (default unspecified)"},
     {O_SERIAL, 's', "serial-number", "SERIAL", "serial number of the cert to revoke"},
     SECTIGO_HELP_OPTION,
     TOOL_OPT_END,
@@ -68,6 +71,17 @@ int cmd_revoke(int argc, char **argv, sectigo_globals *g)
     rc = trisa_sectigo_revoke(c, pid, code, serial);
     if (rc != 0) {
         rc = tool_fail(prog, rc);
+    } else if (tool_report_json()) {
+        /* Silent as the reference without --json; a document with it. */
+        trisa_buf b = TRISA_BUF_INIT;
+        trisa_buf_printf(&b, "{\"revoked\": true, \"profileId\": %ld, \"serialNumber\": ", pid);
+        trisa_json_str(&b, serial, 0);
+        trisa_buf_printf(&b, ", \"reasonCode\": %d}\n", code);
+        if (!b.failed) {
+            fputs(b.data, stdout);
+            tool_report_printed();
+        }
+        trisa_buf_free(&b, 0);
     }
     trisa_sectigo_free(c);
     return rc;

@@ -11,6 +11,7 @@
 #include "trisa/sectigo.h"
 #include "tools/common/exit.h"
 #include "tools/common/opt.h"
+#include "tools/common/report.h"
 #include "tools/sectigo/sectigo.h"
 
 static void warn_cb(const char *message, void *data)
@@ -52,11 +53,12 @@ int sectigo_print_json(const char *prog, int rc, char *json)
     if (rc != 0) {
         return tool_fail(prog, rc);
     }
+    /* The reference's bytes, --json or not: they are JSON already. */
     fputs(json, stdout);
     free(json);
+    tool_report_printed();
     if (fflush(stdout) != 0) {
-        fprintf(stderr, "%s: error: cannot write to standard output\n", prog);
-        return TOOL_EXIT_FAILURE;
+        return tool_error(prog, TOOL_EXIT_FAILURE, "io", "cannot write to standard output");
     }
     return TOOL_EXIT_OK;
 }
@@ -67,12 +69,16 @@ void sectigo_parser_init(tool_parser *p, int argc, char **argv, const tool_opt *
     tool_opt_init(p, argc, argv, opts, prog);
     /* Go's flag package, which the reference uses, takes -id 3 as --id 3. */
     p->single_dash_long = 1;
+    /* The global --json is taken after the command too. */
+    p->accept_json = 1;
 }
 
 static void help(const sectigo_cmd_spec *cmd)
 {
     printf("usage: %s\n\n%s\n\nOptions:\n", cmd->usage, cmd->about);
     tool_opt_help(stdout, cmd->opts);
+    printf("  %-28s  %s\n", "    --json",
+           "JSON on stdout, errors included (the global option, taken here too)");
     printf("\nGlobal options (before the command) are listed by 'sectigo --help'.\n");
 }
 
