@@ -5,14 +5,14 @@
  * A write replaces only a regular file: a character device or a pipe (/dev/null,
  * /dev/stdout, a FIFO) is written to directly, and anything else (a folder, a symbolic
  * link to a file, a socket) is refused rather than replaced. A set writes every file under a
- * temporary name first and renames them into place only when all of them exist, keeping each
- * replaced file as a hard link until the last rename has succeeded, so that a failure anywhere (a
- * full disk, a folder where a file should be) leaves every old file as it was.
+ * temporary name first and renames them into place only when all of them exist and are synced,
+ * keeping each replaced file as a hard link until the last rename has succeeded, so that a
+ * failure anywhere (a full disk, a folder where a file should be) leaves every old file as it
+ * was; then each folder is synced once.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -31,9 +31,19 @@
 #define RENAME_NOREPLACE (1 << 0)
 #endif
 
-/* glibc 2.28+ declares renameat2 in <stdio.h> only with _GNU_SOURCE. */
+/* glibc 2.28+ declares renameat2 in <stdio.h> and sync_file_range in <fcntl.h> only with
+ * _GNU_SOURCE. */
 int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
               unsigned int flags);
+#ifndef SYNC_FILE_RANGE_WRITE
+#define SYNC_FILE_RANGE_WRITE 2
+#endif
+int sync_file_range(int fd, off_t offset, off_t nbytes, unsigned int flags);
+
+/* How many temporary files of a set are open at once: their writeback starts together
+ * (one journal commit of the file system can carry them all), and a set of thousands
+ * of files stays far below the descriptor limit. */
+#define SYNC_WINDOW 64
 
 int trisa_rename_noreplace(const char *from, const char *to)
 {
@@ -77,19 +87,25 @@ static char *side_name(const char *path, const char *tag)
     return trisa_buf_detach(&b, NULL);
 }
 
-static void fsync_dir_of(const char *path)
+char *trisa_path_dir(const char *path)
 {
-    char *copy = strdup(path);
-    int fd;
-    if (copy == NULL) {
-        return;
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL) {
+        return strdup(".");
     }
-    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (slash == path) {
+        return strdup("/");
+    }
+    return strndup(path, (size_t)(slash - path));
+}
+
+static void sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         (void)fsync(fd);
         close(fd);
     }
-    free(copy);
 }
 
 static const char *kind_of(mode_t m)
@@ -322,6 +338,7 @@ typedef struct set_entry {
     unsigned flags;
     target t;
     char *tmp;    /* the new content under its temporary name */
+    int fd;       /* tmp while it is written and synced, else -1 */
     char *backup; /* T_REPLACE: a hard link to the old file, until success */
     int placed;   /* renamed into place */
 } set_entry;
@@ -362,6 +379,7 @@ int trisa_file_set_add(trisa_file_set *set, const char *path, const void *data, 
     if (set->e[set->n].path == NULL) {
         return trisa_error_set(TRISA_ENOMEM, "out of memory");
     }
+    set->e[set->n].fd = -1;
     set->e[set->n].data = data;
     set->e[set->n].len = len;
     set->e[set->n].mode = mode & 07777;
@@ -370,30 +388,87 @@ int trisa_file_set_add(trisa_file_set *set, const char *path, const void *data, 
     return 0;
 }
 
-/* The new content beside the file it will become. */
+/* The new content beside the file it will become, its writeback started; the file stays
+ * open for settle(). */
 static int write_temp(set_entry *e)
 {
-    int fd, err;
+    int err;
     e->tmp = side_name(e->path, "tmp");
     if (e->tmp == NULL) {
         return trisa_error_set(TRISA_ENOMEM, "%s: out of memory", e->path);
     }
-    fd = open(e->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, e->mode);
-    if (fd < 0) {
+    e->fd = open(e->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, e->mode);
+    if (e->fd < 0) {
         err = errno;
         free(e->tmp);
         e->tmp = NULL;
         return trisa_error_set(TRISA_EIO, "%s: cannot create: %s", e->path, strerror(err));
     }
     /* The umask must not widen or narrow the mode the caller chose. */
-    if (fchmod(fd, e->mode) != 0 || write_all(fd, e->data, e->len) != 0 || fsync(fd) != 0) {
+    if (fchmod(e->fd, e->mode) != 0 || write_all(e->fd, e->data, e->len) != 0) {
         err = errno;
-        close(fd);
         return trisa_error_set(TRISA_EIO, "%s: cannot write: %s", e->path, strerror(err));
     }
-    if (close(fd) != 0) {
-        err = errno;
-        return trisa_error_set(TRISA_EIO, "%s: cannot write: %s", e->path, strerror(err));
+    (void)sync_file_range(e->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    return 0;
+}
+
+/* Wait for the written temporary files of entries [from, to) to be on disk, and close
+ * them. */
+static int settle(trisa_file_set *set, size_t from, size_t to)
+{
+    int rc = 0;
+    for (size_t i = from; i < to; i++) {
+        set_entry *e = &set->e[i];
+        int err = 0;
+        if (e->fd < 0) {
+            continue;
+        }
+        if (fsync(e->fd) != 0) {
+            err = errno;
+        }
+        if (close(e->fd) != 0 && err == 0) {
+            err = errno;
+        }
+        e->fd = -1;
+        if (err != 0 && rc == 0) {
+            rc = trisa_error_set(TRISA_EIO, "%s: cannot write: %s", e->path, strerror(err));
+        }
+    }
+    return rc;
+}
+
+/* Every new content on disk under its temporary name, SYNC_WINDOW files at a time. */
+static int write_temps(trisa_file_set *set)
+{
+    int rc = 0;
+    for (size_t from = 0; from < set->n && rc == 0; from += SYNC_WINDOW) {
+        size_t to = set->n - from > SYNC_WINDOW ? from + SYNC_WINDOW : set->n;
+        for (size_t i = from; i < to && rc == 0; i++) {
+            if (set->e[i].t.kind != T_STREAM) {
+                rc = write_temp(&set->e[i]);
+            }
+        }
+        if (rc == 0) {
+            rc = settle(set, from, to);
+        }
+    }
+    return rc;
+}
+
+/* Each file to be replaced kept under a second name until all is in place. */
+static int keep_old(set_entry *e)
+{
+    e->backup = side_name(e->path, "old");
+    if (e->backup == NULL) {
+        return trisa_error_set(TRISA_ENOMEM, "%s: out of memory", e->path);
+    }
+    if (link(e->path, e->backup) != 0) {
+        int err = errno;
+        free(e->backup);
+        e->backup = NULL;
+        return trisa_error_set(TRISA_EIO, "%s: cannot keep the old file while replacing it: %s",
+                               e->path, strerror(err));
     }
     return 0;
 }
@@ -437,6 +512,10 @@ static void roll_back(trisa_file_set *set)
 {
     for (size_t i = 0; i < set->n; i++) {
         set_entry *e = &set->e[i];
+        if (e->fd >= 0) {
+            close(e->fd);
+            e->fd = -1;
+        }
         if (e->placed) {
             if (e->backup != NULL) {
                 (void)rename(e->backup, e->path);
@@ -457,6 +536,46 @@ static void roll_back(trisa_file_set *set)
     }
 }
 
+/* Make the renames durable with one sync a folder, then drop the old files. */
+static void finish(trisa_file_set *set)
+{
+    char **synced = calloc(set->n + 1, sizeof(*synced));
+    size_t nsynced = 0;
+
+    for (size_t i = 0; i < set->n; i++) {
+        set_entry *e = &set->e[i];
+        char *dir;
+        size_t k;
+        if (e->t.kind == T_STREAM || (dir = trisa_path_dir(e->path)) == NULL) {
+            continue; /* out of memory: the renames are done, their sync is best effort */
+        }
+        for (k = 0; synced != NULL && k < nsynced && strcmp(synced[k], dir) != 0; k++) {
+        }
+        if (synced != NULL && k < nsynced) {
+            free(dir);
+            continue;
+        }
+        sync_dir(dir);
+        if (synced != NULL) {
+            synced[nsynced++] = dir;
+        } else {
+            free(dir);
+        }
+    }
+    for (size_t k = 0; k < nsynced; k++) {
+        free(synced[k]);
+    }
+    free(synced);
+    for (size_t i = 0; i < set->n; i++) {
+        set_entry *e = &set->e[i];
+        if (e->backup != NULL) {
+            (void)unlink(e->backup);
+            free(e->backup);
+            e->backup = NULL;
+        }
+    }
+}
+
 int trisa_file_set_commit(trisa_file_set *set)
 {
     int rc = 0;
@@ -471,29 +590,13 @@ int trisa_file_set_commit(trisa_file_set *set)
             return rc;
         }
     }
-    /* 2. Every new content exists under a temporary name. */
-    for (i = 0; i < set->n; i++) {
-        if (set->e[i].t.kind != T_STREAM && (rc = write_temp(&set->e[i])) != 0) {
-            goto fail;
-        }
+    /* 2. Every new content exists under a temporary name, on disk. */
+    if ((rc = write_temps(set)) != 0) {
+        goto fail;
     }
     /* 3. Each file to be replaced is kept under a second name until all is in place. */
     for (i = 0; i < set->n; i++) {
-        set_entry *e = &set->e[i];
-        if (e->t.kind != T_REPLACE) {
-            continue;
-        }
-        e->backup = side_name(e->path, "old");
-        if (e->backup == NULL) {
-            rc = trisa_error_set(TRISA_ENOMEM, "%s: out of memory", e->path);
-            goto fail;
-        }
-        if (link(e->path, e->backup) != 0) {
-            int err = errno;
-            free(e->backup);
-            e->backup = NULL;
-            rc = trisa_error_set(TRISA_EIO, "%s: cannot keep the old file while replacing it: %s",
-                                 e->path, strerror(err));
+        if (set->e[i].t.kind == T_REPLACE && (rc = keep_old(&set->e[i])) != 0) {
             goto fail;
         }
     }
@@ -509,18 +612,8 @@ int trisa_file_set_commit(trisa_file_set *set)
             goto fail;
         }
     }
-    /* 5. Done: drop the old files. */
-    for (i = 0; i < set->n; i++) {
-        set_entry *e = &set->e[i];
-        if (e->backup != NULL) {
-            (void)unlink(e->backup);
-            free(e->backup);
-            e->backup = NULL;
-        }
-        if (e->t.kind != T_STREAM) {
-            fsync_dir_of(e->path);
-        }
-    }
+    /* 5. Done: each folder synced once, the old files dropped. */
+    finish(set);
     return 0;
 fail:
     roll_back(set);
@@ -533,6 +626,9 @@ void trisa_file_set_free(trisa_file_set *set)
         return;
     }
     for (size_t i = 0; i < set->n; i++) {
+        if (set->e[i].fd >= 0) {
+            close(set->e[i].fd);
+        }
         free(set->e[i].path);
         free(set->e[i].tmp);
         free(set->e[i].backup);
@@ -591,8 +687,13 @@ int trisa_mkdir_p(const char *path, mode_t mode)
                 rc = trisa_error_set(TRISA_EIO, "%s: cannot create the folder: %s", tmp,
                                      strerror(e));
             } else if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode)) {
-                rc = trisa_error_set(TRISA_EINVAL, "%s: exists and is not a folder", tmp);
+                rc = trisa_error_set(TRISA_EIO, "%s: exists and is not a folder", tmp);
             }
+        } else if (chmod(tmp, mode) != 0) {
+            /* The umask must neither widen nor narrow a folder made here (an output
+             * folder other users read is 0755 whatever the umask). */
+            int e = errno;
+            rc = trisa_error_set(TRISA_EIO, "%s: %s", tmp, strerror(e));
         }
         tmp[i] = c;
     }
@@ -600,12 +701,14 @@ int trisa_mkdir_p(const char *path, mode_t mode)
     return rc;
 }
 
-/* ".NAME.<12 hex>.tmp", the atomic writer's temporary name for NAME. */
+/* ".NAME.<12 hex>.tmp" or ".old", the atomic writer's temporary name for NAME and the
+ * name under which a file set keeps the file it replaces until the whole set is in place. */
 static int is_temp_of(const char *file, const char *name)
 {
     size_t n = strlen(name), len = strlen(file);
     if (len != 1 + n + 1 + 12 + 4 || file[0] != '.' || strncmp(file + 1, name, n) != 0 ||
-        file[1 + n] != '.' || strcmp(file + len - 4, ".tmp") != 0) {
+        file[1 + n] != '.' ||
+        (strcmp(file + len - 4, ".tmp") != 0 && strcmp(file + len - 4, ".old") != 0)) {
         return 0;
     }
     for (size_t i = 2 + n; i < 2 + n + 12; i++) {

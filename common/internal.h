@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <openssl/types.h>
+
 #include "common/support.h"
 
 /* As trisa_error_set, then drain OpenSSL's error queue into the message (": reason"). */
@@ -48,9 +50,10 @@ int trisa_buf_put_printable(trisa_buf *b, const char *s, size_t max);
 /* The same into out (cap bytes, cut with "..." when longer); returns out. */
 const char *trisa_printable(char *out, size_t cap, const char *s);
 
-/* mkdir -p: make path and every missing parent with mode (existing ones are left as
- * they are; each must be a folder). Returns 0, TRISA_EINVAL (empty name, or a
- * component that is not a folder), TRISA_EIO (naming the component). */
+/* mkdir -p: make path and every missing parent with exactly mode (the umask does not
+ * apply; existing ones are left as they are; each must be a folder). Returns 0,
+ * TRISA_EINVAL (empty name), TRISA_EIO (a component that cannot be made or is not a
+ * folder, named in the message). */
 int trisa_mkdir_p(const char *path, mode_t mode);
 
 /* Remove from dir the temporary files trisa_file_write_atomic and file sets leave when a
@@ -62,5 +65,17 @@ int trisa_file_clean_temps(const char *dir, const char *const *names, size_t n, 
 /* rename(2) that fails with EEXIST instead of replacing `to` (files or folders); 0 or -1
  * with errno set. */
 int trisa_rename_noreplace(const char *from, const char *to);
+
+/* The folder of path as a new string: "." for a bare name, "/" for "/name"; NULL when out
+ * of memory. */
+char *trisa_path_dir(const char *path);
+
+/* The text of a memory BIO as a new NUL-terminated string (free with free(); with
+ * trisa_free_secret(p, *len + 1) when it holds a key); *len receives its length when not
+ * NULL. NULL when out of memory or bio is not a memory BIO. Records nothing. */
+char *trisa_bio_text(BIO *bio, size_t *len);
+
+/* Append certificate x to b as PEM. 0, TRISA_ECRYPTO, TRISA_ENOMEM (recorded). */
+int trisa_buf_put_cert_pem(trisa_buf *b, const X509 *x);
 
 #endif

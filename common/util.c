@@ -1,4 +1,5 @@
 /* Small shared helpers: a growable buffer, hex, number parsing. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -156,7 +157,9 @@ int trisa_parse_long(const char *s, long min, long max, long *out)
     char *end = NULL;
     long v;
 
-    if (s == NULL || *s == '\0' || *s == ' ' || *s == '\t' || *s == '+') {
+    /* A digit first (after a minus): strtol() would skip any white space, '\n' too. */
+    if (s == NULL ||
+        !(isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1])))) {
         return TRISA_EINVAL;
     }
     errno = 0;
@@ -389,7 +392,7 @@ const char *trisa_printable(char *out, size_t cap, const char *s)
     if (b.failed) {
         snprintf(out, cap, "?");
     } else if (b.data == NULL) {
-        out[0] = '\0'; /* nothing to show: the buffer never grew */
+        out[0] = '\0'; /* an empty text: nothing was appended */
     } else if (b.len < cap) {
         memcpy(out, b.data, b.len + 1);
     } else {

@@ -204,26 +204,32 @@ static int oom(trisa_csr_config *c)
     return record(c);
 }
 
+/* "FILE:LINE: [section] field" for an expanded line, into b. */
+static void where(trisa_buf *b, const trisa_csr_config *c, int line, const char *section,
+                  const char *field)
+{
+    unsigned fl = 0;
+    trisa_buf_puts(b, origin_of(c, line, &fl));
+    if (fl > 0) {
+        trisa_buf_printf(b, ":%u", fl);
+    }
+    if (section != NULL) {
+        trisa_buf_printf(b, ": [%s]", section);
+    }
+    if (field != NULL) {
+        trisa_buf_printf(b, "%s%s", section ? " " : ": ", field);
+    }
+}
+
 /* "FILE:LINE: [section] field: msg" for an expanded line. */
 static int vreport(trisa_csr_config *c, int ssl, int line, const char *section, const char *field,
                    const char *fmt, va_list ap)
 {
     char msg[640];
-    unsigned fl = 0;
-    const char *file = origin_of(c, line, &fl);
     trisa_buf b = TRISA_BUF_INIT;
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    trisa_buf_puts(&b, file);
-    if (fl > 0) {
-        trisa_buf_printf(&b, ":%u", fl);
-    }
-    if (section != NULL) {
-        trisa_buf_printf(&b, ": [%s]", section);
-    }
-    if (field != NULL) {
-        trisa_buf_printf(&b, "%s%s", section ? " " : ": ", field);
-    }
+    where(&b, c, line, section, field);
     if (b.failed) {
         trisa_buf_free(&b, 0);
         return oom(c);
@@ -290,8 +296,6 @@ static int warn(trisa_csr_config *c, int line, const char *section, const char *
                 const char *fmt, ...)
 {
     char msg[512];
-    unsigned fl = 0;
-    const char *file = origin_of(c, line, &fl);
     trisa_buf b = TRISA_BUF_INIT;
     char **grown;
     va_list ap;
@@ -299,16 +303,7 @@ static int warn(trisa_csr_config *c, int line, const char *section, const char *
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    trisa_buf_puts(&b, file);
-    if (fl > 0) {
-        trisa_buf_printf(&b, ":%u", fl);
-    }
-    if (section != NULL) {
-        trisa_buf_printf(&b, ": [%s]", section);
-    }
-    if (field != NULL) {
-        trisa_buf_printf(&b, "%s%s", section ? " " : ": ", field);
-    }
+    where(&b, c, line, section, field);
     trisa_buf_printf(&b, ": %s", msg);
     grown = realloc(c->warnings, (c->nwarnings + 1) * sizeof(*grown));
     if (b.failed || grown == NULL) {
@@ -579,18 +574,23 @@ static void pragma(expander *x, const char *arg)
     }
 }
 
-/* The directive a line starts with: ".include" or ".pragma" followed by white space or
- * '=' (as OpenSSL reads them); else NULL. *rest points after it. */
-static const char *directive(const char *s, const char **rest)
+/* The directive the line [s, s + len) starts with: ".include" or ".pragma" followed by
+ * white space or '=' (as OpenSSL reads them), or by the end of the text (last: the line is
+ * the text's last, without a newline); else NULL. *rest points after it. The line is not
+ * NUL-terminated: trisa_csr_config_parse() takes text with its length. */
+static const char *directive(const char *s, size_t len, int last, const char **rest)
 {
     static const char *const names[] = {".include", ".pragma"};
-    while (*s == ' ' || *s == '\t') {
+    const char *end = s + len;
+    while (s < end && (*s == ' ' || *s == '\t')) {
         s++;
     }
     for (size_t i = 0; i < 2; i++) {
         size_t n = strlen(names[i]);
-        if (strncmp(s, names[i], n) == 0 &&
-            (s[n] == ' ' || s[n] == '\t' || s[n] == '=' || s[n] == '\0' || s[n] == '\r')) {
+        if ((size_t)(end - s) >= n && memcmp(s, names[i], n) == 0 &&
+            ((size_t)(end - s) == n
+                 ? last
+                 : (s[n] == ' ' || s[n] == '\t' || s[n] == '=' || s[n] == '\r'))) {
             *rest = s + n;
             return names[i];
         }
@@ -627,7 +627,7 @@ static int expand_text(expander *x, const char *text, size_t len, unsigned file)
             if (r == TRISA_ECONFIG) {
                 r = add_line(x, "", 0, file, lineno);
             }
-        } else if (!cont && (d = directive(p, &rest)) != NULL) {
+        } else if (!cont && (d = directive(p, n, nl == NULL, &rest)) != NULL) {
             char *arg = strndup(rest, (size_t)(p + n - rest));
             if (arg == NULL) {
                 r = oom(c);

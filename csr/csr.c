@@ -24,27 +24,6 @@ struct trisa_csr {
     const char *sigalg;
 };
 
-/* The one-line subject: "C=US, O=Example, CN=api.example.com", UTF-8 kept. */
-static char *name_oneline(const X509_NAME *name)
-{
-    BIO *b = BIO_new(BIO_s_mem());
-    unsigned long flags =
-        (XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB & ~XN_FLAG_SPC_EQ) | ASN1_STRFLGS_UTF8_CONVERT;
-    char *out = NULL;
-    BUF_MEM *mem;
-
-    if (b != NULL && X509_NAME_print_ex(b, name, 0, flags) >= 0) {
-        BIO_get_mem_ptr(b, &mem);
-        out = malloc(mem->length + 1);
-        if (out != NULL) {
-            memcpy(out, mem->data, mem->length);
-            out[mem->length] = '\0';
-        }
-    }
-    BIO_free(b);
-    return out;
-}
-
 static char *first_cn(const X509_NAME *name)
 {
     int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
@@ -120,7 +99,7 @@ static int describe(trisa_csr *csr)
     if (pub == NULL) {
         return trisa_error_set_ssl(TRISA_ECSR, "the request has no usable public key");
     }
-    csr->subject = name_oneline(X509_REQ_get_subject_name(csr->req));
+    csr->subject = trisa_name_string(X509_REQ_get_subject_name(csr->req));
     csr->cn = first_cn(X509_REQ_get_subject_name(csr->req));
     if (csr->subject == NULL || csr->cn == NULL || collect_sans(csr) != 0) {
         return trisa_error_set(TRISA_ENOMEM, "out of memory");
@@ -304,7 +283,6 @@ int trisa_csr_load(trisa_csr **out, const char *path)
 int trisa_csr_to_pem(char **out, size_t *out_len, const trisa_csr *csr)
 {
     BIO *b;
-    BUF_MEM *mem;
     char *text = NULL;
 
     if (out == NULL || csr == NULL) {
@@ -316,18 +294,11 @@ int trisa_csr_to_pem(char **out, size_t *out_len, const trisa_csr *csr)
         BIO_free(b);
         return trisa_error_set_ssl(TRISA_ECRYPTO, "cannot encode the request");
     }
-    BIO_get_mem_ptr(b, &mem);
-    text = malloc(mem->length + 1);
+    text = trisa_bio_text(b, out_len);
+    BIO_free(b);
     if (text == NULL) {
-        BIO_free(b);
         return trisa_error_set(TRISA_ENOMEM, "out of memory");
     }
-    memcpy(text, mem->data, mem->length);
-    text[mem->length] = '\0';
-    if (out_len != NULL) {
-        *out_len = mem->length;
-    }
-    BIO_free(b);
     *out = text;
     return 0;
 }

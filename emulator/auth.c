@@ -111,7 +111,10 @@ static int string_claim(json_object *o, const char *key, int required, char *out
     if (!json_object_object_get_ex(o, key, &v)) {
         return required ? -1 : 0;
     }
-    if (!json_object_is_type(v, json_type_string) || (size_t)json_object_get_string_len(v) >= cap) {
+    /* A NUL inside ("\u0000") would cut the claim: "/account/42/user/staging\u0000x"
+     * must not name the account staging. */
+    if (!json_object_is_type(v, json_type_string) || (size_t)json_object_get_string_len(v) >= cap ||
+        strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v)) {
         return -1;
     }
     memcpy(out, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);

@@ -132,6 +132,43 @@ static size_t split_names(char *s, char **out, size_t max)
     return n;
 }
 
+/* Every parameter must be known to the profile, a string and match its pattern; the
+ * required ones present. 1 (the reply made, *ret its result) when they are not. */
+static int params_refused(emu_resp *r, const emu_profile *p, json_object *params, int *ret)
+{
+    json_object_object_foreach(params, key_name, val)
+    {
+        const emu_param *pp = NULL;
+        for (size_t i = 0; i < p->nparams; i++) {
+            if (strcmp(p->params[i].name, key_name) == 0) {
+                pp = &p->params[i];
+            }
+        }
+        if (pp == NULL) {
+            *ret =
+                emu_error(r, 400, EMU_EC_VALIDATION, "unknown profile parameter %.100s", key_name);
+            return 1;
+        }
+        if (!json_object_is_type(val, json_type_string)) {
+            *ret = emu_error(r, 400, EMU_EC_VALIDATION, "parameter %s must be a string", key_name);
+            return 1;
+        }
+        if (!pattern_ok(pp->pattern, json_object_get_string(val))) {
+            *ret = emu_error(r, 400, EMU_EC_VALIDATION, "parameter %s: %s", key_name,
+                             pp->message[0] ? pp->message : "does not match its pattern");
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < p->nparams; i++) {
+        if (p->params[i].required && emu_str_field(params, p->params[i].name) == NULL) {
+            *ret =
+                emu_error(r, 400, EMU_EC_VALIDATION, "parameter %s is required", p->params[i].name);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int emu_api_create(emu_req *q, emu_resp *r)
 {
     json_object *o = NULL, *params, *v;
@@ -178,36 +215,8 @@ int emu_api_create(emu_req *q, emu_resp *r)
         goto done;
     }
     p = emu_config_profile(&q->emu->cfg, a->issuing_profile_id);
-    /* Every parameter must be known and match its pattern; required ones present. */
-    json_object_object_foreach(params, key_name, val)
-    {
-        const emu_param *pp = NULL;
-        for (size_t i = 0; i < p->nparams; i++) {
-            if (strcmp(p->params[i].name, key_name) == 0) {
-                pp = &p->params[i];
-            }
-        }
-        if (pp == NULL) {
-            ret =
-                emu_error(r, 400, EMU_EC_VALIDATION, "unknown profile parameter %.100s", key_name);
-            goto done;
-        }
-        if (!json_object_is_type(val, json_type_string)) {
-            ret = emu_error(r, 400, EMU_EC_VALIDATION, "parameter %s must be a string", key_name);
-            goto done;
-        }
-        if (!pattern_ok(pp->pattern, json_object_get_string(val))) {
-            ret = emu_error(r, 400, EMU_EC_VALIDATION, "parameter %s: %s", key_name,
-                            pp->message[0] ? pp->message : "does not match its pattern");
-            goto done;
-        }
-    }
-    for (size_t i = 0; i < p->nparams; i++) {
-        if (p->params[i].required && emu_str_field(params, p->params[i].name) == NULL) {
-            ret =
-                emu_error(r, 400, EMU_EC_VALIDATION, "parameter %s is required", p->params[i].name);
-            goto done;
-        }
+    if (params_refused(r, p, params, &ret)) {
+        goto done;
     }
     cn = emu_str_field(params, "commonName");
     pass = emu_str_field(params, "pkcs12Password");

@@ -16,57 +16,33 @@
 #include <openssl/x509v3.h>
 
 #include "emulator/emu.h"
+#include "trisa/keygen.h"
 
-static char *pem_of(int (*write)(BIO *, const void *), const void *obj, size_t *len)
+/* A certificate, or with crl a CRL, as PEM text; NULL when it cannot be encoded. */
+static char *pem_text(const X509 *x, const X509_CRL *crl, size_t *len)
 {
     BIO *bio = BIO_new(BIO_s_mem());
-    char *data, *out = NULL;
-    long n;
+    char *out = NULL;
 
-    if (bio == NULL || !write(bio, obj)) {
-        BIO_free(bio);
-        return NULL;
-    }
-    n = BIO_get_mem_data(bio, &data);
-    out = malloc((size_t)n + 1);
-    if (out != NULL) {
-        memcpy(out, data, (size_t)n);
-        out[n] = '\0';
-        if (len != NULL) {
-            *len = (size_t)n;
-        }
+    if (bio != NULL &&
+        (crl != NULL ? PEM_write_bio_X509_CRL(bio, crl) : PEM_write_bio_X509(bio, x)) == 1) {
+        out = trisa_bio_text(bio, len);
     }
     BIO_free(bio);
     return out;
 }
 
-static int w_cert(BIO *b, const void *x)
-{
-    return PEM_write_bio_X509(b, (X509 *)x);
-}
-
-static int w_key(BIO *b, const void *k)
-{
-    return PEM_write_bio_PrivateKey(b, (EVP_PKEY *)k, NULL, NULL, 0, NULL, NULL);
-}
-
-static int w_crl(BIO *b, const void *c)
-{
-    return PEM_write_bio_X509_CRL(b, (X509_CRL *)c);
-}
-
-static int save_pem(const char *path, int (*write)(BIO *, const void *), const void *obj,
-                    mode_t mode)
+static int save_pem(const char *path, const X509 *x, const X509_CRL *crl)
 {
     size_t len = 0;
-    char *pem = pem_of(write, obj, &len);
+    char *pem = pem_text(x, crl, &len);
     int err;
 
     if (pem == NULL) {
         return trisa_error_set_ssl(TRISA_ECRYPTO, "%s: cannot encode", path);
     }
-    err = trisa_file_write_atomic(path, pem, len, mode, TRISA_WRITE_REPLACE);
-    trisa_free_secret(pem, len);
+    err = trisa_file_write_atomic(path, pem, len, 0644, TRISA_WRITE_REPLACE);
+    free(pem);
     return err;
 }
 
@@ -169,7 +145,7 @@ done:
     return err;
 }
 
-/* Read DIR/NAME.pem and DIR/NAME.key; the key's bytes are wiped after parsing. */
+/* Read DIR/NAME.pem and DIR/NAME.key (with keygen's decoder, which wipes what it read). */
 static int load_pair(const char *dir, const char *name, X509 **cert, EVP_PKEY **key)
 {
     char path[4096];
@@ -188,12 +164,8 @@ static int load_pair(const char *dir, const char *name, X509 **cert, EVP_PKEY **
     }
     free(data);
     snprintf(path, sizeof(path), "%s/%s.key", dir, name);
-    if (trisa_file_read(&data, &len, path, 1u << 20) == 0) {
-        if ((bio = BIO_new_mem_buf(data, (int)len)) != NULL) {
-            *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-            BIO_free(bio);
-        }
-        trisa_free_secret(data, len + 1);
+    if (trisa_keygen_load(key, path, NULL) != 0) {
+        trisa_error_clear();
     }
     if (*cert == NULL || *key == NULL) {
         return trisa_error_set_ssl(TRISA_ESTATE, "%s/%s.{pem,key}: unreadable", dir, name);
@@ -208,46 +180,66 @@ static int save_pair(const char *dir, const char *name, X509 *cert, EVP_PKEY *ke
 
     /* The key first: a certificate without its key is never left behind. */
     snprintf(path, sizeof(path), "%s/%s.key", dir, name);
-    if ((err = save_pem(path, w_key, key, 0600)) != 0) {
+    if ((err = trisa_keygen_save(path, key, NULL, TRISA_WRITE_REPLACE)) != 0) {
         return err;
     }
     snprintf(path, sizeof(path), "%s/%s.pem", dir, name);
-    return save_pem(path, w_cert, cert, 0644);
+    return save_pem(path, cert, NULL);
+}
+
+/* The first PEM block of text whose label ends in PRIVATE KEY ("PRIVATE KEY", "EC PRIVATE
+ * KEY", "ENCRYPTED PRIVATE KEY", ...), through its END line; NULL when there is none. */
+static const char *key_block(const char *text, size_t *len)
+{
+    for (const char *p = strstr(text, "-----BEGIN "); p != NULL; p = strstr(p + 1, "-----BEGIN ")) {
+        const char *eol = strchr(p, '\n'), *end;
+        size_t n = eol != NULL ? (size_t)(eol - p) : strlen(p);
+        while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' ')) {
+            n--;
+        }
+        if (n < 16 || strncmp(p + n - 16, "PRIVATE KEY-----", 16) != 0) {
+            continue;
+        }
+        if ((end = strstr(p, "-----END ")) == NULL) {
+            return NULL;
+        }
+        eol = strchr(end, '\n');
+        *len = eol != NULL ? (size_t)(eol + 1 - p) : strlen(p);
+        return p;
+    }
+    return NULL;
 }
 
 /* SIAS_CA_PATH, as the reference server takes it: PEM certificates and the CA's private
- * key in one file. The certificate matching the key issues; a self-signed one among them
- * is the root (the issuing CA itself when it is self-signed). */
+ * key in one file. The key is read by keygen's decoder, the one of the project. The
+ * certificate matching the key issues; a self-signed one among them is the root (the
+ * issuing CA itself when it is self-signed). */
 static int load_ca_file(emu_ca *ca, const char *path)
 {
-    BIO *bio = BIO_new_file(path, "r");
-    STACK_OF(X509_INFO) *infos = NULL;
-    int err = 0;
+    unsigned char *text = NULL;
+    size_t len = 0, key_len = 0;
+    const char *key;
+    BIO *bio = NULL;
+    X509 *x;
+    int err = 0, ncerts = 0;
 
-    if (bio == NULL) {
-        return trisa_error_set_ssl(TRISA_ENOTFOUND, "%s: cannot open the CA file", path);
+    if ((err = trisa_file_read(&text, &len, path, 1u << 20)) != 0) {
+        return err == TRISA_ENOTFOUND
+                   ? trisa_error_set(TRISA_ENOTFOUND, "%s: cannot open the CA file", path)
+                   : err;
     }
-    infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-    if (infos == NULL) {
-        return trisa_error_set_ssl(TRISA_ECONFIG, "%s: not PEM certificates and a key", path);
-    }
-    for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
-        X509_INFO *xi = sk_X509_INFO_value(infos, i);
-        if (xi->x_pkey != NULL && xi->x_pkey->dec_pkey != NULL && ca->issuing_key == NULL) {
-            ca->issuing_key = xi->x_pkey->dec_pkey;
-            EVP_PKEY_up_ref(ca->issuing_key);
-        }
-    }
-    if (ca->issuing_key == NULL) {
+    key = key_block((const char *)text, &key_len);
+    if (key == NULL || trisa_keygen_decode(&ca->issuing_key, (const unsigned char *)key, key_len,
+                                           NULL, path) != 0) {
         err = trisa_error_set(TRISA_ECONFIG, "%s: no (unencrypted) private key", path);
         goto done;
     }
-    for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
-        X509 *x = sk_X509_INFO_value(infos, i)->x509;
-        if (x == NULL) {
-            continue;
-        }
+    if ((bio = BIO_new_mem_buf(text, (int)len)) == NULL) {
+        err = trisa_error_set(TRISA_ENOMEM, "out of memory");
+        goto done;
+    }
+    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        ncerts++;
         if (ca->issuing == NULL && X509_check_private_key(x, ca->issuing_key) == 1) {
             ca->issuing = x;
             X509_up_ref(x);
@@ -256,8 +248,13 @@ static int load_ca_file(emu_ca *ca, const char *path)
             ca->root = x;
             X509_up_ref(x);
         }
+        X509_free(x);
     }
     ERR_clear_error();
+    if (ncerts == 0) {
+        err = trisa_error_set(TRISA_ECONFIG, "%s: not PEM certificates and a key", path);
+        goto done;
+    }
     if (ca->issuing == NULL) {
         err = trisa_error_set(TRISA_ECONFIG, "%s: no certificate matches the private key", path);
         goto done;
@@ -273,7 +270,8 @@ static int load_ca_file(emu_ca *ca, const char *path)
     }
     /* root_key is only needed to make a CA; a loaded one is never re-made. */
 done:
-    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    BIO_free(bio);
+    trisa_free_secret(text, len + 1);
     return err;
 }
 
@@ -447,7 +445,7 @@ int emu_ca_write_crl(emu_ca *ca, emu_store *s)
         goto done;
     }
     snprintf(path, sizeof(path), "%s/crl.pem", ca->dir);
-    err = save_pem(path, w_crl, f.crl, 0644);
+    err = save_pem(path, NULL, f.crl);
 done:
     pthread_mutex_unlock(&ca->crl_lock);
     ASN1_TIME_free(now);
@@ -462,6 +460,7 @@ int emu_tls_self_signed(const char *state_dir, char **cert_pem, char **key_pem)
     X509 *ca = NULL, *leaf = NULL;
     EVP_PKEY *ca_key = NULL, *key = NULL;
     X509_NAME *n = NULL;
+    size_t key_len = 0;
     int err;
 
     *cert_pem = *key_pem = NULL;
@@ -508,19 +507,15 @@ int emu_tls_self_signed(const char *state_dir, char **cert_pem, char **key_pem)
         err = trisa_error_set_ssl(TRISA_ECRYPTO, "sign TLS server certificate");
         goto done;
     }
-    *cert_pem = pem_of(w_cert, leaf, NULL);
-    *key_pem = pem_of(w_key, key, NULL);
-    if (*cert_pem == NULL || *key_pem == NULL) {
-        err = TRISA_ENOMEM;
+    if ((*cert_pem = pem_text(leaf, NULL, NULL)) == NULL) {
+        err = trisa_error_set(TRISA_ENOMEM, "out of memory");
         goto done;
     }
-    err = 0;
+    err = trisa_keygen_to_pem(key_pem, &key_len, key, NULL);
 done:
     if (err != 0) {
         free(*cert_pem);
-        if (*key_pem) {
-            trisa_free_secret(*key_pem, strlen(*key_pem));
-        }
+        trisa_free_secret(*key_pem, key_len + 1);
         *cert_pem = *key_pem = NULL;
     }
     X509_NAME_free(n);

@@ -5,6 +5,7 @@
 #include "emulator/emu.h"
 
 #define EMU_MAX_LIFETIME (3650L * 86400L)
+#define EMU_MAX_SETTING  (100L * 365 * 86400)
 
 int emu_parse_duration(const char *s, long max, long *out)
 {
@@ -126,19 +127,36 @@ static int load_profile(emu_profile *p, json_object *o)
     p->ca = dupstr(o, "ca", "");
     p->raw_config = dupstr(o, "rawProfileConfig", "");
     p->key_algorithm_info = dupstr(o, "keyAlgorithmInfo", "");
-    p->server_key_bits = (int)getlong(o, "serverKeyBits", 4096);
-    p->min_key_bits = (int)getlong(o, "minRsaBits", 2048);
-    p->min_ec_bits = (int)getlong(o, "minEcBits", 256);
-    p->validity = getlong(o, "validityDays", 397) * 86400L;
+    {
+        /* Ranges first, then the conversions: a long that does not fit an int, or days
+         * that overflow in seconds, must be an error and not another number. */
+        long bits = getlong(o, "serverKeyBits", 4096), rsa = getlong(o, "minRsaBits", 2048),
+             ec = getlong(o, "minEcBits", 256);
+        if (bits < 1024 || bits > 16384) {
+            return trisa_error_set(TRISA_ECONFIG, "profile %ld: serverKeyBits out of range", p->id);
+        }
+        if (rsa < 0 || rsa > 16384 || ec < 0 || ec > 16384) {
+            return trisa_error_set(TRISA_ECONFIG, "profile %ld: minRsaBits and minEcBits 0-16384",
+                                   p->id);
+        }
+        p->server_key_bits = (int)bits;
+        p->min_key_bits = (int)rsa;
+        p->min_ec_bits = (int)ec;
+    }
     {
         json_object *v;
-        if (json_object_object_get_ex(o, "validity", &v) &&
-            (!json_object_is_type(v, json_type_string) ||
-             emu_parse_duration(json_object_get_string(v), EMU_MAX_LIFETIME, &p->validity) != 0)) {
-            return trisa_error_set(TRISA_ECONFIG,
-                                   "profile %ld: validity must be a duration such as \"60s\", "
-                                   "\"10m\", \"12h\" or \"397d\" (at most 3650d)",
-                                   p->id);
+        if (json_object_object_get_ex(o, "validity", &v)) {
+            if (!json_object_is_type(v, json_type_string) ||
+                emu_parse_duration(json_object_get_string(v), EMU_MAX_LIFETIME, &p->validity) !=
+                    0) {
+                return trisa_error_set(TRISA_ECONFIG,
+                                       "profile %ld: validity must be a duration such as \"60s\", "
+                                       "\"10m\", \"12h\" or \"397d\" (at most 3650d)",
+                                       p->id);
+            }
+        } else {
+            long days = getlong(o, "validityDays", 397);
+            p->validity = days >= 1 && days <= EMU_MAX_LIFETIME / 86400L ? days * 86400L : 0;
         }
     }
     if (p->validity < 1 || p->validity > EMU_MAX_LIFETIME) {
@@ -167,9 +185,6 @@ static int load_profile(emu_profile *p, json_object *o)
     if (p->csr_format < 0) {
         return trisa_error_set(TRISA_ECONFIG, "profile %ld: csrBundle must be pem, der or p7b",
                                p->id);
-    }
-    if (p->server_key_bits < 1024 || p->server_key_bits > 16384) {
-        return trisa_error_set(TRISA_ECONFIG, "profile %ld: serverKeyBits out of range", p->id);
     }
     if (strings(getarray(o, "algorithms"), &p->algorithms, &p->nalgorithms) != 0) {
         return TRISA_ENOMEM;
@@ -319,7 +334,7 @@ static int load_profiles(emu_config *c, json_object *arr, const char *path)
 static int load_settings(emu_config *c, json_object *root, const char *path)
 {
     json_object *o = NULL, *v;
-    long conns, per_ip, inl;
+    long conns, per_ip, inl, body;
 
     if (json_object_object_get_ex(root, "organization", &o) &&
         json_object_is_type(o, json_type_object)) {
@@ -344,7 +359,7 @@ static int load_settings(emu_config *c, json_object *root, const char *path)
     c->expire_after = getlong(o, "expireAfter", 30L * 24 * 3600);
     o = NULL;
     json_object_object_get_ex(root, "limits", &o);
-    c->max_body = (size_t)getlong(o, "maxBodyBytes", 4L << 20);
+    body = getlong(o, "maxBodyBytes", 4L << 20);
     conns = getlong(o, "maxConnections", 10000);
     per_ip = getlong(o, "maxConnectionsPerIp", 256);
     inl = getlong(o, "inlineIssue", 16);
@@ -359,12 +374,22 @@ static int load_settings(emu_config *c, json_object *root, const char *path)
                                "bodyTimeout 1-3600 seconds",
                                path);
     }
+    if (body < 1024 || body > (1L << 40)) {
+        return trisa_error_set(TRISA_ECONFIG, "%s: limits.maxBodyBytes 1024 to 2^40", path);
+    }
+    c->max_body = (size_t)body;
     c->max_connections = (unsigned)conns;
     c->max_per_ip = (unsigned)per_ip;
     c->inline_issue = (size_t)inl;
-    if (c->access_lifetime <= 0 || c->refresh_lifetime <= 0 || c->max_body < 1024 ||
-        c->processing_delay < 0) {
-        return trisa_error_set(TRISA_ECONFIG, "%s: a lifetime, delay or limit is out of range",
+    /* The server adds these to times in seconds and milliseconds: 100 years at most. */
+    if (c->access_lifetime <= 0 || c->access_lifetime > EMU_MAX_SETTING ||
+        c->refresh_lifetime <= 0 || c->refresh_lifetime > EMU_MAX_SETTING ||
+        c->refresh_not_before < -EMU_MAX_SETTING || c->refresh_not_before > EMU_MAX_SETTING ||
+        !(c->processing_delay >= 0 && c->processing_delay <= (double)EMU_MAX_SETTING) ||
+        c->expire_after < 0 || c->expire_after > EMU_MAX_SETTING) {
+        return trisa_error_set(TRISA_ECONFIG,
+                               "%s: a lifetime, delay or limit is out of range (tokens and "
+                               "batches: 0 to 100 years in seconds, lifetimes at least 1)",
                                path);
     }
     return 0;

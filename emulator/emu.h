@@ -275,6 +275,24 @@ void emu_hooks_record(emu_hooks *h, const char *method, const char *path, int st
  * ...), else "invalid": what may be logged of it. */
 const char *emu_auth_scheme(const char *header, char *buf, size_t cap);
 
+/* ---- the multipart form of an upload (upload.c) ---- */
+
+typedef struct emu_part {
+    char name[64];   /* Content-Disposition's name */
+    char ctype[128]; /* Content-Type, cut to fit */
+    int has_filename;
+    const unsigned char *data; /* borrowed from the body */
+    size_t len;
+} emu_part;
+
+/* A parameter of a header value (name="x" or name=x) into out: 1 when found, 0 when
+ * absent, -1 when longer than cap - 1. */
+int emu_header_param(const char *h, size_t hl, const char *key, char *out, size_t cap);
+/* The parts of a multipart/form-data body (RFC 7578) with this boundary (at most 79
+ * bytes), at most max of them: 0, or -1 when malformed or there are more. */
+int emu_multipart_parse(const unsigned char *body, size_t len, const char *boundary,
+                        emu_part *parts, size_t max, size_t *n);
+
 /* ---- CSRs (upload.c) ---- */
 
 /* The DNS names of a CSR's subjectAltName (each malloc'd); *dns NULL when none. */
@@ -409,6 +427,17 @@ int emu_api_hook_faults_clear(emu_req *q, emu_resp *r);
 int emu_api_hook_requests_clear(emu_req *q, emu_resp *r);
 int emu_api_hook_batch_status(emu_req *q, emu_resp *r);
 int emu_api_hook_clock(emu_req *q, emu_resp *r);
+
+/*
+ * One request as the server answers it, apart from the connection (http.c): the route and
+ * its {id} segments, a test-hook fault, the body limit (too_big), the Bearer token for
+ * /api/v1, then the endpoint. hooks: the test hooks may answer (a loopback client). r is
+ * filled (the caller frees r->body); *hook is set for a test-hook route, *cut to the bytes
+ * after which the reply is cut (-1: all of it). EMU_HANDLE_DROP: close without a reply.
+ * The fuzz target fuzz/fuzz_emulator_request.c enters here too.
+ */
+enum { EMU_HANDLE_SEND = 0, EMU_HANDLE_DROP = 1 };
+int emu_handle(trisa_emu *e, emu_req *q, emu_resp *r, int hooks, int too_big, int *hook, long *cut);
 
 /* Error codes in the error JSON's errorCode (documented in docs/emulator.md). */
 enum {

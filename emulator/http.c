@@ -565,20 +565,84 @@ static void client_text(struct MHD_Connection *c, char *out, size_t cap)
     }
 }
 
+int emu_handle(trisa_emu *e, emu_req *q, emu_resp *r, int hooks, int too_big, int *hook, long *cut)
+{
+    const route *found = NULL;
+    int path_known = 0;
+    emu_fault fault;
+
+    memset(r, 0, sizeof(*r));
+    r->retry_after = -1;
+    *hook = 0;
+    *cut = -1;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        long ids[2] = {0, 0};
+        if ((routes[i].flags & R_HOOK) && !hooks) {
+            continue;
+        }
+        if (match(routes[i].pattern, q->path, ids)) {
+            size_t al = strlen(r->allow);
+            path_known = 1;
+            snprintf(r->allow + al, sizeof(r->allow) - al, "%s%s", al ? ", " : "",
+                     routes[i].method);
+            if (strcmp(routes[i].method, q->method) == 0) {
+                found = &routes[i];
+                q->ids[0] = ids[0];
+                q->ids[1] = ids[1];
+                break;
+            }
+        }
+    }
+    if (found != NULL || !path_known) {
+        r->allow[0] = '\0'; /* Allow only goes with a 405 */
+    }
+    *hook = found != NULL && (found->flags & R_HOOK);
+    if (e->opts.test_hooks && !*hook &&
+        emu_hooks_take(&e->hooks, q->method, q->path, found ? found->pattern : NULL, &fault)) {
+        switch (fault.kind) {
+        case EMU_FAULT_STATUS:
+            r->allow[0] = '\0';
+            emu_error(r, fault.status, EMU_EC_INJECTED, "injected fault: status %d", fault.status);
+            r->retry_after = fault.retry_after;
+            return EMU_HANDLE_SEND;
+        case EMU_FAULT_DELAY:
+            emu_sleep(e, fault.delay_ms);
+            break;
+        case EMU_FAULT_DROP:
+            return EMU_HANDLE_DROP; /* libmicrohttpd closes the connection without a reply */
+        case EMU_FAULT_CUT:
+            *cut = fault.cut_after;
+            break;
+        }
+    }
+    if (too_big) {
+        emu_error(r, 413, EMU_EC_TOO_LARGE, "request body larger than %zu bytes", e->cfg.max_body);
+    } else if (found == NULL) {
+        if (path_known) {
+            emu_error(r, 405, EMU_EC_METHOD, "method %s not allowed on %s", q->method, q->path);
+        } else {
+            emu_error(r, 404, EMU_EC_NOT_FOUND, "no such path: %.300s", q->path);
+        }
+    } else if ((found->flags & R_AUTH) && check_token(q, r) != 0) {
+        /* r holds the 401 */
+    } else {
+        found->fn(q, r);
+        if (r->status == 0) {
+            emu_error(r, 500, EMU_EC_INTERNAL, "internal error");
+        }
+    }
+    return EMU_HANDLE_SEND;
+}
+
 static enum MHD_Result dispatch(trisa_emu *e, struct MHD_Connection *c, conn_ctx *ctx)
 {
     emu_req q;
     emu_resp r;
-    const route *found = NULL;
-    int path_known = 0, hooks = e->opts.test_hooks && from_loopback(c);
-    emu_fault fault;
-    long cut = -1;
+    long cut;
     enum MHD_Result ret;
 
     track_state(e, c, C_ACTIVE);
     memset(&q, 0, sizeof(q));
-    memset(&r, 0, sizeof(r));
-    r.retry_after = -1;
     q.emu = e;
     q.method = ctx->method;
     q.path = ctx->path;
@@ -586,64 +650,11 @@ static enum MHD_Result dispatch(trisa_emu *e, struct MHD_Connection *c, conn_ctx
     q.body_len = ctx->body.len;
     q.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     q.auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        long ids[2] = {0, 0};
-        if ((routes[i].flags & R_HOOK) && !hooks) {
-            continue;
-        }
-        if (match(routes[i].pattern, ctx->path, ids)) {
-            size_t al = strlen(r.allow);
-            path_known = 1;
-            snprintf(r.allow + al, sizeof(r.allow) - al, "%s%s", al ? ", " : "", routes[i].method);
-            if (strcmp(routes[i].method, ctx->method) == 0) {
-                found = &routes[i];
-                q.ids[0] = ids[0];
-                q.ids[1] = ids[1];
-                break;
-            }
-        }
+    if (emu_handle(e, &q, &r, e->opts.test_hooks && from_loopback(c), ctx->too_big, &ctx->hook,
+                   &cut) == EMU_HANDLE_DROP) {
+        free(r.body);
+        return MHD_NO;
     }
-    if (found != NULL || !path_known) {
-        r.allow[0] = '\0'; /* Allow only goes with a 405 */
-    }
-    ctx->hook = found != NULL && (found->flags & R_HOOK);
-    if (e->opts.test_hooks && !ctx->hook &&
-        emu_hooks_take(&e->hooks, ctx->method, ctx->path, found ? found->pattern : NULL, &fault)) {
-        switch (fault.kind) {
-        case EMU_FAULT_STATUS:
-            r.allow[0] = '\0';
-            emu_error(&r, fault.status, EMU_EC_INJECTED, "injected fault: status %d", fault.status);
-            r.retry_after = fault.retry_after;
-            goto send;
-        case EMU_FAULT_DELAY:
-            emu_sleep(e, fault.delay_ms);
-            break;
-        case EMU_FAULT_DROP:
-            return MHD_NO; /* libmicrohttpd closes the connection without a reply */
-        case EMU_FAULT_CUT:
-            cut = fault.cut_after;
-            break;
-        }
-    }
-    if (ctx->too_big) {
-        emu_error(&r, 413, EMU_EC_TOO_LARGE, "request body larger than %zu bytes", e->cfg.max_body);
-    } else if (found == NULL) {
-        if (path_known) {
-            emu_error(&r, 405, EMU_EC_METHOD, "method %s not allowed on %s", ctx->method,
-                      ctx->path);
-        } else {
-            emu_error(&r, 404, EMU_EC_NOT_FOUND, "no such path: %.300s", ctx->path);
-        }
-    } else if ((found->flags & R_AUTH) && check_token(&q, &r) != 0) {
-        /* r holds the 401 */
-    } else {
-        found->fn(&q, &r);
-        if (r.status == 0) {
-            emu_error(&r, 500, EMU_EC_INTERNAL, "internal error");
-        }
-    }
-send:
     ret = send_resp(c, ctx, &r, cut);
     free(r.body);
     return ret;

@@ -20,22 +20,14 @@
 
 static char *pem_chain(X509 *leaf, X509 *issuing, X509 *root, size_t *len)
 {
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data, *out = NULL;
-    long n;
+    trisa_buf b = TRISA_BUF_INIT;
 
-    if (bio != NULL && PEM_write_bio_X509(bio, leaf) && PEM_write_bio_X509(bio, issuing) &&
-        PEM_write_bio_X509(bio, root)) {
-        n = BIO_get_mem_data(bio, &data);
-        out = malloc((size_t)n + 1);
-        if (out != NULL) {
-            memcpy(out, data, (size_t)n);
-            out[n] = '\0';
-            *len = (size_t)n;
-        }
+    if (trisa_buf_put_cert_pem(&b, leaf) != 0 || trisa_buf_put_cert_pem(&b, issuing) != 0 ||
+        trisa_buf_put_cert_pem(&b, root) != 0) {
+        trisa_buf_free(&b, 0);
+        return NULL;
     }
-    BIO_free(bio);
-    return out;
+    return trisa_buf_detach(&b, len);
 }
 
 static unsigned char *der_of(X509 *x, size_t *len)

@@ -105,6 +105,45 @@ static int dberr(emu_store *s, const char *what)
     return trisa_error_set(TRISA_EIO, "store: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
+static int prepare(emu_store *s, const char *sql, sqlite3_stmt **st)
+{
+    return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : dberr(s, "prepare");
+}
+
+/* Every row of st (prepared and bound; the caller holds the lock) into a new array of
+ * items of `size` bytes, each filled by read() from zeroes. *out and *n are set even on
+ * failure, so that the caller frees the n items made. */
+static int rows(emu_store *s, sqlite3_stmt *st, const char *what, size_t size,
+                int (*read)(sqlite3_stmt *, void *), void **out, size_t *n)
+{
+    char *v = NULL;
+    size_t cap = 0;
+    int err = 0, rc;
+
+    *n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            char *nv = realloc(v, (cap ? cap * 2 : 16) * size);
+            if (nv == NULL) {
+                err = TRISA_ENOMEM;
+                break;
+            }
+            cap = cap ? cap * 2 : 16;
+            v = nv;
+        }
+        memset(v + *n * size, 0, size);
+        err = read(st, v + (*n)++ * size);
+        if (err != 0) {
+            break;
+        }
+    }
+    if (err == 0 && rc != SQLITE_DONE) {
+        err = dberr(s, what);
+    }
+    *out = v;
+    return err;
+}
+
 /* A store written by an older emulator: add the account and issuing columns, and give
  * its batches and certificates the account of the user who made them. */
 static int migrate(emu_store *s, const emu_config *c)
@@ -188,9 +227,8 @@ int emu_store_open(emu_store **out, const char *path, const emu_config *c)
         goto done;
     }
     /* Authorities keep their balance across restarts; new ones start from the config. */
-    if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO authorities (id, balance) VALUES (?, ?)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        err = dberr(s, "prepare");
+    if ((err = prepare(s, "INSERT OR IGNORE INTO authorities (id, balance) VALUES (?, ?)", &st)) !=
+        0) {
         goto done;
     }
     for (size_t i = 0; i < c->nauthorities; i++) {
@@ -266,11 +304,11 @@ static int take(emu_store *s, long authority_id, long count)
     sqlite3_stmt *st = NULL;
     int err = 0;
 
-    if (sqlite3_prepare_v2(s->db,
-                           "UPDATE authorities SET balance = balance - ?1 WHERE id = ?2 AND "
-                           "balance >= ?1",
-                           -1, &st, NULL) != SQLITE_OK) {
-        return dberr(s, "prepare");
+    if ((err = prepare(s,
+                       "UPDATE authorities SET balance = balance - ?1 WHERE id = ?2 AND "
+                       "balance >= ?1",
+                       &st)) != 0) {
+        return err;
     }
     sqlite3_bind_int64(st, 1, count);
     sqlite3_bind_int64(st, 2, authority_id);
@@ -293,11 +331,11 @@ static int insert_certs(emu_store *s, long batch_id, long profile_id, long accou
     if (n == 0) {
         return 0;
     }
-    if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO certs (serial, batch_id, profile_id, common_name,"
-                           " created_ms, account_id) VALUES (?, ?, ?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        return dberr(s, "prepare");
+    if ((err = prepare(s,
+                       "INSERT INTO certs (serial, batch_id, profile_id, common_name,"
+                       " created_ms, account_id) VALUES (?, ?, ?, ?, ?, ?)",
+                       &st)) != 0) {
+        return err;
     }
     for (size_t i = 0; i < n; i++) {
         sqlite3_bind_text(st, 1, certs[i].serial, -1, SQLITE_STATIC);
@@ -323,14 +361,14 @@ static int insert_batch(emu_store *s, emu_batch *b, const unsigned char *zip, si
     sqlite3_stmt *st = NULL;
     int err = 0;
 
-    if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO batches (order_number, profile_id, authority_id, user_id,"
-                           " size, created_ms, ready_ms, expires_ms, status, name, reject_reason,"
-                           " profile_name, success, failed, zip, account_id, issued) VALUES"
-                           " ((SELECT COALESCE(MAX(id), 0) + 1001 FROM batches), ?, ?, ?, ?, ?, ?,"
-                           " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, order_number",
-                           -1, &st, NULL) != SQLITE_OK) {
-        return dberr(s, "prepare");
+    if ((err = prepare(s,
+                       "INSERT INTO batches (order_number, profile_id, authority_id, user_id,"
+                       " size, created_ms, ready_ms, expires_ms, status, name, reject_reason,"
+                       " profile_name, success, failed, zip, account_id, issued) VALUES"
+                       " ((SELECT COALESCE(MAX(id), 0) + 1001 FROM batches), ?, ?, ?, ?, ?, ?,"
+                       " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, order_number",
+                       &st)) != 0) {
+        return err;
     }
     sqlite3_bind_int64(st, 1, b->profile_id);
     sqlite3_bind_int64(st, 2, b->authority_id);
@@ -370,9 +408,9 @@ static int insert_csrs(emu_store *s, long batch_id, const emu_blob *csrs, size_t
     if (n == 0) {
         return 0;
     }
-    if (sqlite3_prepare_v2(s->db, "INSERT INTO batch_csrs (batch_id, idx, der) VALUES (?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        return dberr(s, "prepare");
+    if ((err = prepare(s, "INSERT INTO batch_csrs (batch_id, idx, der) VALUES (?, ?, ?)", &st)) !=
+        0) {
+        return err;
     }
     for (size_t i = 0; i < n; i++) {
         sqlite3_bind_int64(st, 1, batch_id);
@@ -412,45 +450,32 @@ done:
     return err;
 }
 
+static int read_id(sqlite3_stmt *st, void *item)
+{
+    *(long *)item = (long)sqlite3_column_int64(st, 0);
+    return 0;
+}
+
 int emu_store_pending(emu_store *s, long **ids, size_t *n)
 {
     sqlite3_stmt *st = NULL;
-    long *v = NULL, *nv;
-    size_t len = 0, cap = 0;
-    int err = 0, rc;
+    void *v = NULL;
+    int err;
 
     *ids = NULL;
     *n = 0;
     pthread_mutex_lock(&s->lock);
-    if (sqlite3_prepare_v2(s->db, "SELECT id FROM batches WHERE issued = 0 ORDER BY id", -1, &st,
-                           NULL) != SQLITE_OK) {
-        err = dberr(s, "prepare");
-        goto done;
+    if ((err = prepare(s, "SELECT id FROM batches WHERE issued = 0 ORDER BY id", &st)) == 0) {
+        err = rows(s, st, "pending", sizeof(long), read_id, &v, n);
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 16;
-            nv = realloc(v, cap * sizeof(*v));
-            if (nv == NULL) {
-                err = TRISA_ENOMEM;
-                goto done;
-            }
-            v = nv;
-        }
-        v[len++] = (long)sqlite3_column_int64(st, 0);
-    }
-    if (rc != SQLITE_DONE) {
-        err = dberr(s, "pending");
-    }
-done:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->lock);
     if (err != 0) {
         free(v);
+        *n = 0;
         return err;
     }
     *ids = v;
-    *n = len;
     return 0;
 }
 
@@ -462,54 +487,39 @@ void emu_blobs_free(emu_blob *b, size_t n)
     free(b);
 }
 
+static int read_blob(sqlite3_stmt *st, void *item)
+{
+    emu_blob *b = item;
+    b->len = (size_t)sqlite3_column_bytes(st, 0);
+    if ((b->data = malloc(b->len ? b->len : 1)) == NULL) {
+        return TRISA_ENOMEM;
+    }
+    memcpy(b->data, sqlite3_column_blob(st, 0), b->len);
+    return 0;
+}
+
 int emu_store_get_csrs(emu_store *s, long id, emu_blob **out, size_t *n)
 {
     sqlite3_stmt *st = NULL;
-    emu_blob *v = NULL, *nv;
-    size_t len = 0, cap = 0;
-    int err = 0, rc;
+    void *v = NULL;
+    int err;
 
     *out = NULL;
     *n = 0;
     pthread_mutex_lock(&s->lock);
-    if (sqlite3_prepare_v2(s->db, "SELECT der FROM batch_csrs WHERE batch_id = ? ORDER BY idx", -1,
-                           &st, NULL) != SQLITE_OK) {
-        err = dberr(s, "prepare");
-        goto done;
+    if ((err = prepare(s, "SELECT der FROM batch_csrs WHERE batch_id = ? ORDER BY idx", &st)) ==
+        0) {
+        sqlite3_bind_int64(st, 1, id);
+        err = rows(s, st, "CSRs", sizeof(emu_blob), read_blob, &v, n);
     }
-    sqlite3_bind_int64(st, 1, id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        size_t bl = (size_t)sqlite3_column_bytes(st, 0);
-        if (len == cap) {
-            cap = cap ? cap * 2 : 16;
-            nv = realloc(v, cap * sizeof(*v));
-            if (nv == NULL) {
-                err = TRISA_ENOMEM;
-                goto done;
-            }
-            v = nv;
-        }
-        v[len].data = malloc(bl ? bl : 1);
-        v[len].len = bl;
-        if (v[len].data == NULL) {
-            err = TRISA_ENOMEM;
-            goto done;
-        }
-        memcpy(v[len].data, sqlite3_column_blob(st, 0), bl);
-        len++;
-    }
-    if (rc != SQLITE_DONE) {
-        err = dberr(s, "CSRs");
-    }
-done:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->lock);
     if (err != 0) {
-        emu_blobs_free(v, len);
+        emu_blobs_free(v, *n);
+        *n = 0;
         return err;
     }
     *out = v;
-    *n = len;
     return 0;
 }
 
@@ -520,11 +530,11 @@ static int pending_batch(emu_store *s, long id, long *profile_id, long *account_
     sqlite3_stmt *st = NULL;
     int err = 0;
 
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT profile_id, account_id, authority_id, size, created_ms FROM"
-                           " batches WHERE id = ? AND issued = 0",
-                           -1, &st, NULL) != SQLITE_OK) {
-        return dberr(s, "prepare");
+    if ((err = prepare(s,
+                       "SELECT profile_id, account_id, authority_id, size, created_ms FROM"
+                       " batches WHERE id = ? AND issued = 0",
+                       &st)) != 0) {
+        return err;
     }
     sqlite3_bind_int64(st, 1, id);
     if (sqlite3_step(st) != SQLITE_ROW) {
@@ -545,8 +555,8 @@ static int exec_id(emu_store *s, const char *sql, long id, const char *text)
     sqlite3_stmt *st = NULL;
     int err = 0;
 
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        return dberr(s, "prepare");
+    if ((err = prepare(s, sql, &st)) != 0) {
+        return err;
     }
     if (text != NULL) {
         sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
@@ -752,9 +762,7 @@ int emu_store_get_zip(emu_store *s, long id, unsigned char **zip, size_t *len)
     *zip = NULL;
     *len = 0;
     pthread_mutex_lock(&s->lock);
-    if (sqlite3_prepare_v2(s->db, "SELECT zip FROM batches WHERE id = ?", -1, &st, NULL) !=
-        SQLITE_OK) {
-        err = dberr(s, "prepare");
+    if ((err = prepare(s, "SELECT zip FROM batches WHERE id = ?", &st)) != 0) {
         goto done;
     }
     sqlite3_bind_int64(st, 1, id);
@@ -792,12 +800,11 @@ int emu_store_force(emu_store *s, long id, const char *status, int64_t ready_ms,
     int err = 0;
 
     pthread_mutex_lock(&s->lock);
-    if (sqlite3_prepare_v2(s->db,
-                           "UPDATE batches SET status = ?, ready_ms = COALESCE(?, ready_ms),"
-                           " expires_ms = COALESCE(?, expires_ms), collected = ?,"
-                           " reject_reason = ? WHERE id = ?",
-                           -1, &st, NULL) != SQLITE_OK) {
-        err = dberr(s, "prepare");
+    if ((err = prepare(s,
+                       "UPDATE batches SET status = ?, ready_ms = COALESCE(?, ready_ms),"
+                       " expires_ms = COALESCE(?, expires_ms), collected = ?,"
+                       " reject_reason = ? WHERE id = ?",
+                       &st)) != 0) {
         goto done;
     }
     sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
@@ -821,8 +828,9 @@ done:
     return err;
 }
 
-static int read_cert(sqlite3_stmt *st, emu_cert *c)
+static int read_cert(sqlite3_stmt *st, void *item)
 {
+    emu_cert *c = item;
     const unsigned char *serial = sqlite3_column_text(st, 1);
 
     memset(c, 0, sizeof(*c));
@@ -847,55 +855,33 @@ int emu_store_find(emu_store *s, long account_id, const char *cn, const char *se
                    emu_cert **out, size_t *n)
 {
     sqlite3_stmt *st = NULL;
-    emu_cert *v = NULL, *nv;
-    size_t len = 0, cap = 0;
-    int err = 0, rc;
+    void *v = NULL;
+    int err;
 
     *out = NULL;
     *n = 0;
     pthread_mutex_lock(&s->lock);
-    if (sqlite3_prepare_v2(s->db,
-                           CERT_COLUMNS "WHERE account_id = ?3 AND (?1 IS NULL OR common_name = ?1)"
-                                        " AND (?2 IS NULL OR serial = ?2) ORDER BY device_id",
-                           -1, &st, NULL) != SQLITE_OK) {
-        err = dberr(s, "prepare");
-        goto done;
-    }
-    if (cn != NULL) {
-        sqlite3_bind_text(st, 1, cn, -1, SQLITE_STATIC);
-    }
-    if (serial != NULL) {
-        sqlite3_bind_text(st, 2, serial, -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(st, 3, account_id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8;
-            nv = realloc(v, cap * sizeof(*v));
-            if (nv == NULL) {
-                err = TRISA_ENOMEM;
-                goto done;
-            }
-            v = nv;
+    if ((err = prepare(s,
+                       CERT_COLUMNS "WHERE account_id = ?3 AND (?1 IS NULL OR common_name = ?1)"
+                                    " AND (?2 IS NULL OR serial = ?2) ORDER BY device_id",
+                       &st)) == 0) {
+        if (cn != NULL) {
+            sqlite3_bind_text(st, 1, cn, -1, SQLITE_STATIC);
         }
-        err = read_cert(st, &v[len]);
-        len++;
-        if (err != 0) {
-            goto done;
+        if (serial != NULL) {
+            sqlite3_bind_text(st, 2, serial, -1, SQLITE_STATIC);
         }
+        sqlite3_bind_int64(st, 3, account_id);
+        err = rows(s, st, "find", sizeof(emu_cert), read_cert, &v, n);
     }
-    if (rc != SQLITE_DONE) {
-        err = dberr(s, "find");
-    }
-done:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->lock);
     if (err != 0) {
-        emu_certs_free(v, len);
+        emu_certs_free(v, *n);
+        *n = 0;
         return err;
     }
     *out = v;
-    *n = len;
     return 0;
 }
 
@@ -914,11 +900,10 @@ int emu_store_revoke(emu_store *s, long account_id, const char *serial, long pro
     int err = 0, rc;
 
     pthread_mutex_lock(&s->lock);
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT revoked FROM certs WHERE serial = ? AND profile_id = ? AND"
-                           " account_id = ?",
-                           -1, &st, NULL) != SQLITE_OK) {
-        err = dberr(s, "prepare");
+    if ((err = prepare(s,
+                       "SELECT revoked FROM certs WHERE serial = ? AND profile_id = ? AND"
+                       " account_id = ?",
+                       &st)) != 0) {
         goto done;
     }
     sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
@@ -936,11 +921,10 @@ int emu_store_revoke(emu_store *s, long account_id, const char *serial, long pro
     }
     sqlite3_finalize(st);
     st = NULL;
-    if (sqlite3_prepare_v2(s->db,
-                           "UPDATE certs SET revoked = 1, reason = ?, revoked_ms = ? WHERE serial"
-                           " = ?",
-                           -1, &st, NULL) != SQLITE_OK) {
-        err = dberr(s, "prepare");
+    if ((err = prepare(s,
+                       "UPDATE certs SET revoked = 1, reason = ?, revoked_ms = ? WHERE serial"
+                       " = ?",
+                       &st)) != 0) {
         goto done;
     }
     sqlite3_bind_int(st, 1, reason);
@@ -962,9 +946,7 @@ int emu_store_each_revoked(emu_store *s, void (*fn)(void *, const emu_cert *), v
     int err = 0, rc;
 
     pthread_mutex_lock(&s->lock);
-    if (sqlite3_prepare_v2(s->db, CERT_COLUMNS "WHERE revoked = 1 ORDER BY device_id", -1, &st,
-                           NULL) != SQLITE_OK) {
-        err = dberr(s, "prepare");
+    if ((err = prepare(s, CERT_COLUMNS "WHERE revoked = 1 ORDER BY device_id", &st)) != 0) {
         goto done;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -996,9 +978,8 @@ int emu_store_spend_token(emu_store *s, const char *jti, int64_t exp, int64_t no
     }
     sqlite3_finalize(st);
     st = NULL;
-    if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO spent_tokens (jti, exp) VALUES (?, ?)", -1,
-                           &st, NULL) != SQLITE_OK) {
-        err = dberr(s, "prepare");
+    if ((err = prepare(s, "INSERT OR IGNORE INTO spent_tokens (jti, exp) VALUES (?, ?)", &st)) !=
+        0) {
         goto done;
     }
     sqlite3_bind_text(st, 1, jti, -1, SQLITE_STATIC);

@@ -22,14 +22,6 @@
 
 #define MAX_CSRS 1000
 
-typedef struct part {
-    char name[64];
-    char ctype[128];
-    int has_filename;
-    const unsigned char *data;
-    size_t len;
-} part;
-
 static const unsigned char *find_bytes(const unsigned char *h, size_t hl, const char *n, size_t nl)
 {
     if (nl == 0 || hl < nl) {
@@ -47,8 +39,7 @@ static const unsigned char *find_bytes(const unsigned char *h, size_t hl, const 
     return NULL;
 }
 
-/* A parameter of a header value: name="x" or name=x. */
-static int header_param(const char *h, size_t hl, const char *key, char *out, size_t cap)
+int emu_header_param(const char *h, size_t hl, const char *key, char *out, size_t cap)
 {
     size_t kl = strlen(key);
 
@@ -71,14 +62,17 @@ static int header_param(const char *h, size_t hl, const char *key, char *out, si
     return 0;
 }
 
-static int parse_multipart(const unsigned char *body, size_t len, const char *boundary, part *parts,
-                           size_t max, size_t *n)
+int emu_multipart_parse(const unsigned char *body, size_t len, const char *boundary,
+                        emu_part *parts, size_t max, size_t *n)
 {
     char delim[96];
     size_t dl = (size_t)snprintf(delim, sizeof(delim), "--%s", boundary);
     const unsigned char *p = body, *end = body + len, *next;
 
     *n = 0;
+    if (dl >= sizeof(delim)) {
+        return -1; /* RFC 2046 allows 70 bytes; upload_parse reads at most 79 */
+    }
     if (len < dl || memcmp(body, delim, dl) != 0) {
         p = find_bytes(body, len, delim, dl);
         if (p == NULL) {
@@ -87,7 +81,7 @@ static int parse_multipart(const unsigned char *body, size_t len, const char *bo
     }
     for (;;) {
         const unsigned char *hdr, *hend, *data;
-        part *pt;
+        emu_part *pt;
 
         p += dl;
         if (end - p >= 2 && p[0] == '-' && p[1] == '-') {
@@ -131,12 +125,12 @@ static int parse_multipart(const unsigned char *body, size_t len, const char *bo
             size_t ll = (size_t)(eol - hdr);
             char tmp[300];
             if (ll > 22 && strncasecmp((const char *)hdr, "Content-Disposition:", 20) == 0) {
-                if (header_param((const char *)hdr + 20, ll - 20, "name", pt->name,
-                                 sizeof(pt->name)) < 0) {
+                if (emu_header_param((const char *)hdr + 20, ll - 20, "name", pt->name,
+                                     sizeof(pt->name)) < 0) {
                     return -1;
                 }
-                pt->has_filename = header_param((const char *)hdr + 20, ll - 20, "filename", tmp,
-                                                sizeof(tmp)) != 0;
+                pt->has_filename = emu_header_param((const char *)hdr + 20, ll - 20, "filename",
+                                                    tmp, sizeof(tmp)) != 0;
             } else if (ll > 13 && strncasecmp((const char *)hdr, "Content-Type:", 13) == 0) {
                 const unsigned char *v = hdr + 13;
                 while (v < eol && *v == ' ') {
@@ -294,9 +288,9 @@ static int check_csr(X509_REQ *req, const emu_profile *p, char *why, size_t whyl
 /* ---- the phases ---- */
 
 typedef struct upload {
-    part parts[8];
+    emu_part parts[8];
     size_t nparts;
-    const part *files;
+    const emu_part *files;
     long profile_id;
     const emu_authority *a;
     const emu_profile *p;
@@ -310,17 +304,17 @@ typedef struct upload {
 static int upload_parse(emu_req *q, emu_resp *r, upload *u)
 {
     char boundary[80];
-    const part *req_part = NULL, *pid_part = NULL;
+    const emu_part *req_part = NULL, *pid_part = NULL;
 
     if (q->content_type == NULL || strncasecmp(q->content_type, "multipart/form-data", 19) != 0 ||
-        header_param(q->content_type, strlen(q->content_type), "boundary", boundary,
-                     sizeof(boundary)) != 1 ||
+        emu_header_param(q->content_type, strlen(q->content_type), "boundary", boundary,
+                         sizeof(boundary)) != 1 ||
         boundary[0] == '\0') {
         return emu_error(r, 415, EMU_EC_MEDIA_TYPE, "expected multipart/form-data with a boundary"),
                -1;
     }
     if (q->body == NULL ||
-        parse_multipart(q->body, q->body_len, boundary, u->parts, 8, &u->nparts) != 0) {
+        emu_multipart_parse(q->body, q->body_len, boundary, u->parts, 8, &u->nparts) != 0) {
         return emu_error(r, 400, EMU_EC_BAD_REQUEST, "malformed multipart body"), -1;
     }
     for (size_t i = 0; i < u->nparts; i++) {
@@ -399,7 +393,7 @@ static int upload_profile(emu_req *q, emu_resp *r, upload *u)
  * members (others ignored). */
 static int upload_read_csrs(emu_req *q, emu_resp *r, upload *u)
 {
-    const part *f = u->files;
+    const emu_part *f = u->files;
     trisa_bundle_zip *zip = NULL;
     trisa_bundle_zip_limits lim = TRISA_BUNDLE_ZIP_LIMITS_INIT;
     int ret = 0;

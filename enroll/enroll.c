@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -116,47 +115,28 @@ static char *normalise_endpoint(const char *ep)
 
 static int open_member_or_zip(trisa_bundle **out, const ctx *c, const char *password)
 {
-    static const char *const members[] = {".p12", ".pfx", ".pem", ".crt",
-                                          ".cer", ".der", ".p7b", ".p7c"};
     trisa_bundle_options bo = TRISA_BUNDLE_OPTIONS_INIT;
-    const char *dot = c->zip_name != NULL ? strrchr(c->zip_name, '.') : NULL;
     trisa_bundle *b = NULL;
     int rc;
     bo.password = password;
-    for (size_t i = 0; dot != NULL && i < sizeof(members) / sizeof(members[0]); i++) {
-        if (strcasecmp(dot, members[i]) == 0) {
-            if ((rc = trisa_bundle_new(&b, &bo)) == 0 &&
-                (rc = trisa_bundle_add_member(b, c->zip_name, c->zip, c->zip_len)) == 0) {
-                *out = b;
-                return 0;
-            }
-            trisa_bundle_free(b);
-            return rc;
-        }
+    if (trisa_bundle_member_type(c->zip_name) == TRISA_MEMBER_NONE) {
+        return trisa_bundle_open_zip(out, c->zip, c->zip_len, &bo);
     }
-    return trisa_bundle_open_zip(out, c->zip, c->zip_len, &bo);
+    if ((rc = trisa_bundle_new(&b, &bo)) == 0 &&
+        (rc = trisa_bundle_add_member(b, c->zip_name, c->zip, c->zip_len)) == 0) {
+        *out = b;
+        return 0;
+    }
+    trisa_bundle_free(b);
+    return rc;
 }
 
-static void pub_fp(char out[80], EVP_PKEY *k)
+static void pub_fp(char out[TRISA_KEYGEN_FINGERPRINT_HEX], EVP_PKEY *k)
 {
     if (k == NULL || trisa_keygen_fingerprint_hex(out, k) != 0) {
-        snprintf(out, 80, "?");
+        snprintf(out, TRISA_KEYGEN_FINGERPRINT_HEX, "?");
         trisa_error_clear();
     }
-}
-
-/* A name as RFC 2253 text ("CN=vasp.example,O=Example"); free with free(). */
-static char *name_text(const X509_NAME *n)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data = NULL, *out = NULL;
-    long len;
-    if (bio != NULL && X509_NAME_print_ex(bio, n, 0, XN_FLAG_RFC2253) >= 0) {
-        len = BIO_get_mem_data(bio, &data);
-        out = strndup(data, (size_t)len);
-    }
-    BIO_free(bio);
-    return out;
 }
 
 /* The certificate must carry the operator's key: a key given (file or token), else the
@@ -172,9 +152,7 @@ static int bind(ctx *c)
         X509 *leaf = trisa_bundle_leaf(c->bundle, i);
         EVP_PKEY *pub = X509_get0_pubkey(leaf);
         trisa_buf want = TRISA_BUF_INIT;
-        char fp[80], cfp[80] = "?";
-        unsigned char md[32];
-        unsigned int mdlen = 0;
+        char fp[TRISA_KEYGEN_FINGERPRINT_HEX], cfp[TRISA_FINGERPRINT_TEXT];
         int ok = 0, rc;
         char *subj;
         for (size_t k = 0; k < c->nkeys && !ok; k++) {
@@ -203,10 +181,10 @@ static int bind(ctx *c)
                              trisa_csr_key_fingerprint(c->csrs[k].csr));
         }
         pub_fp(fp, pub);
-        if (X509_digest(leaf, EVP_sha256(), md, &mdlen) == 1) {
-            trisa_hex(cfp, md, mdlen, 0);
+        if (trisa_cert_fingerprint(cfp, leaf)[0] == '\0') {
+            snprintf(cfp, sizeof(cfp), "?");
         }
-        subj = name_text(X509_get_subject_name(leaf));
+        subj = trisa_name_string(X509_get_subject_name(leaf));
         rc = trisa_error_set(TRISA_EMISMATCH,
                              "certificate %s (SHA-256 %s) carries public key %s, not the "
                              "operator's (public key SHA-256: %s)%s; refused, nothing written",
@@ -290,6 +268,46 @@ static int open_bundle(ctx *c)
     return 0;
 }
 
+/* The DNS names identity i must carry: those asked for, and every DNS name of the CSR
+ * it was issued for (checked by default: a certificate missing one of its request's names
+ * would fail the first TLS handshake to that name). Returns the count, or -1 (memory). */
+static long dns_names_for(ctx *c, size_t i, const char ***out)
+{
+    EVP_PKEY *pub = X509_get0_pubkey(trisa_bundle_leaf(c->bundle, i));
+    size_t n = 0, cap = c->o->dns_count;
+    const trisa_csr *csr = NULL;
+    const char **names;
+
+    for (size_t k = 0; k < c->ncsrs && csr == NULL && pub != NULL; k++) {
+        if (EVP_PKEY_eq(pub, c->csrs[k].pub) == 1) {
+            csr = c->csrs[k].csr;
+        }
+    }
+    ERR_clear_error();
+    cap += csr != NULL ? trisa_csr_san_count(csr) : 0;
+    if ((names = calloc(cap + 1, sizeof(*names))) == NULL) {
+        return -1;
+    }
+    for (size_t k = 0; k < c->o->dns_count; k++) {
+        names[n++] = c->o->dns_names[k];
+    }
+    for (size_t k = 0; csr != NULL && k < trisa_csr_san_count(csr); k++) {
+        const char *san = trisa_csr_san(csr, k);
+        int dup = 0;
+        if (strncmp(san, "DNS:", 4) != 0) {
+            continue;
+        }
+        for (size_t m = 0; m < n && !dup; m++) {
+            dup = strcasecmp(names[m], san + 4) == 0;
+        }
+        if (!dup) {
+            names[n++] = san + 4;
+        }
+    }
+    *out = names;
+    return (long)n;
+}
+
 static int verify_all(ctx *c)
 {
     trisa_bundle_verify_options vo = TRISA_BUNDLE_VERIFY_OPTIONS_INIT;
@@ -298,12 +316,19 @@ static int verify_all(ctx *c)
     vo.trust_bundle_root = c->o->trust_bundle_root;
     vo.at = c->o->at;
     vo.crl_file = c->o->crl_file;
-    vo.dns_names = c->o->dns_names;
-    vo.dns_count = c->o->dns_count;
     for (size_t i = 0; i < n; i++) {
         trisa_bundle_report *r = NULL;
         trisa_enroll_event ev;
-        int rc = trisa_bundle_verify(&r, c->bundle, i, &vo);
+        const char **names = NULL;
+        long nnames = dns_names_for(c, i, &names);
+        int rc;
+        if (nnames < 0) {
+            return trisa_error_set(TRISA_ENOMEM, "out of memory");
+        }
+        vo.dns_names = names;
+        vo.dns_count = (size_t)nnames;
+        rc = trisa_bundle_verify(&r, c->bundle, i, &vo);
+        free((void *)names);
         if (r != NULL) {
             memset(&ev, 0, sizeof(ev));
             ev.step = TRISA_ENROLL_STEP_VERIFIED;
@@ -597,9 +622,6 @@ static int record_result(ctx *c)
                 }
             }
             for (size_t k = 0; k < m; k++) {
-                BIO *bio;
-                char *data;
-                long len;
                 int dup = 0;
                 for (int s = 0; s < sk_X509_num(seen); s++) {
                     dup |= X509_cmp(sk_X509_value(seen, s), certs[k]) == 0;
@@ -608,15 +630,9 @@ static int record_result(ctx *c)
                     continue;
                 }
                 sk_X509_push(seen, certs[k]);
-                bio = BIO_new(BIO_s_mem());
-                if (bio == NULL || PEM_write_bio_X509(bio, certs[k]) != 1) {
-                    BIO_free(bio);
-                    rc = trisa_error_set_ssl(TRISA_ECRYPTO, "cannot encode the result");
+                if ((rc = trisa_buf_put_cert_pem(&b, certs[k])) != 0) {
                     break;
                 }
-                len = BIO_get_mem_data(bio, &data);
-                trisa_buf_append(&b, data, (size_t)len);
-                BIO_free(bio);
             }
         }
     }
@@ -901,7 +917,6 @@ static int fast_done(ctx *c, const char *request, long long batch)
         trisa_buf path = TRISA_BUF_INIT;
         char sha[65];
         unsigned char md[32];
-        f->fd = -1;
         f->secret = 1;
         if ((f->rel = strdup(p.names[i])) == NULL) {
             goto done;

@@ -103,8 +103,6 @@ int entry_lock(entry *e, int no_wait, long long deadline_ms, void (*waiting)(lon
                void *data);
 void entry_close(entry *e);
 
-/* mkdir -p; created folders get `mode`. */
-int mkdirs(const char *path, mode_t mode);
 /* Milliseconds on CLOCK_MONOTONIC. */
 long long mono_ms(void);
 
@@ -122,8 +120,6 @@ typedef struct out_file {
     mode_t mode;
     int secret; /* holds a private key */
     int action; /* OUT_SKIP, OUT_WRITE, OUT_REPLACE */
-    char *tmp;  /* staged temporary file */
-    int fd;     /* open while staged, until synced */
     char sha256[65];
 } out_file;
 
@@ -167,8 +163,9 @@ typedef struct outputs_options {
 
 /* Build every output of every identity in memory. */
 int outputs_build(out_set *s, const char *root, const trisa_bundle *b, const outputs_options *o);
-/* Compare with what is on disk, then stage and commit the set as a unit. Sets
- * s->written to the number of files written (0: everything was already there). */
+/* Compare with what is on disk, then commit the files that change as a unit
+ * (trisa_file_set). Sets s->written to the number of files written (0: everything was
+ * already there). */
 int outputs_commit(out_set *s, const outputs_options *o);
 void outputs_free(out_set *s);
 /* A folder name from a certificate's commonName (never a path), unique in used[]. */

@@ -258,14 +258,23 @@ int online_follow(ctx *c, long long id)
         if (wait > left_ms(c)) {
             wait = left_ms(c);
         }
+        /* Told after the poll, then at each whole second of the wait, so that a person
+         * sees the next poll and the time limit count down. */
         memset(&ev, 0, sizeof(ev));
         ev.step = TRISA_ENROLL_STEP_POLLING;
         ev.batch_id = id;
         ev.status = last[0] != '\0' ? last : "?";
-        ev.elapsed_s = (long)((mono_ms() - c->start_ms) / 1000);
-        ev.next_s = (long)((wait + 999) / 1000);
-        ctx_event(c, &ev);
-        sleep_ms(wait);
+        for (long long until = mono_ms() + wait;;) {
+            long long now = mono_ms(), rest = until - now;
+            if (rest <= 0) {
+                break;
+            }
+            ev.elapsed_s = (long)((now - c->start_ms) / 1000);
+            ev.next_s = (long)((rest + 999) / 1000);
+            ev.left_s = c->deadline_ms > 0 ? (long)((left_ms(c) + 999) / 1000) : -1;
+            ctx_event(c, &ev);
+            sleep_ms(rest % 1000 != 0 ? rest % 1000 : 1000);
+        }
     }
 }
 

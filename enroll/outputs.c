@@ -2,11 +2,12 @@
  * The output set, written as a unit: every file is made in memory first, compared with
  * what is on disk (identical: left alone, mtime and all; missing: written; different:
  * refused unless forced, or replaced when this request wrote it for the batch it now
- * supersedes), then every new file is staged under a temporary name and synced, and only
- * then renamed into place, each folder synced once at the end. A pointer file
- * (.trisa-enroll) records which request and batch the folder holds and the SHA-256 of
- * each file, so a later run knows its own files (an encrypted key is never the same
- * bytes twice) and a folder keeps its meaning when the journal is elsewhere.
+ * supersedes), then the files that change are committed as one of common's sets of files
+ * (trisa_file_set: each written under a temporary name and synced before the first rename,
+ * every replaced file restorable until the last rename, each folder synced once). A
+ * pointer file (.trisa-enroll) records which request and batch the folder holds and the
+ * SHA-256 of each file, so a later run knows its own files (an encrypted key is never the
+ * same bytes twice) and a folder keeps its meaning when the journal is elsewhere.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,17 +27,6 @@
 #include "trisa/keygen.h"
 
 #define MAX_COMPARE (4u * 1024u * 1024u)
-
-#ifndef RENAME_NOREPLACE
-#define RENAME_NOREPLACE (1 << 0)
-#endif
-int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
-              unsigned int flags);
-/* Linux; <fcntl.h> declares it only with _GNU_SOURCE */
-#ifndef SYNC_FILE_RANGE_WRITE
-#define SYNC_FILE_RANGE_WRITE 2
-#endif
-int sync_file_range(int fd, off_t offset, off_t nbytes, unsigned int flags);
 
 static void sha256_hex(char out[65], const void *data, size_t len)
 {
@@ -79,24 +69,6 @@ void outputs_dir_name(char *out, size_t cap, const char *cn, size_t index, char 
 
 /* ---- Building ---- */
 
-static int pem_add(trisa_buf *b, X509 *x)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data = NULL;
-    long len;
-    int rc = 0;
-    if (bio == NULL || PEM_write_bio_X509(bio, x) != 1) {
-        rc = trisa_error_set_ssl(TRISA_ECRYPTO, "cannot encode a certificate");
-    } else {
-        len = BIO_get_mem_data(bio, &data);
-        if (trisa_buf_append(b, data, (size_t)len) != 0) {
-            rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
-        }
-    }
-    BIO_free(bio);
-    return rc;
-}
-
 static int add_file(out_set *s, const char *dir, const char *name, trisa_buf *content, mode_t mode,
                     int secret)
 {
@@ -118,7 +90,6 @@ static int add_file(out_set *s, const char *dir, const char *name, trisa_buf *co
     }
     f = &s->f[s->n];
     memset(f, 0, sizeof(*f));
-    f->fd = -1;
     if (name[0] == '/' || dir == NULL) {
         trisa_buf_puts(&rel, name); /* p12_out: its own path */
         trisa_buf_puts(&path, name);
@@ -177,26 +148,26 @@ static int build_identity(out_set *s, const char *dir, const trisa_bundle *b, si
     const char *node_pass = NULL;
     int node_key = 0, rc;
 
-    if ((rc = pem_add(&cert, leaf)) != 0) {
+    if ((rc = trisa_buf_put_cert_pem(&cert, leaf)) != 0) {
         goto done;
     }
     const STACK_OF(X509) *ch = trisa_bundle_chain(b, i);
     for (int k = 0; k < sk_X509_num(ch); k++) {
         top = sk_X509_value(ch, k);
-        if ((rc = pem_add(&chain, top)) != 0) {
+        if ((rc = trisa_buf_put_cert_pem(&chain, top)) != 0) {
             goto done;
         }
     }
     trisa_buf_append(&full, cert.data, cert.len);
     trisa_buf_append(&full, chain.data != NULL ? chain.data : "", chain.len);
     trisa_buf_append(&pool, chain.data != NULL ? chain.data : "", chain.len);
-    if (root != NULL && (rc = pem_add(&rootb, root)) != 0) {
+    if (root != NULL && (rc = trisa_buf_put_cert_pem(&rootb, root)) != 0) {
         goto done;
     }
     if (root == NULL) {
         root = anchor_root(o->anchors, top);
     }
-    if (root != NULL && (rc = pem_add(&pool, root)) != 0) {
+    if (root != NULL && (rc = trisa_buf_put_cert_pem(&pool, root)) != 0) {
         goto done;
     }
     /* node.pem: the one file TRISA nodes (Envoy's TRISA_NODE_CERTS) take: leaf, chain and
@@ -284,13 +255,6 @@ int outputs_build(out_set *s, const char *root, const trisa_bundle *b, const out
 void outputs_free(out_set *s)
 {
     for (size_t i = 0; i < s->n; i++) {
-        if (s->f[i].fd >= 0) {
-            close(s->f[i].fd);
-        }
-        if (s->f[i].tmp != NULL) {
-            unlink(s->f[i].tmp);
-            free(s->f[i].tmp);
-        }
         if (s->f[i].data != NULL) {
             if (s->f[i].secret) {
                 OPENSSL_cleanse(s->f[i].data, s->f[i].len);
@@ -405,19 +369,7 @@ static const char *pointer_hash(const pointer *p, const char *rel)
     return NULL;
 }
 
-/* ---- Comparing, staging, committing ---- */
-
-static char *dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL) {
-        return strdup(".");
-    }
-    if (slash == path) {
-        return strdup("/");
-    }
-    return strndup(path, (size_t)(slash - path));
-}
+/* ---- Comparing and committing ---- */
 
 static const char *base_of(const char *path)
 {
@@ -481,123 +433,6 @@ static int compare(out_file *f, const pointer *ptr, int have_ptr, const outputs_
     return 0;
 }
 
-static int stage(out_file *f)
-{
-    unsigned char rnd[6];
-    char hex[13];
-    trisa_buf tmp = TRISA_BUF_INIT;
-    char *dir = dir_of(f->path);
-    int fd, e = 0;
-
-    if (dir == NULL || RAND_bytes(rnd, sizeof(rnd)) != 1) {
-        free(dir);
-        return trisa_error_set(TRISA_ENOMEM, "out of memory");
-    }
-    trisa_hex(hex, rnd, sizeof(rnd), 0);
-    trisa_buf_printf(&tmp, "%s/.%s.%s.tmp", dir, base_of(f->path), hex);
-    free(dir);
-    if ((f->tmp = trisa_buf_detach(&tmp, NULL)) == NULL) {
-        return trisa_error_set(TRISA_ENOMEM, "out of memory");
-    }
-    fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, f->mode);
-    if (fd < 0) {
-        e = errno;
-        free(f->tmp);
-        f->tmp = NULL;
-        return trisa_error_set(TRISA_EIO, "%s: cannot create: %s; nothing written", f->path,
-                               strerror(e));
-    }
-    if (fchmod(fd, f->mode) != 0) {
-        e = errno;
-    }
-    for (size_t off = 0; e == 0 && off < f->len;) {
-        ssize_t n = write(fd, f->data + off, f->len - off);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            e = n < 0 ? errno : EIO;
-            break;
-        }
-        off += (size_t)n;
-    }
-    f->fd = fd;
-    if (e != 0) {
-        return trisa_error_set(TRISA_EIO, "%s: cannot write: %s; nothing written", f->path,
-                               strerror(e));
-    }
-    return 0;
-}
-
-/* Every staged file on disk before any is renamed: writeback started for all of them at
- * once (one journal commit can then carry them), then each one synced. */
-static int settle(out_set *s)
-{
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->f[i].fd >= 0) {
-            (void)sync_file_range(s->f[i].fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-        }
-    }
-    for (size_t i = 0; i < s->n; i++) {
-        out_file *f = &s->f[i];
-        int e = 0;
-        if (f->fd < 0) {
-            continue;
-        }
-        if (fsync(f->fd) != 0) {
-            e = errno;
-        }
-        if (close(f->fd) != 0 && e == 0) {
-            e = errno;
-        }
-        f->fd = -1;
-        if (e != 0) {
-            return trisa_error_set(TRISA_EIO, "%s: cannot write: %s; nothing written", f->path,
-                                   strerror(e));
-        }
-    }
-    return 0;
-}
-
-static int commit_one(out_file *f)
-{
-    int e;
-    if (f->action == OUT_REPLACE) {
-        if (rename(f->tmp, f->path) == 0) {
-            goto ok;
-        }
-        e = errno;
-    } else if (renameat2(AT_FDCWD, f->tmp, AT_FDCWD, f->path, RENAME_NOREPLACE) == 0) {
-        goto ok;
-    } else {
-        e = errno;
-        if (e == EINVAL || e == ENOSYS) {
-            /* no RENAME_NOREPLACE on this file system: link() refuses an existing name too */
-            if (link(f->tmp, f->path) == 0) {
-                unlink(f->tmp);
-                goto ok;
-            }
-            e = errno;
-        }
-    }
-    return trisa_error_set(e == EEXIST ? TRISA_EEXISTS : TRISA_EIO,
-                           "%s: %s; the set is incomplete: run again to finish it", f->path,
-                           e == EEXIST ? "appeared meanwhile" : strerror(e));
-ok:
-    free(f->tmp);
-    f->tmp = NULL;
-    return 0;
-}
-
-static void sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
 /* The pointer's text for the set as it will be on disk. */
 static int pointer_text(trisa_buf *b, const out_set *s, const outputs_options *o)
 {
@@ -616,7 +451,7 @@ static int make_folders(out_set *s, int *made_root, char *made_dirs)
     struct stat st;
     int rc;
     if (stat(s->root, &st) != 0) {
-        if ((rc = mkdirs(s->root, 0755)) != 0) {
+        if ((rc = trisa_mkdir_p(s->root, 0755)) != 0) {
             return rc;
         }
         *made_root = 1;
@@ -630,7 +465,8 @@ static int make_folders(out_set *s, int *made_root, char *made_dirs)
         if (d.data != NULL && stat(d.data, &st) != 0) {
             made_dirs[i] = 1;
         }
-        rc = d.data != NULL ? mkdirs(d.data, 0755) : trisa_error_set(TRISA_ENOMEM, "out of memory");
+        rc = d.data != NULL ? trisa_mkdir_p(d.data, 0755)
+                            : trisa_error_set(TRISA_ENOMEM, "out of memory");
         trisa_buf_free(&d, 0);
         if (rc != 0) {
             return rc;
@@ -652,7 +488,7 @@ static int plan(out_set *s, const outputs_options *o)
     int have_ptr, rc = 0;
 
     for (size_t i = 0; i < s->n; i++) {
-        char *dir = dir_of(s->f[i].path);
+        char *dir = trisa_path_dir(s->f[i].path);
         const char *names[2] = {base_of(s->f[i].path), POINTER_FILE};
         if (dir != NULL) {
             trisa_file_clean_temps(dir, names, 2, 0);
@@ -696,59 +532,37 @@ static int plan(out_set *s, const outputs_options *o)
     return 0;
 }
 
-/* Rename each staged file into place, then sync each folder once. */
-static int commit_all(out_set *s)
+/* The files that change, as one set of common's. A failure leaves every old file as it
+ * was: nothing written. */
+static int commit_set(out_set *s)
 {
-    char **synced = calloc(s->n + 1, sizeof(*synced));
-    size_t nsynced = 0;
-    int rc = 0;
-    if (synced == NULL) {
-        return trisa_error_set(TRISA_ENOMEM, "out of memory");
-    }
+    trisa_file_set *set = NULL;
+    int rc = trisa_file_set_new(&set);
+
     for (size_t i = 0; i < s->n && rc == 0; i++) {
-        char *dir;
-        size_t k;
-        if (s->f[i].action == OUT_SKIP || (rc = commit_one(&s->f[i])) != 0) {
-            continue;
+        const out_file *f = &s->f[i];
+        if (f->action != OUT_SKIP) {
+            rc = trisa_file_set_add(set, f->path, f->data, f->len, f->mode,
+                                    f->action == OUT_REPLACE ? TRISA_WRITE_REPLACE : 0);
         }
-        if (strcmp(s->f[i].rel, POINTER_FILE) != 0) {
+    }
+    if (rc == 0 && (rc = trisa_file_set_commit(set)) != 0) {
+        char msg[1024];
+        set_str(msg, sizeof(msg), trisa_error_last());
+        rc = trisa_error_set(rc, "%s; nothing written", msg);
+    }
+    trisa_file_set_free(set);
+    for (size_t i = 0; i < s->n && rc == 0; i++) {
+        if (s->f[i].action != OUT_SKIP && strcmp(s->f[i].rel, POINTER_FILE) != 0) {
             s->written++;
         }
-        if ((dir = dir_of(s->f[i].path)) == NULL) {
-            rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
-            break;
-        }
-        for (k = 0; k < nsynced && strcmp(synced[k], dir) != 0; k++) {
-        }
-        if (k == nsynced) {
-            synced[nsynced++] = dir;
-        } else {
-            free(dir);
-        }
     }
-    /* One sync a folder makes every rename above durable. */
-    for (size_t k = 0; k < nsynced; k++) {
-        sync_dir(synced[k]);
-        free(synced[k]);
-    }
-    free(synced);
     return rc;
 }
 
-/* A failed set: nothing staged stays behind; folders made for it go when empty. */
+/* A failed set: the folders made for it go when empty. */
 static void undo(out_set *s, int made_root, const char *made_dirs)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->f[i].fd >= 0) {
-            close(s->f[i].fd);
-            s->f[i].fd = -1;
-        }
-        if (s->f[i].tmp != NULL) {
-            unlink(s->f[i].tmp);
-            free(s->f[i].tmp);
-            s->f[i].tmp = NULL;
-        }
-    }
     for (size_t i = 0; i < s->ndirs; i++) {
         trisa_buf d = TRISA_BUF_INIT;
         if (made_dirs[i]) {
@@ -782,16 +596,8 @@ int outputs_commit(out_set *s, const outputs_options *o)
         rc = trisa_error_set(TRISA_EIO, "%s: cannot lock: %s", s->root, strerror(errno));
         goto done;
     }
-    if ((rc = plan(s, o)) != 0) {
-        goto done;
-    }
-    for (size_t i = 0; i < s->n && rc == 0; i++) {
-        if (s->f[i].action != OUT_SKIP) {
-            rc = stage(&s->f[i]);
-        }
-    }
-    if (rc == 0 && (rc = settle(s)) == 0) {
-        rc = commit_all(s);
+    if ((rc = plan(s, o)) == 0) {
+        rc = commit_set(s);
     }
 done:
     if (lock_fd >= 0) {

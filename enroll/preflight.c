@@ -222,14 +222,12 @@ static int load_keys(ctx *c)
     return 0;
 }
 
-static void key_fp(char out[96], EVP_PKEY *k)
+static void key_fp(char out[TRISA_KEYGEN_FINGERPRINT_HEX], EVP_PKEY *k)
 {
-    char hex[TRISA_KEYGEN_FINGERPRINT_HEX];
-    if (trisa_keygen_fingerprint_hex(hex, k) != 0) {
-        snprintf(hex, sizeof(hex), "?");
+    if (trisa_keygen_fingerprint_hex(out, k) != 0) {
+        snprintf(out, TRISA_KEYGEN_FINGERPRINT_HEX, "?");
         trisa_error_clear();
     }
-    snprintf(out, 96, "%s", hex);
 }
 
 /* Every CSR carries one of the operator's keys (files or token). */
@@ -241,7 +239,7 @@ static int match_csrs(ctx *c)
     for (size_t i = 0; i < c->ncsrs; i++) {
         int found = 0;
         trisa_buf have = TRISA_BUF_INIT;
-        char fp[96];
+        char fp[TRISA_KEYGEN_FINGERPRINT_HEX];
         int rc;
         for (size_t k = 0; k < c->nkeys && !found; k++) {
             found = EVP_PKEY_eq(c->csrs[i].pub, c->keys[k].key) == 1;

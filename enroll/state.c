@@ -97,40 +97,6 @@ char *entry_path(const entry *e, const char *name)
     return trisa_buf_detach(&b, NULL);
 }
 
-int mkdirs(const char *path, mode_t mode)
-{
-    char *copy = strdup(path);
-    int rc = 0;
-    if (copy == NULL) {
-        return trisa_error_set(TRISA_ENOMEM, "out of memory");
-    }
-    for (char *p = copy + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char saved = *p;
-            struct stat st;
-            *p = '\0';
-            if (mkdir(copy, mode) != 0) {
-                int e = errno;
-                if (e != EEXIST || stat(copy, &st) != 0 || !S_ISDIR(st.st_mode)) {
-                    rc = trisa_error_set(TRISA_EIO, "%s: cannot create the folder: %s", copy,
-                                         e == EEXIST ? "a file is in the way" : strerror(e));
-                    break;
-                }
-            } else if (chmod(copy, mode) != 0) {
-                /* the umask must not widen nor narrow a folder we made */
-                rc = trisa_error_set(TRISA_EIO, "%s: %s", copy, strerror(errno));
-                break;
-            }
-            *p = saved;
-            if (saved == '\0') {
-                break;
-            }
-        }
-    }
-    free(copy);
-    return rc;
-}
-
 /* A folder of ours: a folder, owned by us. A loose mode is said once. */
 static int check_private_dir(const char *path, trisa_enroll_warn_fn warn, void *data)
 {
@@ -164,7 +130,7 @@ int entry_create(entry *e, const char *state_dir, trisa_enroll_warn_fn warn, voi
     trisa_buf b = TRISA_BUF_INIT;
     int rc;
 
-    if ((rc = mkdirs(state_dir, 0700)) != 0 ||
+    if ((rc = trisa_mkdir_p(state_dir, 0700)) != 0 ||
         (rc = check_private_dir(state_dir, warn, data)) != 0) {
         goto done;
     }

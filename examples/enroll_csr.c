@@ -10,11 +10,13 @@
  * request, so nothing is uploaded twice and it says "already issued".
  *
  * Build against an installed trisa:  cc enroll_csr.c $(pkg-config --cflags --libs trisa)
+ * (or this folder's CMakeLists.txt, with find_package(trisa) and trisa::trisa)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bio.h>
 #include <openssl/x509.h>
 #include <trisa/trisa.h>
 
@@ -48,6 +50,20 @@ static long long atoll_checked(const char *s)
     char *end = NULL;
     long long v = strtoll(s, &end, 10);
     return end != s && *end == '\0' && v > 0 ? v : 0;
+}
+
+/* The subject as the trisa tools print it: an RFC 4514 string, UTF-8 kept. */
+static void name_rfc4514(char *out, size_t cap, const X509_NAME *name)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    int n = 0;
+    out[0] = '\0';
+    if (bio != NULL &&
+        X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+        n = BIO_read(bio, out, (int)cap - 1);
+        out[n > 0 ? n : 0] = '\0';
+    }
+    BIO_free(bio);
 }
 
 static void warn(const char *message, void *data)
@@ -91,8 +107,8 @@ int main(int argc, char **argv)
         return 1;
     }
     /* The verified result is in memory as well as in the folder. */
-    X509_NAME_oneline(X509_get_subject_name(trisa_enroll_result_leaf(result, 0)), subject,
-                      sizeof(subject));
+    name_rfc4514(subject, sizeof(subject),
+                 X509_get_subject_name(trisa_enroll_result_leaf(result, 0)));
     fullchain = trisa_enroll_result_pem(result, 0, TRISA_ENROLL_PEM_FULLCHAIN);
     printf("batch %lld: %s, %zu bytes of fullchain.pem in %s\n",
            trisa_enroll_result_batch_id(result), subject, fullchain != NULL ? strlen(fullchain) : 0,

@@ -6,6 +6,7 @@
  *   sectigo_upload request.csr
  *
  * Build against an installed trisa:  cc sectigo_upload.c $(pkg-config --cflags --libs trisa)
+ * (or this folder's CMakeLists.txt, with find_package(trisa) and trisa::trisa)
  */
 #include <stdio.h>
 #include <stdlib.h>

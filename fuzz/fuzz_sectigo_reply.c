@@ -1,7 +1,8 @@
 /*
  * libFuzzer target: whatever a Sectigo server (or anything posing as one) sends back goes
- * through the reply parsers, the Go-style printers, the JWT claim reader, the status
- * normaliser, the Content-Disposition filename check and the error-message reader.
+ * through the reply parsers, the Go-style printers, the JWT claim reader (its times must
+ * be ones the client can compute with), the token cache's parser, the status normaliser,
+ * the Content-Disposition filename check and the error-message reader.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -71,8 +72,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(a);
             free(r);
         }
+        long long iat, exp, nbf;
+        char sub[64];
         (void)sectigo_parse_balance(&n, s);
-        (void)trisa_sectigo_jwt_claims(s, &n, &n, &n, NULL, 0);
+        if (trisa_sectigo_jwt_claims(s, &iat, &exp, &nbf, sub, sizeof(sub)) == 0 &&
+            (iat <= 0 || exp <= 0 || nbf < 0 || iat > 253402300799LL || exp > 253402300799LL ||
+             nbf > 253402300799LL || memchr(sub, '\0', sizeof(sub)) == NULL)) {
+            abort(); /* a time the client's arithmetic cannot take */
+        }
+    }
+    {
+        /* The token cache file (transport/client.c reads it with this parser). */
+        struct json_object *o = sectigo_json_parse_secret(s, NULL), *v;
+        if (json_object_is_type(o, json_type_object) &&
+            json_object_object_get_ex(o, "accessToken", &v)) {
+            (void)json_object_get_string(v);
+        }
+        sectigo_json_put_secret(o);
     }
     free(trisa_sectigo_disposition_filename(s));
     free(sectigo_error_message(s, size));

@@ -144,9 +144,9 @@ static int list_objects(list_state *st, trisa_hsm *h, CK_SLOT_ID slot, const CK_
                 unsigned char *der = hsm_get_attr(h->fn, s, objs[i], CKA_VALUE, &val_len);
                 const unsigned char *p = der;
                 X509 *x = der ? d2i_X509(NULL, &p, (long)val_len) : NULL;
-                char *subj = x ? X509_NAME_oneline(X509_get_subject_name(x), NULL, 0) : NULL;
+                char *subj = x ? trisa_name_string(X509_get_subject_name(x)) : NULL;
                 trisa_buf_puts(&d, subj ? subj : "certificate");
-                OPENSSL_free(subj);
+                free(subj);
                 X509_free(x);
                 free(der);
             } else {

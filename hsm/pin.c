@@ -11,6 +11,9 @@
 
 #include "hsm/internal.h"
 
+/* The longest PIN: what trisa_secret_read() takes from a file, a descriptor or a prompt. */
+#define HSM_PIN_MAX 4096
+
 int trisa_hsm_pin_file_info(unsigned *out_flags, const char *path)
 {
     struct stat st;
@@ -127,14 +130,23 @@ int hsm_get_pin(char **pin, const trisa_hsm *h, const trisa_hsm_options *o, P11K
     int rc;
 
     *pin = NULL;
+    /* Both go through spec, which must hold them whole: a cut pin-value would be another
+     * PIN (a wrong login, perhaps a locked token), a cut path another file. */
     if (src == NULL && uri != NULL && p11_kit_uri_get_pin_source(uri) != NULL) {
-        snprintf(spec, sizeof(spec), "file:%s", pin_source_path(p11_kit_uri_get_pin_source(uri)));
+        const char *path = pin_source_path(p11_kit_uri_get_pin_source(uri));
+        if ((size_t)snprintf(spec, sizeof(spec), "file:%s", path) >= sizeof(spec)) {
+            return trisa_error_set(TRISA_ESECRET, "the PKCS#11 URI's pin-source is too long");
+        }
         src = spec;
     }
     if (src == NULL && uri != NULL && p11_kit_uri_get_pin_value(uri) != NULL) {
         hsm_warn(h, "the PIN is in the PKCS#11 URI (pin-value): anyone who can list processes "
                     "or read shell history can see it; prefer pin-source=file:... or "
                     "TRISA_PKCS11_PIN");
+        if (strlen(p11_kit_uri_get_pin_value(uri)) > HSM_PIN_MAX) {
+            return trisa_error_set(
+                TRISA_ESECRET, "the PKCS#11 URI's pin-value is longer than %d bytes", HSM_PIN_MAX);
+        }
         snprintf(spec, sizeof(spec), "pass:%s", p11_kit_uri_get_pin_value(uri));
         src = spec;
     }

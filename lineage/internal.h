@@ -132,9 +132,6 @@ typedef struct lineage_credentials {
 int lineage_credentials_load(lineage_credentials *c, const char *path);
 void lineage_credentials_free(lineage_credentials *c);
 
-/* A name as RFC 4514 text (most specific RDN first); caller frees; NULL out of memory. */
-char *lineage_name_text(const X509_NAME *n);
-
 /* When the next attempt may be after `failures` failed ones (1 h doubling to 24 h), never
  * past the point where fewer than 3 days remain before not_after (0: no certificate). */
 time_t lineage_backoff(unsigned failures, time_t now, time_t not_after);

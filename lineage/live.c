@@ -160,25 +160,6 @@ int lineage_switch(const trisa_lineage *l, unsigned version)
 
 /* ---- a certificate's details into the state ---- */
 
-char *lineage_name_text(const X509_NAME *n)
-{
-    BIO *b = BIO_new(BIO_s_mem());
-    char *out = NULL, *p;
-    long len;
-
-    if (b == NULL) {
-        return NULL;
-    }
-    /* RFC 4514: most specific first (CN=...,O=...,C=...), escaped as the RFC says. */
-    if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
-        (len = BIO_get_mem_data(b, &p)) >= 0 && (out = malloc((size_t)len + 1)) != NULL) {
-        memcpy(out, p, (size_t)len);
-        out[len] = '\0';
-    }
-    BIO_free(b);
-    return out;
-}
-
 static char *serial_text(const X509 *x)
 {
     BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
@@ -222,7 +203,7 @@ int lineage_record_cert(trisa_lineage *l, const char *cert_path)
     }
     free(l->subject);
     free(l->serial);
-    l->subject = lineage_name_text(X509_get_subject_name(x));
+    l->subject = trisa_name_string(X509_get_subject_name(x));
     l->serial = serial_text(x);
     l->not_before = asn1_time(X509_get0_notBefore(x));
     l->not_after = asn1_time(X509_get0_notAfter(x));

@@ -710,7 +710,7 @@ static int dry_run(run_ctx *c)
     rc = trisa_enroll_run(NULL, &eo);
     if (rc == 0) {
         trisa_buf b = TRISA_BUF_INIT;
-        char *subject = lineage_name_text(X509_REQ_get_subject_name(trisa_csr_get0_req(csr)));
+        char *subject = trisa_name_string(X509_REQ_get_subject_name(trisa_csr_get0_req(csr)));
         trisa_buf_printf(&b,
                          "would renew lineage %s as version %u: a new %s key%s, a CSR for %s, "
                          "uploaded to profile %lld",

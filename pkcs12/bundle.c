@@ -25,50 +25,39 @@
 #include "common/internal.h"
 #include "keygen/internal.h"
 #include "pkcs12/bundle_internal.h"
+#include "trisa/keygen.h"
+
+/* A fuzz build derives keys over ten times slower (AddressSanitizer's allocator under the
+ * allocations OpenSSL makes in every iteration): it takes a hundredth of the counts, so
+ * that an input at a limit stays well within the fuzzer's timeout. The checks are the
+ * same; the seeds of fuzz/corpus/ sit on both sides of both limits. */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#define KDF_MAX   (TRISA_BUNDLE_MAX_ITERATIONS / 100)
+#define KDF_TOTAL (TRISA_BUNDLE_MAX_TOTAL_ITERATIONS / 100)
+#else
+#define KDF_MAX   TRISA_BUNDLE_MAX_ITERATIONS
+#define KDF_TOTAL TRISA_BUNDLE_MAX_TOTAL_ITERATIONS
+#endif
 
 #define MAX_FILE     (64u * 1024u * 1024u + 1024u)
 #define MAX_KEY_FILE (1024u * 1024u)
 
 void bundle_cert_fp(char out[96], X509 *x)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    out[0] = '\0';
-    if (X509_digest(x, EVP_sha256(), md, &n) == 1 && n == 32) {
-        trisa_hex(out, md, n, ':');
-    }
+    trisa_cert_fingerprint(out, x);
 }
 
 void bundle_key_fp(char out[96], EVP_PKEY *k)
 {
-    unsigned char *der = NULL;
-    unsigned char md[32];
-    int n = i2d_PUBKEY(k, &der);
-    out[0] = '\0';
-    if (n > 0 && EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL) == 1) {
-        trisa_hex(out, md, sizeof(md), ':');
+    if (trisa_keygen_fingerprint_hex(out, k) != 0) {
+        out[0] = '\0';
+        ERR_clear_error();
     }
-    OPENSSL_free(der);
 }
 
 char *bundle_name(const X509_NAME *n)
 {
-    BIO *b = BIO_new(BIO_s_mem());
-    char *s = NULL;
-    BUF_MEM *m = NULL;
-    if (b == NULL) {
-        return NULL;
-    }
-    if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
-        BIO_get_mem_ptr(b, &m);
-        s = malloc(m->length + 1);
-        if (s != NULL) {
-            memcpy(s, m->data, m->length);
-            s[m->length] = '\0';
-        }
-    }
-    BIO_free(b);
-    return s;
+    return trisa_name_string(n);
 }
 
 const char *bundle_shown(char out[160], const char *name)
@@ -126,7 +115,7 @@ int trisa_bundle_new(trisa_bundle **out, const trisa_bundle_options *opts)
     }
     b->libctx = OSSL_LIB_CTX_new();
     b->certs = sk_X509_new_null();
-    b->kdf_budget = TRISA_BUNDLE_MAX_TOTAL_ITERATIONS;
+    b->kdf_budget = KDF_TOTAL;
     if (b->libctx == NULL || b->certs == NULL) {
         trisa_bundle_free(b);
         return trisa_error_set_ssl(TRISA_ENOMEM, "cannot create an OpenSSL library context");
@@ -215,6 +204,19 @@ static int add_key(trisa_bundle *b, EVP_PKEY *k, int from_bundle)
     b->keys[b->nkeys].from_bundle = from_bundle;
     b->nkeys++;
     return 0;
+}
+
+/* A key bag's key, as the bundle's own. */
+static int add_bag_key(trisa_bundle *b, const PKCS8_PRIV_KEY_INFO *p8, const char *member)
+{
+    EVP_PKEY *k = EVP_PKCS82PKEY_ex(p8, b->libctx, NULL);
+    int rc;
+    if (k == NULL) {
+        return trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': unreadable key", member);
+    }
+    rc = add_key(b, k, 1);
+    EVP_PKEY_free(k);
+    return rc;
 }
 
 int trisa_bundle_add_key(trisa_bundle *b, EVP_PKEY *key)
@@ -310,18 +312,17 @@ static int spend(trisa_bundle *b, const char *member, const char *what, const X5
                                "read",
                                member, what, oid);
     }
-    if (cost > TRISA_BUNDLE_MAX_ITERATIONS) {
+    if (cost > KDF_MAX) {
         return trisa_error_set(TRISA_EBUNDLE,
                                "member '%s': decrypting the %s would take %llu iterations of "
                                "%s; at most %d are accepted (Sectigo's bundles use 2048)",
-                               member, what, (unsigned long long)cost, kdf,
-                               TRISA_BUNDLE_MAX_ITERATIONS);
+                               member, what, (unsigned long long)cost, kdf, KDF_MAX);
     }
     if (cost > b->kdf_budget) {
         return trisa_error_set(TRISA_EBUNDLE,
                                "member '%s': decrypting the %s would take the bundle's key "
                                "derivations over %d iterations in all",
-                               member, what, TRISA_BUNDLE_MAX_TOTAL_ITERATIONS);
+                               member, what, KDF_TOTAL);
     }
     b->kdf_budget -= cost;
     return 0;
@@ -374,17 +375,10 @@ static int add_bags(trisa_bundle *b, const char *member, const STACK_OF(PKCS12_S
     for (int i = 0; i < sk_PKCS12_SAFEBAG_num(bags) && rc == 0; i++) {
         const PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, i);
         PKCS8_PRIV_KEY_INFO *p8 = NULL;
-        EVP_PKEY *k = NULL;
         X509 *x;
         switch (PKCS12_SAFEBAG_get_nid(bag)) {
         case NID_keyBag:
-            k = EVP_PKCS82PKEY_ex(PKCS12_SAFEBAG_get0_p8inf(bag), b->libctx, NULL);
-            if (k == NULL) {
-                rc = trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': unreadable key", member);
-                break;
-            }
-            rc = add_key(b, k, 1);
-            EVP_PKEY_free(k);
+            rc = add_bag_key(b, PKCS12_SAFEBAG_get0_p8inf(bag), member);
             break;
         case NID_pkcs8ShroudedKeyBag:
             /* Its iterations were counted by survey_bags before we got here. */
@@ -395,14 +389,8 @@ static int add_bags(trisa_bundle *b, const char *member, const STACK_OF(PKCS12_S
                 rc = decrypt_failed(b, member, alg, mac_checked, "private key");
                 break;
             }
-            k = EVP_PKCS82PKEY_ex(p8, b->libctx, NULL);
+            rc = add_bag_key(b, p8, member);
             PKCS8_PRIV_KEY_INFO_free(p8);
-            if (k == NULL) {
-                rc = trisa_error_set_ssl(TRISA_EBUNDLE, "member '%s': unreadable key", member);
-                break;
-            }
-            rc = add_key(b, k, 1);
-            EVP_PKEY_free(k);
             break;
         case NID_certBag:
             if (PKCS12_SAFEBAG_get_bag_nid(bag) != NID_x509Certificate) {
@@ -451,18 +439,18 @@ static int survey_p12(trisa_bundle *b, const char *member, PKCS12 *p12, p12_part
             ERR_clear_error();
             n = UINT64_MAX;
         }
-        if (n > TRISA_BUNDLE_MAX_ITERATIONS) {
+        if (n > KDF_MAX) {
             return trisa_error_set(TRISA_EBUNDLE,
                                    "member '%s': the MAC asks for %llu iterations; at most %d "
                                    "are accepted (Sectigo's bundles use 1 or 2048)",
-                                   member, (unsigned long long)n, TRISA_BUNDLE_MAX_ITERATIONS);
+                                   member, (unsigned long long)n, KDF_MAX);
         }
         /* The MAC may be checked twice (the empty password has two encodings). */
         if (2 * n > b->kdf_budget) {
             return trisa_error_set(TRISA_EBUNDLE,
                                    "member '%s': checking the MAC would take the bundle's key "
                                    "derivations over %d iterations in all",
-                                   member, TRISA_BUNDLE_MAX_TOTAL_ITERATIONS);
+                                   member, KDF_TOTAL);
         }
         b->kdf_budget -= 2 * n;
     }
@@ -1075,106 +1063,75 @@ EVP_PKEY *trisa_bundle_key(const trisa_bundle *b, size_t index)
 /* ---------------------------------------------------------------------------------- */
 /* Writing                                                                            */
 
-typedef struct target {
-    const char *name;
-    BIO *bio;
-    mode_t mode;
-} target;
-
-static int pem_certs(BIO *bio, X509 *leaf, STACK_OF(X509) * chain)
-{
-    if (leaf != NULL && PEM_write_bio_X509(bio, leaf) != 1) {
-        return -1;
-    }
-    for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
-        if (PEM_write_bio_X509(bio, sk_X509_value(chain, i)) != 1) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 int trisa_bundle_write(const trisa_bundle *b, size_t index, const char *dir,
                        const trisa_bundle_write_options *opts)
 {
-    target t[5] = {
-        {"cert.pem", NULL, 0644}, {"chain.pem", NULL, 0644}, {"fullchain.pem", NULL, 0644},
-        {"root.pem", NULL, 0644}, {"key.pem", NULL, 0600},
-    };
+    static const char *const names[5] = {"cert.pem", "chain.pem", "fullchain.pem", "root.pem",
+                                         "key.pem"};
+    trisa_buf text[5] = {TRISA_BUF_INIT, TRISA_BUF_INIT, TRISA_BUF_INIT, TRISA_BUF_INIT,
+                         TRISA_BUF_INIT};
+    char *paths[5] = {NULL}, *key = NULL;
+    size_t key_len = 0;
     const bundle_ident *id;
     int force = opts != NULL && opts->force;
-    const char *kpass = opts != NULL ? opts->key_password : NULL;
-    char *paths[5] = {NULL};
+    trisa_file_set *set = NULL;
     int rc = 0;
 
     if (b == NULL || dir == NULL || index >= b->nids) {
         return trisa_error_set(TRISA_EINVAL, "trisa_bundle_write: no bundle, folder or identity");
     }
     id = &b->ids[index];
-    t[0].bio = BIO_new(BIO_s_mem());
-    t[1].bio = BIO_new(BIO_s_mem());
-    t[2].bio = BIO_new(BIO_s_mem());
-    if (id->root != NULL) {
-        t[3].bio = BIO_new(BIO_s_mem());
+    /* cert.pem, chain.pem, fullchain.pem, root.pem (a root only), key.pem (a bundle key only) */
+    rc = trisa_buf_put_cert_pem(&text[0], id->leaf);
+    for (int i = 0; rc == 0 && i < sk_X509_num(id->chain); i++) {
+        rc = trisa_buf_put_cert_pem(&text[1], sk_X509_value(id->chain, i));
     }
-    if (id->key != NULL && id->bundle_key) {
-        t[4].bio = BIO_new(BIO_s_secmem());
-    }
-    if (t[0].bio == NULL || t[1].bio == NULL || t[2].bio == NULL ||
-        (id->root != NULL && t[3].bio == NULL) ||
-        (id->key != NULL && id->bundle_key && t[4].bio == NULL)) {
+    if (rc == 0 &&
+        (trisa_buf_append(&text[2], text[0].data, text[0].len) != 0 ||
+         trisa_buf_append(&text[2], text[1].data != NULL ? text[1].data : "", text[1].len) != 0)) {
         rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
+    }
+    if (rc == 0 && id->root != NULL) {
+        rc = trisa_buf_put_cert_pem(&text[3], id->root);
+    }
+    if (rc == 0 && id->key != NULL && id->bundle_key) {
+        rc = trisa_keygen_to_pem(&key, &key_len, id->key, opts != NULL ? opts->key_password : NULL);
+    }
+    if (rc != 0 || (rc = trisa_file_set_new(&set)) != 0) {
         goto done;
     }
-    if (pem_certs(t[0].bio, id->leaf, NULL) != 0 || pem_certs(t[1].bio, NULL, id->chain) != 0 ||
-        pem_certs(t[2].bio, id->leaf, id->chain) != 0 ||
-        (t[3].bio != NULL && pem_certs(t[3].bio, id->root, NULL) != 0)) {
-        rc = trisa_error_set_ssl(TRISA_ECRYPTO, "cannot encode certificates");
-        goto done;
-    }
-    if (t[4].bio != NULL &&
-        PEM_write_bio_PKCS8PrivateKey(t[4].bio, id->key, kpass != NULL ? EVP_aes_256_cbc() : NULL,
-                                      NULL, 0, NULL, (void *)kpass) != 1) {
-        rc = trisa_error_set_ssl(TRISA_ECRYPTO, "cannot encode the private key");
-        goto done;
-    }
-    /* Every target first, so that an existing file stops the write before any is made. */
     for (int i = 0; i < 5; i++) {
         struct stat st;
-        size_t n = strlen(dir) + strlen(t[i].name) + 2;
-        if (t[i].bio == NULL) {
+        const char *data = i == 4 ? key : text[i].data;
+        size_t len = i == 4 ? key_len : text[i].len;
+        trisa_buf path = TRISA_BUF_INIT;
+        if ((i == 3 && id->root == NULL) || (i == 4 && key == NULL)) {
             continue;
         }
-        paths[i] = malloc(n);
-        if (paths[i] == NULL) {
+        trisa_buf_printf(&path, "%s/%s", dir, names[i]);
+        if ((paths[i] = trisa_buf_detach(&path, NULL)) == NULL) {
             rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
             goto done;
         }
-        snprintf(paths[i], n, "%s/%s", dir, t[i].name);
+        /* Every target first, so that an existing file stops the write before any is made. */
         if (!force && lstat(paths[i], &st) == 0) {
             rc = trisa_error_set(TRISA_EEXISTS, "%s exists; nothing written (force to replace)",
                                  paths[i]);
             goto done;
         }
-    }
-    for (int i = 0; i < 5; i++) {
-        char *data = NULL;
-        long len;
-        if (t[i].bio == NULL) {
-            continue;
-        }
-        len = BIO_get_mem_data(t[i].bio, &data);
-        rc = trisa_file_write_atomic(paths[i], data, (size_t)len, t[i].mode,
-                                     force ? TRISA_WRITE_REPLACE : 0);
-        if (rc != 0) {
+        if ((rc = trisa_file_set_add(set, paths[i], data != NULL ? data : "", len,
+                                     i == 4 ? 0600 : 0644, force ? TRISA_WRITE_REPLACE : 0)) != 0) {
             goto done;
         }
     }
+    rc = trisa_file_set_commit(set);
 done:
+    trisa_file_set_free(set);
     for (int i = 0; i < 5; i++) {
-        BIO_free(t[i].bio);
+        trisa_buf_free(&text[i], 0);
         free(paths[i]);
     }
+    trisa_free_secret(key, key_len + 1);
     return rc;
 }
 
@@ -1341,12 +1298,33 @@ static int leap(int y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
+/* Whether s has this form exactly: 'd' a digit, anything else itself. */
+static int shape(const char *s, const char *form)
+{
+    for (; *form != '\0'; s++, form++) {
+        if (*form == 'd' ? !isdigit((unsigned char)*s) : *s != *form) {
+            return 0;
+        }
+    }
+    return *s == '\0';
+}
+
+/* The number of n digits at s (checked by shape()). */
+static int num(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
 int trisa_bundle_parse_time(time_t *out, const char *s)
 {
     static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     struct tm tm;
-    int y, mo, d, h = 0, mi = 0, se = 0, n = 0;
-    char z = 0, shown_s[64];
+    int y, mo, d, h = 0, mi = 0, se = 0;
+    char shown_s[64];
     long epoch;
     time_t t;
 
@@ -1363,22 +1341,18 @@ int trisa_bundle_parse_time(time_t *out, const char *s)
         *out = (time_t)epoch;
         return 0;
     }
-    /* Digits exactly where they belong: sscanf alone would take " 2021-1-5". */
-    for (const char *p = s; *p != '\0'; p++) {
-        if (!(isdigit((unsigned char)*p) || *p == '-' || *p == ':' || *p == 'T' || *p == 'Z')) {
-            n = -1;
-        }
-    }
-    if (n < 0 || strlen(s) < 10 || !isdigit((unsigned char)s[0]) || s[4] != '-' || s[7] != '-' ||
-        sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10) {
+    /* Digits exactly where they belong: sscanf alone would take " 2021-1-5", or an hour
+     * "-1" that timegm() turns into the day before. */
+    if (!shape(s, "dddd-dd-dd") && !shape(s, "dddd-dd-ddTdd:dd:ddZ")) {
         goto bad;
     }
-    if (s[n] != '\0') {
-        int m = 0;
-        if (strlen(s) != 20 || sscanf(s + n, "T%2d:%2d:%2d%c%n", &h, &mi, &se, &z, &m) != 4 ||
-            z != 'Z' || s[n + m] != '\0') {
-            goto bad;
-        }
+    y = num(s, 4);
+    mo = num(s + 5, 2);
+    d = num(s + 8, 2);
+    if (s[10] == 'T') {
+        h = num(s + 11, 2);
+        mi = num(s + 14, 2);
+        se = num(s + 17, 2);
     }
     if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 ||
         d > mdays[mo - 1] + (mo == 2 && leap(y)) || h > 23 || mi > 59 || se > 59) {

@@ -199,7 +199,12 @@ static void check_dns(trisa_bundle_report *r, X509 *leaf, const trisa_bundle_ver
     }
     GENERAL_NAMES_free(sans);
     if (nmissing == 0) {
-        add_check(r, "dns-names", PASS, "all %zu name(s) in the SANs", o->dns_count);
+        trisa_buf names = TRISA_BUF_INIT;
+        for (size_t i = 0; i < o->dns_count; i++) {
+            trisa_buf_printf(&names, "%s%s", i > 0 ? ", " : "", o->dns_names[i]);
+        }
+        add_check(r, "dns-names", PASS, "in the SANs: %s", names.data != NULL ? names.data : "");
+        trisa_buf_free(&names, 0);
     } else {
         add_check(r, "dns-names", FAIL, "not in the SANs: %s", missing.data);
     }
@@ -293,8 +298,22 @@ typedef struct verify_ctx {
     time_t at;
     unsigned min_bits;
     int trusted_any;
+    int root_in_trust_file; /* the bundle's root is also one of --trust's anchors */
     int vrc_err;
 } verify_ctx;
+
+/* Is x one of the certificates in the store? */
+static int store_holds(X509_STORE *store, X509 *x)
+{
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
+    for (int i = 0; x != NULL && i < sk_X509_OBJECT_num(objs); i++) {
+        X509 *c = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+        if (c != NULL && X509_cmp(c, x) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 static int setup(verify_ctx *v, const trisa_bundle *b, const trisa_bundle_verify_options *opts)
 {
@@ -309,6 +328,7 @@ static int setup(verify_ctx *v, const trisa_bundle *b, const trisa_bundle_verify
             return rc;
         }
         v->trusted_any = 1;
+        v->root_in_trust_file = store_holds(v->store, v->id->root);
     }
     if (opts->trust_bundle_root && v->id->root != NULL) {
         if (X509_STORE_add_cert(v->store, v->id->root) != 1) {
@@ -455,7 +475,10 @@ static void describe_root(trisa_bundle_report *r, const verify_ctx *v)
     if (root != NULL) {
         r->root_subject = bundle_name(X509_get_subject_name(root));
         bundle_cert_fp(r->root_fp, root);
-        r->root_from_bundle = v->id->root != NULL && X509_cmp(root, v->id->root) == 0;
+        /* "From the bundle" only when the bundle is where it came from: a root that the
+         * trust file holds too came from the trust file. */
+        r->root_from_bundle =
+            v->id->root != NULL && X509_cmp(root, v->id->root) == 0 && !v->root_in_trust_file;
     }
 }
 
@@ -582,21 +605,7 @@ int trisa_bundle_report_text(char **out, const trisa_bundle_report *r)
 
 static void json_str(trisa_buf *b, const char *s)
 {
-    if (s == NULL) {
-        trisa_buf_puts(b, "null");
-        return;
-    }
-    trisa_buf_puts(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p == '"' || *p == '\\') {
-            trisa_buf_printf(b, "\\%c", *p);
-        } else if (*p < 0x20) {
-            trisa_buf_printf(b, "\\u%04x", *p);
-        } else {
-            trisa_buf_append(b, p, 1);
-        }
-    }
-    trisa_buf_puts(b, "\"");
+    trisa_json_str(b, s, 0);
 }
 
 int trisa_bundle_report_json(char **out, const trisa_bundle_report *r)

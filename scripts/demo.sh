@@ -61,10 +61,9 @@ show trisa-csr -config "$conf" -keyout key.pem -out req.csr
 ls -l key.pem req.csr | sed 's/^/    /'
 
 step "3. Upload the CSR, follow the batch, download, verify and write the files"
-cn=$(openssl req -in req.csr -noout -subject -nameopt multiline 2>/dev/null |
-    sed -n 's/^ *commonName *= *//p')
+echo "    (the certificate must carry the CSR's DNS names: checked without being asked)"
 show trisa-fetch --csr req.csr --profile "$profile" --out-dir issued --key key.pem \
-    --trust state/ca/root.pem ${cn:+--dns "$cn"} --interval 1
+    --trust state/ca/root.pem --interval 1
 ls -l issued | sed 's/^/    /'
 
 step "4. An independent check: openssl verify against the emulator's root"
@@ -72,9 +71,10 @@ show openssl verify -CAfile state/ca/root.pem -untrusted issued/chain.pem issued
 
 step "5. The server-generated key: sectigo create, then trisa-fetch on its legacy PKCS#12"
 (umask 077 && openssl rand -hex 12 >p12pass.txt)
-create=$(sectigo create -a 1 -d demo.example.com --password-file p12pass.txt)
+# -a takes the profile id, as the reference documents it (an authority id works too).
+create=$(sectigo create -a "$profile" -d demo.example.com --password-file p12pass.txt)
 batch=$(printf '%s' "$create" | sed -n 's/^ *"batchId": *\([0-9]*\).*/\1/p' | head -n 1)
-echo "    $ sectigo create -a 1 -d demo.example.com --password-file p12pass.txt  -> batch $batch"
+echo "    $ sectigo create -a $profile -d demo.example.com --password-file p12pass.txt  -> batch $batch"
 show trisa-fetch --batch "$batch" --out-dir server --password-file p12pass.txt \
     --trust state/ca/root.pem --dns demo.example.com --interval 1 \
     --p12-out server/bundle.p12 --passout file:p12pass.txt

@@ -15,21 +15,21 @@
     "a batch was created, because each new batch costs a licence"
 #define REVOKE_HINT "check with `sectigo find -s SERIAL` whether the certificate is REVOKED"
 
-static int check_client(trisa_sectigo *c, const void *out, const char *fn)
-{
-    if (c == NULL || out == NULL) {
-        return trisa_error_set(TRISA_EINVAL, "%s: NULL argument", fn);
-    }
-    return 0;
-}
+/* Check the client and the output (cleared: size bytes), then GET the formatted path. */
+static int get(trisa_sectigo *c, void *out, size_t size, const char *fn, const char *what,
+               const char *fmt, ...) TRISA_PRINTF(6, 7);
 
-static int get(trisa_sectigo *c, const char *what, const char *fmt, ...) TRISA_PRINTF(3, 4);
-
-static int get(trisa_sectigo *c, const char *what, const char *fmt, ...)
+static int get(trisa_sectigo *c, void *out, size_t size, const char *fn, const char *what,
+               const char *fmt, ...)
 {
     char path[256];
     sectigo_req r = {.method = "GET", .path = path, .auth = 1, .idempotent = 1, .what = what};
     va_list ap;
+
+    if (c == NULL || out == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "%s: NULL argument", fn);
+    }
+    memset(out, 0, size);
     va_start(ap, fmt);
     vsnprintf(path, sizeof(path), fmt, ap);
     va_end(ap);
@@ -37,16 +37,21 @@ static int get(trisa_sectigo *c, const char *what, const char *fmt, ...)
 }
 
 /* Request bodies are written as the reference's json.Encoder writes them: compact, keys in
- * its struct order, map keys sorted, HTML characters escaped, a final new line. */
-static int finish_body(trisa_buf *b, gojson *w)
+ * its struct order, map keys sorted, HTML characters escaped, a final new line. Sends r with
+ * the body, then frees it (wiped when it holds a secret). */
+static int send_json(trisa_sectigo *c, sectigo_req *r, trisa_buf *body, int secret)
 {
-    (void)w;
-    trisa_buf_puts(b, "\n");
-    if (b->failed) {
-        trisa_buf_free(b, 1);
+    int rc;
+    trisa_buf_puts(body, "\n");
+    if (body->failed) {
+        trisa_buf_free(body, 1);
         return trisa_error_set(TRISA_ENOMEM, "out of memory");
     }
-    return 0;
+    r->body = body->data;
+    r->body_len = body->len;
+    rc = sectigo_call(c, r);
+    trisa_buf_free(body, secret);
+    return rc;
 }
 
 /* The batch of a 2xx reply to create or upload. If it cannot be read, the batch most
@@ -78,8 +83,8 @@ int trisa_sectigo_create_single_cert_batch(trisa_sectigo_batch **out, trisa_sect
                      .hint = BATCH_HINT};
     int rc;
 
-    if ((rc = check_client(c, out, "trisa_sectigo_create_single_cert_batch")) != 0) {
-        return rc;
+    if (c == NULL || out == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "%s: NULL argument", __func__);
     }
     *out = NULL;
     gojson_init_compact(&w, &body);
@@ -91,15 +96,8 @@ int trisa_sectigo_create_single_cert_batch(trisa_sectigo_batch **out, trisa_sect
     gojson_key(&w, "profileParams");
     gojson_string_map(&w, params);
     gojson_close(&w, '}');
-    if ((rc = finish_body(&body, &w)) != 0) {
-        return rc;
-    }
-    r.body = body.data;
-    r.body_len = body.len;
-    rc = sectigo_call(c, &r);
     /* The body holds the PKCS#12 password. */
-    trisa_buf_free(&body, 1);
-    if (rc == 0) {
+    if ((rc = send_json(c, &r, &body, 1)) == 0) {
         rc = accepted_batch(out, c, "create batch");
     }
     return rc;
@@ -127,8 +125,8 @@ int trisa_sectigo_upload_csr(trisa_sectigo_batch **out, trisa_sectigo *c, long l
                      .what = "upload",
                      .hint = BATCH_HINT};
 
-    if ((rc = check_client(c, out, "trisa_sectigo_upload_csr")) != 0) {
-        return rc;
+    if (c == NULL || out == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "%s: NULL argument", __func__);
     }
     *out = NULL;
     if (csr == NULL || csr_len == 0) {
@@ -144,8 +142,9 @@ int trisa_sectigo_upload_csr(trisa_sectigo_batch **out, trisa_sectigo *c, long l
     gojson_key(&w, "profileParams");
     gojson_string_map(&w, params);
     gojson_close(&w, '}');
-    if ((rc = finish_body(&json, &w)) != 0) {
-        return rc;
+    if (trisa_buf_puts(&json, "\n") != 0 || json.failed) {
+        trisa_buf_free(&json, 0);
+        return trisa_error_set(TRISA_ENOMEM, "out of memory");
     }
     /* Three parts in the reference's order: profileId, csrBatchRequest, files (typed
      * application/octet-stream as the reference types a text file; a ZIP must be
@@ -167,25 +166,14 @@ int trisa_sectigo_upload_csr(trisa_sectigo_batch **out, trisa_sectigo *c, long l
 
 int trisa_sectigo_batch_detail(trisa_sectigo_batch **out, trisa_sectigo *c, long long id)
 {
-    int rc = check_client(c, out, "trisa_sectigo_batch_detail");
-    if (rc != 0) {
-        return rc;
-    }
-    *out = NULL;
-    if ((rc = get(c, "batch detail", "/api/v1/batches/%lld", id)) != 0) {
-        return rc;
-    }
-    return sectigo_parse_batch(out, c->body.data);
+    int rc = get(c, out, sizeof(*out), __func__, "batch detail", "/api/v1/batches/%lld", id);
+    return rc != 0 ? rc : sectigo_parse_batch(out, c->body.data);
 }
 
 int trisa_sectigo_batch_status(char **out, trisa_sectigo *c, long long id)
 {
-    int rc = check_client(c, out, "trisa_sectigo_batch_status");
+    int rc = get(c, out, sizeof(*out), __func__, "batch status", "/api/v1/batches/%lld/status", id);
     if (rc != 0) {
-        return rc;
-    }
-    *out = NULL;
-    if ((rc = get(c, "batch status", "/api/v1/batches/%lld/status", id)) != 0) {
         return rc;
     }
     /* Plain text; tolerate a JSON string too. */
@@ -213,15 +201,9 @@ int trisa_sectigo_batch_status(char **out, trisa_sectigo *c, long long id)
 int trisa_sectigo_get_processing_info(trisa_sectigo_processing_info *out, trisa_sectigo *c,
                                       long long id)
 {
-    int rc = check_client(c, out, "trisa_sectigo_get_processing_info");
-    if (rc != 0) {
-        return rc;
-    }
-    memset(out, 0, sizeof(*out));
-    if ((rc = get(c, "processing info", "/api/v1/batches/%lld/processing_info", id)) != 0) {
-        return rc;
-    }
-    return sectigo_parse_processing_info(out, c->body.data);
+    int rc = get(c, out, sizeof(*out), __func__, "processing info",
+                 "/api/v1/batches/%lld/processing_info", id);
+    return rc != 0 ? rc : sectigo_parse_processing_info(out, c->body.data);
 }
 
 int trisa_sectigo_download_mem(unsigned char **out, size_t *out_len, char **out_filename,
@@ -235,10 +217,10 @@ int trisa_sectigo_download_mem(unsigned char **out, size_t *out_len, char **out_
                      .idempotent = 1,
                      .what = "download"};
     char *name = NULL;
-    int rc = check_client(c, out, "trisa_sectigo_download_mem");
+    int rc;
 
-    if (rc != 0) {
-        return rc;
+    if (c == NULL || out == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "%s: NULL argument", __func__);
     }
     *out = NULL;
     if (out_len) {
@@ -356,95 +338,48 @@ done:
 
 int trisa_sectigo_licenses_used(trisa_sectigo_licenses *out, trisa_sectigo *c)
 {
-    int rc = check_client(c, out, "trisa_sectigo_licenses_used");
-    if (rc != 0) {
-        return rc;
-    }
-    memset(out, 0, sizeof(*out));
-    if ((rc = get(c, "licences", "/api/v1/devices")) != 0) {
-        return rc;
-    }
-    return sectigo_parse_licenses(out, c->body.data);
+    int rc = get(c, out, sizeof(*out), __func__, "licences", "/api/v1/devices");
+    return rc != 0 ? rc : sectigo_parse_licenses(out, c->body.data);
 }
 
 int trisa_sectigo_authorities(trisa_sectigo_authority_list **out, trisa_sectigo *c)
 {
-    int rc = check_client(c, out, "trisa_sectigo_authorities");
-    if (rc != 0) {
-        return rc;
-    }
-    *out = NULL;
-    if ((rc = get(c, "authorities", "/api/v1/authorities/allowed")) != 0) {
-        return rc;
-    }
-    return sectigo_parse_authorities(out, c->body.data);
+    int rc = get(c, out, sizeof(*out), __func__, "authorities", "/api/v1/authorities/allowed");
+    return rc != 0 ? rc : sectigo_parse_authorities(out, c->body.data);
 }
 
 int trisa_sectigo_authority_balance(long long *out, trisa_sectigo *c, long long id)
 {
-    int rc = check_client(c, out, "trisa_sectigo_authority_balance");
-    if (rc != 0) {
-        return rc;
-    }
-    *out = 0;
-    if ((rc = get(c, "authority balance", "/api/v1/authorities/%lld/balanceavailable", id)) != 0) {
-        return rc;
-    }
-    return sectigo_parse_balance(out, c->body.data);
+    int rc = get(c, out, sizeof(*out), __func__, "authority balance",
+                 "/api/v1/authorities/%lld/balanceavailable", id);
+    return rc != 0 ? rc : sectigo_parse_balance(out, c->body.data);
 }
 
 int trisa_sectigo_profiles(trisa_sectigo_profile_list **out, trisa_sectigo *c)
 {
-    int rc = check_client(c, out, "trisa_sectigo_profiles");
-    if (rc != 0) {
-        return rc;
-    }
-    *out = NULL;
-    if ((rc = get(c, "profiles", "/api/v1/profiles")) != 0) {
-        return rc;
-    }
-    return sectigo_parse_profiles(out, c->body.data);
+    int rc = get(c, out, sizeof(*out), __func__, "profiles", "/api/v1/profiles");
+    return rc != 0 ? rc : sectigo_parse_profiles(out, c->body.data);
 }
 
 int trisa_sectigo_get_profile_detail(trisa_sectigo_profile_detail **out, trisa_sectigo *c,
                                      long long id)
 {
-    int rc = check_client(c, out, "trisa_sectigo_get_profile_detail");
-    if (rc != 0) {
-        return rc;
-    }
-    *out = NULL;
-    if ((rc = get(c, "profile detail", "/api/v1/profiles/%lld", id)) != 0) {
-        return rc;
-    }
-    return sectigo_parse_profile_detail(out, c->body.data);
+    int rc = get(c, out, sizeof(*out), __func__, "profile detail", "/api/v1/profiles/%lld", id);
+    return rc != 0 ? rc : sectigo_parse_profile_detail(out, c->body.data);
 }
 
 int trisa_sectigo_profile_params(trisa_sectigo_profile_param_list **out, trisa_sectigo *c,
                                  long long id)
 {
-    int rc = check_client(c, out, "trisa_sectigo_profile_params");
-    if (rc != 0) {
-        return rc;
-    }
-    *out = NULL;
-    if ((rc = get(c, "profile parameters", "/api/v1/profiles/%lld/parameters", id)) != 0) {
-        return rc;
-    }
-    return sectigo_parse_profile_params(out, c->body.data);
+    int rc = get(c, out, sizeof(*out), __func__, "profile parameters",
+                 "/api/v1/profiles/%lld/parameters", id);
+    return rc != 0 ? rc : sectigo_parse_profile_params(out, c->body.data);
 }
 
 int trisa_sectigo_get_organization(trisa_sectigo_organization **out, trisa_sectigo *c)
 {
-    int rc = check_client(c, out, "trisa_sectigo_get_organization");
-    if (rc != 0) {
-        return rc;
-    }
-    *out = NULL;
-    if ((rc = get(c, "organization", "/api/v1/organizations/user")) != 0) {
-        return rc;
-    }
-    return sectigo_parse_organization(out, c->body.data);
+    int rc = get(c, out, sizeof(*out), __func__, "organization", "/api/v1/organizations/user");
+    return rc != 0 ? rc : sectigo_parse_organization(out, c->body.data);
 }
 
 int trisa_sectigo_find_certificates(trisa_sectigo_find_result **out, trisa_sectigo *c,
@@ -458,10 +393,10 @@ int trisa_sectigo_find_certificates(trisa_sectigo_find_result **out, trisa_secti
                      .auth = 1,
                      .idempotent = 1,
                      .what = "find"};
-    int rc = check_client(c, out, "trisa_sectigo_find_certificates");
+    int rc;
 
-    if (rc != 0) {
-        return rc;
+    if (c == NULL || out == NULL) {
+        return trisa_error_set(TRISA_EINVAL, "%s: NULL argument", __func__);
     }
     *out = NULL;
     /* The reference leaves an empty criterion out (omitempty). */
@@ -476,14 +411,7 @@ int trisa_sectigo_find_certificates(trisa_sectigo_find_result **out, trisa_secti
         gojson_str(&w, serial_number);
     }
     gojson_close(&w, '}');
-    if ((rc = finish_body(&body, &w)) != 0) {
-        return rc;
-    }
-    r.body = body.data;
-    r.body_len = body.len;
-    rc = sectigo_call(c, &r);
-    trisa_buf_free(&body, 0);
-    if (rc == 0) {
+    if ((rc = send_json(c, &r, &body, 0)) == 0) {
         rc = sectigo_parse_find_result(out, c->body.data);
     }
     return rc;
@@ -497,7 +425,6 @@ int trisa_sectigo_revoke(trisa_sectigo *c, long long profile_id, int reason_code
     char path[128];
     sectigo_req r = {
         .method = "POST", .path = path, .auth = 1, .what = "revoke", .hint = REVOKE_HINT};
-    int rc;
 
     if (c == NULL || serial_number == NULL || serial_number[0] == '\0') {
         return trisa_error_set(TRISA_EINVAL, "revoke: no serial number");
@@ -514,12 +441,5 @@ int trisa_sectigo_revoke(trisa_sectigo *c, long long profile_id, int reason_code
     gojson_key(&w, "serialNumber");
     gojson_str(&w, serial_number);
     gojson_close(&w, '}');
-    if ((rc = finish_body(&body, &w)) != 0) {
-        return rc;
-    }
-    r.body = body.data;
-    r.body_len = body.len;
-    rc = sectigo_call(c, &r);
-    trisa_buf_free(&body, 0);
-    return rc;
+    return send_json(c, &r, &body, 0);
 }

@@ -38,8 +38,8 @@ void gojson_null(gojson *w);
 void gojson_value(gojson *w, struct json_object *v);
 /* Raw JSON text as above ("null" when NULL or unparsable). */
 void gojson_raw(gojson *w, const char *json);
-/* Append s escaped as a Go JSON string, quotes included. The library's one JSON string
- * escaper (Go's rules: <, >, & and U+2028/U+2029 escaped, invalid UTF-8 as U+FFFD). */
+/* Append s escaped as a Go JSON string, quotes included: common's trisa_json_str() with
+ * TRISA_JSON_GO (<, >, & and U+2028/U+2029 escaped, invalid UTF-8 as U+FFFD). */
 void gojson_escape(trisa_buf *b, const char *s);
 /* A name, value, name, value, ... NULL list as a JSON object with the names sorted, as
  * Go encodes a map[string]string; NULL params print {}. */
@@ -147,8 +147,6 @@ const char *sectigo_header(trisa_sectigo *c, const char *name);
 
 /* ---- Small helpers (util.c) ---- */
 
-/* Decode base64url (no padding needed) into a new NUL-terminated buffer. */
-unsigned char *sectigo_b64url_decode(const char *in, size_t in_len, size_t *out_len);
 /* Seconds to wait from a Retry-After value (delta seconds or an HTTP date), or -1. */
 long sectigo_retry_after_seconds(const char *value, long long now);
 /* SHA-256 hex of data (out: 65 bytes). */

@@ -4,6 +4,7 @@
  * that parse the reference's output keep working.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,96 +105,11 @@ void gojson_key(gojson *w, const char *key)
     w->pending_key = 1;
 }
 
-/* Length of a valid UTF-8 sequence at p (at most n bytes), or 0 when invalid. */
-static size_t utf8_len(const unsigned char *p, size_t n, unsigned *cp)
-{
-    unsigned c = p[0];
-    size_t len;
-    unsigned v, min;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if ((c & 0xe0) == 0xc0) {
-        len = 2, v = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-        len = 3, v = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-        len = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        v = (v << 6) | (p[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) {
-        return 0;
-    }
-    *cp = v;
-    return len;
-}
-
 void gojson_escape(trisa_buf *b, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-    size_t n = strlen((const char *)p);
-
-    trisa_buf_puts(b, "\"");
-    for (size_t i = 0; i < n;) {
-        unsigned c = p[i], cp = 0;
-        if (c < 0x80) {
-            char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf], 0};
-            switch (c) {
-            case '"':
-                trisa_buf_puts(b, "\\\"");
-                break;
-            case '\\':
-                trisa_buf_puts(b, "\\\\");
-                break;
-            case '\n':
-                trisa_buf_puts(b, "\\n");
-                break;
-            case '\r':
-                trisa_buf_puts(b, "\\r");
-                break;
-            case '\t':
-                trisa_buf_puts(b, "\\t");
-                break;
-            case '<':
-            case '>':
-            case '&':
-                trisa_buf_puts(b, esc);
-                break;
-            default:
-                if (c < 0x20) {
-                    trisa_buf_puts(b, esc);
-                } else {
-                    trisa_buf_append(b, p + i, 1);
-                }
-            }
-            i++;
-            continue;
-        }
-        size_t len = utf8_len(p + i, n - i, &cp);
-        if (len == 0) {
-            trisa_buf_puts(b, "\\ufffd");
-            i++;
-        } else if (cp == 0x2028 || cp == 0x2029) {
-            trisa_buf_puts(b, cp == 0x2028 ? "\\u2028" : "\\u2029");
-            i += len;
-        } else {
-            trisa_buf_append(b, p + i, len);
-            i += len;
-        }
-    }
-    trisa_buf_puts(b, "\"");
+    /* Go's rules (<, >, & escaped; invalid UTF-8 as U+FFFD) through the project's one
+     * escaper; NULL prints as "" here, as Go prints an empty string field. */
+    trisa_json_str(b, s != NULL ? s : "", TRISA_JSON_GO);
 }
 
 void gojson_str(gojson *w, const char *s)
@@ -411,14 +327,6 @@ static struct json_object *get_array(struct json_object *o, const char *key)
     return json_object_is_type(v, json_type_array) ? v : NULL;
 }
 
-static void free_strings(trisa_sectigo_strings *s)
-{
-    for (size_t i = 0; s->items != NULL && i < s->count; i++) {
-        free(s->items[i]);
-    }
-    free(s->items);
-}
-
 static int nomem(const char *what)
 {
     return trisa_error_set(TRISA_ENOMEM, "%s: out of memory", what);
@@ -436,104 +344,6 @@ static int parse_root_array(struct json_object **out, const char *body, const ch
     return rc;
 }
 
-typedef int (*fill_fn)(void *item, struct json_object *o);
-
-/* The items of JSON array a (NULL: none, *is_null set), each filled by fill(). *items and
- * *count are set even on failure, so the list's free function releases what was made
- * (unfilled items are zero). */
-static int parse_items(void **items, size_t *count, int *is_null, struct json_object *a,
-                       size_t item_size, fill_fn fill)
-{
-    *items = NULL;
-    *count = 0;
-    if (a == NULL) {
-        *is_null = 1;
-        return 0;
-    }
-    if ((*items = calloc(json_object_array_length(a) + 1, item_size)) == NULL) {
-        return TRISA_ENOMEM;
-    }
-    *count = json_object_array_length(a);
-    for (size_t i = 0; i < *count; i++) {
-        if (fill((char *)*items + i * item_size, json_object_array_get_idx(a, i)) != 0) {
-            return TRISA_ENOMEM;
-        }
-    }
-    return 0;
-}
-
-static int string_fill(void *item, struct json_object *o)
-{
-    const char *s = json_object_get_string(o);
-    return (*(char **)item = strdup(s ? s : "")) != NULL ? 0 : TRISA_ENOMEM;
-}
-
-static int parse_strings(trisa_sectigo_strings *out, struct json_object *o, const char *key)
-{
-    void *items;
-    int rc = parse_items(&items, &out->count, &out->is_null, get_array(o, key), sizeof(char *),
-                         string_fill);
-    out->items = items;
-    return rc;
-}
-
-/* ---- Batch ------------------------------------------------------------------------- */
-
-void trisa_sectigo_batch_free(trisa_sectigo_batch *b)
-{
-    if (b == NULL) {
-        return;
-    }
-    free(b->creation_date);
-    free(b->profile);
-    free(b->status);
-    free(b->batch_name);
-    free(b->reject_reason);
-    free(b->generator_parameters_values);
-    free(b);
-}
-
-int sectigo_parse_batch(trisa_sectigo_batch **out, const char *body)
-{
-    struct json_object *o = NULL;
-    trisa_sectigo_batch *b;
-    int rc;
-
-    *out = NULL;
-    if ((rc = parse_root(&o, body, "batch")) != 0) {
-        return rc;
-    }
-    if (!json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        return trisa_error_set(TRISA_EAPI, "batch: the reply is not a JSON object");
-    }
-    if ((b = calloc(1, sizeof(*b))) == NULL) {
-        json_object_put(o);
-        return nomem("batch");
-    }
-    b->batch_id = get_int(o, "batchId");
-    b->order_number = get_int(o, "orderNumber");
-    b->creation_date = get_str(o, "creationDate");
-    b->profile = get_str(o, "profile");
-    b->size = get_int(o, "size");
-    b->status = get_str(o, "status");
-    b->active = get_bool(o, "active");
-    b->batch_name = get_str(o, "batchName");
-    b->reject_reason = get_str(o, "rejectReason");
-    b->generator_parameters_values = get_raw(o, "generatorParametersValues");
-    b->user_id = get_int(o, "userId");
-    b->downloadable = get_bool(o, "downloadable");
-    b->rejectable = get_bool(o, "rejectable");
-    json_object_put(o);
-    if (!b->creation_date || !b->profile || !b->status || !b->batch_name || !b->reject_reason ||
-        !b->generator_parameters_values) {
-        trisa_sectigo_batch_free(b);
-        return nomem("batch");
-    }
-    *out = b;
-    return 0;
-}
-
 static int finish(char **out, trisa_buf *b)
 {
     trisa_buf_puts(b, "\n");
@@ -544,104 +354,567 @@ static int finish(char **out, trisa_buf *b)
                                   GOJSON_MAX_DEPTH);
 }
 
-int trisa_sectigo_batch_json(char **out, const trisa_sectigo_batch *b)
+/* ---- Replies as tables of fields ------------------------------------------------------
+ * Each reply type is described once: its JSON fields in the reference's order and where
+ * each lives in the C struct. One reader, one writer (Go's output) and one free work from
+ * these tables. */
+
+enum ftype {
+    F_INT,  /* long long; 0 when absent */
+    F_BOOL, /* int */
+    F_STR,  /* char *, never NULL: "" when absent or null */
+    F_RAW,  /* char *: the value's JSON text, "null" when absent */
+    F_LIST, /* a JSON array: {size_t count; T *items; int is_null} */
+    F_MAP,  /* a JSON object of strings: {size_t count; trisa_sectigo_param *items; int null},
+               sorted by name */
+};
+
+typedef struct record record;
+
+typedef struct field {
+    const char *key; /* NULL: the reply itself (a list at the root) */
+    enum ftype type;
+    size_t off;         /* the member; F_LIST, F_MAP: its count */
+    size_t items, null; /* F_LIST, F_MAP: where its items pointer and null flag are */
+    const record *item; /* F_LIST: what each item is; NULL: a string */
+} field;
+
+struct record {
+    const field *f;
+    size_t n;
+    size_t size;
+};
+
+#define FIELD(T, key, type, m)                                                                     \
+    {                                                                                              \
+        key, type, offsetof(T, m), 0, 0, NULL                                                      \
+    }
+#define LIST(T, key, count, items, null, item)                                                     \
+    {                                                                                              \
+        key, F_LIST, offsetof(T, count), offsetof(T, items), offsetof(T, null), item               \
+    }
+#define RECORD(T, fields)                                                                          \
+    {                                                                                              \
+        fields, sizeof(fields) / sizeof(fields[0]), sizeof(T)                                      \
+    }
+
+static void *member(const void *obj, size_t off)
+{
+    return (char *)(uintptr_t)obj + off;
+}
+
+/* The items pointer of a list (a T * member of the struct, read and written as bytes). */
+static void *items_of(const void *obj, const field *f)
+{
+    void *items;
+    memcpy(&items, member(obj, f->items), sizeof(items));
+    return items;
+}
+
+static void set_items(void *obj, const field *f, void *items)
+{
+    memcpy(member(obj, f->items), &items, sizeof(items));
+}
+
+static size_t item_size(const field *f)
+{
+    return f->type == F_MAP  ? sizeof(trisa_sectigo_param)
+           : f->item != NULL ? f->item->size
+                             : sizeof(char *);
+}
+
+static void record_clear(const record *r, void *obj);
+
+static void value_clear(const field *f, void *obj)
+{
+    switch (f->type) {
+    case F_STR:
+    case F_RAW:
+        free(*(char **)member(obj, f->off));
+        break;
+    case F_LIST:
+    case F_MAP: {
+        char *items = items_of(obj, f);
+        size_t count = *(size_t *)member(obj, f->off), size = item_size(f);
+        for (size_t i = 0; items != NULL && i < count; i++) {
+            if (f->type == F_MAP) {
+                free(((trisa_sectigo_param *)(void *)(items + i * size))->name);
+                free(((trisa_sectigo_param *)(void *)(items + i * size))->value);
+            } else if (f->item != NULL) {
+                record_clear(f->item, items + i * size);
+            } else {
+                free(*(char **)(void *)(items + i * size));
+            }
+        }
+        free(items);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static void record_clear(const record *r, void *obj)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        value_clear(&r->f[i], obj);
+    }
+}
+
+static void record_free(const record *r, void *obj)
+{
+    if (obj != NULL) {
+        record_clear(r, obj);
+        free(obj);
+    }
+}
+
+static int record_fill(const record *r, void *obj, struct json_object *o);
+
+/* The items of JSON array a (NULL: none, the null flag set). count and items are set before
+ * the items are filled, so that a failure leaves what value_clear() releases. */
+static int list_fill(const field *f, void *obj, struct json_object *a)
+{
+    size_t n, size = item_size(f);
+    char *items;
+
+    if (a == NULL) {
+        *(int *)member(obj, f->null) = 1;
+        return 0;
+    }
+    n = json_object_array_length(a);
+    if ((items = calloc(n + 1, size)) == NULL) {
+        return TRISA_ENOMEM;
+    }
+    set_items(obj, f, items);
+    *(size_t *)member(obj, f->off) = n;
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *v = json_object_array_get_idx(a, i);
+        if (f->item != NULL) {
+            if (record_fill(f->item, items + i * size, v) != 0) {
+                return TRISA_ENOMEM;
+            }
+        } else {
+            const char *str = json_object_get_string(v);
+            if ((*(char **)(void *)(items + i * size) = strdup(str ? str : "")) == NULL) {
+                return TRISA_ENOMEM;
+            }
+        }
+    }
+    return 0;
+}
+
+static int cmp_param(const void *a, const void *b)
+{
+    return strcmp(((const trisa_sectigo_param *)a)->name, ((const trisa_sectigo_param *)b)->name);
+}
+
+/* A JSON object of strings (absent or not an object: null), sorted by name as Go prints a
+ * map. */
+static int map_fill(const field *f, void *obj, struct json_object *o)
+{
+    struct json_object *m = NULL;
+    trisa_sectigo_param *items;
+    size_t n, i = 0;
+
+    if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, f->key, &m) ||
+        !json_object_is_type(m, json_type_object)) {
+        *(int *)member(obj, f->null) = 1;
+        return 0;
+    }
+    n = (size_t)json_object_object_length(m);
+    if ((items = calloc(n ? n : 1, sizeof(*items))) == NULL) {
+        return TRISA_ENOMEM;
+    }
+    set_items(obj, f, items);
+    json_object_object_foreach(m, k, v)
+    {
+        const char *str = v ? json_object_get_string(v) : "";
+        items[i].name = strdup(k);
+        items[i].value = strdup(str ? str : "");
+        *(size_t *)member(obj, f->off) = ++i;
+        if (items[i - 1].name == NULL || items[i - 1].value == NULL) {
+            return TRISA_ENOMEM;
+        }
+    }
+    qsort(items, i, sizeof(*items), cmp_param);
+    return 0;
+}
+
+static int record_fill(const record *r, void *obj, struct json_object *o)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const field *f = &r->f[i];
+        void *m = member(obj, f->off);
+        switch (f->type) {
+        case F_INT:
+            *(long long *)m = get_int(o, f->key);
+            break;
+        case F_BOOL:
+            *(int *)m = get_bool(o, f->key);
+            break;
+        case F_STR:
+        case F_RAW:
+            if ((*(char **)m = f->type == F_STR ? get_str(o, f->key) : get_raw(o, f->key)) ==
+                NULL) {
+                return TRISA_ENOMEM;
+            }
+            break;
+        case F_LIST:
+            if (list_fill(f, obj, get_array(o, f->key)) != 0) {
+                return TRISA_ENOMEM;
+            }
+            break;
+        case F_MAP:
+            if (map_fill(f, obj, o) != 0) {
+                return TRISA_ENOMEM;
+            }
+            break;
+        }
+    }
+    return 0;
+}
+
+static void record_write(gojson *w, const record *r, const void *obj);
+
+static void value_write(gojson *w, const field *f, const void *obj)
+{
+    const void *m = member(obj, f->off);
+    switch (f->type) {
+    case F_INT:
+        gojson_int(w, *(const long long *)m);
+        break;
+    case F_BOOL:
+        gojson_bool(w, *(const int *)m);
+        break;
+    case F_STR:
+        gojson_str(w, *(char *const *)m);
+        break;
+    case F_RAW:
+        gojson_raw(w, *(char *const *)m);
+        break;
+    case F_LIST:
+    case F_MAP: {
+        const char *items = items_of(obj, f);
+        size_t count = *(const size_t *)m, size = item_size(f);
+        if (*(const int *)member(obj, f->null)) {
+            gojson_null(w);
+            break;
+        }
+        gojson_open(w, f->type == F_MAP ? '{' : '[');
+        for (size_t i = 0; items != NULL && i < count; i++) {
+            const void *it = items + i * size;
+            if (f->type == F_MAP) {
+                gojson_key(w, ((const trisa_sectigo_param *)it)->name);
+                gojson_str(w, ((const trisa_sectigo_param *)it)->value);
+            } else if (f->item != NULL) {
+                record_write(w, f->item, it);
+            } else {
+                gojson_str(w, *(char *const *)it);
+            }
+        }
+        gojson_close(w, f->type == F_MAP ? '}' : ']');
+        break;
+    }
+    }
+}
+
+static void record_write(gojson *w, const record *r, const void *obj)
+{
+    gojson_open(w, '{');
+    for (size_t i = 0; i < r->n; i++) {
+        gojson_key(w, r->f[i].key);
+        value_write(w, &r->f[i], obj);
+    }
+    gojson_close(w, '}');
+}
+
+/* The reply as the reference prints it: an object, or the list a root record holds. */
+static int record_json(char **out, const record *r, const void *obj)
 {
     trisa_buf buf = TRISA_BUF_INIT;
     gojson w;
     gojson_init(&w, &buf);
-    if (b == NULL) {
+    if (obj == NULL) {
         gojson_null(&w);
-        return finish(out, &buf);
+    } else if (r->f[0].key == NULL) {
+        value_write(&w, &r->f[0], obj);
+    } else {
+        record_write(&w, r, obj);
     }
-    gojson_open(&w, '{');
-    gojson_key(&w, "batchId");
-    gojson_int(&w, b->batch_id);
-    gojson_key(&w, "orderNumber");
-    gojson_int(&w, b->order_number);
-    gojson_key(&w, "creationDate");
-    gojson_str(&w, b->creation_date);
-    gojson_key(&w, "profile");
-    gojson_str(&w, b->profile);
-    gojson_key(&w, "size");
-    gojson_int(&w, b->size);
-    gojson_key(&w, "status");
-    gojson_str(&w, b->status);
-    gojson_key(&w, "active");
-    gojson_bool(&w, b->active);
-    gojson_key(&w, "batchName");
-    gojson_str(&w, b->batch_name);
-    gojson_key(&w, "rejectReason");
-    gojson_str(&w, b->reject_reason);
-    gojson_key(&w, "generatorParametersValues");
-    gojson_raw(&w, b->generator_parameters_values);
-    gojson_key(&w, "userId");
-    gojson_int(&w, b->user_id);
-    gojson_key(&w, "downloadable");
-    gojson_bool(&w, b->downloadable);
-    gojson_key(&w, "rejectable");
-    gojson_bool(&w, b->rejectable);
-    gojson_close(&w, '}');
     return finish(out, &buf);
 }
 
-/* ---- Processing info, licences, balance -------------------------------------------- */
-
-int sectigo_parse_processing_info(trisa_sectigo_processing_info *out, const char *body)
+/* A new object of record r from body: a list at the root when r's one field has no name,
+ * else a JSON value whose fields are read (an object when must_be_object). */
+static int record_parse(void **out, const char *body, const char *what, const record *r,
+                        int must_be_object)
 {
     struct json_object *o = NULL;
-    int rc = parse_root(&o, body, "processing info");
+    void *obj;
+    int rc = r->f[0].key == NULL ? parse_root_array(&o, body, what) : parse_root(&o, body, what);
+
+    *out = NULL;
     if (rc != 0) {
         return rc;
     }
-    out->active = get_int(o, "active");
-    out->success = get_int(o, "success");
-    out->failed = get_int(o, "failed");
+    if (must_be_object && !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return trisa_error_set(TRISA_EAPI, "%s: the reply is not a JSON object", what);
+    }
+    if ((obj = calloc(1, r->size)) == NULL || record_fill(r, obj, o) != 0) {
+        json_object_put(o);
+        record_free(r, obj);
+        return nomem(what);
+    }
     json_object_put(o);
+    *out = obj;
     return 0;
+}
+
+/* Fill a caller's struct of numbers (nothing to allocate). */
+static int record_parse_into(void *obj, const char *body, const char *what, const record *r)
+{
+    struct json_object *o = NULL;
+    int rc = parse_root(&o, body, what);
+    if (rc == 0) {
+        rc = record_fill(r, obj, o) != 0 ? nomem(what) : 0;
+        json_object_put(o);
+    }
+    return rc;
+}
+
+/* ---- The replies --------------------------------------------------------------------- */
+
+#define T trisa_sectigo_batch
+static const field batch_fields[] = {
+    FIELD(T, "batchId", F_INT, batch_id),
+    FIELD(T, "orderNumber", F_INT, order_number),
+    FIELD(T, "creationDate", F_STR, creation_date),
+    FIELD(T, "profile", F_STR, profile),
+    FIELD(T, "size", F_INT, size),
+    FIELD(T, "status", F_STR, status),
+    FIELD(T, "active", F_BOOL, active),
+    FIELD(T, "batchName", F_STR, batch_name),
+    FIELD(T, "rejectReason", F_STR, reject_reason),
+    FIELD(T, "generatorParametersValues", F_RAW, generator_parameters_values),
+    FIELD(T, "userId", F_INT, user_id),
+    FIELD(T, "downloadable", F_BOOL, downloadable),
+    FIELD(T, "rejectable", F_BOOL, rejectable),
+};
+static const record batch_rec = RECORD(T, batch_fields);
+#undef T
+
+#define T trisa_sectigo_processing_info
+static const field processing_fields[] = {
+    FIELD(T, "active", F_INT, active),
+    FIELD(T, "success", F_INT, success),
+    FIELD(T, "failed", F_INT, failed),
+};
+static const record processing_rec = RECORD(T, processing_fields);
+#undef T
+
+#define T trisa_sectigo_licenses
+static const field licenses_fields[] = {
+    FIELD(T, "ordered", F_INT, ordered),
+    FIELD(T, "issued", F_INT, issued),
+};
+static const record licenses_rec = RECORD(T, licenses_fields);
+#undef T
+
+#define T trisa_sectigo_authority
+static const field authority_fields[] = {
+    FIELD(T, "id", F_INT, id),
+    FIELD(T, "ecosystemId", F_INT, ecosystem_id),
+    FIELD(T, "signerCertificateId", F_INT, signer_certificate_id),
+    FIELD(T, "ecosystemName", F_STR, ecosystem_name),
+    FIELD(T, "balance", F_INT, balance),
+    FIELD(T, "enabled", F_BOOL, enabled),
+    FIELD(T, "profileId", F_INT, profile_id),
+    FIELD(T, "profileName", F_STR, profile_name),
+};
+static const record authority_rec = RECORD(T, authority_fields);
+#undef T
+
+#define T trisa_sectigo_authority_list
+static const field authorities_fields[] = {
+    LIST(T, NULL, count, items, is_null, &authority_rec),
+};
+static const record authorities_rec = RECORD(T, authorities_fields);
+#undef T
+
+#define T trisa_sectigo_profile
+static const field profile_fields[] = {
+    FIELD(T, "profileId", F_INT, profile_id),
+    LIST(T, "algorithms", algorithms.count, algorithms.items, algorithms.is_null, NULL),
+    FIELD(T, "ca", F_STR, ca),
+};
+static const record profile_rec = RECORD(T, profile_fields);
+#undef T
+
+#define T trisa_sectigo_profile_list
+static const field profiles_fields[] = {
+    LIST(T, NULL, count, items, is_null, &profile_rec),
+};
+static const record profiles_rec = RECORD(T, profiles_fields);
+#undef T
+
+#define T trisa_sectigo_profile_detail
+static const field detail_fields[] = {
+    FIELD(T, "profileName", F_STR, profile_name),
+    FIELD(T, "profileId", F_INT, profile_id),
+    FIELD(T, "rawProfileConfig", F_STR, raw_profile_config),
+    FIELD(T, "name", F_STR, name),
+    FIELD(T, "keyAlgorithmInfo", F_STR, key_algorithm_info),
+};
+static const record detail_rec = RECORD(T, detail_fields);
+#undef T
+
+#define T trisa_sectigo_profile_param
+static const field param_fields[] = {
+    FIELD(T, "name", F_STR, name),
+    FIELD(T, "inputType", F_STR, input_type),
+    FIELD(T, "required", F_BOOL, required),
+    FIELD(T, "placeholder", F_RAW, placeholder),
+    FIELD(T, "validationPattern", F_STR, validation_pattern),
+    FIELD(T, "message", F_STR, message),
+    FIELD(T, "value", F_RAW, value),
+    FIELD(T, "title", F_STR, title),
+    LIST(T, "scopes", scopes.count, scopes.items, scopes.is_null, NULL),
+    FIELD(T, "dynamic", F_BOOL, dynamic),
+};
+static const record param_rec = RECORD(T, param_fields);
+#undef T
+
+#define T trisa_sectigo_profile_param_list
+static const field params_fields[] = {
+    LIST(T, NULL, count, items, is_null, &param_rec),
+};
+static const record params_rec = RECORD(T, params_fields);
+#undef T
+
+#define T trisa_sectigo_organization
+static const field organization_fields[] = {
+    FIELD(T, "organizationId", F_INT, organization_id),
+    FIELD(T, "organizationName", F_STR, organization_name),
+    FIELD(T, "address", F_STR, address),
+    FIELD(T, "primaryContactName", F_STR, primary_contact_name),
+    FIELD(T, "primaryContactEmail", F_STR, primary_contact_email),
+    FIELD(T, "primaryContactPhone", F_STR, primary_contact_phone),
+    FIELD(T, "manufactureId", F_RAW, manufacture_id),
+    FIELD(T, "logo", F_STR, logo),
+    LIST(T, "authorities", authorities.count, authorities.items, authorities.is_null,
+         &authority_rec),
+    FIELD(T, "ecosystemId", F_INT, ecosystem_id),
+    {"organizationParameters", F_MAP, offsetof(T, organization_parameters_count),
+     offsetof(T, organization_parameters), offsetof(T, organization_parameters_null), NULL},
+    FIELD(T, "orgStatus", F_STR, org_status),
+};
+static const record organization_rec = RECORD(T, organization_fields);
+#undef T
+
+/* A string, as the API defines deviceId (UUIDs from the reference server, "42" from its
+ * mock); a number from other servers is kept as its JSON text, so it prints as the
+ * string the reference shows. */
+#define T trisa_sectigo_cert
+static const field cert_fields[] = {
+    FIELD(T, "deviceId", F_STR, device_id),
+    FIELD(T, "commonName", F_STR, common_name),
+    FIELD(T, "serialNumber", F_STR, serial_number),
+    FIELD(T, "creationDate", F_STR, creation_date),
+    FIELD(T, "status", F_STR, status),
+};
+static const record cert_rec = RECORD(T, cert_fields);
+#undef T
+
+#define T trisa_sectigo_find_result
+static const field find_fields[] = {
+    FIELD(T, "totalCount", F_INT, total_count),
+    LIST(T, "items", count, items, items_null, &cert_rec),
+};
+static const record find_rec = RECORD(T, find_fields);
+#undef T
+
+/* One parser, one printer and one free a reply type, from its table. */
+#define REPLY(name, type, rec, what, must_be_object)                                               \
+    int sectigo_parse_##name(type **out, const char *body)                                         \
+    {                                                                                              \
+        void *obj = NULL;                                                                          \
+        int rc = record_parse(&obj, body, what, &rec, must_be_object);                             \
+        *out = obj;                                                                                \
+        return rc;                                                                                 \
+    }                                                                                              \
+    void type##_free(type *obj)                                                                    \
+    {                                                                                              \
+        record_free(&rec, obj);                                                                    \
+    }
+
+/* clang-format off */
+REPLY(batch, trisa_sectigo_batch, batch_rec, "batch", 1)
+REPLY(authorities, trisa_sectigo_authority_list, authorities_rec, "authorities", 0)
+REPLY(profiles, trisa_sectigo_profile_list, profiles_rec, "profiles", 0)
+REPLY(profile_detail, trisa_sectigo_profile_detail, detail_rec, "profile detail", 0)
+REPLY(profile_params, trisa_sectigo_profile_param_list, params_rec, "profile parameters", 0)
+REPLY(organization, trisa_sectigo_organization, organization_rec, "organization", 0)
+REPLY(find_result, trisa_sectigo_find_result, find_rec, "find", 0)
+/* clang-format on */
+
+int trisa_sectigo_batch_json(char **out, const trisa_sectigo_batch *b)
+{
+    return record_json(out, &batch_rec, b);
+}
+
+int trisa_sectigo_authorities_json(char **out, const trisa_sectigo_authority_list *l)
+{
+    return record_json(out, &authorities_rec, l);
+}
+
+int trisa_sectigo_profiles_json(char **out, const trisa_sectigo_profile_list *l)
+{
+    return record_json(out, &profiles_rec, l);
+}
+
+int trisa_sectigo_profile_detail_json(char **out, const trisa_sectigo_profile_detail *d)
+{
+    return record_json(out, &detail_rec, d);
+}
+
+int trisa_sectigo_profile_params_json(char **out, const trisa_sectigo_profile_param_list *l)
+{
+    return record_json(out, &params_rec, l);
+}
+
+int trisa_sectigo_organization_json(char **out, const trisa_sectigo_organization *g)
+{
+    return record_json(out, &organization_rec, g);
+}
+
+int trisa_sectigo_find_result_json(char **out, const trisa_sectigo_find_result *r)
+{
+    return record_json(out, &find_rec, r);
+}
+
+int sectigo_parse_processing_info(trisa_sectigo_processing_info *out, const char *body)
+{
+    return record_parse_into(out, body, "processing info", &processing_rec);
 }
 
 int trisa_sectigo_processing_info_json(char **out, const trisa_sectigo_processing_info *p)
 {
-    trisa_buf buf = TRISA_BUF_INIT;
-    gojson w;
-    gojson_init(&w, &buf);
-    gojson_open(&w, '{');
-    gojson_key(&w, "active");
-    gojson_int(&w, p->active);
-    gojson_key(&w, "success");
-    gojson_int(&w, p->success);
-    gojson_key(&w, "failed");
-    gojson_int(&w, p->failed);
-    gojson_close(&w, '}');
-    return finish(out, &buf);
+    return record_json(out, &processing_rec, p);
 }
 
 int sectigo_parse_licenses(trisa_sectigo_licenses *out, const char *body)
 {
-    struct json_object *o = NULL;
-    int rc = parse_root(&o, body, "licences");
-    if (rc != 0) {
-        return rc;
-    }
-    out->ordered = get_int(o, "ordered");
-    out->issued = get_int(o, "issued");
-    json_object_put(o);
-    return 0;
+    return record_parse_into(out, body, "licences", &licenses_rec);
 }
 
 int trisa_sectigo_licenses_json(char **out, const trisa_sectigo_licenses *l)
 {
-    trisa_buf buf = TRISA_BUF_INIT;
-    gojson w;
-    gojson_init(&w, &buf);
-    gojson_open(&w, '{');
-    gojson_key(&w, "ordered");
-    gojson_int(&w, l->ordered);
-    gojson_key(&w, "issued");
-    gojson_int(&w, l->issued);
-    gojson_close(&w, '}');
-    return finish(out, &buf);
+    return record_json(out, &licenses_rec, l);
 }
+
+/* ---- Balances -------------------------------------------------------------------------- */
 
 int sectigo_parse_balance(long long *out, const char *body)
 {
@@ -680,586 +953,6 @@ int trisa_sectigo_balances_json(char **out, const long long *ids, const long lon
     json_object_put(o);
     rc = finish(out, &buf);
     return rc;
-}
-
-/* ---- Authorities -------------------------------------------------------------------- */
-
-static void authority_clear(trisa_sectigo_authority *a)
-{
-    free(a->ecosystem_name);
-    free(a->profile_name);
-}
-
-static int authority_fill(void *item, struct json_object *o)
-{
-    trisa_sectigo_authority *a = item;
-    a->id = get_int(o, "id");
-    a->ecosystem_id = get_int(o, "ecosystemId");
-    a->signer_certificate_id = get_int(o, "signerCertificateId");
-    a->ecosystem_name = get_str(o, "ecosystemName");
-    a->balance = get_int(o, "balance");
-    a->enabled = get_bool(o, "enabled");
-    a->profile_id = get_int(o, "profileId");
-    a->profile_name = get_str(o, "profileName");
-    return a->ecosystem_name && a->profile_name ? 0 : TRISA_ENOMEM;
-}
-
-static void authority_list_clear(trisa_sectigo_authority_list *l)
-{
-    for (size_t i = 0; l->items != NULL && i < l->count; i++) {
-        authority_clear(&l->items[i]);
-    }
-    free(l->items);
-}
-
-void trisa_sectigo_authority_list_free(trisa_sectigo_authority_list *l)
-{
-    if (l != NULL) {
-        authority_list_clear(l);
-        free(l);
-    }
-}
-
-static int authority_list_fill(trisa_sectigo_authority_list *l, struct json_object *a)
-{
-    void *items;
-    int rc = parse_items(&items, &l->count, &l->is_null, a, sizeof(*l->items), authority_fill);
-    l->items = items;
-    return rc;
-}
-
-int sectigo_parse_authorities(trisa_sectigo_authority_list **out, const char *body)
-{
-    struct json_object *o = NULL;
-    trisa_sectigo_authority_list *l;
-    int rc;
-
-    *out = NULL;
-    if ((rc = parse_root_array(&o, body, "authorities")) != 0) {
-        return rc;
-    }
-    if ((l = calloc(1, sizeof(*l))) == NULL || authority_list_fill(l, o) != 0) {
-        json_object_put(o);
-        trisa_sectigo_authority_list_free(l);
-        return nomem("authorities");
-    }
-    json_object_put(o);
-    *out = l;
-    return 0;
-}
-
-static void authorities_write(gojson *w, const trisa_sectigo_authority_list *l)
-{
-    if (l == NULL || l->is_null) {
-        gojson_null(w);
-        return;
-    }
-    gojson_open(w, '[');
-    for (size_t i = 0; i < l->count; i++) {
-        const trisa_sectigo_authority *a = &l->items[i];
-        gojson_open(w, '{');
-        gojson_key(w, "id");
-        gojson_int(w, a->id);
-        gojson_key(w, "ecosystemId");
-        gojson_int(w, a->ecosystem_id);
-        gojson_key(w, "signerCertificateId");
-        gojson_int(w, a->signer_certificate_id);
-        gojson_key(w, "ecosystemName");
-        gojson_str(w, a->ecosystem_name);
-        gojson_key(w, "balance");
-        gojson_int(w, a->balance);
-        gojson_key(w, "enabled");
-        gojson_bool(w, a->enabled);
-        gojson_key(w, "profileId");
-        gojson_int(w, a->profile_id);
-        gojson_key(w, "profileName");
-        gojson_str(w, a->profile_name);
-        gojson_close(w, '}');
-    }
-    gojson_close(w, ']');
-}
-
-int trisa_sectigo_authorities_json(char **out, const trisa_sectigo_authority_list *l)
-{
-    trisa_buf buf = TRISA_BUF_INIT;
-    gojson w;
-    gojson_init(&w, &buf);
-    authorities_write(&w, l);
-    return finish(out, &buf);
-}
-
-/* ---- Profiles ------------------------------------------------------------------------ */
-
-void trisa_sectigo_profile_list_free(trisa_sectigo_profile_list *l)
-{
-    if (l == NULL) {
-        return;
-    }
-    for (size_t i = 0; l->items != NULL && i < l->count; i++) {
-        free_strings(&l->items[i].algorithms);
-        free(l->items[i].ca);
-    }
-    free(l->items);
-    free(l);
-}
-
-static int profile_fill(void *item, struct json_object *o)
-{
-    trisa_sectigo_profile *p = item;
-    p->profile_id = get_int(o, "profileId");
-    if (parse_strings(&p->algorithms, o, "algorithms") != 0) {
-        return TRISA_ENOMEM;
-    }
-    return (p->ca = get_str(o, "ca")) != NULL ? 0 : TRISA_ENOMEM;
-}
-
-int sectigo_parse_profiles(trisa_sectigo_profile_list **out, const char *body)
-{
-    struct json_object *o = NULL;
-    trisa_sectigo_profile_list *l;
-    void *items = NULL;
-    int rc;
-
-    *out = NULL;
-    if ((rc = parse_root_array(&o, body, "profiles")) != 0) {
-        return rc;
-    }
-    if ((l = calloc(1, sizeof(*l))) != NULL) {
-        rc = parse_items(&items, &l->count, &l->is_null, o, sizeof(*l->items), profile_fill);
-        l->items = items;
-    }
-    json_object_put(o);
-    if (l == NULL || rc != 0) {
-        trisa_sectigo_profile_list_free(l);
-        return nomem("profiles");
-    }
-    *out = l;
-    return 0;
-}
-
-static void strings_write(gojson *w, const trisa_sectigo_strings *s)
-{
-    if (s->is_null) {
-        gojson_null(w);
-        return;
-    }
-    gojson_open(w, '[');
-    for (size_t i = 0; i < s->count; i++) {
-        gojson_str(w, s->items[i]);
-    }
-    gojson_close(w, ']');
-}
-
-int trisa_sectigo_profiles_json(char **out, const trisa_sectigo_profile_list *l)
-{
-    trisa_buf buf = TRISA_BUF_INIT;
-    gojson w;
-    gojson_init(&w, &buf);
-    if (l == NULL || l->is_null) {
-        gojson_null(&w);
-        return finish(out, &buf);
-    }
-    gojson_open(&w, '[');
-    for (size_t i = 0; i < l->count; i++) {
-        gojson_open(&w, '{');
-        gojson_key(&w, "profileId");
-        gojson_int(&w, l->items[i].profile_id);
-        gojson_key(&w, "algorithms");
-        strings_write(&w, &l->items[i].algorithms);
-        gojson_key(&w, "ca");
-        gojson_str(&w, l->items[i].ca);
-        gojson_close(&w, '}');
-    }
-    gojson_close(&w, ']');
-    return finish(out, &buf);
-}
-
-void trisa_sectigo_profile_detail_free(trisa_sectigo_profile_detail *d)
-{
-    if (d == NULL) {
-        return;
-    }
-    free(d->profile_name);
-    free(d->raw_profile_config);
-    free(d->name);
-    free(d->key_algorithm_info);
-    free(d);
-}
-
-int sectigo_parse_profile_detail(trisa_sectigo_profile_detail **out, const char *body)
-{
-    struct json_object *o = NULL;
-    trisa_sectigo_profile_detail *d;
-    int rc;
-
-    *out = NULL;
-    if ((rc = parse_root(&o, body, "profile detail")) != 0) {
-        return rc;
-    }
-    if ((d = calloc(1, sizeof(*d))) == NULL) {
-        json_object_put(o);
-        return nomem("profile detail");
-    }
-    d->profile_name = get_str(o, "profileName");
-    d->profile_id = get_int(o, "profileId");
-    d->raw_profile_config = get_str(o, "rawProfileConfig");
-    d->name = get_str(o, "name");
-    d->key_algorithm_info = get_str(o, "keyAlgorithmInfo");
-    json_object_put(o);
-    if (!d->profile_name || !d->raw_profile_config || !d->name || !d->key_algorithm_info) {
-        trisa_sectigo_profile_detail_free(d);
-        return nomem("profile detail");
-    }
-    *out = d;
-    return 0;
-}
-
-int trisa_sectigo_profile_detail_json(char **out, const trisa_sectigo_profile_detail *d)
-{
-    trisa_buf buf = TRISA_BUF_INIT;
-    gojson w;
-    gojson_init(&w, &buf);
-    gojson_open(&w, '{');
-    gojson_key(&w, "profileName");
-    gojson_str(&w, d->profile_name);
-    gojson_key(&w, "profileId");
-    gojson_int(&w, d->profile_id);
-    gojson_key(&w, "rawProfileConfig");
-    gojson_str(&w, d->raw_profile_config);
-    gojson_key(&w, "name");
-    gojson_str(&w, d->name);
-    gojson_key(&w, "keyAlgorithmInfo");
-    gojson_str(&w, d->key_algorithm_info);
-    gojson_close(&w, '}');
-    return finish(out, &buf);
-}
-
-void trisa_sectigo_profile_param_list_free(trisa_sectigo_profile_param_list *l)
-{
-    if (l == NULL) {
-        return;
-    }
-    for (size_t i = 0; l->items != NULL && i < l->count; i++) {
-        trisa_sectigo_profile_param *p = &l->items[i];
-        free(p->name);
-        free(p->input_type);
-        free(p->placeholder);
-        free(p->validation_pattern);
-        free(p->message);
-        free(p->value);
-        free(p->title);
-        free_strings(&p->scopes);
-    }
-    free(l->items);
-    free(l);
-}
-
-static int param_fill(void *item, struct json_object *j)
-{
-    trisa_sectigo_profile_param *p = item;
-    p->name = get_str(j, "name");
-    p->input_type = get_str(j, "inputType");
-    p->required = get_bool(j, "required");
-    p->placeholder = get_raw(j, "placeholder");
-    p->validation_pattern = get_str(j, "validationPattern");
-    p->message = get_str(j, "message");
-    p->value = get_raw(j, "value");
-    p->title = get_str(j, "title");
-    p->dynamic = get_bool(j, "dynamic");
-    if (parse_strings(&p->scopes, j, "scopes") != 0 || !p->name || !p->input_type ||
-        !p->placeholder || !p->validation_pattern || !p->message || !p->value || !p->title) {
-        return TRISA_ENOMEM;
-    }
-    return 0;
-}
-
-int sectigo_parse_profile_params(trisa_sectigo_profile_param_list **out, const char *body)
-{
-    struct json_object *o = NULL;
-    trisa_sectigo_profile_param_list *l;
-    void *items = NULL;
-    int rc;
-
-    *out = NULL;
-    if ((rc = parse_root_array(&o, body, "profile parameters")) != 0) {
-        return rc;
-    }
-    if ((l = calloc(1, sizeof(*l))) != NULL) {
-        rc = parse_items(&items, &l->count, &l->is_null, o, sizeof(*l->items), param_fill);
-        l->items = items;
-    }
-    json_object_put(o);
-    if (l == NULL || rc != 0) {
-        trisa_sectigo_profile_param_list_free(l);
-        return nomem("profile parameters");
-    }
-    *out = l;
-    return 0;
-}
-
-int trisa_sectigo_profile_params_json(char **out, const trisa_sectigo_profile_param_list *l)
-{
-    trisa_buf buf = TRISA_BUF_INIT;
-    gojson w;
-    gojson_init(&w, &buf);
-    if (l == NULL || l->is_null) {
-        gojson_null(&w);
-        return finish(out, &buf);
-    }
-    gojson_open(&w, '[');
-    for (size_t i = 0; i < l->count; i++) {
-        const trisa_sectigo_profile_param *p = &l->items[i];
-        gojson_open(&w, '{');
-        gojson_key(&w, "name");
-        gojson_str(&w, p->name);
-        gojson_key(&w, "inputType");
-        gojson_str(&w, p->input_type);
-        gojson_key(&w, "required");
-        gojson_bool(&w, p->required);
-        gojson_key(&w, "placeholder");
-        gojson_raw(&w, p->placeholder);
-        gojson_key(&w, "validationPattern");
-        gojson_str(&w, p->validation_pattern);
-        gojson_key(&w, "message");
-        gojson_str(&w, p->message);
-        gojson_key(&w, "value");
-        gojson_raw(&w, p->value);
-        gojson_key(&w, "title");
-        gojson_str(&w, p->title);
-        gojson_key(&w, "scopes");
-        strings_write(&w, &p->scopes);
-        gojson_key(&w, "dynamic");
-        gojson_bool(&w, p->dynamic);
-        gojson_close(&w, '}');
-    }
-    gojson_close(&w, ']');
-    return finish(out, &buf);
-}
-
-/* ---- Organization ------------------------------------------------------------------- */
-
-void trisa_sectigo_organization_free(trisa_sectigo_organization *g)
-{
-    if (g == NULL) {
-        return;
-    }
-    free(g->organization_name);
-    free(g->address);
-    free(g->primary_contact_name);
-    free(g->primary_contact_email);
-    free(g->primary_contact_phone);
-    free(g->logo);
-    free(g->manufacture_id);
-    authority_list_clear(&g->authorities);
-    for (size_t i = 0; g->organization_parameters && i < g->organization_parameters_count; i++) {
-        free(g->organization_parameters[i].name);
-        free(g->organization_parameters[i].value);
-    }
-    free(g->organization_parameters);
-    free(g->org_status);
-    free(g);
-}
-
-static int cmp_param(const void *a, const void *b)
-{
-    return strcmp(((const trisa_sectigo_param *)a)->name, ((const trisa_sectigo_param *)b)->name);
-}
-
-int sectigo_parse_organization(trisa_sectigo_organization **out, const char *body)
-{
-    struct json_object *o = NULL, *params = NULL;
-    trisa_sectigo_organization *g;
-    int rc;
-
-    *out = NULL;
-    if ((rc = parse_root(&o, body, "organization")) != 0) {
-        return rc;
-    }
-    if ((g = calloc(1, sizeof(*g))) == NULL) {
-        json_object_put(o);
-        return nomem("organization");
-    }
-    g->organization_id = get_int(o, "organizationId");
-    g->organization_name = get_str(o, "organizationName");
-    g->address = get_str(o, "address");
-    g->primary_contact_name = get_str(o, "primaryContactName");
-    g->primary_contact_email = get_str(o, "primaryContactEmail");
-    g->primary_contact_phone = get_str(o, "primaryContactPhone");
-    g->manufacture_id = get_raw(o, "manufactureId");
-    g->logo = get_str(o, "logo");
-    g->ecosystem_id = get_int(o, "ecosystemId");
-    g->org_status = get_str(o, "orgStatus");
-    if (!g->organization_name || !g->address || !g->primary_contact_name ||
-        !g->primary_contact_email || !g->primary_contact_phone || !g->logo || !g->manufacture_id ||
-        !g->org_status || authority_list_fill(&g->authorities, get_array(o, "authorities")) != 0) {
-        goto oom;
-    }
-    if (json_object_is_type(o, json_type_object) &&
-        json_object_object_get_ex(o, "organizationParameters", &params) &&
-        json_object_is_type(params, json_type_object)) {
-        size_t n = (size_t)json_object_object_length(params), i = 0;
-        g->organization_parameters = calloc(n ? n : 1, sizeof(trisa_sectigo_param));
-        if (g->organization_parameters == NULL) {
-            goto oom;
-        }
-        json_object_object_foreach(params, k, v)
-        {
-            const char *s = v ? json_object_get_string(v) : "";
-            g->organization_parameters[i].name = strdup(k);
-            g->organization_parameters[i].value = strdup(s ? s : "");
-            g->organization_parameters_count = ++i;
-            if (!g->organization_parameters[i - 1].name ||
-                !g->organization_parameters[i - 1].value) {
-                goto oom;
-            }
-        }
-        qsort(g->organization_parameters, i, sizeof(trisa_sectigo_param), cmp_param);
-    } else {
-        g->organization_parameters_null = 1;
-    }
-    json_object_put(o);
-    *out = g;
-    return 0;
-oom:
-    json_object_put(o);
-    trisa_sectigo_organization_free(g);
-    return nomem("organization");
-}
-
-int trisa_sectigo_organization_json(char **out, const trisa_sectigo_organization *g)
-{
-    trisa_buf buf = TRISA_BUF_INIT;
-    gojson w;
-    gojson_init(&w, &buf);
-    gojson_open(&w, '{');
-    gojson_key(&w, "organizationId");
-    gojson_int(&w, g->organization_id);
-    gojson_key(&w, "organizationName");
-    gojson_str(&w, g->organization_name);
-    gojson_key(&w, "address");
-    gojson_str(&w, g->address);
-    gojson_key(&w, "primaryContactName");
-    gojson_str(&w, g->primary_contact_name);
-    gojson_key(&w, "primaryContactEmail");
-    gojson_str(&w, g->primary_contact_email);
-    gojson_key(&w, "primaryContactPhone");
-    gojson_str(&w, g->primary_contact_phone);
-    gojson_key(&w, "manufactureId");
-    gojson_raw(&w, g->manufacture_id);
-    gojson_key(&w, "logo");
-    gojson_str(&w, g->logo);
-    gojson_key(&w, "authorities");
-    authorities_write(&w, &g->authorities);
-    gojson_key(&w, "ecosystemId");
-    gojson_int(&w, g->ecosystem_id);
-    gojson_key(&w, "organizationParameters");
-    if (g->organization_parameters_null) {
-        gojson_null(&w);
-    } else {
-        gojson_open(&w, '{');
-        for (size_t i = 0; i < g->organization_parameters_count; i++) {
-            gojson_key(&w, g->organization_parameters[i].name);
-            gojson_str(&w, g->organization_parameters[i].value);
-        }
-        gojson_close(&w, '}');
-    }
-    gojson_key(&w, "orgStatus");
-    gojson_str(&w, g->org_status);
-    gojson_close(&w, '}');
-    return finish(out, &buf);
-}
-
-/* ---- Find ----------------------------------------------------------------------------- */
-
-void trisa_sectigo_find_result_free(trisa_sectigo_find_result *r)
-{
-    if (r == NULL) {
-        return;
-    }
-    for (size_t i = 0; r->items != NULL && i < r->count; i++) {
-        free(r->items[i].device_id);
-        free(r->items[i].common_name);
-        free(r->items[i].serial_number);
-        free(r->items[i].creation_date);
-        free(r->items[i].status);
-    }
-    free(r->items);
-    free(r);
-}
-
-static int cert_fill(void *item, struct json_object *j)
-{
-    trisa_sectigo_cert *c = item;
-    /* A string (UUIDs from the reference server, "42" from its mock); a number from other
-     * servers is kept as its JSON text, so it prints as the string the reference shows. */
-    c->device_id = get_str(j, "deviceId");
-    c->common_name = get_str(j, "commonName");
-    c->serial_number = get_str(j, "serialNumber");
-    c->creation_date = get_str(j, "creationDate");
-    c->status = get_str(j, "status");
-    return c->device_id && c->common_name && c->serial_number && c->creation_date && c->status
-               ? 0
-               : TRISA_ENOMEM;
-}
-
-int sectigo_parse_find_result(trisa_sectigo_find_result **out, const char *body)
-{
-    struct json_object *o = NULL;
-    trisa_sectigo_find_result *r;
-    void *items = NULL;
-    int rc;
-
-    *out = NULL;
-    if ((rc = parse_root(&o, body, "find")) != 0) {
-        return rc;
-    }
-    if ((r = calloc(1, sizeof(*r))) != NULL) {
-        r->total_count = get_int(o, "totalCount");
-        rc = parse_items(&items, &r->count, &r->items_null, get_array(o, "items"),
-                         sizeof(*r->items), cert_fill);
-        r->items = items;
-    }
-    json_object_put(o);
-    if (r == NULL || rc != 0) {
-        trisa_sectigo_find_result_free(r);
-        return nomem("find");
-    }
-    *out = r;
-    return 0;
-}
-
-int trisa_sectigo_find_result_json(char **out, const trisa_sectigo_find_result *r)
-{
-    trisa_buf buf = TRISA_BUF_INIT;
-    gojson w;
-    gojson_init(&w, &buf);
-    gojson_open(&w, '{');
-    gojson_key(&w, "totalCount");
-    gojson_int(&w, r->total_count);
-    gojson_key(&w, "items");
-    if (r->items_null) {
-        gojson_null(&w);
-    } else {
-        gojson_open(&w, '[');
-        for (size_t i = 0; i < r->count; i++) {
-            const trisa_sectigo_cert *c = &r->items[i];
-            gojson_open(&w, '{');
-            gojson_key(&w, "deviceId");
-            gojson_str(&w, c->device_id);
-            gojson_key(&w, "commonName");
-            gojson_str(&w, c->common_name);
-            gojson_key(&w, "serialNumber");
-            gojson_str(&w, c->serial_number);
-            gojson_key(&w, "creationDate");
-            gojson_str(&w, c->creation_date);
-            gojson_key(&w, "status");
-            gojson_str(&w, c->status);
-            gojson_close(&w, '}');
-        }
-        gojson_close(&w, ']');
-    }
-    gojson_close(&w, '}');
-    return finish(out, &buf);
 }
 
 /* ---- Secrets in JSON -------------------------------------------------------------------- */

@@ -12,27 +12,28 @@
 
 #include "transport/internal.h"
 
-unsigned char *sectigo_b64url_decode(const char *in, size_t in_len, size_t *out_len)
-{
-    unsigned char *out = NULL;
+/* A NumericDate claim: 0 when absent; -1 when it is no time a token can hold (from 1970 to
+ * 9999, as trisa_bundle_parse_time takes them): an exp of 1e300 does not fit a long long,
+ * and an iat of -9e18 would overflow exp - iat. */
+#define CLAIM_MAX 253402300799LL
 
-    /* Claims of a token someone else made: the lenient form of the project's codec. */
-    if (trisa_b64url_decode(&out, out_len, in, in_len, 0) != 0) {
-        return NULL;
-    }
-    return out;
-}
-
-static long long claim_int(struct json_object *o, const char *key)
+static int claim_int(struct json_object *o, const char *key, long long *out)
 {
     struct json_object *v = NULL;
+    *out = 0;
     if (!json_object_object_get_ex(o, key, &v) || v == NULL) {
         return 0;
     }
     if (json_object_is_type(v, json_type_double)) {
-        return (long long)json_object_get_double(v);
+        double d = json_object_get_double(v);
+        if (!(d >= 0 && d <= (double)CLAIM_MAX)) {
+            return -1; /* NaN too */
+        }
+        *out = (long long)d;
+    } else {
+        *out = (long long)json_object_get_int64(v);
     }
-    return (long long)json_object_get_int64(v);
+    return *out >= 0 && *out <= CLAIM_MAX ? 0 : -1;
 }
 
 int trisa_sectigo_jwt_claims(const char *jwt, long long *iat, long long *exp, long long *nbf,
@@ -47,8 +48,8 @@ int trisa_sectigo_jwt_claims(const char *jwt, long long *iat, long long *exp, lo
         (dot2 = strchr(dot1 + 1, '.')) == NULL) {
         return trisa_error_set(TRISA_EINVAL, "token is not a JWT (expected three parts)");
     }
-    payload = sectigo_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), NULL);
-    if (payload == NULL) {
+    /* Claims of a token someone else made: the lenient form of the project's codec. */
+    if (trisa_b64url_decode(&payload, NULL, dot1 + 1, (size_t)(dot2 - dot1 - 1), 0) != 0) {
         return trisa_error_set(TRISA_EINVAL, "token payload is not base64url");
     }
     o = json_tokener_parse((const char *)payload);
@@ -57,9 +58,12 @@ int trisa_sectigo_jwt_claims(const char *jwt, long long *iat, long long *exp, lo
         json_object_put(o);
         return trisa_error_set(TRISA_EINVAL, "token payload is not a JSON object");
     }
-    i = claim_int(o, "iat");
-    e = claim_int(o, "exp");
-    n = claim_int(o, "nbf");
+    if (claim_int(o, "iat", &i) != 0 || claim_int(o, "exp", &e) != 0 ||
+        claim_int(o, "nbf", &n) != 0) {
+        json_object_put(o);
+        return trisa_error_set(TRISA_EINVAL,
+                               "token claims iat, exp or nbf are no time from 1970 to 9999");
+    }
     if (sub != NULL && sub_cap > 0) {
         sub[0] = '\0';
         if (json_object_object_get_ex(o, "sub", &s) && json_object_is_type(s, json_type_string)) {
@@ -244,37 +248,6 @@ static char *ext_value(const char *v)
     return trisa_buf_detach(&b, NULL);
 }
 
-/* Length of the UTF-8 sequence at p and its code point, 0 when invalid. */
-static size_t utf8_seq(const unsigned char *p, unsigned *cp)
-{
-    unsigned c = p[0], v, min;
-    size_t len;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if ((c & 0xe0) == 0xc0) {
-        len = 2, v = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-        len = 3, v = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-        len = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        v = (v << 6) | (p[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) {
-        return 0;
-    }
-    *cp = v;
-    return len;
-}
-
 /* A name we would write: not empty, not hidden, no path, no "..", no ':', valid UTF-8
  * without control, bidi-override or isolate characters (they disguise a name). */
 static int safe_name(const char *name)
@@ -283,14 +256,15 @@ static int safe_name(const char *name)
     if (*p == '\0' || *p == '.' || strstr(name, "..") != NULL || strpbrk(name, "/\\:") != NULL) {
         return 0;
     }
-    while (*p != '\0') {
-        unsigned cp;
-        size_t n = utf8_seq(p, &cp);
-        if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+    for (size_t left = strlen(name); left > 0;) {
+        uint32_t cp;
+        int n = trisa_utf8_next(p, left, &cp);
+        if (n < 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
             (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e || cp == 0x200f || cp == 0xfeff) {
             return 0;
         }
         p += n;
+        left -= (size_t)n;
     }
     return 1;
 }
@@ -520,10 +494,18 @@ int trisa_sectigo_check_environment(const char *endpoint, const char *environmen
     if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) {
         rc = trisa_error_set(TRISA_EENV, "endpoint scheme must be https or http, not %s", scheme);
     } else if (strcmp(env, "production") == 0) {
+        /* production is the default: plain http or a loopback host is most likely a local
+         * emulator run without its environment, so say which one it needs. */
+        int local = strcmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0;
+        const char *hint = local || strcmp(scheme, "http") == 0
+                               ? " (for a local emulator such as `sectigo serve` set "
+                                 "SECTIGO_ENVIRONMENT=testing, or -E testing)"
+                               : "";
         if (strcmp(scheme, "https") != 0) {
-            rc = trisa_error_set(TRISA_EENV, "must use https in production, not %s", scheme);
+            rc =
+                trisa_error_set(TRISA_EENV, "must use https in production, not %s%s", scheme, hint);
         } else if (strcmp(host, "iot.sectigo.com") != 0) {
-            rc = trisa_error_set(TRISA_EENV, "cannot connect to %s in production", host);
+            rc = trisa_error_set(TRISA_EENV, "cannot connect to %s in production%s", host, hint);
         }
     } else if (strcmp(env, "staging") == 0 || strcmp(env, "docker") == 0) {
         /* Case-insensitive: host names are, and IOT.SECTIGO.COM is still production. */

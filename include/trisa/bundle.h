@@ -300,9 +300,11 @@ TRISA_EXTERN void trisa_bundle_report_free(trisa_bundle_report *r);
 
 /** How to write an identity's files; NULL means the defaults. */
 typedef struct trisa_bundle_write_options {
-    unsigned version;         /**< TRISA_BUNDLE_WRITE_OPTIONS_VERSION */
-    int force;                /**< replace existing files (default: refuse, write nothing) */
-    const char *key_password; /**< encrypt key.pem (AES-256-CBC, PKCS#8); NULL: plain */
+    unsigned version; /**< TRISA_BUNDLE_WRITE_OPTIONS_VERSION */
+    int force;        /**< replace existing files (default: refuse, write nothing) */
+    /** encrypt key.pem as trisa_keygen_to_pem() does (PKCS#8, AES-256-CBC, PBKDF2 with
+     *  TRISA_KEYGEN_PBKDF2_ITER iterations); NULL: plain */
+    const char *key_password;
 } trisa_bundle_write_options;
 
 #define TRISA_BUNDLE_WRITE_OPTIONS_VERSION 1
@@ -315,9 +317,11 @@ typedef struct trisa_bundle_write_options {
  * Write identity @p index into folder @p dir (which must exist): cert.pem (the leaf),
  * chain.pem (intermediates, leaf's issuer first), fullchain.pem (leaf + intermediates),
  * root.pem (when the chain ends at a self-signed certificate) and key.pem (mode 0600)
- * only when the key came from the bundle. Each file is written atomically; every target
- * is checked before the first is written, so an existing file stops the whole write.
- * @return 0, TRISA_EEXISTS (names the file), TRISA_EIO, TRISA_EINVAL, TRISA_ENOMEM.
+ * only when the key came from the bundle. The files are written as one set: every target
+ * is checked before the first is written, so an existing file stops the whole write, and a
+ * failure while writing (a full disk) leaves every file as it was.
+ * @return 0, TRISA_EEXISTS (names the file), TRISA_EIO, TRISA_EINVAL, TRISA_ECRYPTO,
+ *         TRISA_ENOMEM.
  */
 TRISA_EXTERN int trisa_bundle_write(const trisa_bundle *b, size_t index, const char *dir,
                                     const trisa_bundle_write_options *opts);

@@ -198,7 +198,9 @@ TRISA_EXTERN int trisa_csr_to_pem(char **out, size_t *out_len, const trisa_csr *
  */
 TRISA_EXTERN int trisa_csr_save(const char *path, const trisa_csr *csr, unsigned flags);
 
-/** The subject in one line, "C=US, O=Example VASP, CN=api.example.com". Borrowed. */
+/** The subject as an RFC 4514 string, the last RDN first ("C=US,O=Example VASP,CN=api.example.com"
+ *  for a subject written CN, O, C in trisa.conf): UTF-8 kept, what `openssl req -noout
+ *  -subject -nameopt rfc2253,-esc_msb` prints, the form every trisa tool prints. Borrowed. */
 TRISA_EXTERN const char *trisa_csr_subject(const trisa_csr *csr);
 
 /** The subject's first CN, or "" when none. Borrowed. */
@@ -217,8 +219,8 @@ TRISA_EXTERN const char *trisa_csr_key_description(const trisa_csr *csr);
 /** The signature algorithm's long name, "sha384WithRSAEncryption". Borrowed. */
 TRISA_EXTERN const char *trisa_csr_signature_algorithm(const trisa_csr *csr);
 
-/** SHA-256 of the public key (DER SubjectPublicKeyInfo) in hex, as
- * trisa_keygen_fingerprint_hex(). Borrowed. */
+/** SHA-256 of the public key (DER SubjectPublicKeyInfo) as text, lower-case hex pairs
+ * separated by colons, as trisa_keygen_fingerprint_hex(). Borrowed. */
 TRISA_EXTERN const char *trisa_csr_key_fingerprint(const trisa_csr *csr);
 
 /** The OpenSSL request, borrowed (valid while @p csr lives). */

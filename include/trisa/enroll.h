@@ -67,7 +67,9 @@ typedef enum trisa_enroll_step {
     TRISA_ENROLL_STEP_SUPERSEDING, /**< `new_request`: `batch_id` is the earlier batch */
     TRISA_ENROLL_STEP_CONTINUING,  /**< an earlier run's batch is continued (`batch_id`) */
     TRISA_ENROLL_STEP_UPLOADED,    /**< the server made batch `batch_id` */
-    TRISA_ENROLL_STEP_POLLING,     /**< `status`, `elapsed_s`, next poll in `next_s` */
+    TRISA_ENROLL_STEP_POLLING,     /**< `status`, `elapsed_s`, next poll in `next_s`, `left_s`
+                                        before the time limit; sent after each poll, then at
+                                        each whole second of the wait (counting down) */
     TRISA_ENROLL_STEP_DOWNLOADED,  /**< `path`: the bundle's name; `count`: its bytes */
     TRISA_ENROLL_STEP_VERIFIED,    /**< `report` of identity `index` (also when it failed) */
     TRISA_ENROLL_STEP_WROTE,       /**< `path`: a folder; `text`: the files written in it */
@@ -93,6 +95,7 @@ typedef struct trisa_enroll_event {
     long elapsed_s;                    /**< POLLING: seconds since the run started */
     long next_s;                       /**< POLLING: seconds until the next poll */
     const trisa_bundle_report *report; /**< VERIFIED */
+    long left_s; /**< POLLING: seconds left before `timeout_s` runs out (-1: no limit) */
 } trisa_enroll_event;
 
 /** Receives progress events. */

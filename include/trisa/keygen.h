@@ -43,8 +43,9 @@ typedef struct trisa_keygen_spec {
         TRISA_KEYGEN_SPEC_VERSION, TRISA_KEY_RSA, 4096                                             \
     }
 
-/** Length of a hex public-key fingerprint with its NUL (SHA-256: 64 hex digits). */
-#define TRISA_KEYGEN_FINGERPRINT_HEX 65
+/** Length of a public-key fingerprint as text with its NUL (SHA-256: 32 lower-case hex
+ *  pairs separated by colons, 95 characters). */
+#define TRISA_KEYGEN_FINGERPRINT_HEX 96
 
 /**
  * Parse a key spec as text: `rsa` (4096), `rsa:2048`, `rsa:3072`, `rsa:4096`,
@@ -153,8 +154,11 @@ TRISA_EXTERN int trisa_keygen_check(const EVP_PKEY *key, const char *name);
 TRISA_EXTERN int trisa_keygen_fingerprint(unsigned char out[32], const EVP_PKEY *key);
 
 /**
- * The same fingerprint as 64 lower-case hex digits.
+ * The same fingerprint as text, lower-case hex pairs separated by colons
+ * ("3f:a0:...:9c"): the form every trisa tool prints, in its human and JSON output
+ * alike, for public keys and certificates. (`sha256sum` prints it without the colons.)
  * @param out TRISA_KEYGEN_FINGERPRINT_HEX bytes.
+ * @return 0, TRISA_EINVAL, TRISA_ECRYPTO.
  */
 TRISA_EXTERN int trisa_keygen_fingerprint_hex(char out[TRISA_KEYGEN_FINGERPRINT_HEX],
                                               const EVP_PKEY *key);

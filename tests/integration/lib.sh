@@ -47,4 +47,8 @@ assert_exists() { [ -e "$1" ] || fail "$1 missing"; }
 # The folder holds exactly these names (sorted, space separated; hidden files count).
 assert_dir_is() { local got; got=$(ls -A "$1" | sort | tr '\n' ' ' | sed 's/ $//'); assert_eq "$got" "$2" "contents of $1"; }
 done_testing() { echo "$TESTS_RUN passed, 0 failed"; }
+# sha256sum's hex as every tool prints a fingerprint: lower-case pairs and colons.
+colon_hex() { sed 's/../&:/g; s/:$//'; }
+# The SHA-256 fingerprint of a key's public key (PEM key, or - with the public key on stdin).
+key_fp() { openssl pkey -in "$1" -pubout -outform DER | sha256sum | cut -c1-64 | colon_hex; }
 set -e

@@ -63,14 +63,18 @@ for f in --addr --state-dir --tls-self-signed --tls-cert --tls-key --insecure-bi
 done
 run sectigo serve --processing-delay soon
 assert_rc 2 "bad --processing-delay"
+assert_contains "$ERR" "sectigo serve: --processing-delay: expected seconds (0-86400), got 'soon'"
 run sectigo serve --state-dir "$T/s0" --config "$T/missing.json"
 assert_rc 3 "missing config"
 assert_contains "$ERR" "missing.json" "missing config message"
 printf '{"accounts": [' >"$T/bad.json"
 run sectigo serve --state-dir "$T/s0" --config "$T/bad.json"
 assert_rc 3 "malformed config"
+assert_contains "$ERR" "sectigo serve: error: $T/bad.json: not a JSON object"
 run sectigo serve --state-dir "$T/s0" --addr 127.0.0.1:99999
 assert_rc 3 "bad port"
+assert_contains "$ERR" "sectigo serve: error: address 127.0.0.1:99999: expected HOST:PORT"
+assert_eq "$OUT" "" "no 'listening on' line for a bad port"
 ok "serve --help lists every flag; bad values are usage errors; bad configs exit 3"
 
 start_emulator --test-hooks --processing-delay 60
@@ -83,6 +87,7 @@ assert_contains "$OUT" "Public-Key: (4096 bit)" "root key"
 assert_contains "$OUT" "sha384WithRSAEncryption" "root signature"
 run openssl verify -CAfile "$EMU_CA" "$EMU_STATE/ca/issuing.pem"
 assert_rc 0 "issuing CA verifies"
+assert_eq "$OUT" "$EMU_STATE/ca/issuing.pem: OK" "openssl verify of the issuing CA"
 ok "first start prints the URL and makes an RSA-4096/SHA-384 CA with 0600 keys"
 
 cp -a "$EMU_STATE/ca" "$T/s1-ca" && mkdir -p "$T/s1" && mv "$T/s1-ca" "$T/s1/ca"
@@ -214,6 +219,7 @@ unzip -p "$T/1.zip" one.example.com.pem >"$T/one.pem"
 assert_eq "$(grep -c 'BEGIN CERTIFICATE' "$T/one.pem")" 3 "leaf, issuing, root"
 run openssl verify -CAfile "$EMU_CA" -untrusted "$T/one.pem" "$T/one.pem"
 assert_rc 0 "leaf verifies against root.pem"
+assert_eq "$OUT" "$T/one.pem: OK" "openssl verify of the leaf"
 run openssl x509 -in "$T/one.pem" -noout -ext subjectAltName,extendedKeyUsage -subject
 assert_contains "$OUT" "DNS:one.example.com" "SAN"
 assert_contains "$OUT" "TLS Web Server Authentication, TLS Web Client Authentication" "EKU"
@@ -381,6 +387,7 @@ assert_contains "$OUT$ERR" "certificate revoked" "openssl verify -crl_check"
 unzip -p "$T/2.zip" a.example.com.pem >"$T/a.pem"
 run openssl verify -crl_check -CRLfile "$EMU_STATE/ca/crl.pem" -CAfile "$EMU_CA" -untrusted "$T/a.pem" "$T/a.pem"
 assert_rc 0 "a certificate not revoked still verifies with the CRL"
+assert_eq "$OUT" "$T/a.pem: OK" "openssl verify -crl_check of a certificate not revoked"
 ok "find by name and serial; revoke with RFC 5280 codes; CRL at DIR/ca/crl.pem; 404, 409, 400"
 
 # ---- bad input ----

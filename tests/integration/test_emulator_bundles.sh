@@ -39,6 +39,7 @@ assert_rc 0 "PKCS#7 parses"
 assert_eq "$(grep -c 'BEGIN CERTIFICATE' "$T/p7.pem")" 3 "three certificates"
 run openssl verify -CAfile "$EMU_CA" -untrusted "$T/p7.pem" "$T/p7.pem"
 assert_rc 0 "PKCS#7 leaf verifies"
+assert_eq "$OUT" "$T/p7.pem: OK" "openssl verify of the PKCS#7 leaf"
 ok "csrBundle p7b: <cn>.p7b with leaf, issuing CA and root"
 stop_emulator || fail "unclean exit"
 

@@ -34,6 +34,7 @@ assert_rc 2 "unknown profile set"
 assert_contains "$ERR" "--profile-set: expected default or reference, got 'nonesuch'"
 run sectigo serve --profile-set reference --config "$T/printed.json"
 assert_rc 2 "--config with --profile-set"
+assert_contains "$ERR" "sectigo serve: --config and --profile-set exclude each other"
 ok "--print-config writes the compiled-in configuration (conf/emulator.json, byte for byte), --profile-set reference its own"
 
 # A copy of the binary in a prefix holding another emulator.json: the compiled-in one is
@@ -132,6 +133,7 @@ PASS_SUFFIX=from-the-file
 SIAS_LOG_LEVEL = 'warn'
 NOT_SIAS=ignored
 EOF
+chmod 600 "$T/.env" # it holds a password: readable by others, it would be used with a warning
 PASS_PREFIX=env EMU_STATE=$T/env start_emulator --processing-delay 0
 # $PASS_SUFFIX comes later in the file: as in godotenv, it is not seen yet (empty).
 [ -n "$(emu_token alice env-)" ] || fail "alice / env- (a later line is not expanded)"
@@ -154,6 +156,7 @@ assert_eq "$(emu_token alice env-from-the-file)" "" "the environment wins over .
 stop_emulator || fail "unclean exit"
 # A file godotenv cannot read is not used at all (a warning says where).
 printf 'SIAS_AUTH_USERNAME=carol\nSIAS_AUTH_PASSWORD="unterminated\n' >"$T/.env"
+chmod 600 "$T/.env"
 : >"$T/emulator.log"
 EMU_STATE=$T/env2 start_emulator --processing-delay 0
 assert_contains "$(cat "$EMU_LOG")" "sectigo: warning: .env:2: syntax error (as godotenv reads it); nothing was taken from the file" "warning"
@@ -196,6 +199,7 @@ unzip -p "$T/.body" ownca.example.com.pem >"$T/ownca.pem"
 assert_eq "$(grep -c 'BEGIN CERTIFICATE' "$T/ownca.pem")" 3 "leaf, issuing (= root) and root"
 run openssl verify -CAfile "$T/myca.pem" "$T/ownca.pem"
 assert_rc 0 "the leaf verifies against SIAS_CA_PATH's CA"
+assert_eq "$OUT" "$T/ownca.pem: OK" "openssl verify against SIAS_CA_PATH's CA"
 run openssl crl -in "$T/myca/ca/crl.pem" -noout -issuer
 assert_contains "$OUT" "CN = My Staging CA" "the CRL is signed by that CA"
 stop_emulator || fail "unclean exit"
@@ -208,7 +212,29 @@ assert_contains "$ERR" "the certificate of the key is not a CA"
 SIAS_CA_PATH=$T/myca.pem run sectigo serve --state-dir "$T/myca2"
 assert_rc 3 "SIAS_CA_PATH without its key"
 assert_contains "$ERR" "no (unencrypted) private key"
-ok "SIAS_CA_PATH: certificates from the given CA (and its CRL); a file without a CA key is refused"
+openssl pkcs8 -topk8 -in "$T/myca.key" -passout pass:secret -out "$T/myca-enc.key" 2>/dev/null
+cat "$T/myca.pem" "$T/myca-enc.key" >"$T/myca-enc-bundle.pem"
+SIAS_CA_PATH=$T/myca-enc-bundle.pem run sectigo serve --state-dir "$T/myca2"
+assert_rc 3 "SIAS_CA_PATH with an encrypted key"
+assert_contains "$ERR" "myca-enc-bundle.pem: no (unencrypted) private key"
+ok "SIAS_CA_PATH: certificates from the given CA (and its CRL); a file without a CA key, or with an encrypted one, is refused"
+
+# The key first, in the traditional "EC PRIVATE KEY" form: the same CA.
+openssl ec -in "$T/myca.key" -out "$T/myca-ec.key" 2>/dev/null
+head -n 1 "$T/myca-ec.key" | grep -q "BEGIN EC PRIVATE KEY" || fail "openssl ec wrote no traditional key"
+cat "$T/myca-ec.key" "$T/myca.pem" >"$T/myca-ec-bundle.pem"
+SIAS_CA_PATH=$T/myca-ec-bundle.pem EMU_STATE=$T/myca3 start_emulator --processing-delay 0
+TOKEN=$(emu_token)
+newcsr ownca2.example.com
+api POST /api/v1/batches/upload -F profileId=42 -F "files=@$T/ownca2.example.com.csr;type=text/plain"
+id=$(printf '%s' "$BODY" | sed -n 's/.*"batchId":\([0-9]*\).*/\1/p')
+api GET "/api/v1/batches/$id/download"
+unzip -p "$T/.body" ownca2.example.com.pem >"$T/ownca2.pem"
+run openssl verify -CAfile "$T/myca.pem" "$T/ownca2.pem"
+assert_rc 0 "the leaf verifies against the CA whose key came first, as EC PRIVATE KEY"
+assert_eq "$OUT" "$T/ownca2.pem: OK" "openssl verify against the CA whose key came first"
+stop_emulator || fail "unclean exit"
+ok "SIAS_CA_PATH: the key may come first and in the traditional EC PRIVATE KEY form"
 
 # ---- --profile-set reference: the reference staging server's ids ----
 EMU_STATE=$T/ref start_emulator --processing-delay 0 --profile-set reference

@@ -38,8 +38,11 @@ ok "--tls-cert/--tls-key serve the given certificate"
 
 run sectigo serve --state-dir "$T/state3" --tls-cert "$T/srv.pem"
 assert_rc 2 "--tls-cert without --tls-key"
+assert_contains "$ERR" "sectigo serve: --tls-cert and --tls-key go together"
 run sectigo serve --state-dir "$T/state3" --tls-self-signed --tls-cert "$T/srv.pem" --tls-key "$T/srv.key"
 assert_rc 2 "--tls-self-signed with --tls-cert"
-ok "TLS option errors are usage errors"
+assert_contains "$ERR" "sectigo serve: --tls-self-signed and --tls-cert/--tls-key exclude each other"
+assert_missing "$T/state3"
+ok "TLS option errors are usage errors, said as such, before the state folder is made"
 stop_emulator || fail "the emulator did not exit cleanly"
 done_testing

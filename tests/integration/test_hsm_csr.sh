@@ -41,9 +41,14 @@ run trisa-csr -config "$CONF" "${HSM[@]}" --key-in-uri "$KEY_URI" -out renew.csr
 assert_rc 0 "--key-in-uri"
 assert_eq "$(openssl req -in renew.csr -noout -pubkey)" "$(openssl req -in req.csr -noout -pubkey)" "renewal key"
 openssl req -verify -noout -in renew.csr 2>/dev/null || fail "renewal CSR does not verify"
+# By label, with a second key on the token: the key of that label, not just any key.
+run trisa-csr -config "$CONF" "${HSM[@]}" --pkcs11-uri "pkcs11:token=trisa" --key ec:P-256 --key-label vasp-2026-next -out "$T/decoy.csr"
+assert_rc 0 "a second key on the token"
 run trisa-csr -config "$CONF" "${HSM[@]}" --key-in-uri "pkcs11:token=trisa;object=vasp-2026" -out renew2.csr
 assert_rc 0 "--key-in-uri by label"
-ok "--key-in-uri signs a new CSR with the existing token key"
+assert_eq "$(openssl req -in renew2.csr -noout -pubkey)" "$(openssl req -in req.csr -noout -pubkey)" "the key found by label"
+openssl req -verify -noout -in renew2.csr 2>/dev/null || fail "the CSR signed with the key found by label does not verify"
+ok "--key-in-uri signs a new CSR with the existing token key, by URI and by label (its public key, not another key's)"
 
 # hsm list: tokens without a PIN, keys with one.
 run trisa-csr hsm list --pkcs11-module "$P11_MODULE"
@@ -94,6 +99,21 @@ assert_eq "$after" "$before" "private keys on the token after the failures"
 assert_dir_is . "renew.csr renew2.csr req.csr"
 ok "wrong PIN, missing module, non-module, unmatched and ambiguous URIs, taken label, missing key: one-line errors, nothing made"
 
+# The same as JSON: one document on stdout, the message as on stderr (the PIN's 13 here).
+run trisa-csr -config "$CONF" -out bad.csr --pkcs11-module "$P11_MODULE" --pin-file "$T/wrong-pin" --pkcs11-uri "pkcs11:token=trisa" --json
+# (After a first wrong PIN, SoftHSM2 says an earlier login failed too: the message grows.)
+pin_json() {
+    assert_contains "$OUT" '{"error": {"exit": 13, "code": "pin", "message": "token '"'"'trisa'"'"': wrong PIN' "$1"
+    assert_eq "$(printf '%s\n' "$OUT" | wc -l)" 1 "$1: one line"
+    assert_eq "$OUT" "{\"error\": {\"exit\": 13, \"code\": \"pin\", \"message\": \"${ERR#*: error: }\"}}" "$1: the message of stderr"
+}
+assert_rc 13 "wrong PIN, --json"
+pin_json "wrong PIN as JSON"
+run trisa-csr hsm list --pkcs11-module "$P11_MODULE" --pkcs11-uri "pkcs11:token=trisa" --pin-file "$T/wrong-pin" --json
+assert_rc 13 "hsm list, wrong PIN, --json"
+pin_json "hsm list: wrong PIN as JSON"
+ok "a wrong PIN with --json: the JSON error (exit 13, code pin), in trisa-csr and hsm list"
+
 # The PIN from the URI's pin-source, from the environment, and pin-value with a warning.
 run trisa-csr -config "$CONF" --pkcs11-module "$P11_MODULE" --key-in-uri "pkcs11:token=trisa;object=vasp-2026?pin-source=file:$PIN_FILE" -out p1.csr
 assert_rc 0 "pin-source"
@@ -102,6 +122,10 @@ assert_rc 0 "TRISA_PKCS11_PIN"
 run trisa-csr -config "$CONF" --pkcs11-module "$P11_MODULE" --key-in-uri "pkcs11:token=trisa;object=vasp-2026?pin-value=1234" -out p3.csr
 assert_rc 0 "pin-value"
 assert_contains "$ERR" "trisa-csr: warning: the PIN is in the PKCS#11 URI (pin-value)"
+for f in p1.csr p2.csr p3.csr; do
+    assert_eq "$(openssl req -in $f -noout -pubkey)" "$(openssl req -in req.csr -noout -pubkey)" "$f's key"
+    openssl req -verify -noout -in $f 2>/dev/null || fail "$f does not verify"
+done
 run trisa-csr -config "$CONF" --pkcs11-module "$P11_MODULE" --key-in-uri "pkcs11:token=trisa;object=vasp-2026" -out p4.csr </dev/null
 assert_rc 3 "no PIN and no terminal"
 assert_contains "$ERR" "no terminal to prompt for a secret"
@@ -124,6 +148,7 @@ ok "a PIN file readable by group or others is warned about, in trisa-csr and hsm
 label="o'brien key é"
 run trisa-csr -config "$CONF" "${HSM[@]}" --pkcs11-uri "pkcs11:token=spare" --key ec:P-256 --key-label "$label" -out label.csr
 assert_rc 0 "key with a quote, a space and an accent in its label"
+assert_contains "$(openssl req -in label.csr -noout -text)" "ASN1 OID: prime256v1"
 run trisa-csr hsm list --pkcs11-module "$P11_MODULE" --pkcs11-uri "pkcs11:token=spare" --pin-file "$PIN_FILE"
 assert_rc 0 "hsm list"
 assert_contains "$OUT" "  private-key 'o\\'brien key é' id "
@@ -132,6 +157,7 @@ assert_contains "$(pkcs11-tool --module "$P11_MODULE" --token-label spare --logi
 uri=$(printf '%s\n' "$OUT" | grep ';object=o%27brien%20key%20%C3%A9;type=private' | sed 's/^ *//')
 run trisa-csr -config "$CONF" --pkcs11-module "$P11_MODULE" --pin-file "$PIN_FILE" --key-in-uri "$uri" -out label2.csr
 assert_rc 0 "the listed URI finds the key"
+assert_eq "$(openssl req -in label2.csr -noout -pubkey)" "$(openssl req -in label.csr -noout -pubkey)" "the key the listed URI finds"
 ok "labels in hsm list: quoted with escapes, percent-encoded in the URI, as pkcs11-tool shows them"
 
 # EC keys on the token, through the module.

@@ -173,6 +173,8 @@ documented "token 'trisa': the user PIN is locked; the security officer must unl
 assert_eq "$(faults_log_count 'C_Login')" "$logins" "logins tried on the locked token"
 run trisa-csr hsm list --pkcs11-module "$FAULTS" --pkcs11-uri "pkcs11:token=trisa" --pin-file "$PIN_FILE"
 assert_rc 13 "listing a locked token with its PIN"
+assert_eq "$ERR" "trisa-csr: error: token 'trisa': the user PIN is locked; the security officer must unlock it (nothing was tried)"
+assert_eq "$(faults_log_count 'C_Login')" "$logins" "logins tried by hsm list on the locked token"
 run trisa-csr hsm list --pkcs11-module "$FAULTS" --pkcs11-uri "pkcs11:token=trisa"
 assert_rc 0 "listing a locked token without PIN"
 assert_contains "$OUT" ", user PIN LOCKED, not logged in"
@@ -189,6 +191,8 @@ assert_eq "$ERR" "trisa-csr: error: token 'trisa': wrong PIN (an earlier login s
 documented "token 'trisa': wrong PIN (an earlier login since the last good one failed too: is another program using an old PIN?)"
 run trisa-csr -config "$CONF" --pkcs11-module "$FAULTS" --key-in-uri "$KEY" --pin-file "$PIN_FILE" -out p.csr
 assert_rc 0 "right PIN resets the count"
+assert_eq "$ERR" "" "stderr with the right PIN"
+openssl req -verify -noout -in p.csr 2>/dev/null || fail "the CSR made with the right PIN does not verify"
 run trisa-csr -config "$CONF" --pkcs11-module "$FAULTS" --key-in-uri "$KEY" --pin-file "$WRONG" -out p2.csr
 assert_eq "$ERR" "trisa-csr: error: token 'trisa': wrong PIN"
 ok "an earlier failed login is reported as such, never as 'few tries left'"

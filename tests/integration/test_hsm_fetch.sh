@@ -56,6 +56,8 @@ assert_eq "$(cat out/node.pem)" "$(cat out/fullchain.pem)" "node.pem (no key: it
 assert_eq "$(uploads)" 1 "uploads"
 run openssl verify -CAfile "$EMU_CA" -untrusted out/chain.pem out/cert.pem
 assert_rc 0 "openssl verify"
+assert_eq "$OUT" "out/cert.pem: OK" "openssl verify"
+assert_eq "$(openssl x509 -in out/cert.pem -noout -pubkey)" "$(openssl req -in req.csr -noout -pubkey)" "the certificate's key (the token's)"
 ok "uploaded, issued, verified, written (no key.pem: the key stays on the token)"
 
 # pkcs11-tool finds the certificate beside the key (same label, same id) and the issuing
@@ -79,6 +81,13 @@ assert_contains "$listing" "Label: $ca_label
 	Flags: CKA_CERTIFICATE_CATEGORY=CA;"
 ok "the certificate shares the key's id and label; the issuing CA is beside it as an authority (pkcs11-tool, p11tool)"
 
+# hsm list names the stored certificates as every tool names a subject: RFC 4514.
+run trisa-csr hsm list --pkcs11-module "$P11_MODULE" --pkcs11-uri "pkcs11:token=trisa" --pin-file "$PIN_FILE"
+assert_rc 0 "hsm list"
+assert_contains "$OUT" "certificate 'vasp-2026' id $key_id: $(openssl x509 -in out/cert.pem -noout -subject -nameopt rfc2253,-esc_msb | sed 's/^subject=//')"
+assert_contains "$OUT" ": $(openssl x509 -in out/chain.pem -noout -subject -nameopt rfc2253,-esc_msb | sed 's/^subject=//')"
+ok "hsm list: the certificates' subjects as RFC 4514 strings, as openssl prints them"
+
 # Fetching the same batch again stores nothing twice.
 batch=$(sed -n 's/^batch_id=//p' "$TRISA_STATE_DIR"/requests/*/journal)
 run trisa-fetch --batch "$batch" --out-dir again --pkcs11-uri "$KEY" --pin-file "$PIN_FILE" --trust "$EMU_CA"
@@ -90,6 +99,8 @@ ok "fetching again leaves one certificate and one CA certificate on the token"
 # A token key that is not the certificate's: refused, nothing written, nothing stored.
 run trisa-csr -config "$TRISA_SOURCE_DIR/conf/trisa.conf" --pkcs11-uri "pkcs11:token=trisa;object=other" --key ec:P-256 --pin-file "$PIN_FILE" -out other.csr
 assert_rc 0 "second token key"
+[ "$(openssl req -in other.csr -noout -pubkey)" != "$(openssl x509 -in out/cert.pem -noout -pubkey)" ] ||
+    fail "the second token key is the certificate's"
 run trisa-fetch --batch "$batch" --out-dir wrong --pkcs11-uri "pkcs11:token=trisa;object=other" --pin-file "$PIN_FILE" --trust "$EMU_CA"
 assert_rc 10 "certificate of another key"
 assert_contains "$ERR" "trisa-fetch: error: "

@@ -23,6 +23,8 @@ KEY="pkcs11:token=trisa;object=server"
 # The server's identity: key on the token; the client's: a key file.
 run trisa-csr -config "$CONF" --pkcs11-uri "$KEY" --key ec:P-256 --pin-file "$PIN_FILE" -out server.csr
 assert_rc 0 "server key on the token"
+assert_contains "$ERR" "trisa-csr: made a ec:P-256 key on token 'trisa': pkcs11:"
+assert_contains "$(openssl req -in server.csr -noout -text)" "ASN1 OID: prime256v1"
 run trisa-fetch --csr server.csr --profile 42 --out-dir server --pkcs11-uri "$KEY" --pin-file "$PIN_FILE" \
     --trust "$EMU_CA" --interval 1
 assert_rc 0 "server certificate"
@@ -30,6 +32,8 @@ ca_uri=$(printf '%s\n' "$ERR" | sed -n "s/^trisa-fetch: stored the CA certificat
 [ -n "$ca_uri" ] || fail "trisa-fetch stored no CA certificate: $ERR"
 run trisa-csr -config "$CONF" --key ec:P-256 -keyout client.key -out client.csr
 assert_rc 0 "client key file"
+assert_mode client.key 600
+assert_eq "$(openssl pkey -in client.key -pubout)" "$(openssl req -in client.csr -noout -pubkey)" "the client CSR's key"
 run trisa-fetch --csr client.csr --profile 42 --key client.key --out-dir client --trust "$EMU_CA" --interval 1
 assert_rc 0 "client certificate"
 

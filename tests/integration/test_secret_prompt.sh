@@ -54,8 +54,12 @@ assert_contains "$OUT" "Passphrase for the new key: "
 assert_contains "$OUT" "Passphrase again: "
 assert_not_contains "$OUT" "tr0ub4dor" "the terminal (echo must be off)"
 assert_mode k.pem 600
-run openssl pkey -in k.pem -passin 'pass:tr0ub4dor&3' -noout
+run openssl pkey -in k.pem -passin 'pass:tr0ub4dor&3' -pubout
 assert_rc 0 "openssl reads the key with the typed passphrase"
+assert_eq "$OUT" "$(openssl req -in r.csr -noout -pubkey)" "the encrypted key is the CSR's"
+assert_eq "$(head -n 1 k.pem)" "-----BEGIN ENCRYPTED PRIVATE KEY-----" "k.pem is encrypted"
+run openssl pkey -in k.pem -passin 'pass:wrong' -noout
+assert_rc 1 "openssl with another passphrase"
 ok "a passphrase typed at the prompt is not echoed and encrypts the key"
 
 run pty_run 'one\ntwo' trisa-csr -config "$CONF" --key ec:P-256 -keyout k2.pem -out r2.csr --passout prompt

@@ -19,15 +19,20 @@ assert_rc 0 "--version"
 assert_eq "$OUT" "sectigo version $(sed -n 's/^project(trisa-certkit VERSION \([0-9.]*\).*/\1/p' "$TRISA_SOURCE_DIR/CMakeLists.txt") (trisa-certkit)"
 run sectigo frobnicate
 assert_rc 2 "unknown command"
+assert_contains "$ERR" "frobnicate"
+assert_eq "$OUT" "" "unknown command: stdout"
 run sectigo batches
 assert_rc 2 "batches without -i"
 assert_contains "$ERR" "specify batch id to get information"
 run sectigo create -a 42
 assert_rc 2 "create without -d"
 assert_contains "$ERR" "must specify domain name of cert subject"
+emu_clear
 run sectigo revoke -p 42 -s 01 -r "value 7 is not used"
 assert_rc 2 "revoke with reason 7"
-ok "--version and usage errors exit 2"
+assert_contains "$ERR" "value 7 is not used"
+assert_eq "$(emu_requests)" "" "requests sent for usage errors"
+ok "--version and usage errors exit 2, saying why, and send nothing"
 
 # authorities: exactly the reference document's output.
 run sectigo authorities
@@ -87,6 +92,8 @@ assert_contains "$OUT" '  {
     "validationPattern": "^.{8,128}$",'
 run sectigo profiles --params
 assert_rc 2 "--params without -i"
+assert_contains "$ERR" "must specify id to get profile params"
+assert_eq "$OUT" "" "--params without -i: stdout"
 run sectigo organization
 assert_rc 0 organization
 assert_contains "$OUT" '{
@@ -148,13 +155,26 @@ assert_eq "$OUT" "downloaded batch 1 to $T/out/$name
 after unzipping, unencrypt with your password using \`openssl pkcs12 -in INFILE.p12 -out OUTFILE.crt -nodes\`" download
 assert_eq "$(head -c 2 "$T/out/$name")" "PK" "a ZIP"
 assert_contains "$(emu_last GET /api/v1/batches/1/download)" '"accept":"application/octet-stream"' "download request"
+assert_mode "$T/out/$name" 600
+cp "$T/out/$name" "$T/server.zip"
+# Over an existing file: refused, the file as it was; with --force: the server's bytes again.
+printf 'not the batch\n' >"$T/out/$name"
+chmod 640 "$T/out/$name"
 run sectigo download -i 1 -o "$T/out"
 assert_rc 4 "download over an existing file"
+assert_contains "$ERR" "$T/out/$name: already exists (not replaced)"
+assert_eq "$(cat "$T/out/$name")" "not the batch" "the existing file"
+assert_mode "$T/out/$name" 640
 run sectigo download -i 1 -o "$T/out" --force
 assert_rc 0 "download --force"
+cmp -s "$T/out/$name" "$T/server.zip" || fail "download --force did not write the server's ZIP"
+assert_mode "$T/out/$name" 600
+assert_dir_is "$T/out" "$name"
 run sectigo download -i 1 -o "$T/nowhere"
 assert_rc 3 "download into a missing folder"
-ok "download"
+assert_contains "$ERR" "directory \"$T/nowhere\" does not exist"
+assert_missing "$T/nowhere"
+ok "download: 0600, an existing file kept without --force and replaced by the server's ZIP with it, a missing folder refused"
 
 # create: generated password (>= 16 characters, printed first), then the batch.
 run sectigo create -a 42 -d example.com
@@ -204,8 +224,13 @@ ok "find, revoke, find shows REVOKED"
 
 # The API password from a file, with nothing cached.
 printf '%s\n' "$EMU_PASS" >"$T/api.pass"
+emu_clear
 run env -u SECTIGO_PASSWORD XDG_CACHE_HOME="$T/pfcache" sectigo --password-file "$T/api.pass" licenses
 assert_rc 0 "--password-file"
+assert_contains "$OUT" '"ordered": ' "--password-file: the licences"
+assert_eq "$(emu_count POST /auth/pwd)" 1 "logins with the file's password"
+assert_eq "$(emu_requests | grep -c ' 401$')" 0 "refused requests"
+assert_exists "$T/pfcache/trisa/sectigo"
 run env -u SECTIGO_PASSWORD XDG_CACHE_HOME="$T/nocache" sectigo licenses
 assert_rc 5 "no password and no cache"
 assert_contains "$ERR" "no password given"

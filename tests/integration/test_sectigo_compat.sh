@@ -103,9 +103,10 @@ emu_clear
 ok "create -a=42 -d=... -p=longpassword: the password is 'longpassword' (a 249-byte body), c/s/l sent: the profile takes them"
 
 mkdir "$T/dl"
-(cd "$T/dl" && sectigo download -i 1 -o . >"$T/.dl" 2>&1) || fail "download: $(cat "$T/.dl")"
+(cd "$T/dl" && sectigo download -i 1 -o . >"$T/.dl" 2>"$T/.dlerr") || fail "download: $(cat "$T/.dl" "$T/.dlerr")"
 assert_eq "$(cat "$T/.dl")" "downloaded batch 1 to 1.zip
-after unzipping, unencrypt with your password using \`openssl pkcs12 -in INFILE.p12 -out OUTFILE.crt -nodes\`" "download -o ."
+after unzipping, unencrypt with your password using \`openssl pkcs12 -in INFILE.p12 -out OUTFILE.crt -nodes\`" "download -o . (the reference's stdout)"
+assert_eq "$(cat "$T/.dlerr")" "sectigo download: hint: OpenSSL 3 refuses Sectigo's legacy PKCS#12 without -legacy; \`trisa-fetch --zip 1.zip --out-dir DIR --password-file FILE --trust ROOTS.pem\` unpacks and verifies it in one step" "download -o . (our one line on stderr)"
 assert_mode "$T/dl/1.zip" 600
 # The bundle opens with the password given as -p=longpassword (not "=longpassword").
 unzip -p "$T/dl/1.zip" vasp.example.com.p12 >"$T/dl/b.p12" 2>/dev/null || fail "no vasp.example.com.p12 in the ZIP"
@@ -172,6 +173,8 @@ assert_rc 0 "help create"
 assert_contains "$OUT" "usage: sectigo [global options] create -a ID -d DOMAIN"
 run sectigo help frobnicate
 assert_rc 2 "help of an unknown command"
+assert_contains "$ERR" "frobnicate"
+assert_eq "$OUT" "" "help of an unknown command: stdout"
 run sectigo athorities
 assert_rc 2 "a misspelt command"
 assert_eq "$ERR" "sectigo: unknown command 'athorities'; did you mean 'authorities'? (see 'sectigo --help')"
@@ -266,17 +269,33 @@ EMU_STATE="$T/tls-state"
 start_emulator --test-hooks --processing-delay 0 --tls-self-signed
 case "$EMU_URL" in https://*) ;; *) skip "emulator did not start with TLS" ;; esac
 use_emulator
+export CURL_CA_BUNDLE="$EMU_TLS_CA" # for the helpers' own curl
+emu_clear
 run sectigo licenses
 assert_rc 7 "untrusted TLS"
+assert_contains "$ERR" "certificate"
 run env SSL_CERT_FILE="$EMU_TLS_CA" sectigo licenses
 assert_rc 0 "SSL_CERT_FILE"
+assert_eq "$OUT" '{
+  "ordered": 0,
+  "issued": 0
+}' "SSL_CERT_FILE"
 mkdir "$T/certdir"
 cp "$EMU_TLS_CA" "$T/certdir/emulator.pem"
 openssl rehash "$T/certdir" 2>/dev/null || c_rehash "$T/certdir" >/dev/null 2>&1 || skip "no openssl rehash"
 run env SSL_CERT_DIR="$T/certdir" sectigo licenses
 assert_rc 0 "SSL_CERT_DIR"
+assert_eq "$OUT" '{
+  "ordered": 0,
+  "issued": 0
+}' "SSL_CERT_DIR"
 # --cacert is the only trust when given: the system store is not behind it.
 run env SSL_CERT_FILE="$EMU_TLS_CA" sectigo --cacert /etc/ssl/certs/ca-certificates.crt licenses
 assert_rc 7 "--cacert replaces, SSL_CERT_FILE does not add to it"
+assert_contains "$ERR" "certificate"
+# Only the trusted runs reached the server: one login, two licence requests.
+assert_eq "$(emu_requests)" "POST /auth/pwd 200
+GET /api/v1/devices 200
+GET /api/v1/devices 200" "requests over the three kinds of trust"
 ok "SSL_CERT_FILE and SSL_CERT_DIR are honoured; --cacert alone when given"
 done_testing

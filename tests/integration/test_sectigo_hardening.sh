@@ -85,20 +85,21 @@ ok "sectigo --password=VALUE: the value is overwritten, the name kept"
 fake clear
 fake faults '{"path": "/api/v1/batches/7", "hold": true, "count": 1}'
 (cd "$T/run" && exec "${as_user[@]}" env XDG_CACHE_HOME="$T/run/cache3" TRISA_STATE_DIR="$T/run/state" "$BIN/trisa-fetch" --batch 7 \
-    --out-dir "$T/run/out" --trust-bundle-root -E testing -e "$FAKE" -u u -p "$secret" \
-    --passin "pass:$secret" --timeout 0 -q >"$T/f.out" 2>&1) &
+    --out-dir "$T/run/out" --trust-bundle-root -E testing -e "$FAKE" -u u --password "$secret" \
+    --p12-passin "pass:$secret" --timeout 0 -q >"$T/f.out" 2>&1) &
 pid=$!
 wait_held /api/v1/batches/7
-check_running "$pid" "$secret" "trisa-fetch -p --passin"
+check_running "$pid" "$secret" "trisa-fetch --password --p12-passin"
 fake release
 wait "$pid" || true # the stand-in's batch is no real one: only the run matters here
-ok "trisa-fetch -p and --passin pass:...: overwritten, not dumpable, no core size"
+ok "trisa-fetch --password and --p12-passin pass:...: overwritten, not dumpable, no core size"
 
 # ---- An upload re-sent after a 401 carries its body -----------------------------------------
 start_emulator --test-hooks --processing-delay 0
 use_emulator
 run sectigo auth
 assert_rc 0 auth
+assert_eq "$OUT" "user authenticated and credentials cached" auth
 make_csr vasp.example.com
 emu_clear
 emu_hooks_faults '{"path": "/api/v1/batches/upload", "kind": "status", "status": 401, "count": 1}' >/dev/null

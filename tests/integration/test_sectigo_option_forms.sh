@@ -27,16 +27,23 @@ for form in "-c=trisa.conf" "-c trisa.conf" "--config=trisa.conf" "--config tris
 done
 ok "trisa-csr: -c=F, -c F, --config=F, --config F, -config F, -config=F; -o=F, --out=F; --cn=V"
 
+old=$(openssl pkey -in key1.pem -pubout 2>/dev/null)
+oldcsr=$(cat csr1.pem)
 run trisa-csr -c trisa.conf -k key1.pem -o csr1.pem --key ec:P-256 --force=false
 assert_rc 4 "--force=false over existing files"
+assert_contains "$ERR" "key1.pem: already exists"
 run trisa-csr -c trisa.conf -k key1.pem -o csr1.pem --key ec:P-256 -f=false
 assert_rc 4 "-f=false over existing files"
-old=$(openssl pkey -in key1.pem -pubout 2>/dev/null)
+assert_eq "$(openssl pkey -in key1.pem -pubout 2>/dev/null)" "$old" "the key after --force=false and -f=false"
+assert_eq "$(cat csr1.pem)" "$oldcsr" "the CSR after --force=false and -f=false"
 run trisa-csr -c trisa.conf -k key1.pem -o csr1.pem --key ec:P-256 --force=true
 assert_rc 0 "--force=true"
 [ "$(openssl pkey -in key1.pem -pubout 2>/dev/null)" != "$old" ] || fail "--force=true did not replace the key"
+old=$(openssl pkey -in key1.pem -pubout 2>/dev/null)
 run trisa-csr -c trisa.conf -k key1.pem -o csr1.pem --key ec:P-256 -f=1
 assert_rc 0 "-f=1"
+[ "$(openssl pkey -in key1.pem -pubout 2>/dev/null)" != "$old" ] || fail "-f=1 did not replace the key"
+assert_eq "$(openssl req -in csr1.pem -noout -pubkey)" "$(openssl pkey -in key1.pem -pubout)" "the CSR of the new key"
 run trisa-csr -c trisa.conf -k key1.pem -o csr1.pem --key ec:P-256 --force=yes
 assert_rc 2 "--force=yes"
 assert_eq "$ERR" "trisa-csr: option '--force' takes true or false, not 'yes' (see 'trisa-csr --help')"
@@ -48,7 +55,7 @@ assert_eq "$OUT" "" "--print=false prints nothing"
 rm -f key9.pem csr9.pem
 run trisa-csr -c trisa.conf -k key9.pem -o csr9.pem --key ec:P-256 -p=true
 assert_rc 0 "-p=true"
-assert_contains "$OUT" "subject:     CN=trisa.example.com"
+assert_contains "$OUT" "subject:     C=US,ST=California,L=Menlo Park,O=Example VASP,CN=trisa.example.com"
 ok "trisa-csr: --print=false and -p=true"
 
 # ---- trisa-fetch ---------------------------------------------------------------------------

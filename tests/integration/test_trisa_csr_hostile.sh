@@ -61,6 +61,7 @@ done
 assert_missing r.csr
 run trisa-csr -config trisa.conf --key-in ec-enc.pem --passin pass:x -out ok.csr
 assert_rc 0 "ordinary encrypted key (2048 iterations)"
+assert_eq "$(openssl req -in ok.csr -noout -pubkey)" "$(openssl pkey -in ec-enc.pem -passin pass:x -pubout)" "ok.csr's key"
 ok "an encrypted PKCS#8 asking for 2^31-1 iterations is refused in milliseconds, exit 3"
 
 # ---------------------------------------------------------------------------------------
@@ -224,6 +225,8 @@ ok "/dev/null, /dev/stdout and a FIFO are written to, never replaced; a FIFO nob
 # --force and a write that fails half-way: the old key and CSR are kept, byte for byte.
 run trisa-csr -config trisa.conf --key rsa:3072 -keyout key.pem -out req.csr
 assert_rc 0 "the first key"
+assert_mode key.pem 600
+assert_eq "$(openssl req -in req.csr -noout -pubkey)" "$(openssl pkey -in key.pem -pubout)" "req.csr's key"
 before=$(sha256sum key.pem req.csr)
 # The disk fills up: 2048 bytes take the new CSR (1.5 kB) but not the RSA-3072 key (2.5 kB).
 run bash -c 'trap "" XFSZ; ulimit -f 2; exec trisa-csr -config trisa.conf --key rsa:3072 -keyout key.pem -out req.csr --force'
@@ -242,6 +245,8 @@ mkdir confs out
 for n in alpha beta; do sed "s/trisa.example.com/$n.example.com/" trisa.conf >confs/$n.conf; done
 run trisa-csr --key rsa:2048 confs --out-dir out --bundle-out out/all.csr
 assert_rc 0 "the first keys"
+assert_dir_is out "all.csr alpha.csr alpha.key beta.csr beta.key"
+assert_eq "$(cat out/alpha.csr out/beta.csr)" "$(cat out/all.csr)" "the bundle: both CSRs"
 before=$(cd out && sha256sum alpha.key alpha.csr beta.key beta.csr all.csr)
 run bash -c 'trap "" XFSZ; ulimit -f 2; exec trisa-csr --key rsa:2048 confs --out-dir out --bundle-out out/all.csr --force'
 assert_rc 1 "bundle write fails"

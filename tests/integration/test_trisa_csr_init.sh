@@ -32,8 +32,11 @@ openssl req -new -newkey rsa:2048 -nodes -config my.conf -keyout ok.pem -out ok.
     fail "openssl req does not accept the filled template"
 ok "filled in, the template passes validation and openssl req takes it too"
 
+before=$(cat my.conf)
 run trisa-csr init --cn api.example.com -o my.conf
 assert_rc 4 "init over an existing file"
+assert_eq "$ERR" "trisa-csr: error: my.conf: already exists (not replaced)"
+assert_eq "$(cat my.conf)" "$before" "my.conf after init without --force"
 run trisa-csr init --cn other.example.com -o my.conf --force
 assert_rc 0 "init --force"
 assert_contains "$(cat my.conf)" "CN = other.example.com"
@@ -42,6 +45,8 @@ assert_rc 0 "init to stdout"
 assert_contains "$OUT" "CN = <host name, e.g. trisa.example.com>"
 run trisa-csr init --cn "bad name"
 assert_rc 2 "bad --cn"
+assert_eq "$ERR" "trisa-csr init: --cn 'bad name': not a host name (see 'trisa-csr init --help')"
+assert_eq "$OUT" "" "stdout of a bad --cn"
 ok "init refuses to replace a file without --force, writes to stdout with -o -"
 
 done_testing

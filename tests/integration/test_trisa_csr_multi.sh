@@ -76,6 +76,9 @@ assert_rc 0 "one config, --out-dir"
 assert_dir_is out5 "beta.csr beta.key"
 run trisa-csr --key rsa:2048 -config confs/beta.conf -d out5 -keyout k.pem
 assert_rc 2 "--out-dir with --keyout"
+assert_contains "$ERR" "so --keyout and --out cannot be used"
+assert_missing k.pem
+assert_dir_is out5 "beta.csr beta.key"
 ok "a folder of one config, or --out-dir, also names the outputs after the config"
 
 done_testing

@@ -17,8 +17,8 @@ export SECTIGO_USERNAME="$EMU_USER" SECTIGO_PASSWORD="$EMU_PASS"
 export XDG_CACHE_HOME="$T/cache"
 
 uploads() { curl -sS "$EMU_URL/_emulator/requests" | grep -o '"path":"/api/v1/batches/upload"' | wc -l; }
-fp() { openssl pkey -in "$1" -pubout -outform DER | sha256sum | cut -c1-64; }
-certfp() { openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64; }
+fp() { key_fp "$1"; }
+certfp() { openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64 | colon_hex; }
 newcsr() {
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/O=Test VASP/CN=$1" \
         -addext "subjectAltName=DNS:$1" -keyout "$1.key" -out "$1.csr" 2>/dev/null
@@ -59,8 +59,9 @@ ok "--zip without a key or CSR (the server-generated path): the bundle's key is 
 # ---- --batch: a server-generated batch fetched with our key ----------------------------------
 run sectigo create -a 1 -d server.example -p 'Server-Pass-123'
 assert_rc 0 "sectigo create"
+assert_contains "$OUT" '"batchName": "new certs for server.example",' "sectigo create"
 cbid=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["batchId"])' <<<"$OUT")
-run trisa-fetch --batch "$cbid" --key vasp.example.key --passin pass:Server-Pass-123 --trust "$EMU_CA" \
+run trisa-fetch --batch "$cbid" --key vasp.example.key --p12-passin pass:Server-Pass-123 --trust "$EMU_CA" \
     --out-dir bout --interval 1
 assert_rc 10 "--batch with our key"
 assert_contains "$ERR" "certificate CN=server.example (SHA-256 "
@@ -90,7 +91,7 @@ end
 EOF
 for keyopt in "--key vasp.example.key" ""; do
     # shellcheck disable=SC2086
-    run trisa-fetch --csr vasp.example.csr --profile 42 $keyopt --passin pass:Server-Pass-123 \
+    run trisa-fetch --csr vasp.example.csr --profile 42 $keyopt --p12-passin pass:Server-Pass-123 \
         --trust "$EMU_CA" --out-dir cout --interval 1
     assert_rc 10 "--csr ${keyopt:-(CSR only)}"
     assert_contains "$ERR" "continuing batch $cbid"

@@ -62,14 +62,17 @@ ok "--csr: checked, one upload, polled, downloaded, verified, written; journal d
 
 run openssl verify -CAfile "$EMU_CA" -untrusted out/chain.pem out/cert.pem
 assert_rc 0 "openssl verify"
+assert_eq "$OUT" "out/cert.pem: OK" "openssl verify"
 run openssl verify -CAfile out/pool.pem out/cert.pem
 assert_rc 0 "openssl verify with pool.pem"
+assert_eq "$OUT" "out/cert.pem: OK" "openssl verify with pool.pem"
 assert_eq "$(openssl pkey -in out/node.pem -pubout)" "$(openssl pkey -in vasp.example.key -pubout)" "node.pem key"
 assert_eq "$(sed '/PRIVATE KEY/,$d' out/node.pem)" "$(cat out/fullchain.pem)" "node.pem chain"
 if command -v certtool >/dev/null 2>&1; then
     cat out/fullchain.pem "$EMU_CA" >judge.pem
     run certtool --verify-chain --verify-profile=medium --infile judge.pem
     assert_rc 0 "certtool --verify-chain"
+    assert_contains "$OUT" "Chain verification output: Verified."
 fi
 ok "the independent judges accept the chain; node.pem is leaf + chain + our key, pool.pem verifies"
 
@@ -253,6 +256,8 @@ assert_dir_is bout ".trisa-enroll cert.pem chain.pem fullchain.pem node.pem pool
 [ "$(count GET "/api/v1/batches/$bid/download")" -ge 3 ] || fail "download not retried: $(requests)"
 run openssl verify -CAfile "$EMU_CA" -untrusted bout/chain.pem bout/cert.pem
 assert_rc 0 "verify after faults"
+assert_eq "$OUT" "bout/cert.pem: OK" "openssl verify after faults"
+assert_eq "$(openssl x509 -in bout/cert.pem -noout -pubkey)" "$(openssl pkey -in batch.example.key -pubout)" "the certificate's key after faults"
 ok "--batch: 503 + Retry-After while polling, a dropped and a cut-short download: retried, files right"
 
 newcsr slow.example
@@ -334,8 +339,9 @@ ok "two leaves with one commonName: distinct folders (name, name-2), each certif
 # ---- the server-generated key: sectigo create, legacy PKCS#12 --------------------------
 run sectigo create -a 1 -d server.example -p 'Server-Pass-123'
 assert_rc 0 "sectigo create"
+assert_contains "$OUT" '"batchName": "new certs for server.example",' "sectigo create"
 cbid=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["batchId"])' <<<"$OUT")
-run trisa-fetch --batch "$cbid" --out-dir cout --passin 'pass:Server-Pass-123' --trust "$EMU_CA" \
+run trisa-fetch --batch "$cbid" --out-dir cout --p12-passin 'pass:Server-Pass-123' --trust "$EMU_CA" \
     --interval 1 --p12-out cout.p12 --passout pass:modern-pass
 assert_rc 0 "server-generated batch"
 assert_dir_is cout ".trisa-enroll cert.pem chain.pem fullchain.pem key.pem node.pem pool.pem root.pem"
@@ -346,7 +352,7 @@ assert_rc 0 "openssl pkcs12 on the re-export"
 assert_contains "$ERR" "AES-256-CBC"
 ok "sectigo create + trisa-fetch --batch: legacy PKCS#12 decrypted, key.pem 0600, modern re-export"
 
-run trisa-fetch --batch "$cbid" --out-dir cout2 --passin pass:wrong-password --trust "$EMU_CA"
+run trisa-fetch --batch "$cbid" --out-dir cout2 --p12-passin pass:wrong-password --trust "$EMU_CA"
 assert_rc 11 "wrong password"
 assert_missing cout2
 ok "wrong PKCS#12 password: exit 11"

@@ -87,6 +87,9 @@ case_done
 python3 "$HOSTILE" p12-kdf-iter good.p12 remade.p12 1 2048 pw
 run trisa-fetch --zip remade.p12 --out-dir out5 --password-file pw --trust root.pem --dns vasp.example
 assert_rc 0 "the same file with 2048 iterations"
+cmp -s out5/cert.pem leaf.pem || fail "out5/cert.pem is not the bundle's leaf"
+assert_eq "$(openssl pkey -in out5/key.pem -pubout)" "$(openssl pkey -in leaf.key -pubout)" "the bundle's key"
+assert_mode out5/key.pem 600
 ok "PKCS#12 with a MAC, a key or certificates asking for 2^31-1 iterations: exit 3 in milliseconds"
 
 if [ -f "$FIXTURE" ]; then

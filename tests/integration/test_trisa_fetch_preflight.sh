@@ -36,8 +36,8 @@ newcsr() {
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/O=Test VASP/CN=$1" \
         -addext "subjectAltName=DNS:$1" -keyout "$1.key" -out "$1.csr" 2>/dev/null
 }
-fp() { openssl pkey -in "$1" -pubout -outform DER | sha256sum | cut -c1-64; }
-csrfp() { openssl req -in "$1" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64; }
+fp() { key_fp "$1"; }
+csrfp() { openssl req -in "$1" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64 | colon_hex; }
 # refused CODE TEXT ARGS...: trisa-fetch --csr ... exits CODE saying TEXT, sends no upload,
 # makes no out-dir and no journal entry.
 refused() {

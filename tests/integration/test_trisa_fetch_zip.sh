@@ -69,11 +69,13 @@ if [ -f "$FIXTURE" ]; then
     assert_eq "$(cat real/pool.pem)" "$(cat real/chain.pem real/root.pem)" "pool.pem"
     run openssl verify -attime "$(date -d 2021-06-01 +%s)" -CAfile real/pool.pem real/cert.pem
     assert_rc 0 "openssl verify against pool.pem"
+    assert_eq "$OUT" "real/cert.pem: OK" "openssl verify against pool.pem"
     ok "node.pem holds leaf, chain and key; pool.pem the chain and root (openssl verify accepts)"
 
     run openssl verify -attime "$(date -d 2021-06-01 +%s)" -CAfile real/root.pem \
         -untrusted real/chain.pem real/cert.pem
     assert_rc 0 "openssl verify on the real chain"
+    assert_eq "$OUT" "real/cert.pem: OK" "openssl verify on the real chain"
     ok "openssl verify accepts the real chain at 2021-06-01"
 
     # key.pem was encrypted with --passout and matches cert.pem
@@ -97,7 +99,7 @@ if [ -f "$FIXTURE" ]; then
     assert_missing now
     ok "real bundle now: expired, exit 10, nothing written (the out-dir not even made)"
 
-    run trisa-fetch --zip "$FIXTURE" --out-dir wrong --passin pass:nope --trust-bundle-root
+    run trisa-fetch --zip "$FIXTURE" --out-dir wrong --p12-passin pass:nope --trust-bundle-root
     assert_rc 11 "wrong password"
     assert_contains "$ERR" "wrong PKCS#12 password"
     ok "wrong password: exit 11"
@@ -120,7 +122,7 @@ if [ -f "$FIXTURE" ]; then
     run trisa-fetch --zip "$FIXTURE" --out-dir real --password-file pw --trust-bundle-root \
         --at 2021-06-01 --force --json
     assert_rc 0 "--force"
-    python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); assert d["verified"] and d["commonName"]=="api.bob.vaspbot.net"' <<<"$OUT" ||
+    python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); c=d["certificates"][0]; assert d["status"]=="issued" and c["report"]["verified"] and c["commonName"]=="api.bob.vaspbot.net" and c["dir"]=="real"' <<<"$OUT" ||
         fail "--json output: $OUT"
     assert_eq "$(cat real/chain.pem real/root.pem)" "$(cat real/pool.pem)" "chain.pem rewritten"
     ok "a changed output refused without --force (exit 4, nothing written), replaced with it; --json parses"
@@ -128,6 +130,9 @@ if [ -f "$FIXTURE" ]; then
     run trisa-fetch --zip "$FIXTURE" --out-dir leg --password-file pw --trust-bundle-root \
         --at 2021-06-01 --p12-out leg.p12 --legacy
     assert_rc 0 "--legacy"
+    assert_mode leg.p12 600
+    assert_eq "$(openssl pkcs12 -legacy -in leg.p12 -passin file:pw -nokeys -clcerts 2>/dev/null |
+        openssl x509 -noout -fingerprint -sha256)" "$(openssl x509 -in leg/cert.pem -noout -fingerprint -sha256)" "the legacy PKCS#12's certificate"
     run openssl pkcs12 -legacy -in leg.p12 -passin file:pw -info -noout
     assert_rc 0 "openssl pkcs12 -legacy"
     assert_contains "$ERR" "pbeWithSHA1And3-KeyTripleDES-CBC"
@@ -172,6 +177,7 @@ ok "--p12-out in the out-dir that the run makes: written, 0600, with the certifi
 
 run openssl verify -CAfile pki/root.pem -untrusted csr/chain.pem csr/cert.pem
 assert_rc 0 "openssl verify"
+assert_eq "$OUT" "csr/cert.pem: OK" "openssl verify"
 ok "openssl verify accepts the written chain"
 
 if command -v certtool >/dev/null 2>&1; then
@@ -220,6 +226,61 @@ assert_dir_is multi/second.example "cert.pem chain.pem fullchain.pem node.pem po
 assert_eq "$(openssl x509 -in multi/second.example/cert.pem -noout -subject)" \
     "subject=O = Test, CN = second.example"
 ok "multi-certificate batch: each cert matched to its key, written to DIR/<commonName>/"
+
+# A batch of many certificates under a small descriptor limit: the set's temporary files
+# are never all open at once (40 identities are 241 files; the limit is 128).
+mkdir many
+openssl ecparam -name prime256v1 -genkey -noout -out many/one.key 2>/dev/null
+for i in $(seq 1 40); do
+    openssl req -new -key many/one.key -subj "/O=Test/CN=n$i.example" -out many/n$i.csr 2>/dev/null
+    CN=n$i.example openssl x509 -req -in many/n$i.csr -CA pki/int.pem -CAkey pki/int.key \
+        -CAcreateserial -days 365 -extfile pki/ext.cnf -extensions leaf -out many/n$i.crt 2>/dev/null
+done
+(cd many && cp ../pki/int.pem ../pki/root.pem . && zip -q ../many.zip n*.crt int.pem root.pem)
+run bash -c 'ulimit -n 128 && exec trisa-fetch --zip many.zip --out-dir manyout --key many/one.key --trust pki/root.pem'
+assert_rc 0 "40 certificates under ulimit -n 128"
+assert_eq "$(ls manyout | wc -l)" 40 "identity folders"
+assert_eq "$(find manyout -type f | wc -l)" 241 "files written"
+assert_eq "$(find manyout -name '.*.tmp' -o -name '.*.old' | wc -l)" 0 "temporary files left"
+assert_eq "$(openssl x509 -in manyout/n17.example/cert.pem -noout -subject)" "subject=O = Test, CN = n17.example"
+ok "a batch of 40 certificates is written under a limit of 128 open files (241 files, none left half-made)"
+if command -v strace >/dev/null 2>&1 && strace -o /dev/null true 2>/dev/null; then
+    rm -rf manyout
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -y -o sync.txt -e trace=fsync \
+        trisa-fetch --zip many.zip --out-dir manyout --key many/one.key --trust pki/root.pem >/dev/null 2>&1 ||
+        fail "trisa-fetch under strace"
+    # Every file synced before it is renamed (its temporary name), every folder once.
+    assert_eq "$(grep -c 'fsync([0-9]*</[^>]*/manyout/[^>]*\.tmp>)' sync.txt)" 241 "files synced"
+    grep -o 'fsync([0-9]*</[^>]*/manyout[^>]*>)' sync.txt | grep -v '\.tmp>)$' |
+        sed 's/^fsync([0-9]*//' >dirsync.txt
+    assert_eq "$(sort dirsync.txt | uniq -d | wc -l)" 0 "folders synced more than once"
+    assert_eq "$(sort -u dirsync.txt | wc -l)" 41 "folders synced"
+    ok "the 241 files are each synced under their temporary names, the 41 folders once each"
+fi
+
+# Outputs that are not regular files: with --force a FIFO (as a device would be) is written
+# to, never replaced by a file; a symbolic link is refused and nothing of the set is written.
+mkdir special
+mkfifo special/p12.fifo
+timeout 60 cat special/p12.fifo >fifo-got.p12 &
+reader=$!
+run trisa-fetch --zip csr.zip --key pki/vasp.example.key --trust pki/root.pem --out-dir special/out \
+    --p12-out special/p12.fifo --passout pass:exported --force
+wait $reader || fail "the FIFO's reader got no end of file"
+assert_rc 0 "--p12-out FIFO --force"
+[ -p special/p12.fifo ] || fail "the FIFO was replaced by a file"
+assert_eq "$(openssl pkcs12 -in fifo-got.p12 -passin pass:exported -nokeys 2>/dev/null |
+    openssl x509 -noout -serial)" "$(openssl x509 -in special/out/cert.pem -noout -serial)" "the PKCS#12 read from the FIFO"
+mkdir linked
+echo keep >linked-target.pem
+ln -s ../linked-target.pem linked/cert.pem
+run trisa-fetch --zip csr.zip --key pki/vasp.example.key --trust pki/root.pem --out-dir linked --force
+assert_rc 3 "a symbolic link in the set"
+assert_contains "$ERR" "linked/cert.pem: is a symbolic link; only a regular file is replaced (name the file itself); nothing written"
+assert_dir_is linked "cert.pem"
+assert_eq "$(readlink linked/cert.pem)" "../linked-target.pem" "the link"
+assert_eq "$(cat linked-target.pem)" "keep" "the file it names"
+ok "--force writes into a FIFO without replacing it; a symbolic link in the set is refused (exit 3), nothing written"
 
 # Two leaves with one commonName (two keys), or names that clean to one: distinct folders.
 mkdir dup
@@ -319,6 +380,8 @@ ok "a truncated ZIP is refused"
 
 run trisa-fetch --zip csr.zip --out-dir x
 assert_rc 2 "no trust"
+assert_eq "$ERR" "trisa-fetch: give --trust FILE or --trust-bundle-root: the chain is verified before anything is written (see 'trisa-fetch --help')"
+assert_missing x
 run trisa-fetch --help
 assert_rc 0 "--help"
 assert_contains "$OUT" "--trust-bundle-root"

@@ -14,6 +14,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "common/internal.h"
 #include "testutil.h"
@@ -275,6 +276,15 @@ START_TEST(parse_long_accepts_only_whole_numbers_in_range)
     ck_assert_int_eq(trisa_parse_long("", 0, 100, &v), TRISA_EINVAL);
     ck_assert_int_eq(trisa_parse_long(" 4", 0, 100, &v), TRISA_EINVAL);
     ck_assert_int_eq(trisa_parse_long("-1", 0, 100, &v), TRISA_EINVAL);
+    ck_assert_int_eq(trisa_parse_long("-1", -5, 100, &v), 0);
+    ck_assert_int_eq(v, -1);
+    /* fuzz_bundle_time: strtol() skips every white space, so "@\n5" was a time */
+    ck_assert_int_eq(trisa_parse_long("\n5", 0, 100, &v), TRISA_EINVAL);
+    ck_assert_int_eq(trisa_parse_long("\v5", 0, 100, &v), TRISA_EINVAL);
+    ck_assert_int_eq(trisa_parse_long("\r5", 0, 100, &v), TRISA_EINVAL);
+    ck_assert_int_eq(trisa_parse_long("+5", 0, 100, &v), TRISA_EINVAL);
+    ck_assert_int_eq(trisa_parse_long("- 5", -9, 100, &v), TRISA_EINVAL);
+    ck_assert_int_eq(trisa_parse_long("-", -9, 100, &v), TRISA_EINVAL);
 }
 END_TEST
 
@@ -521,6 +531,60 @@ START_TEST(file_set_keeps_the_old_key_when_the_disk_fills_up)
 }
 END_TEST
 
+/* A set of many files in many folders (an output set of a large batch) never holds all
+ * of them open: it commits under a limit of 100 descriptors, and a failure in its last
+ * file removes every one it made. */
+START_TEST(file_set_of_many_files_keeps_few_descriptors_open)
+{
+    char *dir = tu_tmpdir();
+    char *paths[300], *first = tu_path(dir, "d0"), *lost = tu_path(dir, "none/f");
+    struct rlimit rl = {100, 100};
+    trisa_file_set *set = NULL;
+    char *got;
+
+    for (size_t i = 0; i < 300; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "d%zu", i / 6);
+        paths[i] = tu_path(dir, name);
+        (void)mkdir(paths[i], 0755);
+        free(paths[i]);
+        snprintf(name, sizeof(name), "d%zu/f%zu", i / 6, i);
+        paths[i] = tu_path(dir, name);
+    }
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    ck_assert_int_eq(trisa_file_set_new(&set), 0);
+    for (size_t i = 0; i < 300; i++) {
+        ck_assert_int_eq(trisa_file_set_add(set, paths[i], paths[i], strlen(paths[i]), 0644, 0), 0);
+    }
+    ck_assert_int_eq(trisa_file_set_commit(set), 0);
+    trisa_file_set_free(set);
+    got = slurp(paths[299]);
+    ck_assert_str_eq(got, paths[299]);
+    free(got);
+    ck_assert_int_eq(count_entries(dir), 50);
+    /* Again, replacing them all, with a last file whose folder is missing: every old file
+     * stays, no temporary file is left. */
+    ck_assert_int_eq(trisa_file_set_new(&set), 0);
+    for (size_t i = 0; i < 299; i++) {
+        ck_assert_int_eq(trisa_file_set_add(set, paths[i], "new", 3, 0644, TRISA_WRITE_REPLACE), 0);
+    }
+    ck_assert_int_eq(trisa_file_set_add(set, lost, "new", 3, 0644, 0), 0);
+    ck_assert_int_eq(trisa_file_set_commit(set), TRISA_EIO);
+    trisa_file_set_free(set);
+    got = slurp(paths[0]);
+    ck_assert_str_eq(got, paths[0]);
+    free(got);
+    ck_assert_int_eq(count_entries(first), 6);
+    for (size_t i = 0; i < 300; i++) {
+        free(paths[i]);
+    }
+    tu_rmtree(dir);
+    free(first);
+    free(lost);
+    free(dir);
+}
+END_TEST
+
 START_TEST(mkdir_p_makes_every_missing_parent)
 {
     char *dir = tu_tmpdir();
@@ -533,13 +597,40 @@ START_TEST(mkdir_p_makes_every_missing_parent)
     ck_assert(S_ISDIR(st.st_mode));
     ck_assert_int_eq(trisa_mkdir_p(deep, 0700), 0); /* again: nothing to do */
     tu_write(file, "x");
-    ck_assert_int_eq(trisa_mkdir_p(under, 0700), TRISA_EINVAL);
+    ck_assert_int_eq(trisa_mkdir_p(under, 0700), TRISA_EIO);
     ck_assert_ptr_nonnull(strstr(trisa_error_last(), "a/f: exists and is not a folder"));
     ck_assert_int_eq(trisa_mkdir_p("", 0700), TRISA_EINVAL);
     tu_rmtree(dir);
     free(deep);
     free(file);
     free(under);
+    free(dir);
+}
+END_TEST
+
+/* An output folder other users read is 0755 whatever the umask; a folder that exists
+ * keeps its mode. */
+START_TEST(mkdir_p_gives_made_folders_exactly_the_mode)
+{
+    char *dir = tu_tmpdir();
+    char *outer = tu_path(dir, "out");
+    char *inner = tu_path(dir, "out/in");
+    struct stat st;
+    mode_t old = umask(077);
+    ck_assert_int_eq(trisa_mkdir_p(inner, 0755), 0);
+    ck_assert_int_eq(stat(outer, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0755);
+    ck_assert_int_eq(stat(inner, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0755);
+    ck_assert_int_eq(chmod(inner, 0711), 0);
+    umask(0);
+    ck_assert_int_eq(trisa_mkdir_p(inner, 0700), 0);
+    ck_assert_int_eq(stat(inner, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0711);
+    umask(old);
+    tu_rmtree(dir);
+    free(outer);
+    free(inner);
     free(dir);
 }
 END_TEST
@@ -589,6 +680,94 @@ START_TEST(printable_cuts_long_names_on_a_character_boundary)
 }
 END_TEST
 
+/* Found by fuzz_bundle_time: "" was copied from a buffer that was never allocated. */
+START_TEST(printable_of_an_empty_text_is_empty)
+{
+    char out[8] = "xxxxxxx";
+    ck_assert_str_eq(trisa_printable(out, sizeof(out), ""), "");
+    ck_assert_str_eq(trisa_printable(out, sizeof(out), NULL), "");
+}
+END_TEST
+
+/* ---- The one JSON escaper: expected bytes, both rule sets ---- */
+
+static const struct {
+    const char *in;
+    unsigned flags;
+    const char *want;
+} json_cases[] = {
+    {"plain", 0, "\"plain\""},
+    {"a\"b\\c", 0, "\"a\\\"b\\\\c\""},
+    {"l1\nl2\r\t", 0, "\"l1\\nl2\\r\\t\""},
+    {"\x01\x1f\x7f", 0, "\"\\u0001\\u001f\x7f\""},
+    {"<a&b>", 0, "\"<a&b>\""},
+    {"<a&b>", TRISA_JSON_GO, "\"\\u003ca\\u0026b\\u003e\""},
+    {"caf\xc3\xa9 \xe2\x82\xac", 0, "\"caf\xc3\xa9 \xe2\x82\xac\""},
+    {"x\xe2\x80\xa8y\xe2\x80\xa9", 0, "\"x\\u2028y\\u2029\""},
+    {"bad\xff\xc3", 0, "\"bad\\u00ff\\u00c3\""},
+    {"bad\xff\xc3", TRISA_JSON_GO, "\"bad\\ufffd\\ufffd\""},
+    {"\xc0\xaf", TRISA_JSON_GO, "\"\\ufffd\\ufffd\""}, /* an overlong '/' is not UTF-8 */
+    {"", 0, "\"\""},
+};
+
+START_TEST(json_str_escapes_as_pinned)
+{
+    trisa_buf b = TRISA_BUF_INIT;
+    ck_assert_int_eq(trisa_json_str(&b, json_cases[_i].in, json_cases[_i].flags), 0);
+    ck_assert_str_eq(b.data, json_cases[_i].want);
+    trisa_buf_free(&b, 0);
+}
+END_TEST
+
+START_TEST(json_str_of_null_is_null)
+{
+    trisa_buf b = TRISA_BUF_INIT;
+    ck_assert_int_eq(trisa_json_str(&b, NULL, 0), 0);
+    ck_assert_str_eq(b.data, "null");
+    trisa_buf_free(&b, 0);
+}
+END_TEST
+
+/* ---- Names and fingerprints: one format ---- */
+
+START_TEST(name_string_is_rfc4514_last_rdn_first_utf8_kept)
+{
+    X509_NAME *n = X509_NAME_new();
+    char *s;
+    ck_assert_ptr_nonnull(n);
+    /* Encoded as a CA does: C, O, OU, CN; a multi-valued RDN; specials; UTF-8. */
+    ck_assert(
+        X509_NAME_add_entry_by_txt(n, "C", MBSTRING_UTF8, (const unsigned char *)"US", -1, -1, 0));
+    ck_assert(X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
+                                         (const unsigned char *)"Example VASP, Ltd", -1, -1, 0));
+    ck_assert(X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_UTF8,
+                                         (const unsigned char *)"Z\xc3\xbcrich+Ops", -1, -1, 0));
+    ck_assert(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+                                         (const unsigned char *)"api.example.com", -1, -1, 0));
+    ck_assert(X509_NAME_add_entry_by_txt(n, "L", MBSTRING_UTF8, (const unsigned char *)"#1 <x>", -1,
+                                         -1, -1));
+    s = trisa_name_string(n);
+    ck_assert_str_eq(s, "L=\\#1 \\<x\\>+CN=api.example.com,OU=Z\xc3\xbcrich\\+Ops,"
+                        "O=Example VASP\\, Ltd,C=US");
+    free(s);
+    X509_NAME_free(n);
+}
+END_TEST
+
+START_TEST(fingerprint_text_is_lower_case_hex_with_colons)
+{
+    unsigned char md[32];
+    char out[TRISA_FINGERPRINT_TEXT];
+    for (size_t i = 0; i < 32; i++) {
+        md[i] = (unsigned char)(i * 8 + 0x0a);
+    }
+    trisa_fingerprint_text(out, md);
+    ck_assert_str_eq(out, "0a:12:1a:22:2a:32:3a:42:4a:52:5a:62:6a:72:7a:82:8a:92:9a:a2:aa:b2:ba:"
+                          "c2:ca:d2:da:e2:ea:f2:fa:02");
+    ck_assert_uint_eq(strlen(out) + 1, TRISA_FINGERPRINT_TEXT);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("common");
@@ -614,10 +793,18 @@ int main(void)
     tcase_add_test(tc, atomic_write_refuses_a_folder_as_the_file);
     tcase_add_test(tc, file_set_writes_all_files_or_leaves_every_old_one);
     tcase_add_test(tc, file_set_keeps_the_old_key_when_the_disk_fills_up);
+    tcase_add_test(tc, file_set_of_many_files_keeps_few_descriptors_open);
     tcase_add_test(tc, mkdir_p_makes_every_missing_parent);
+    tcase_add_test(tc, mkdir_p_gives_made_folders_exactly_the_mode);
     tcase_add_loop_test(tc, printable_escapes_what_a_terminal_would_act_on, 0,
                         sizeof(printable_cases) / sizeof(printable_cases[0]));
     tcase_add_test(tc, printable_cuts_long_names_on_a_character_boundary);
+    tcase_add_test(tc, printable_of_an_empty_text_is_empty);
+    tcase_add_loop_test(tc, json_str_escapes_as_pinned, 0,
+                        sizeof(json_cases) / sizeof(json_cases[0]));
+    tcase_add_test(tc, json_str_of_null_is_null);
+    tcase_add_test(tc, name_string_is_rfc4514_last_rdn_first_utf8_kept);
+    tcase_add_test(tc, fingerprint_text_is_lower_case_hex_with_colons);
     suite_add_tcase(s, tc);
     return tu_run(s) == 0 ? 0 : 1;
 }

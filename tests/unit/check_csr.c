@@ -412,7 +412,7 @@ START_TEST(include_reads_files_and_folders_in_name_order)
     ck_assert_msg(trisa_csr_config_load(&cfg, "t.conf", NULL) == 0, "%s", trisa_error_last());
     ck_assert_int_eq(trisa_csr_create(&csr, cfg, key, NULL), 0);
     ck_assert_str_eq(trisa_csr_subject(csr),
-                     "CN=api.example.com, O=Example VASP, C=US, OU=first, OU=second");
+                     "OU=second,OU=first,C=US,O=Example VASP,CN=api.example.com");
     trisa_csr_free(csr);
     trisa_csr_config_free(cfg);
     /* .pragma includedir: relative names are taken from there. */
@@ -423,6 +423,34 @@ START_TEST(include_reads_files_and_folders_in_name_order)
     tu_write("t2.conf", text);
     ck_assert_msg(trisa_csr_config_load(&cfg, "t2.conf", NULL) == 0, "%s", trisa_error_last());
     trisa_csr_config_free(cfg);
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* fuzz_csr_config: trisa_csr_config_parse() takes text with its length, and the directive
+ * check read the line past it (strncmp over ".incl" at the end of a buffer). The buffers
+ * here are exactly as long as their text: AddressSanitizer sees a read beyond. */
+START_TEST(include_at_the_end_of_a_text_without_a_nul_is_read_within_its_length)
+{
+    char *dir = in_tmpdir();
+    trisa_csr_config *cfg = NULL;
+    char text[1024];
+    char *exact;
+    size_t n;
+
+    exact = malloc(5);
+    memcpy(exact, ".incl", 5);
+    ck_assert_int_eq(trisa_csr_config_parse(&cfg, exact, 5, "t.conf", NULL), TRISA_ECONFIG);
+    free(exact);
+    tu_write("dn.conf", dn_part);
+    n = (size_t)snprintf(text, sizeof(text), "%s.include dn.conf", head_part);
+    exact = malloc(n);
+    memcpy(exact, text, n);
+    ck_assert_msg(trisa_csr_config_parse(&cfg, exact, n, "t.conf", NULL) == 0, "%s",
+                  trisa_error_last());
+    trisa_csr_config_free(cfg);
+    free(exact);
     tu_rmtree(dir);
     free(dir);
 }
@@ -687,7 +715,7 @@ START_TEST(create_builds_subject_extensions_and_sha384_signature)
     assert_entry(n, 3, NID_organizationalUnitName, "TRISA", V_ASN1_UTF8STRING);
     assert_entry(n, 4, NID_countryName, "US", V_ASN1_PRINTABLESTRING);
     ck_assert_str_eq(trisa_csr_subject(csr),
-                     "CN=api.example.com, O=Example VASP, OU=Ops, OU=TRISA, C=US");
+                     "C=US,OU=TRISA,OU=Ops,O=Example VASP,CN=api.example.com");
     ck_assert_str_eq(trisa_csr_common_name(csr), "api.example.com");
 
     exts = X509_REQ_get_extensions(req);
@@ -781,7 +809,7 @@ START_TEST(options_override_cn_and_add_sans)
     ck_assert_int_eq(trisa_csr_create(&csr, cfg, key, NULL), 0);
     ck_assert_str_eq(trisa_csr_common_name(csr), "new.example.com");
     ck_assert_str_eq(trisa_csr_subject(csr),
-                     "CN=new.example.com, O=Example VASP, OU=Ops, OU=TRISA, C=US");
+                     "C=US,OU=TRISA,OU=Ops,O=Example VASP,CN=new.example.com");
     ck_assert_uint_eq(trisa_csr_san_count(csr), 5);
     ck_assert_str_eq(trisa_csr_san(csr, 2), "DNS:extra.example.com");
     ck_assert_str_eq(trisa_csr_san(csr, 3), "IP:192.0.2.7");
@@ -798,10 +826,17 @@ START_TEST(options_san_alone_satisfies_the_dns_name_rule)
     const char *sans[] = {"api.example.com"};
     char *text = edit("req_extensions = ext\n", "");
 
+    trisa_csr *csr = NULL;
+
     ck_assert_int_eq(parse(&cfg, text, &o), TRISA_ECONFIG);
     o.sans = sans;
     o.san_count = 1;
     ck_assert_int_eq(parse(&cfg, text, &o), 0);
+    /* The request made from it carries that name, and only it. */
+    ck_assert_int_eq(trisa_csr_create(&csr, cfg, key, NULL), 0);
+    ck_assert_uint_eq(trisa_csr_san_count(csr), 1);
+    ck_assert_str_eq(trisa_csr_san(csr, 0), "DNS:api.example.com");
+    trisa_csr_free(csr);
     trisa_csr_config_free(cfg);
     free(text);
 }
@@ -867,7 +902,7 @@ START_TEST(prompt_mode_takes_the_default_values_like_openssl_batch)
     ck_assert_int_eq(parse(&cfg, text, NULL), 0);
     ck_assert_uint_eq(trisa_csr_config_warning_count(cfg), 1); /* prompt is not 'no' */
     ck_assert_int_eq(trisa_csr_create(&csr, cfg, key, NULL), 0);
-    ck_assert_str_eq(trisa_csr_subject(csr), "CN=api.example.com, C=GB");
+    ck_assert_str_eq(trisa_csr_subject(csr), "C=GB,CN=api.example.com");
     trisa_csr_free(csr);
     trisa_csr_config_free(cfg);
 }
@@ -1004,6 +1039,7 @@ int main(void)
     tcase_add_test(tc, config_refuses_a_nul_byte_that_would_join_two_lines);
     tcase_add_test(tc, config_reports_every_error_in_one_run);
     tcase_add_test(tc, include_reads_files_and_folders_in_name_order);
+    tcase_add_test(tc, include_at_the_end_of_a_text_without_a_nul_is_read_within_its_length);
     tcase_add_loop_test(tc, include_errors_name_the_included_file_and_never_echo_it, 0,
                         sizeof(include_errors) / sizeof(include_errors[0]));
     tcase_add_test(tc, options_check_judges_overrides_alone);

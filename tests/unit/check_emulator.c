@@ -91,7 +91,7 @@ START_TEST(jwt_rejects_every_non_canonical_spelling_of_its_signature)
 {
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    emu_claims c = claims("access", 1, 1, 2), got;
+    emu_claims c = claims("access", 1, 2, 3), got;
     char *t = emu_jwt_sign(key, sizeof(key), &c);
     size_t n = strlen(t);
     int v = (int)(strchr(alphabet, t[n - 1]) - alphabet), accepted = 0;
@@ -103,7 +103,16 @@ START_TEST(jwt_rejects_every_non_canonical_spelling_of_its_signature)
     }
     ck_assert_int_eq(accepted, 0);
     t[n - 1] = alphabet[v];
+    memset(&got, 0, sizeof(got));
     ck_assert_int_eq(emu_jwt_verify(key, sizeof(key), t, n, &got), 0);
+    /* The canonical spelling gives back every claim it was made with. */
+    ck_assert_str_eq(got.sub, c.sub);
+    ck_assert_str_eq(got.typ, c.typ);
+    ck_assert_str_eq(got.jti, c.jti);
+    ck_assert_str_eq(got.iss, "");
+    ck_assert_int_eq(got.iat, c.iat);
+    ck_assert_int_eq(got.nbf, c.nbf);
+    ck_assert_int_eq(got.exp, c.exp);
     /* A fourth part, padding, standard-alphabet characters: other spellings too. */
     {
         char *longer = malloc(n + 3);
@@ -147,6 +156,13 @@ START_TEST(jwt_takes_hs256_only_and_claims_of_the_right_types)
         {"{\"alg\":\"HS256\"}",
          "{\"sub\":\"s\",\"typ\":\"access\",\"iat\":1.5,\"exp\":2.5,\"jti\":\"j\"}", 1},
         {"{\"alg\":\"HS256\"}", "[1]", 0},
+        /* fuzz_emulator_auth: a claim that did not survive the server's own signing */
+        {"{\"alg\":\"HS256\"}",
+         "{\"sub\":\"/account/42/user/staging\\u0000x\",\"typ\":\"access\",\"iat\":1,"
+         "\"exp\":2,\"jti\":\"j\"}",
+         0},
+        {"{\"alg\":\"HS256\"}",
+         "{\"sub\":\"s\",\"typ\":\"access\\u0000\",\"iat\":1,\"exp\":2,\"jti\":\"j\"}", 0},
     };
     emu_claims got;
 
@@ -286,6 +302,25 @@ START_TEST(config_rejects_missing_files_bad_json_and_dangling_profiles)
     ck_assert_int_eq(emu_config_load(&c, f), TRISA_ECONFIG);
     tu_write(f, "{\"limits\": {\"maxConnectionsPerIp\": 0}}");
     ck_assert_int_eq(emu_config_load(&c, f), TRISA_ECONFIG);
+    /* fuzz_emulator_config: numbers the server would overflow or convert wrongly later */
+    {
+        static const char *const bad[] = {
+            "{\"profiles\": [{\"profileId\": 1, \"validityDays\": 9223372036854775807}]}",
+            "{\"profiles\": [{\"profileId\": 1, \"validityDays\": 1e300}]}",
+            "{\"profiles\": [{\"profileId\": 1, \"serverKeyBits\": 4294969296}]}",
+            "{\"profiles\": [{\"profileId\": 1, \"minRsaBits\": -4294967296}]}",
+            "{\"batches\": {\"processingDelay\": 1e300}}",
+            "{\"batches\": {\"processingDelay\": NaN}}",
+            "{\"batches\": {\"expireAfter\": 9223372036854775807}}",
+            "{\"tokens\": {\"accessLifetime\": 9223372036854775807}}",
+            "{\"tokens\": {\"refreshNotBefore\": -9223372036854775807}}",
+            "{\"limits\": {\"maxBodyBytes\": -1}}",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            tu_write(f, bad[i]);
+            ck_assert_msg(emu_config_load(&c, f) == TRISA_ECONFIG, "%s taken", bad[i]);
+        }
+    }
     tu_write(f, "{\"profiles\": [{\"profileId\": 1, \"validity\": \"10m\"}]}");
     ck_assert_int_eq(emu_config_load(&c, f), 0);
     ck_assert_int_eq(c.profiles[0].validity, 600);

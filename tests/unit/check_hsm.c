@@ -852,6 +852,34 @@ START_TEST(uri_with_pin_file_adds_an_absolute_encoded_pin_source)
 }
 END_TEST
 
+/* fuzz_hsm_pin: a pin-value of more than 4195 bytes was cut to fit a buffer, and the cut
+ * PIN tried on the token. */
+START_TEST(pin_value_longer_than_4096_bytes_is_refused_not_cut)
+{
+    char uri[4400];
+    trisa_hsm h;
+    trisa_hsm_options o = TRISA_HSM_OPTIONS_INIT;
+    char *pin = NULL;
+    P11KitUri *u = p11_kit_uri_new();
+    size_t n = strlen("pkcs11:token=t?pin-value=");
+
+    memset(&h, 0, sizeof(h));
+    memcpy(uri, "pkcs11:token=t?pin-value=", n);
+    memset(uri + n, 'p', 4300);
+    uri[n + 4300] = '\0';
+    ck_assert_int_eq(p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u), P11_KIT_URI_OK);
+    ck_assert_int_eq(hsm_get_pin(&pin, &h, &o, u, 0), TRISA_ESECRET);
+    ck_assert_ptr_null(pin);
+    ck_assert_str_eq(trisa_error_last(), "the PKCS#11 URI's pin-value is longer than 4096 bytes");
+    uri[n + 4096] = '\0';
+    ck_assert_int_eq(p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u), P11_KIT_URI_OK);
+    ck_assert_int_eq(hsm_get_pin(&pin, &h, &o, u, 0), 0);
+    ck_assert_uint_eq(strlen(pin), 4096);
+    trisa_secret_free(pin);
+    p11_kit_uri_free(u);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hsm");
@@ -888,6 +916,7 @@ int main(void)
     tcase_add_test(tc, check_key_returns_the_public_key_with_no_tie_to_the_token);
     tcase_add_test(tc, list_with_a_pin_logs_in_only_to_the_one_token_the_uri_names);
     tcase_add_test(tc, pin_file_info_tells_a_shared_file_and_a_line_end);
+    tcase_add_test(tc, pin_value_longer_than_4096_bytes_is_refused_not_cut);
     tcase_add_test(tc, uri_with_pin_file_adds_an_absolute_encoded_pin_source);
     if (faults_path != NULL) {
         tcase_add_test(tc, open_works_with_a_module_that_hands_each_caller_its_own_list);

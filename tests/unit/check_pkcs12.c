@@ -1430,6 +1430,28 @@ START_TEST(zip_whose_headers_disagree_names_the_entry)
 }
 END_TEST
 
+/* Found by fuzz_zip: the message quoted the empty name through a buffer never allocated
+ * (a crash outside the sanitizers). */
+START_TEST(zip_whose_central_directory_names_an_entry_empty_is_refused)
+{
+    static const char body[] = "-----BEGIN CERTIFICATE-----\nabc\n";
+    zmember m = {"a.pem", body, sizeof(body) - 1, 4};
+    bytes z = make_zip(&m, 1);
+    unsigned char *cd = NULL;
+    for (size_t i = 0; i + 46 <= z.len && cd == NULL; i++) {
+        if (memcmp(z.data + i, "PK\001\002", 4) == 0) {
+            cd = z.data + i;
+        }
+    }
+    ck_assert_ptr_nonnull(cd);
+    cd[28] = cd[29] = 0; /* name length 0 */
+    ck_assert_int_eq(
+        zip_fails_with(z, NULL,
+                       "ZIP entry '': its local header and the central directory disagree"),
+        TRISA_EZIP);
+}
+END_TEST
+
 START_TEST(an_intermediate_that_is_no_ca_is_reported_as_such)
 {
     pki p;
@@ -1594,6 +1616,14 @@ static const struct {
     {"2021-06-01T12:30:05", -1},
     {"2021-06-01T12:30:05+01", -1},
     {"yesterday", -1},
+    {"", -1}, /* fuzz_bundle_time: its message quoted "" through a NULL buffer */
+    /* fuzz_bundle_time's round trip: sscanf's %2d took a sign, timegm() the rest */
+    {"2021-06-01T-1:00:00Z", -1},
+    {"2021-06-01T12:-1:00Z", -1},
+    {"2021-06-01T12:00:-0Z", -1},
+    {"2021-06-01T+1:00:00Z", -1},
+    {"@\n1622505600", -1}, /* strtol() skipped the white space */
+    {"@\v1622505600", -1},
 };
 
 START_TEST(parse_time_refuses_dates_that_do_not_exist_and_the_epoch)
@@ -1657,6 +1687,7 @@ static Suite *suite(int with_fixture)
     tcase_add_test(h, p12_with_too_many_bags_is_refused);
     tcase_add_test(h, zip_entry_and_member_names_are_escaped_in_messages);
     tcase_add_test(h, zip_whose_headers_disagree_names_the_entry);
+    tcase_add_test(h, zip_whose_central_directory_names_an_entry_empty_is_refused);
     tcase_add_test(h, an_intermediate_that_is_no_ca_is_reported_as_such);
     tcase_add_test(h, trust_file_that_is_a_fifo_is_refused_at_once);
     tcase_add_test(h, p12_build_makes_sectigo_and_modern_bundles_that_read_back);

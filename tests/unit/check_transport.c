@@ -73,6 +73,37 @@ START_TEST(jwt_without_nbf_reports_zero)
 }
 END_TEST
 
+/* A crafted seed of fuzz_sectigo_reply: exp 1e300 was converted to a long long (undefined
+ * behaviour), and an iat of -9e18 made the client's exp - iat overflow. */
+START_TEST(jwt_claims_out_of_range_are_refused)
+{
+    static const char *const claims[] = {
+        "{\"iat\":1e300,\"exp\":1600}",
+        "{\"iat\":1000,\"exp\":-1e300}",
+        "{\"iat\":-9000000000000000000,\"exp\":9000000000000000000}",
+        "{\"iat\":1000,\"exp\":1600,\"nbf\":253402300800}",
+        "{\"iat\":1000,\"exp\":NaN}",
+    };
+    for (size_t i = 0; i < sizeof(claims) / sizeof(claims[0]); i++) {
+        char *t = make_jwt(claims[i]);
+        long long iat = 0, exp = 0, nbf = 0;
+        ck_assert_msg(trisa_sectigo_jwt_claims(t, &iat, &exp, &nbf, NULL, 0) == TRISA_EINVAL,
+                      "%s taken", claims[i]);
+        ck_assert_str_eq(trisa_error_last(),
+                         "token claims iat, exp or nbf are no time from 1970 to 9999");
+        free(t);
+    }
+    {
+        char *t = make_jwt("{\"iat\":1000.9,\"exp\":253402300799}");
+        long long iat = 0, exp = 0;
+        ck_assert_int_eq(trisa_sectigo_jwt_claims(t, &iat, &exp, NULL, NULL, 0), 0);
+        ck_assert_int_eq(iat, 1000);
+        ck_assert_int_eq(exp, 253402300799LL);
+        free(t);
+    }
+}
+END_TEST
+
 START_TEST(jwt_missing_exp_or_malformed_is_refused)
 {
     char *t = make_jwt("{\"iat\":1000}");
@@ -1341,6 +1372,7 @@ static Suite *suite(void)
     tcase_add_test(t, jwt_claims_are_read_without_verification);
     tcase_add_test(t, jwt_without_nbf_reports_zero);
     tcase_add_test(t, jwt_missing_exp_or_malformed_is_refused);
+    tcase_add_test(t, jwt_claims_out_of_range_are_refused);
     tcase_add_loop_test(t, status_is_trimmed_upper_cased_and_underscored, 0,
                         sizeof(statuses) / sizeof(statuses[0]));
     tcase_add_loop_test(t, reason_codes_follow_rfc5280_ignoring_case_and_space, 0,

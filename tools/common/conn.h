@@ -19,10 +19,16 @@ enum {
     TOOL_CONN_CACERT,
 };
 
-/* The rows to put in a tool's option table. */
-#define TOOL_CONN_OPTIONS                                                                          \
+/* The rows to put in a tool's option table. No one-letter option takes a secret: the
+ * password is --password only (or $SECTIGO_PASSWORD, or a file). */
+#define TOOL_CONN_OPTIONS TOOL_CONN_ROWS(0)
+
+/* sectigo's rows: the reference CLI's letters, -p for the password included. */
+#define TOOL_CONN_OPTIONS_REFERENCE TOOL_CONN_ROWS('p')
+
+#define TOOL_CONN_ROWS(pass_letter)                                                                \
     {TOOL_CONN_USER, 'u', "username", "NAME", "Sectigo username [$SECTIGO_USERNAME]"},             \
-        {TOOL_CONN_PASS, 'p', "password", "PASS", "Sectigo password [$SECTIGO_PASSWORD]"},         \
+        {TOOL_CONN_PASS, pass_letter, "password", "PASS", "Sectigo password [$SECTIGO_PASSWORD]"}, \
         {TOOL_CONN_ENV, 'E', "env|environment", "ENV",                                             \
          "production, staging, docker or testing [$SECTIGO_ENVIRONMENT]"},                         \
         {TOOL_CONN_URL, 'e', "url|endpoint", "URL", "API base URL [$SECTIGO_ENDPOINT]"},           \

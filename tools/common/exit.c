@@ -4,6 +4,7 @@
 
 #include "trisa/common.h"
 #include "tools/common/exit.h"
+#include "tools/common/report.h"
 
 int tool_exit_code(int err)
 {
@@ -26,7 +27,7 @@ int tool_fail(const char *prog, int err)
         msg[2 * n + 2] == ':') {
         msg += n + 2;
     }
-    fprintf(stderr, "%s: error: %s\n", prog, msg);
+    tool_error(prog, tool_exit_code(err), tool_code_name(err), "%s", msg);
     /* Printed once: a later failure must not show it again. */
     trisa_error_clear();
     return tool_exit_code(err);

@@ -5,6 +5,7 @@
 #include "tools/common/exit.h"
 #include "tools/common/hsm_cli.h"
 #include "tools/common/opt.h"
+#include "tools/common/report.h"
 
 void tool_hsm_warn(const char *message, void *data)
 {
@@ -112,25 +113,6 @@ static void text_label(const char *label)
     putchar('\'');
 }
 
-static void json_str(const char *str)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    putchar('"');
-    while (*s) {
-        size_t n = *s >= 0x80 ? utf8_len(s) : 1;
-        if (*s == '"' || *s == '\\') {
-            printf("\\%c", *s);
-        } else if (*s < 0x20 || n == 0) {
-            printf("\\u%04x", *s); /* a byte that is not UTF-8 as its Latin-1 character */
-            n = 1;
-        } else {
-            fwrite(s, 1, n, stdout);
-        }
-        s += n;
-    }
-    putchar('"');
-}
-
 /* After a listing logged in with --pin-file: how a server reads the same PIN. */
 static void pin_hint(const char *prog, const char *pin_file, const trisa_hsm_entry *e, size_t n)
 {
@@ -183,8 +165,9 @@ int tool_hsm_main(int argc, char **argv, const char *prog)
     if (argc < 1 || strcmp(argv[0], "list") != 0) {
         if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
             printf("usage: %s hsm list [options]\n\nLists PKCS#11 tokens, keys and "
-                   "certificates with the URI that selects each.\n",
-                   prog);
+                   "certificates with the URI that selects each.\n\nCommands:\n"
+                   "  list   tokens, keys and certificates ('%s hsm list --help')\n",
+                   prog, prog);
             return 0;
         }
         return tool_usage_error(prog, "'hsm' needs a subcommand: list");
@@ -203,12 +186,17 @@ int tool_hsm_main(int argc, char **argv, const char *prog)
             break;
         case H_JSON:
             json = 1;
+            tool_report_set_json(1);
             break;
         case H_HELP:
             printf("usage: %s [options]\n\nLists PKCS#11 tokens and, logged in, their keys "
                    "and certificates, each with the URI that selects it.\n\nOptions:\n",
                    usage_prog);
             tool_opt_help(stdout, list_opts);
+            printf("\nExit codes: 0 listed, 2 usage, 3 invalid URI, 12 token error (module, no "
+                   "or several\nmatching tokens), 13 wrong PIN or PIN locked, 1 other failure. "
+                   "With --json, an\nerror is {\"error\": {\"exit\": N, \"code\": ..., "
+                   "\"message\": ...}} on stdout.\n");
             return 0;
         case TOOL_OPT_POSITIONAL:
             return tool_usage_error(usage_prog, "unexpected argument '%s'", p.value);
@@ -222,21 +210,27 @@ int tool_hsm_main(int argc, char **argv, const char *prog)
         return tool_hsm_fail(prog, rc);
     }
     if (json) {
-        printf("[");
+        trisa_buf b = TRISA_BUF_INIT;
+        trisa_buf_puts(&b, "[");
         for (size_t i = 0; i < n; i++) {
-            printf("%s\n  {\"kind\": ", i ? "," : "");
-            json_str(kind_name(e[i].kind));
-            printf(", \"label\": ");
-            json_str(e[i].label);
-            printf(", \"id\": ");
-            json_str(e[i].id_hex);
-            printf(", \"detail\": ");
-            json_str(e[i].detail);
-            printf(", \"uri\": ");
-            json_str(e[i].uri);
-            printf("}");
+            trisa_buf_puts(&b, i ? ",\n  {\"kind\": " : "\n  {\"kind\": ");
+            trisa_json_str(&b, kind_name(e[i].kind), 0);
+            trisa_buf_puts(&b, ", \"label\": ");
+            trisa_json_str(&b, e[i].label, 0);
+            trisa_buf_puts(&b, ", \"id\": ");
+            trisa_json_str(&b, e[i].id_hex, 0);
+            trisa_buf_puts(&b, ", \"detail\": ");
+            trisa_json_str(&b, e[i].detail, 0);
+            trisa_buf_puts(&b, ", \"uri\": ");
+            trisa_json_str(&b, e[i].uri, 0);
+            trisa_buf_puts(&b, "}");
         }
-        printf("%s]\n", n ? "\n" : "");
+        trisa_buf_puts(&b, n ? "\n]\n" : "]\n");
+        if (!b.failed) {
+            fputs(b.data, stdout);
+            tool_report_printed();
+        }
+        trisa_buf_free(&b, 0);
     } else {
         const char *module = o.module != NULL ? o.module : trisa_hsm_default_module();
         /* Which module was asked (unless the URI's module-path chose it). */

@@ -5,7 +5,9 @@
 
 #include "common/support.h"
 #include "tools/common/harden.h"
+#include "tools/common/exit.h"
 #include "tools/common/opt.h"
+#include "tools/common/report.h"
 
 void tool_opt_init(tool_parser *p, int argc, char **argv, const tool_opt *opts, const char *prog)
 {
@@ -19,13 +21,16 @@ void tool_opt_init(tool_parser *p, int argc, char **argv, const tool_opt *opts, 
 
 int tool_usage_error(const char *prog, const char *fmt, ...)
 {
+    trisa_buf b = TRISA_BUF_INIT;
     va_list ap;
-    fprintf(stderr, "%s: ", prog);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    trisa_buf_vprintf(&b, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see '%s --help')\n", prog);
-    return 2;
+    fprintf(stderr, "%s: %s (see '%s --help')\n", prog, b.data != NULL ? b.data : "usage error",
+            prog);
+    tool_report_note(TOOL_EXIT_USAGE, "usage", b.data != NULL ? b.data : "usage error");
+    trisa_buf_free(&b, 0);
+    return TOOL_EXIT_USAGE;
 }
 
 /* Does `names` ("a|b|c") contain exactly name[0..len)? */
@@ -114,7 +119,7 @@ const char *tool_opt_secret(tool_parser *p)
     /* p->value points into argv, which is writable. */
     const char *copy = tool_secret_arg((char *)(uintptr_t)p->value);
     if (copy == NULL) {
-        fprintf(stderr, "%s: error: out of memory\n", p->prog);
+        tool_error(p->prog, TOOL_EXIT_FAILURE, "nomem", "out of memory");
     }
     return copy;
 }
@@ -179,6 +184,15 @@ int tool_opt_next(tool_parser *p)
         const char *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         const tool_opt *o = find_long(p->opts, name, len);
+        if (o == NULL && p->accept_json && len == 4 && strncmp(name, "json", 4) == 0) {
+            int on = 1;
+            if (eq != NULL && (on = parse_bool(eq + 1)) < 0) {
+                tool_usage_error(p->prog, "option '--json' takes true or false, not '%s'", eq + 1);
+                return TOOL_OPT_ERROR;
+            }
+            tool_report_set_json(on);
+            return tool_opt_next(p);
+        }
         if (o == NULL && a[1] == '-' && len == 1) {
             /* --u alice: Go's flag package takes one or two dashes for any name. */
             o = find_short(p->opts, name[0]);

@@ -32,6 +32,8 @@ typedef struct tool_parser {
     const char *prog;       /* for messages: "trisa-csr" or "sectigo upload" */
     int single_dash_long;   /* accept -name for long names (openssl style) */
     int stop_at_positional; /* leave the rest for a subcommand */
+    int accept_json;        /* --json (or --json=BOOL) anywhere, though not in opts: it sets
+                               tool_report_set_json() (sectigo's commands) */
     /* state */
     int index;
     const char *group; /* remaining grouped short flags */

@@ -7,17 +7,21 @@
 #include "tools/common/opt.h"
 #include "tools/sectigo/sectigo.h"
 
-enum { O_BALANCES = 1, O_HELP };
+enum { O_BALANCES = 1 };
 
 static const tool_opt opts[] = {
     {O_BALANCES, 'b', "balances", NULL, "also fetch balance for each authority"},
-    {O_HELP, 'h', "help", NULL, "show this help"},
+    SECTIGO_HELP_OPTION,
     TOOL_OPT_END,
 };
 
+static const sectigo_cmd_spec command = {
+    "sectigo authorities", "sectigo [global options] authorities [--balances]",
+    "Print the current user's authorities by ecosystem.", opts, 0};
+
 int cmd_authorities(int argc, char **argv, sectigo_globals *g)
 {
-    const char *prog = "sectigo authorities";
+    const char *prog = command.prog;
     trisa_sectigo *c = NULL;
     trisa_sectigo_authority_list *list = NULL;
     long long *ids = NULL, *bal = NULL;
@@ -26,20 +30,15 @@ int cmd_authorities(int argc, char **argv, sectigo_globals *g)
     int id, rc, balances = 0;
 
     sectigo_parser_init(&p, argc, argv, opts, prog);
-    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
+    while ((id = sectigo_next(&p, &command, &rc)) > 0) {
         switch (id) {
         case O_BALANCES:
             balances = 1;
             break;
-        case O_HELP:
-            sectigo_help("sectigo [global options] authorities [--balances]",
-                         "Print the current user's authorities by ecosystem.", opts);
-            return TOOL_EXIT_OK;
-        case TOOL_OPT_POSITIONAL:
-            return tool_usage_error(prog, "unexpected argument '%s'", p.value);
-        default:
-            return TOOL_EXIT_USAGE;
         }
+    }
+    if (id == SECTIGO_STOP) {
+        return rc;
     }
     if ((rc = sectigo_open(&c, g, prog)) != 0) {
         return rc;

@@ -1,26 +1,31 @@
 /* sectigo batches -i ID [--status | --info]: a batch's detail, status or processing info. */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/support.h"
 #include "trisa/sectigo.h"
 #include "tools/common/exit.h"
 #include "tools/common/opt.h"
+#include "tools/common/report.h"
 #include "tools/sectigo/sectigo.h"
 
-enum { O_ID = 1, O_STATUS, O_INFO, O_HELP };
+enum { O_ID = 1, O_STATUS, O_INFO };
 
 static const tool_opt opts[] = {
     {O_ID, 'i', "id", "ID", "get detail for batch with id"},
     {O_STATUS, 's', "status", NULL, "get batch status (normalised text, e.g. READY_FOR_DOWNLOAD)"},
     {O_INFO, 'I', "info", NULL, "get batch processing info (active, success, failed)"},
-    {O_HELP, 'h', "help", NULL, "show this help"},
+    SECTIGO_HELP_OPTION,
     TOOL_OPT_END,
 };
 
+static const sectigo_cmd_spec command = {
+    "sectigo batches", "sectigo [global options] batches -i ID [--status | --info]",
+    "Print a batch's detail, its status or its processing info.", opts, 0};
+
 int cmd_batches(int argc, char **argv, sectigo_globals *g)
 {
-    const char *prog = "sectigo batches";
+    const char *prog = command.prog;
     trisa_sectigo *c = NULL;
     char *json = NULL;
     tool_parser p;
@@ -28,10 +33,10 @@ int cmd_batches(int argc, char **argv, sectigo_globals *g)
     int id, rc, status = 0, info = 0;
 
     sectigo_parser_init(&p, argc, argv, opts, prog);
-    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
+    while ((id = sectigo_next(&p, &command, &rc)) > 0) {
         switch (id) {
         case O_ID:
-            if (tool_opt_long(prog, p.name, p.value, 0, LONG_MAX, &bid) != 0) {
+            if (sectigo_opt_id(&p, &bid) != 0) {
                 return TOOL_EXIT_USAGE;
             }
             break;
@@ -41,15 +46,10 @@ int cmd_batches(int argc, char **argv, sectigo_globals *g)
         case O_INFO:
             info = 1;
             break;
-        case O_HELP:
-            sectigo_help("sectigo [global options] batches -i ID [--status | --info]",
-                         "Print a batch's detail, its status or its processing info.", opts);
-            return TOOL_EXIT_OK;
-        case TOOL_OPT_POSITIONAL:
-            return tool_usage_error(prog, "unexpected argument '%s'", p.value);
-        default:
-            return TOOL_EXIT_USAGE;
         }
+    }
+    if (id == SECTIGO_STOP) {
+        return rc;
     }
     if (bid == 0) {
         return tool_usage_error(prog, "specify batch id to get information");
@@ -63,7 +63,18 @@ int cmd_batches(int argc, char **argv, sectigo_globals *g)
     if (status) {
         char *s = NULL;
         rc = trisa_sectigo_batch_status(&s, c, bid);
-        if (rc == 0) {
+        if (rc == 0 && tool_report_json()) {
+            trisa_buf b = TRISA_BUF_INIT;
+            trisa_buf_printf(&b, "{\"batchId\": %ld, \"status\": ", bid);
+            trisa_json_str(&b, s, 0);
+            trisa_buf_puts(&b, "}\n");
+            if (!b.failed) {
+                fputs(b.data, stdout);
+                tool_report_printed();
+            }
+            trisa_buf_free(&b, 0);
+            free(s);
+        } else if (rc == 0) {
             printf("%s\n", s);
             free(s);
         } else {

@@ -4,7 +4,6 @@
  * In phases, each on its own: the command line (parse), which parameters the profile
  * takes (plan), the pkcs12 password (given, read, or generated), then the one request
  * that costs a licence (send). Everything local is settled before that request. */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +12,11 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "common/support.h"
 #include "trisa/sectigo.h"
 #include "tools/common/exit.h"
 #include "tools/common/opt.h"
+#include "tools/common/report.h"
 #include "tools/sectigo/sectigo.h"
 
 #define PROG "sectigo create"
@@ -29,7 +30,6 @@ enum {
     O_COUNTRY,
     O_STATE,
     O_LOCALITY,
-    O_HELP
 };
 
 static const tool_opt opts[] = {
@@ -43,9 +43,19 @@ static const tool_opt opts[] = {
     {O_COUNTRY, 'c', "country", "CC", "two-letter ISO 3166-1 country code (countryName)"},
     {O_STATE, 's', "state", "STATE", "state or province name (stateOrProvinceName)"},
     {O_LOCALITY, 'l', "locality", "CITY", "city or locality name (localityName)"},
-    {O_HELP, 'h', "help", NULL, "show this help"},
+    SECTIGO_HELP_OPTION,
     TOOL_OPT_END,
 };
+
+static const sectigo_cmd_spec command = {
+    PROG,
+    "sectigo [global options] create -a ID -d DOMAIN [-p PASS | --password-file FILE] [-b NAME] "
+    "[-c CC] [-s STATE] [-l CITY]",
+    "Create a single certificate batch; the server generates the key and returns it in a "
+    "PKCS#12\nfile encrypted with the pkcs12 password. -c, -s and -l are sent when the profile "
+    "takes them\n(its parameters, or -P / $SECTIGO_PROFILE naming the CipherTrace End Entity "
+    "profile, 85).",
+    opts, 0};
 
 #define PW_LEN 20
 
@@ -76,13 +86,13 @@ typedef struct create_plan {
 static int parse(create_args *a, int argc, char **argv)
 {
     tool_parser p;
-    int id;
+    int id, rc;
 
     sectigo_parser_init(&p, argc, argv, opts, PROG);
-    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
+    while ((id = sectigo_next(&p, &command, &rc)) > 0) {
         switch (id) {
         case O_AUTHORITY:
-            if (tool_opt_long(PROG, p.name, p.value, 0, LONG_MAX, &a->authority) != 0) {
+            if (sectigo_opt_id(&p, &a->authority) != 0) {
                 return TOOL_EXIT_USAGE;
             }
             break;
@@ -105,21 +115,10 @@ static int parse(create_args *a, int argc, char **argv)
         case O_LOCALITY:
             a->subject[id - O_COUNTRY] = p.value;
             break;
-        case O_HELP:
-            sectigo_help("sectigo [global options] create -a ID -d DOMAIN [-p PASS | "
-                         "--password-file FILE] [-b NAME] [-c CC] [-s STATE] [-l CITY]",
-                         "Create a single certificate batch; the server generates the key and "
-                         "returns it in a PKCS#12\nfile encrypted with the pkcs12 password. "
-                         "-c, -s and -l are sent when the profile takes them\n(its "
-                         "parameters, or -P / $SECTIGO_PROFILE naming the CipherTrace End "
-                         "Entity profile, 85).",
-                         opts);
-            return TOOL_EXIT_OK;
-        case TOOL_OPT_POSITIONAL:
-            return tool_usage_error(PROG, "unexpected argument '%s'", p.value);
-        default:
-            return TOOL_EXIT_USAGE;
         }
+    }
+    if (id == SECTIGO_STOP) {
+        return rc;
     }
     if (a->domain == NULL || a->domain[0] == '\0') {
         return tool_usage_error(PROG, "must specify domain name of cert subject");
@@ -201,11 +200,10 @@ static int plan_from_list(create_plan *pl, const create_args *a, long long pid,
                                         subject_params[j].flag);
             }
         }
-        fprintf(stderr,
-                "%s: error: profile %lld requires %s, which create cannot set (upload a CSR "
-                "with `sectigo upload` instead)\n",
-                PROG, pid, p->name);
-        return TOOL_EXIT_INPUT;
+        return tool_error(PROG, TOOL_EXIT_INPUT, "input",
+                          "profile %lld requires %s, which create cannot set (upload a CSR "
+                          "with `sectigo upload` instead)",
+                          pid, p->name);
     }
     return -1;
 }
@@ -331,15 +329,13 @@ static int pkcs12_password(const char **out, char generated[PW_LEN + 1], char **
             return tool_fail(PROG, rc);
         }
         if ((*from_file)[0] == '\0') {
-            fprintf(stderr, "%s: error: %s is empty\n", PROG, a->passfile);
-            return TOOL_EXIT_INPUT;
+            return tool_error(PROG, TOOL_EXIT_INPUT, "secret", "%s is empty", a->passfile);
         }
         *out = *from_file;
         return -1;
     }
     if (generate_password(generated) != 0) {
-        fprintf(stderr, "%s: error: the random generator failed\n", PROG);
-        return TOOL_EXIT_FAILURE;
+        return tool_error(PROG, TOOL_EXIT_FAILURE, "crypto", "the random generator failed");
     }
     *out = generated;
     if (a->passfile != NULL) {
@@ -353,6 +349,16 @@ static int pkcs12_password(const char **out, char generated[PW_LEN + 1], char **
         fprintf(stderr, "%s: pkcs12 password saved to %s\n", PROG, a->passfile);
         return -1;
     }
+    if (tool_report_json()) {
+        /* In the document (and beside an error: the batch may exist although its reply
+         * was lost). */
+        trisa_buf b = TRISA_BUF_INIT;
+        trisa_buf_puts(&b, "\"pkcs12Password\": ");
+        trisa_json_str(&b, generated, 0);
+        tool_report_extra(b.data);
+        trisa_buf_free(&b, 1);
+        return -1;
+    }
     printf("pkcs12 password: %s\n", generated);
     fflush(stdout);
     return -1;
@@ -360,7 +366,31 @@ static int pkcs12_password(const char **out, char generated[PW_LEN + 1], char **
 
 /* ---- Phase 4: the request ------------------------------------------------------------- */
 
-static int send_batch(trisa_sectigo *c, const create_args *a, const create_plan *pl)
+/* With --json: {"pkcs12Password": generated or null, "passwordFile": ..., "batch": the
+ * reference's JSON}. */
+static int print_document(const char *generated, const create_args *a, const char *json)
+{
+    trisa_buf b = TRISA_BUF_INIT;
+    trisa_buf_puts(&b, "{\"pkcs12Password\": ");
+    trisa_json_str(
+        &b, generated != NULL && generated[0] != '\0' && a->passfile == NULL ? generated : NULL, 0);
+    trisa_buf_puts(&b, ", \"passwordFile\": ");
+    trisa_json_str(&b, a->passfile, 0);
+    trisa_buf_printf(&b, ", \"batch\": %s}\n", json);
+    if (b.failed) {
+        trisa_buf_free(&b, 1);
+        return tool_error(PROG, TOOL_EXIT_FAILURE, "nomem", "out of memory");
+    }
+    fputs(b.data, stdout);
+    trisa_buf_free(&b, 1);
+    tool_report_printed();
+    return fflush(stdout) == 0
+               ? TOOL_EXIT_OK
+               : tool_error(PROG, TOOL_EXIT_FAILURE, "io", "cannot write to standard output");
+}
+
+static int send_batch(trisa_sectigo *c, const create_args *a, const create_plan *pl,
+                      const char *generated)
 {
     trisa_sectigo_batch *batch = NULL;
     char *name_buf = NULL, *json = NULL;
@@ -370,8 +400,7 @@ static int send_batch(trisa_sectigo *c, const create_args *a, const create_plan 
     if (batch_name == NULL || batch_name[0] == '\0') {
         size_t n = strlen(a->domain) + sizeof("new certs for ");
         if ((name_buf = malloc(n)) == NULL) {
-            fprintf(stderr, "%s: error: out of memory\n", PROG);
-            return TOOL_EXIT_FAILURE;
+            return tool_error(PROG, TOOL_EXIT_FAILURE, "nomem", "out of memory");
         }
         snprintf(name_buf, n, "new certs for %s", a->domain);
         batch_name = name_buf;
@@ -380,7 +409,17 @@ static int send_batch(trisa_sectigo *c, const create_args *a, const create_plan 
     if (rc == 0) {
         rc = trisa_sectigo_batch_json(&json, batch);
     }
-    rc = sectigo_print_json(PROG, rc, json);
+    if (rc == 0 && tool_report_json()) {
+        /* The batch JSON ends with a new line; inside the document it need not. */
+        size_t n = strlen(json);
+        while (n > 0 && json[n - 1] == '\n') {
+            json[--n] = '\0';
+        }
+        rc = print_document(generated, a, json);
+        free(json);
+    } else {
+        rc = sectigo_print_json(PROG, rc, json);
+    }
     trisa_sectigo_batch_free(batch);
     free(name_buf);
     return rc;
@@ -413,7 +452,7 @@ int cmd_create(int argc, char **argv, sectigo_globals *g)
             pl.params[i + 1] = password;
         }
     }
-    rc = send_batch(c, &a, &pl);
+    rc = send_batch(c, &a, &pl, generated);
 done:
     OPENSSL_cleanse(generated, sizeof(generated));
     trisa_secret_free(from_file);

@@ -6,18 +6,22 @@
 #include "tools/common/opt.h"
 #include "tools/sectigo/sectigo.h"
 
-enum { O_NAME = 1, O_SERIAL, O_HELP };
+enum { O_NAME = 1, O_SERIAL };
 
 static const tool_opt opts[] = {
     {O_NAME, 'n', "common-name", "NAME", "search by common name"},
     {O_SERIAL, 's', "serial-number", "SERIAL", "search by serial number"},
-    {O_HELP, 'h', "help", NULL, "show this help"},
+    SECTIGO_HELP_OPTION,
     TOOL_OPT_END,
 };
 
+static const sectigo_cmd_spec command = {
+    "sectigo find", "sectigo [global options] find [-n NAME] [-s SERIAL]",
+    "Search for certificates by common name and serial number.", opts, 0};
+
 int cmd_find(int argc, char **argv, sectigo_globals *g)
 {
-    const char *prog = "sectigo find";
+    const char *prog = command.prog;
     trisa_sectigo *c = NULL;
     trisa_sectigo_find_result *r = NULL;
     const char *name = NULL, *serial = NULL;
@@ -26,7 +30,7 @@ int cmd_find(int argc, char **argv, sectigo_globals *g)
     int id, rc;
 
     sectigo_parser_init(&p, argc, argv, opts, prog);
-    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
+    while ((id = sectigo_next(&p, &command, &rc)) > 0) {
         switch (id) {
         case O_NAME:
             name = p.value;
@@ -34,15 +38,10 @@ int cmd_find(int argc, char **argv, sectigo_globals *g)
         case O_SERIAL:
             serial = p.value;
             break;
-        case O_HELP:
-            sectigo_help("sectigo [global options] find [-n NAME] [-s SERIAL]",
-                         "Search for certificates by common name and serial number.", opts);
-            return TOOL_EXIT_OK;
-        case TOOL_OPT_POSITIONAL:
-            return tool_usage_error(prog, "unexpected argument '%s'", p.value);
-        default:
-            return TOOL_EXIT_USAGE;
         }
+    }
+    if (id == SECTIGO_STOP) {
+        return rc;
     }
     if ((rc = sectigo_open(&c, g, prog)) != 0) {
         return rc;

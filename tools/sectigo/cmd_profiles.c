@@ -1,5 +1,4 @@
 /* sectigo profiles (also "profile"): list profiles, one's detail, or its parameters. */
-#include <limits.h>
 #include <stdio.h>
 
 #include "trisa/sectigo.h"
@@ -7,18 +6,24 @@
 #include "tools/common/opt.h"
 #include "tools/sectigo/sectigo.h"
 
-enum { O_ID = 1, O_PARAMS, O_HELP };
+enum { O_ID = 1, O_PARAMS };
 
 static const tool_opt opts[] = {
     {O_ID, 'i', "id", "ID", "if specified get detail for profile with id"},
     {O_PARAMS, 'p', "params", NULL, "if specified, get params for profile with id"},
-    {O_HELP, 'h', "help", NULL, "show this help"},
+    SECTIGO_HELP_OPTION,
     TOOL_OPT_END,
 };
 
+static const sectigo_cmd_spec command = {
+    "sectigo profiles", "sectigo [global options] profiles [-i ID [--params]]",
+    "List the profiles available to the user, or one profile's detail or "
+    "parameters.",
+    opts, 0};
+
 int cmd_profiles(int argc, char **argv, sectigo_globals *g)
 {
-    const char *prog = "sectigo profiles";
+    const char *prog = command.prog;
     trisa_sectigo *c = NULL;
     char *json = NULL;
     tool_parser p;
@@ -26,27 +31,20 @@ int cmd_profiles(int argc, char **argv, sectigo_globals *g)
     int id, rc, params = 0;
 
     sectigo_parser_init(&p, argc, argv, opts, prog);
-    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
+    while ((id = sectigo_next(&p, &command, &rc)) > 0) {
         switch (id) {
         case O_ID:
-            if (tool_opt_long(prog, p.name, p.value, 0, LONG_MAX, &pid) != 0) {
+            if (sectigo_opt_id(&p, &pid) != 0) {
                 return TOOL_EXIT_USAGE;
             }
             break;
         case O_PARAMS:
             params = 1;
             break;
-        case O_HELP:
-            sectigo_help("sectigo [global options] profiles [-i ID [--params]]",
-                         "List the profiles available to the user, or one profile's detail or "
-                         "parameters.",
-                         opts);
-            return TOOL_EXIT_OK;
-        case TOOL_OPT_POSITIONAL:
-            return tool_usage_error(prog, "unexpected argument '%s'", p.value);
-        default:
-            return TOOL_EXIT_USAGE;
         }
+    }
+    if (id == SECTIGO_STOP) {
+        return rc;
     }
     if (params && pid == 0) {
         return tool_usage_error(prog, "must specify id to get profile params");

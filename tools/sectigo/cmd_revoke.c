@@ -1,26 +1,36 @@
 /* sectigo revoke -p PROFILE -r REASON -s SERIAL: revoke one certificate; silent on success,
  * as the reference is. */
-#include <limits.h>
 #include <stdio.h>
 
+#include "common/support.h"
 #include "trisa/sectigo.h"
 #include "tools/common/exit.h"
 #include "tools/common/opt.h"
+#include "tools/common/report.h"
 #include "tools/sectigo/sectigo.h"
 
-enum { O_PROFILE = 1, O_REASON, O_SERIAL, O_HELP };
+enum { O_PROFILE = 1, O_REASON, O_SERIAL };
 
 static const tool_opt opts[] = {
     {O_PROFILE, 'p', "profile", "ID", "profile/authority id of the cert issuer"},
-    {O_REASON, 'r', "reason", "TEXT", "RFC 5280 reason text (default unspecified)"},
+    {O_REASON, 'r', "reason", "REASON",
+     "RFC 5280 reason text, or its number (default unspecified)"},
     {O_SERIAL, 's', "serial-number", "SERIAL", "serial number of the cert to revoke"},
-    {O_HELP, 'h', "help", NULL, "show this help"},
+    SECTIGO_HELP_OPTION,
     TOOL_OPT_END,
 };
 
+static const sectigo_cmd_spec command = {
+    "sectigo revoke", "sectigo [global options] revoke -p ID [-r REASON] -s SERIAL",
+    "Revoke a certificate by serial number. REASON is one of: unspecified, "
+    "key compromise,\nca compromise, affiliation changed, superseded, "
+    "cessation of operation, certificate hold,\nremove from crl, privilege "
+    "withdrawn, aa compromise (case and spaces ignored).",
+    opts, 0};
+
 int cmd_revoke(int argc, char **argv, sectigo_globals *g)
 {
-    const char *prog = "sectigo revoke";
+    const char *prog = command.prog;
     trisa_sectigo *c = NULL;
     const char *reason = NULL, *serial = NULL;
     tool_parser p;
@@ -28,10 +38,10 @@ int cmd_revoke(int argc, char **argv, sectigo_globals *g)
     int id, rc, code = 0;
 
     sectigo_parser_init(&p, argc, argv, opts, prog);
-    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
+    while ((id = sectigo_next(&p, &command, &rc)) > 0) {
         switch (id) {
         case O_PROFILE:
-            if (tool_opt_long(prog, p.name, p.value, 0, LONG_MAX, &pid) != 0) {
+            if (sectigo_opt_id(&p, &pid) != 0) {
                 return TOOL_EXIT_USAGE;
             }
             break;
@@ -41,19 +51,10 @@ int cmd_revoke(int argc, char **argv, sectigo_globals *g)
         case O_SERIAL:
             serial = p.value;
             break;
-        case O_HELP:
-            sectigo_help("sectigo [global options] revoke -p ID [-r REASON] -s SERIAL",
-                         "Revoke a certificate by serial number. REASON is one of: unspecified, "
-                         "key compromise,\nca compromise, affiliation changed, superseded, "
-                         "cessation of operation, certificate hold,\nremove from crl, privilege "
-                         "withdrawn, aa compromise (case and spaces ignored).",
-                         opts);
-            return TOOL_EXIT_OK;
-        case TOOL_OPT_POSITIONAL:
-            return tool_usage_error(prog, "unexpected argument '%s'", p.value);
-        default:
-            return TOOL_EXIT_USAGE;
         }
+    }
+    if (id == SECTIGO_STOP) {
+        return rc;
     }
     if (pid == 0) {
         return tool_usage_error(prog, "must specify profile id");
@@ -70,6 +71,17 @@ int cmd_revoke(int argc, char **argv, sectigo_globals *g)
     rc = trisa_sectigo_revoke(c, pid, code, serial);
     if (rc != 0) {
         rc = tool_fail(prog, rc);
+    } else if (tool_report_json()) {
+        /* Silent as the reference without --json; a document with it. */
+        trisa_buf b = TRISA_BUF_INIT;
+        trisa_buf_printf(&b, "{\"revoked\": true, \"profileId\": %ld, \"serialNumber\": ", pid);
+        trisa_json_str(&b, serial, 0);
+        trisa_buf_printf(&b, ", \"reasonCode\": %d}\n", code);
+        if (!b.failed) {
+            fputs(b.data, stdout);
+            tool_report_printed();
+        }
+        trisa_buf_free(&b, 0);
     }
     trisa_sectigo_free(c);
     return rc;

@@ -8,9 +8,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/support.h"
 #include "trisa/common.h"
 #include "tools/common/exit.h"
 #include "tools/common/opt.h"
+#include "tools/common/report.h"
 #include "tools/sectigo/sectigo.h"
 
 #ifdef TRISA_HAVE_EMULATOR
@@ -31,6 +33,7 @@ enum {
     O_HOOKS,
     O_THREADS,
     O_QUIET,
+    O_JSON,
     O_HELP
 };
 
@@ -51,7 +54,7 @@ static const tool_opt serve_opts[] = {
      "every certificate is valid this long: 60s, 10m, 12h, 397d (default: each profile's)"},
     {O_CONFIG, 'c', "config", "FILE",
      "accounts, authorities, profiles (default: the compiled-in set; see --print-config)"},
-    {O_PROFILE_SET, 0, "profile-set", "NAME",
+    {O_PROFILE_SET, 0, "profile-set", "SET",
      "the compiled-in set without --config: default, or reference (the reference staging "
      "server's authorities 489, 423 and profiles 85, 17)"},
     {O_PRINT_CONFIG, 0, "print-config", NULL,
@@ -60,6 +63,8 @@ static const tool_opt serve_opts[] = {
      "serve /_emulator/... (requests, faults, batch states, clock) for client tests"},
     {O_THREADS, 0, "threads", "N", "HTTP worker threads (default 4)"},
     {O_QUIET, 'q', "quiet", NULL, "no request log on stderr"},
+    {O_JSON, 0, "json", NULL,
+     "the first line is {\"listening\": URL, \"port\": N, ...}; errors as JSON too"},
     {O_HELP, 'h', "help", NULL, "show this help"},
     TOOL_OPT_END,
 };
@@ -175,6 +180,16 @@ static void raise_fd_limit(void)
     }
 }
 
+static void print_json_str(const char *s)
+{
+    trisa_buf b = TRISA_BUF_INIT;
+    trisa_json_str(&b, s, 0);
+    if (!b.failed) {
+        fputs(b.data, stdout);
+    }
+    trisa_buf_free(&b, 0);
+}
+
 static void help(void)
 {
     printf("usage: sectigo serve [options]\n\n"
@@ -280,6 +295,9 @@ int cmd_serve(int argc, char **argv, sectigo_globals *g)
         case O_QUIET:
             quiet = 1;
             break;
+        case O_JSON:
+            tool_report_set_json(1);
+            break;
         case O_HELP:
             help();
             return TOOL_EXIT_OK;
@@ -333,7 +351,27 @@ int cmd_serve(int argc, char **argv, sectigo_globals *g)
     if (notice[0] != '\0') {
         fprintf(stderr, "sectigo serve: %s\n", notice);
     }
-    printf("listening on %s://%s:%d\n", trisa_emu_scheme(emu), trisa_emu_host(emu), port);
+    if (tool_report_json()) {
+        trisa_buf b = TRISA_BUF_INIT;
+        trisa_buf_printf(&b, "%s://%s:%d", trisa_emu_scheme(emu), trisa_emu_host(emu), port);
+        printf("{\"listening\": ");
+        print_json_str(b.data);
+        printf(", \"port\": %d, \"stateDir\": ", port);
+        print_json_str(o.state_dir);
+        printf(", \"root\": ");
+        trisa_buf_free(&b, 0);
+        trisa_buf_printf(&b, "%s/ca/root.pem", o.state_dir);
+        print_json_str(b.data);
+        printf(", \"tlsCa\": ");
+        trisa_buf_free(&b, 0);
+        trisa_buf_printf(&b, "%s/tls-ca.pem", o.state_dir);
+        print_json_str(o.tls_self_signed ? b.data : NULL);
+        printf("}\n");
+        trisa_buf_free(&b, 0);
+        tool_report_printed();
+    } else {
+        printf("listening on %s://%s:%d\n", trisa_emu_scheme(emu), trisa_emu_host(emu), port);
+    }
     fflush(stdout);
     while (sigwait(&set, &sig) != 0) {
     }
@@ -347,7 +385,7 @@ int cmd_serve(int argc, char **argv, sectigo_globals *g)
     (void)argc;
     (void)argv;
     (void)g;
-    fprintf(stderr, "sectigo serve: this build has no emulator (TRISA_BUILD_EMULATOR=OFF)\n");
-    return TOOL_EXIT_FAILURE;
+    return tool_error("sectigo serve", TOOL_EXIT_FAILURE, "unsupported",
+                      "this build has no emulator (TRISA_BUILD_EMULATOR=OFF)");
 }
 #endif

@@ -9,19 +9,25 @@
 #include "tools/common/opt.h"
 #include "tools/sectigo/sectigo.h"
 
-enum { O_PROFILE = 1, O_HELP };
+enum { O_PROFILE = 1 };
 
 static const tool_opt opts[] = {
     {O_PROFILE, 'p', "profile", "ID", "profile/authority id of the cert issuer"},
-    {O_HELP, 'h', "help", NULL, "show this help"},
+    SECTIGO_HELP_OPTION,
     TOOL_OPT_END,
 };
+
+static const sectigo_cmd_spec command = {
+    "sectigo upload", "sectigo [global options] upload -p ID request.csr",
+    "Upload a certificate signing request (one PEM file holding one or "
+    "more CSRs, or a ZIP of them).",
+    opts, 1};
 
 #define CSR_MAX (16u * 1024 * 1024)
 
 int cmd_upload(int argc, char **argv, sectigo_globals *g)
 {
-    const char *prog = "sectigo upload";
+    const char *prog = command.prog;
     trisa_sectigo *c = NULL;
     trisa_sectigo_batch *batch = NULL;
     const char *file = NULL, *base;
@@ -33,26 +39,21 @@ int cmd_upload(int argc, char **argv, sectigo_globals *g)
     int id, rc, nargs = 0;
 
     sectigo_parser_init(&p, argc, argv, opts, prog);
-    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
+    while ((id = sectigo_next(&p, &command, &rc)) >= TOOL_OPT_POSITIONAL) {
         switch (id) {
         case O_PROFILE:
-            if (tool_opt_long(prog, p.name, p.value, 0, LONG_MAX, &pid) != 0) {
+            if (sectigo_opt_id(&p, &pid) != 0) {
                 return TOOL_EXIT_USAGE;
             }
             break;
-        case O_HELP:
-            sectigo_help("sectigo [global options] upload -p ID request.csr",
-                         "Upload a certificate signing request (one PEM file holding one or "
-                         "more CSRs, or a ZIP of them).",
-                         opts);
-            return TOOL_EXIT_OK;
         case TOOL_OPT_POSITIONAL:
             file = p.value;
             nargs++;
             break;
-        default:
-            return TOOL_EXIT_USAGE;
         }
+    }
+    if (id == SECTIGO_STOP) {
+        return rc;
     }
     if (nargs != 1) {
         return tool_usage_error(prog, "specify the path to one CSR for upload");

@@ -3,11 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "trisa/common.h"
 #include "tools/common/exit.h"
 #include "tools/common/harden.h"
 #include "tools/common/opt.h"
+#include "tools/common/report.h"
 #include "tools/sectigo/sectigo.h"
 
 static const sectigo_command commands[] = {
@@ -26,14 +28,18 @@ static const sectigo_command commands[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-enum { G_PASSFILE = 1, G_PROFILE, G_HELP, G_VERSION };
+enum { G_PASSFILE = 1, G_PROFILE, G_JSON, G_HELP, G_VERSION };
 
 static const tool_opt global_opts[] = {
-    TOOL_CONN_OPTIONS,
+    TOOL_CONN_OPTIONS_REFERENCE,
     {G_PASSFILE, 0, "password-file", "FILE", "read the Sectigo password from FILE's first line"},
     {G_PROFILE, 'P', "profile", "NAME", "Sectigo profile [$SECTIGO_PROFILE]"},
+    {G_JSON, 0, "json", NULL,
+     "JSON from every command (output as the reference's where it prints JSON), errors "
+     "too: one document on stdout (also after the command)"},
     {G_HELP, 'h', "help", NULL, "show this help"},
-    {G_VERSION, 'v', "version", NULL, "print the version"},
+    {G_VERSION, 'v', "version", NULL, "print the version (-V too)"},
+    {G_VERSION, 'V', NULL, NULL, NULL},
     TOOL_OPT_END,
 };
 
@@ -43,14 +49,19 @@ static void usage(FILE *f)
                "Commands:\n");
     for (const sectigo_command *c = commands; c->name != NULL; c++) {
         fprintf(f, "  %-14s %s\n", c->name, c->summary);
+        if (c->alias != NULL) {
+            fprintf(f, "  %-14s the same as %s\n", c->alias, c->name);
+        }
     }
     fprintf(f, "  %-14s %s\n", "help", "show this help, or a command's: help COMMAND");
     fprintf(f, "\nGlobal options:\n");
     tool_opt_help(f, global_opts);
     fprintf(f, "\nRun 'sectigo <command> --help' for a command's options.\n"
                "Exit codes: 0 success, 1 other failure, 2 usage, 3 invalid input, 4 file exists,\n"
-               "5 authentication, 6 API error, 7 network, 14 endpoint refused by the\n"
-               "environment guard.\n");
+               "5 authentication, 6 API error, 7 network, TLS or time-out, 14 endpoint refused\n"
+               "by the environment guard, 130 interrupted (Ctrl-C). With --json, an error is\n"
+               "{\"error\": {\"exit\": N, \"code\": ..., \"message\": ...}} on stdout. "
+               "See sectigo(1).\n");
 }
 
 static const sectigo_command *find_command(const char *name)
@@ -111,6 +122,19 @@ static int unknown_command(const char *name)
     return tool_usage_error("sectigo", "unknown command '%s'", name);
 }
 
+/* A .env holds the API password: one that others can read is worth a word (it is read
+ * all the same, as the reference reads it). */
+static void check_dotenv_mode(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 044) != 0) {
+        tool_warn("sectigo",
+                  "%s is readable by %s (mode %03o) and may hold the API password: chmod 600 %s",
+                  path, (st.st_mode & 004) ? "every user" : "its group",
+                  (unsigned)(st.st_mode & 0777), path);
+    }
+}
+
 /* sectigo help [COMMAND]: the overview, or a command's own --help. */
 static int help(int argc, char **argv, sectigo_globals *g)
 {
@@ -140,8 +164,11 @@ int main(int argc, char **argv)
     /* Before anything holds a secret: no core files, no reading of this process's memory
      * by other processes of the user. */
     tool_harden();
+    /* Go's flag package takes -json as --json. */
+    tool_report_init("sectigo", argc, argv, 1);
     /* A peer closing a TLS connection must be an error to report, not a silent death. */
     signal(SIGPIPE, SIG_IGN);
+    check_dotenv_mode(".env");
     /* As the reference does (godotenv): ./.env fills the variables the environment lacks;
      * ours takes only SECTIGO_* (the client) and SIAS_* (serve) from it. */
     sectigo_load_dotenv(".env");
@@ -154,7 +181,7 @@ int main(int argc, char **argv)
     while ((id = tool_opt_next(&p)) > 0) {
         if ((rc = tool_conn_option(&g.conn, &p, id)) != 0) {
             if (rc < 0) {
-                return TOOL_EXIT_FAILURE;
+                return tool_finish(TOOL_EXIT_FAILURE);
             }
             continue;
         }
@@ -165,27 +192,29 @@ int main(int argc, char **argv)
         case G_PROFILE:
             g.profile = p.value;
             break;
+        case G_JSON:
+            tool_report_set_json(1);
+            break;
         case G_HELP:
             usage(stdout);
-            return TOOL_EXIT_OK;
+            return tool_finish(TOOL_EXIT_OK);
         case G_VERSION:
-            printf("sectigo version %s (trisa-certkit)\n", trisa_version());
-            return TOOL_EXIT_OK;
+            return tool_finish(tool_version());
         }
     }
     if (id == TOOL_OPT_ERROR) {
-        return TOOL_EXIT_USAGE;
+        return tool_finish(TOOL_EXIT_USAGE);
     }
     if (p.index >= argc) {
         /* As the reference: no command shows the help. */
         usage(stdout);
-        return TOOL_EXIT_OK;
+        return tool_finish(TOOL_EXIT_OK);
     }
     if (strcmp(argv[p.index], "help") == 0 || strcmp(argv[p.index], "h") == 0) {
-        return help(argc - p.index, argv + p.index, &g);
+        return tool_finish(help(argc - p.index, argv + p.index, &g));
     }
     if ((c = find_command(argv[p.index])) == NULL) {
-        return unknown_command(argv[p.index]);
+        return tool_finish(unknown_command(argv[p.index]));
     }
-    return c->fn(argc - p.index, argv + p.index, &g);
+    return tool_finish(c->fn(argc - p.index, argv + p.index, &g));
 }

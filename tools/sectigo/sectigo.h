@@ -55,8 +55,36 @@ void sectigo_load_dotenv(const char *path);
 /* Start parsing a command's argv: Go's forms too (-id 3, -id=3). */
 void sectigo_parser_init(tool_parser *p, int argc, char **argv, const tool_opt *opts,
                          const char *prog);
-/* Print a command's usage line and options. */
-void sectigo_help(const char *usage, const char *about, const void *opts);
+
+/* Every command's --help, the last row of its option table. */
+enum { SECTIGO_O_HELP = 999 };
+#define SECTIGO_HELP_OPTION                                                                        \
+    {                                                                                              \
+        SECTIGO_O_HELP, 'h', "help", NULL, "show this help"                                        \
+    }
+
+/* A command's name, help text and options, for sectigo_next(). */
+typedef struct sectigo_cmd_spec {
+    const char *prog;     /* "sectigo download", for messages */
+    const char *usage;    /* "sectigo [global options] download -i ID [-o DIR]" */
+    const char *about;    /* what it does, for --help */
+    const tool_opt *opts; /* ending with SECTIGO_HELP_OPTION, TOOL_OPT_END */
+    int positional;       /* takes arguments (else one is a usage error) */
+} sectigo_cmd_spec;
+
+/* What sectigo_next() returns when the command must stop: *exit_code says how. */
+enum { SECTIGO_STOP = -10 };
+
+/* The next option of a command's argv (the parser started with sectigo_parser_init() on
+ * cmd->opts): its id (> 0), TOOL_OPT_POSITIONAL (p->value, only when cmd->positional),
+ * TOOL_OPT_DONE, or SECTIGO_STOP with *exit_code 0 after --help printed the help, 2 after
+ * a usage error was printed. */
+int sectigo_next(tool_parser *p, const sectigo_cmd_spec *cmd, int *exit_code);
+
+/* The current option's value as a whole number >= 0 (an ID; 0 is "not given"); prints a usage error
+ * and returns -1 when it is not one. */
+int sectigo_opt_id(const tool_parser *p, long *out);
+
 /* For a command that takes no options but --help: parse argv; returns -1 to go on, else
  * the exit code (0 after printing the help). */
 int sectigo_no_options(int argc, char **argv, const char *prog, const char *usage,

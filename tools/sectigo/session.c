@@ -1,5 +1,6 @@
 /* What the sectigo commands share: opening a client from the global flags, printing
  * JSON, parsing a command's options. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "trisa/sectigo.h"
 #include "tools/common/exit.h"
 #include "tools/common/opt.h"
+#include "tools/common/report.h"
 #include "tools/sectigo/sectigo.h"
 
 static void warn_cb(const char *message, void *data)
@@ -51,11 +53,12 @@ int sectigo_print_json(const char *prog, int rc, char *json)
     if (rc != 0) {
         return tool_fail(prog, rc);
     }
+    /* The reference's bytes, --json or not: they are JSON already. */
     fputs(json, stdout);
     free(json);
+    tool_report_printed();
     if (fflush(stdout) != 0) {
-        fprintf(stderr, "%s: error: cannot write to standard output\n", prog);
-        return TOOL_EXIT_FAILURE;
+        return tool_error(prog, TOOL_EXIT_FAILURE, "io", "cannot write to standard output");
     }
     return TOOL_EXIT_OK;
 }
@@ -66,36 +69,59 @@ void sectigo_parser_init(tool_parser *p, int argc, char **argv, const tool_opt *
     tool_opt_init(p, argc, argv, opts, prog);
     /* Go's flag package, which the reference uses, takes -id 3 as --id 3. */
     p->single_dash_long = 1;
+    /* The global --json is taken after the command too. */
+    p->accept_json = 1;
 }
 
-void sectigo_help(const char *usage, const char *about, const void *opts)
+static void help(const sectigo_cmd_spec *cmd)
 {
-    printf("usage: %s\n\n%s\n\nOptions:\n", usage, about);
-    tool_opt_help(stdout, (const tool_opt *)opts);
+    printf("usage: %s\n\n%s\n\nOptions:\n", cmd->usage, cmd->about);
+    tool_opt_help(stdout, cmd->opts);
+    printf("  %-28s  %s\n", "    --json",
+           "JSON on stdout, errors included (the global option, taken here too)");
     printf("\nGlobal options (before the command) are listed by 'sectigo --help'.\n");
+}
+
+int sectigo_next(tool_parser *p, const sectigo_cmd_spec *cmd, int *exit_code)
+{
+    int id = tool_opt_next(p);
+    switch (id) {
+    case SECTIGO_O_HELP:
+        help(cmd);
+        *exit_code = TOOL_EXIT_OK;
+        return SECTIGO_STOP;
+    case TOOL_OPT_POSITIONAL:
+        if (cmd->positional) {
+            return id;
+        }
+        *exit_code = tool_usage_error(cmd->prog, "unexpected argument '%s'", p->value);
+        return SECTIGO_STOP;
+    case TOOL_OPT_ERROR:
+        *exit_code = TOOL_EXIT_USAGE; /* tool_opt_next() said why */
+        return SECTIGO_STOP;
+    default:
+        return id;
+    }
+}
+
+int sectigo_opt_id(const tool_parser *p, long *out)
+{
+    return tool_opt_long(p->prog, p->name, p->value, 0, LONG_MAX, out);
 }
 
 int sectigo_no_options(int argc, char **argv, const char *prog, const char *usage,
                        const char *about)
 {
-    enum { O_HELP = 1 };
     static const tool_opt opts[] = {
-        {O_HELP, 'h', "help", NULL, "show this help"},
+        SECTIGO_HELP_OPTION,
         TOOL_OPT_END,
     };
+    const sectigo_cmd_spec cmd = {prog, usage, about, opts, 0};
     tool_parser p;
-    int id;
+    int id, rc = -1;
 
     sectigo_parser_init(&p, argc, argv, opts, prog);
-    while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
-        if (id == O_HELP) {
-            sectigo_help(usage, about, opts);
-            return TOOL_EXIT_OK;
-        }
-        if (id == TOOL_OPT_POSITIONAL) {
-            return tool_usage_error(prog, "unexpected argument '%s'", p.value);
-        }
-        return TOOL_EXIT_USAGE;
+    while ((id = sectigo_next(&p, &cmd, &rc)) > 0) {
     }
-    return -1;
+    return id == SECTIGO_STOP ? rc : -1;
 }

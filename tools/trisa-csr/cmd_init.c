@@ -5,14 +5,16 @@
 #include "common/support.h"
 #include "tools/common/exit.h"
 #include "tools/common/opt.h"
+#include "tools/common/report.h"
 #include "tools/trisa-csr/trisa-csr.h"
 
-enum { I_CN = 1, I_OUT, I_FORCE, I_HELP };
+enum { I_CN = 1, I_OUT, I_FORCE, I_JSON, I_HELP };
 
 static const tool_opt init_opts[] = {
     {I_CN, 0, "cn", "NAME", "the endpoint's host name (CN and first DNS name)"},
     {I_OUT, 'o', "out", "FILE", "write the template here; - for standard output [trisa.conf]"},
     {I_FORCE, 'f', "force", NULL, "replace an existing file"},
+    {I_JSON, 0, "json", NULL, "say what was written as JSON (errors too)"},
     {I_HELP, 'h', "help", NULL, "show this help"},
     TOOL_OPT_END,
 };
@@ -63,7 +65,7 @@ int cmd_init(int argc, char **argv)
 {
     tool_parser p;
     const char *cn = NULL, *out = "trisa.conf";
-    int force = 0, id, rc;
+    int force = 0, json = 0, id, rc;
     trisa_buf b = TRISA_BUF_INIT;
 
     tool_opt_init(&p, argc, argv, init_opts, PROG " init");
@@ -83,6 +85,10 @@ int cmd_init(int argc, char **argv)
         case I_FORCE:
             force = 1;
             break;
+        case I_JSON:
+            json = 1;
+            tool_report_set_json(1);
+            break;
         case I_HELP:
             printf("usage: trisa-csr init [--cn NAME] [-o FILE] [--force]\n\n"
                    "Writes a commented trisa.conf template. It is refused by validation until\n"
@@ -93,6 +99,10 @@ int cmd_init(int argc, char **argv)
     }
     if (cn != NULL && (cn[0] == '\0' || strpbrk(cn, " \t\n\r#\"\\$") != NULL)) {
         return tool_usage_error(PROG " init", "--cn '%s': not a host name", cn);
+    }
+    if (json && strcmp(out, "-") == 0) {
+        return tool_usage_error(PROG " init", "--json and -o -: the template would mix with the "
+                                              "JSON; give -o FILE");
     }
     if (cn == NULL) {
         cn = "<host name, e.g. trisa.example.com>";
@@ -114,6 +124,22 @@ int cmd_init(int argc, char **argv)
     trisa_buf_free(&b, 0);
     if (rc != 0) {
         return tool_fail(PROG, rc);
+    }
+    if (json) {
+        trisa_buf j = TRISA_BUF_INIT;
+        trisa_buf_puts(&j, "{\"file\": ");
+        trisa_json_str(&j, out, 0);
+        trisa_buf_puts(&j, ", \"next\": ");
+        trisa_buf_printf(&b, "trisa-csr -config %s -keyout key.pem -out req.csr", out);
+        trisa_json_str(&j, b.data, 0);
+        trisa_buf_puts(&j, "}\n");
+        if (!j.failed) {
+            fputs(j.data, stdout);
+            tool_report_printed();
+        }
+        trisa_buf_free(&j, 0);
+        trisa_buf_free(&b, 0);
+        return TOOL_EXIT_OK;
     }
     fprintf(stderr,
             "%s: wrote %s; fill in its <placeholders>, then run:\n"

@@ -11,6 +11,7 @@
 
 #include "tools/common/exit.h"
 #include "tools/common/opt.h"
+#include "tools/common/report.h"
 #include "tools/trisa-csr/new.h"
 
 enum {
@@ -58,14 +59,14 @@ static const tool_opt new_opts[] = {
     {O_OUT, 'o', "out", "FILE", "write the CSR here (default: standard output)"},
     {O_OUT_DIR, 'd', "out-dir", "DIR", "with several configs: write NAME.key, NAME.csr here"},
     {O_BUNDLE, 0, "bundle-out", "FILE", "also write every CSR into this one PEM file"},
-    {O_KEY, 0, "key", "SPEC", "key to make: rsa:2048|3072|4096, ec:P-256|P-384 [rsa:4096]"},
-    {O_NEWKEY, 0, "newkey", "SPEC", NULL},
+    {O_KEY, 0, "key", "TYPE", "key to make: rsa:2048|3072|4096, ec:P-256|P-384 [rsa:4096]"},
+    {O_NEWKEY, 0, "newkey", "TYPE", NULL},
     {O_KEY_IN, 0, "key-in", "FILE", "use this existing key (renewal; it is never rewritten)"},
     {O_PASSOUT, 0, "passout", "SPEC", "encrypt the new key: pass:, env:, file:, fd:, stdin"},
     {O_PASSIN, 0, "passin", "SPEC", "passphrase of the --key-in key, same forms"},
     {O_CN, 0, "cn", "NAME", "use this common name instead of the config's"},
     {O_SAN, 0, "san", "NAME", "add a subjectAltName (DNS name, or DNS:/IP:/email:/URI:)"},
-    {O_DIGEST, 0, "digest|md", "NAME", "signature digest: sha256|sha384|sha512 [default_md]"},
+    {O_DIGEST, 0, "digest|md", "DIGEST", "signature digest: sha256|sha384|sha512 [default_md]"},
     {O_SHA256, 0, "sha256", NULL, NULL},
     {O_SHA384, 0, "sha384", NULL, NULL},
     {O_SHA512, 0, "sha512", NULL, NULL},
@@ -78,7 +79,7 @@ static const tool_opt new_opts[] = {
     {O_NOOUT, 0, "noout", NULL, "do not write the CSR to standard output"},
     {O_FORCE, 'f', "force", NULL, "replace existing output files (keys included)"},
     {O_PRINT, 'p', "print", NULL, "print what was made: subject, SANs, key, fingerprint"},
-    {O_JSON, 0, "json", NULL, "print the same as JSON"},
+    {O_JSON, 0, "json", NULL, "print the same as JSON (errors too)"},
     {O_JOBS, 'j', "jobs", "N", "make keys on N threads [number of cores]"},
     {O_PKCS11_MODULE, 0, "pkcs11-module", "PATH",
      "PKCS#11 module of the token [$TRISA_PKCS11_MODULE, else p11-kit-proxy]"},
@@ -128,7 +129,6 @@ static const struct {
     F(O_NOOUT, noout),
     F(O_FORCE, force),
     F(O_PRINT, print),
-    F(O_JSON, json),
 #undef V
 #undef F
 };
@@ -145,12 +145,21 @@ static void usage(FILE *f)
                "'openssl req -new -newkey rsa:4096 -nodes -sha384 -config F -keyout K -out R'\n"
                "are accepted with the same meaning (-newkey SPEC, -key FILE, -nodes, -sha256,\n"
                "-sha384, -sha512, -passin, -passout, -reqexts, -utf8, -batch, -verify).\n\n"
-               "Options:\n");
+               "Commands:\n"
+               "  new    make a key and CSR from each config (the default: may be left out)\n"
+               "  init   write a commented trisa.conf template\n"
+               "  hsm    list PKCS#11 tokens, keys and certificates with their URIs\n\n"
+               "Options of new:\n");
     tool_opt_help(f, new_opts);
-    fprintf(f, "\nExit codes: 0 done, 1 failure, 2 usage, 3 invalid config or key,\n"
-               "4 output exists (use --force), 11 wrong passphrase, 12 token error,\n"
-               "13 wrong PIN or PIN locked, 130 interrupted at a prompt.\n"
-               "See trisa-csr(1).\n");
+    fprintf(f,
+            "\nExit codes:\n"
+            "  0  done                                  4  an output exists (--force)\n"
+            "  1  other failure (a file not written)   11  wrong or missing passphrase\n"
+            "  2  usage                                12  PKCS#11 token error\n"
+            "  3  invalid config, key or secret        13  wrong PIN or PIN locked\n"
+            "     source (every config error listed) 130  interrupted (Ctrl-C)\n"
+            "With --json, an error is {\"error\": {\"exit\": N, \"code\": ..., \"message\": ...}}\n"
+            "on stdout. See trisa-csr(1).\n");
 }
 
 int new_push(const char ***list, size_t *n, const char *v)
@@ -185,11 +194,15 @@ static int apply(new_args *a, int id, const tool_parser *p)
     case O_CONFIG:
         return new_push(&a->configs, &a->nconfigs, p->value) == 0
                    ? PHASE_GO_ON
-                   : (fprintf(stderr, "%s: error: out of memory\n", PROG), TOOL_EXIT_FAILURE);
+                   : tool_error(PROG, TOOL_EXIT_FAILURE, "nomem", "out of memory");
     case O_SAN:
         return new_push(&a->sans, &a->nsans, p->value) == 0
                    ? PHASE_GO_ON
-                   : (fprintf(stderr, "%s: error: out of memory\n", PROG), TOOL_EXIT_FAILURE);
+                   : tool_error(PROG, TOOL_EXIT_FAILURE, "nomem", "out of memory");
+    case O_JSON:
+        a->json = 1;
+        tool_report_set_json(1);
+        return PHASE_GO_ON;
     case O_KEY:
         /* openssl's -key FILE is an existing key; our --key SPEC is a key to make. */
         *(p->name[1] != '-' ? &a->key_in : &a->key_spec) = p->value;
@@ -210,8 +223,7 @@ static int apply(new_args *a, int id, const tool_parser *p)
         usage(stdout);
         return TOOL_EXIT_OK;
     case O_VERSION:
-        printf("trisa-csr (trisa-certkit) %s\n", trisa_version());
-        return TOOL_EXIT_OK;
+        return tool_version();
     default:
         return PHASE_GO_ON;
     }

@@ -3,6 +3,7 @@
 
 #include "tools/common/exit.h"
 #include "tools/common/harden.h"
+#include "tools/common/report.h"
 #include "tools/trisa-csr/trisa-csr.h"
 
 /* New subcommands (e.g. `hsm`) are one line here and one cmd_<verb>.c. */
@@ -18,12 +19,14 @@ int main(int argc, char **argv)
     /* No core files, no reading of this process's memory by other processes: keys and
      * passphrases pass through it. */
     tool_harden();
+    /* openssl's spelling (-json) too, as every other option of trisa-csr. */
+    tool_report_init(PROG, argc, argv, 1);
     if (argc > 1) {
         for (const csr_command *c = commands; c->name != NULL; c++) {
             if (strcmp(argv[1], c->name) == 0) {
-                return c->fn(argc - 1, argv + 1);
+                return tool_finish(c->fn(argc - 1, argv + 1));
             }
         }
     }
-    return cmd_new(argc, argv);
+    return tool_finish(cmd_new(argc, argv));
 }

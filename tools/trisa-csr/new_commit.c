@@ -10,6 +10,7 @@
 
 #include "common/support.h"
 #include "tools/common/exit.h"
+#include "tools/common/report.h"
 #include "tools/trisa-csr/new.h"
 
 static int write_files(run *r)
@@ -61,7 +62,8 @@ static void print_summaries(const run *r)
         const char *keyfile = j->keyout ? j->keyout : a->key_in ? a->key_in : r->key_uri;
         if (a->json) {
             fputs(i ? ",\n " : "", stdout);
-            out_json_summary(stdout, j->config, keyfile, j->out, j->csr);
+            out_json_summary(stdout, j->config, keyfile, j->out, j->csr,
+                             j->out == NULL ? j->csr_pem : NULL);
         } else {
             if (i) {
                 fputc('\n', stdout);
@@ -86,9 +88,11 @@ int new_commit(run *r)
         fwrite(r->jobs[0].csr_pem, 1, r->jobs[0].csr_len, stdout);
     }
     print_summaries(r);
+    if (a->json) {
+        tool_report_printed();
+    }
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "%s: error: cannot write to standard output\n", PROG);
-        return TOOL_EXIT_FAILURE;
+        return tool_error(PROG, TOOL_EXIT_FAILURE, "io", "cannot write to standard output");
     }
     return TOOL_EXIT_OK;
 }

@@ -9,6 +9,7 @@
 
 #include "common/support.h"
 #include "tools/common/exit.h"
+#include "tools/common/report.h"
 #include "tools/trisa-csr/new.h"
 
 /* The token key: made on the token (--pkcs11-uri) or found there (--key-in-uri). A key
@@ -211,12 +212,11 @@ int new_make(run *r)
     for (size_t i = 0; i < r->njobs; i++) {
         if (r->jobs[i].rc != 0 && r->a->source == KEY_TOKEN) {
             /* The CSR was signed on the token: its failure is the token's (removed...). */
-            fprintf(stderr, "%s: error: token '%s': %s\n", PROG, trisa_hsm_token_label(r->hsm),
-                    r->jobs[i].err);
-            ret = TOOL_EXIT_TOKEN;
+            ret = tool_error(PROG, TOOL_EXIT_TOKEN, "hsm", "token '%s': %s",
+                             trisa_hsm_token_label(r->hsm), r->jobs[i].err);
         } else if (r->jobs[i].rc != 0) {
-            fprintf(stderr, "%s: error: %s\n", PROG, r->jobs[i].err);
-            ret = tool_exit_code(r->jobs[i].rc);
+            ret = tool_error(PROG, tool_exit_code(r->jobs[i].rc), tool_code_name(r->jobs[i].rc),
+                             "%s", r->jobs[i].err);
         }
     }
     return ret;

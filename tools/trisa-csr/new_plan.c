@@ -14,6 +14,7 @@
 #include "common/support.h"
 #include "tools/common/exit.h"
 #include "tools/common/opt.h"
+#include "tools/common/report.h"
 #include "tools/trisa-csr/new.h"
 
 static int has_suffix(const char *s, const char *suffix)
@@ -29,8 +30,7 @@ static int conf_filter(const struct dirent *e)
 
 static int oom(void)
 {
-    fprintf(stderr, "%s: error: out of memory\n", PROG);
-    return TOOL_EXIT_FAILURE;
+    return tool_error(PROG, TOOL_EXIT_FAILURE, "nomem", "out of memory");
 }
 
 /* Append a copy of path to the run's list of configs. */
@@ -72,9 +72,8 @@ static int expand_configs(run *r, int *had_folder)
         *had_folder = 1;
         k = scandir(a->configs[i], &ents, conf_filter, alphasort);
         if (k < 0) {
-            fprintf(stderr, "%s: error: %s: cannot list the folder: %s\n", PROG, a->configs[i],
-                    strerror(errno));
-            return TOOL_EXIT_INPUT;
+            return tool_error(PROG, TOOL_EXIT_INPUT, "io", "%s: cannot list the folder: %s",
+                              a->configs[i], strerror(errno));
         }
         for (int j = 0; j < k; j++) {
             failed = failed || add_config(r, a->configs[i], ents[j]->d_name) != 0;
@@ -85,8 +84,8 @@ static int expand_configs(run *r, int *had_folder)
             return oom();
         }
         if (k == 0) {
-            fprintf(stderr, "%s: error: %s: no *.conf files in the folder\n", PROG, a->configs[i]);
-            return TOOL_EXIT_INPUT;
+            return tool_error(PROG, TOOL_EXIT_INPUT, "config", "%s: no *.conf files in the folder",
+                              a->configs[i]);
         }
     }
     return PHASE_GO_ON;
@@ -113,7 +112,7 @@ static void print_config_error(const char *message, void *ctx)
 {
     size_t *count = ctx;
     (*count)++;
-    fprintf(stderr, "%s: error: %s\n", PROG, message);
+    tool_error(PROG, TOOL_EXIT_INPUT, "config", "%s", message);
 }
 
 /* What the command line says about configs, checked before any is read. */
@@ -283,9 +282,8 @@ static int check_target(const char *path, int force, int secret)
     }
     rc = trisa_file_check_target(path, force ? TRISA_WRITE_REPLACE : 0);
     if (rc == TRISA_EEXISTS) {
-        fprintf(stderr, "%s: error: %s: already exists (not replaced; --force replaces it)\n", PROG,
-                path);
-        return TOOL_EXIT_EXISTS;
+        return tool_error(PROG, TOOL_EXIT_EXISTS, "exists",
+                          "%s: already exists (not replaced; --force replaces it)", path);
     }
     if (rc != 0) {
         return tool_fail(PROG, rc);

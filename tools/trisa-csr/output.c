@@ -1,42 +1,9 @@
-/* Summaries of a made request: human form (--print) and JSON (--json). */
+/* Summaries of a made request: human form (--print) and JSON (--json). The subject is an
+ * RFC 4514 string and the fingerprint colon-separated hex, as every tool prints them. */
 #include <stdio.h>
 
+#include "common/support.h"
 #include "tools/trisa-csr/trisa-csr.h"
-
-void out_json_string(FILE *f, const char *s)
-{
-    if (s == NULL) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        switch (*p) {
-        case '"':
-            fputs("\\\"", f);
-            break;
-        case '\\':
-            fputs("\\\\", f);
-            break;
-        case '\n':
-            fputs("\\n", f);
-            break;
-        case '\t':
-            fputs("\\t", f);
-            break;
-        case '\r':
-            fputs("\\r", f);
-            break;
-        default:
-            if (*p < 0x20) {
-                fprintf(f, "\\u%04x", *p);
-            } else {
-                fputc(*p, f);
-            }
-        }
-    }
-    fputc('"', f);
-}
 
 void out_print_summary(FILE *f, const char *config, const char *keyfile, const char *csrfile,
                        const trisa_csr *csr)
@@ -57,31 +24,39 @@ void out_print_summary(FILE *f, const char *config, const char *keyfile, const c
 }
 
 void out_json_summary(FILE *f, const char *config, const char *keyfile, const char *csrfile,
-                      const trisa_csr *csr)
+                      const trisa_csr *csr, const char *csr_pem)
 {
+    trisa_buf b = TRISA_BUF_INIT;
     size_t n = trisa_csr_san_count(csr);
-    fputs("{\"config\": ", f);
-    out_json_string(f, config);
-    fputs(", \"keyFile\": ", f);
-    out_json_string(f, keyfile);
-    fputs(", \"csrFile\": ", f);
-    out_json_string(f, csrfile);
-    fputs(", \"subject\": ", f);
-    out_json_string(f, trisa_csr_subject(csr));
-    fputs(", \"commonName\": ", f);
-    out_json_string(f, trisa_csr_common_name(csr));
-    fputs(", \"subjectAltNames\": [", f);
+    trisa_buf_puts(&b, "{\"config\": ");
+    trisa_json_str(&b, config, 0);
+    trisa_buf_puts(&b, ", \"keyFile\": ");
+    trisa_json_str(&b, keyfile, 0);
+    trisa_buf_puts(&b, ", \"csrFile\": ");
+    trisa_json_str(&b, csrfile, 0);
+    trisa_buf_puts(&b, ", \"subject\": ");
+    trisa_json_str(&b, trisa_csr_subject(csr), 0);
+    trisa_buf_puts(&b, ", \"commonName\": ");
+    trisa_json_str(&b, trisa_csr_common_name(csr), 0);
+    trisa_buf_puts(&b, ", \"subjectAltNames\": [");
     for (size_t i = 0; i < n; i++) {
-        if (i) {
-            fputs(", ", f);
-        }
-        out_json_string(f, trisa_csr_san(csr, i));
+        trisa_buf_puts(&b, i ? ", " : "");
+        trisa_json_str(&b, trisa_csr_san(csr, i), 0);
     }
-    fputs("], \"key\": ", f);
-    out_json_string(f, trisa_csr_key_description(csr));
-    fputs(", \"signatureAlgorithm\": ", f);
-    out_json_string(f, trisa_csr_signature_algorithm(csr));
-    fputs(", \"publicKeySha256\": ", f);
-    out_json_string(f, trisa_csr_key_fingerprint(csr));
-    fputs("}", f);
+    trisa_buf_puts(&b, "], \"key\": ");
+    trisa_json_str(&b, trisa_csr_key_description(csr), 0);
+    trisa_buf_puts(&b, ", \"signatureAlgorithm\": ");
+    trisa_json_str(&b, trisa_csr_signature_algorithm(csr), 0);
+    trisa_buf_puts(&b, ", \"publicKeySha256\": ");
+    trisa_json_str(&b, trisa_csr_key_fingerprint(csr), 0);
+    if (csr_pem != NULL) {
+        /* No CSR file: the request is here, where a pipeline can take it. */
+        trisa_buf_puts(&b, ", \"csrPem\": ");
+        trisa_json_str(&b, csr_pem, 0);
+    }
+    trisa_buf_puts(&b, "}");
+    if (!b.failed) {
+        fputs(b.data, f);
+    }
+    trisa_buf_free(&b, 0);
 }

@@ -25,12 +25,11 @@ int cmd_new(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_hsm(int argc, char **argv);
 
-/* Output helpers (output.c). */
-void out_json_string(FILE *f, const char *s);
-/* One request's summary, in human form or as a JSON object. */
+/* Output helpers (output.c): one request's summary, in human form or as a JSON object
+ * (with the CSR's PEM text when it went to no file). */
 void out_print_summary(FILE *f, const char *config, const char *keyfile, const char *csrfile,
                        const trisa_csr *csr);
 void out_json_summary(FILE *f, const char *config, const char *keyfile, const char *csrfile,
-                      const trisa_csr *csr);
+                      const trisa_csr *csr, const char *csr_pem);
 
 #endif

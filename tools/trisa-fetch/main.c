@@ -3,6 +3,8 @@
  * Phases: parse the command line, check all of it (nothing is read, written or created
  * before that), turn it into engine options, run, and print what the engine reports.
  */
+#include <openssl/x509.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "tools/common/exit.h"
 #include "tools/common/harden.h"
 #include "tools/common/opt.h"
+#include "tools/common/report.h"
 
 #define PROG     "trisa-fetch"
 #define MAX_LIST 64
@@ -25,7 +28,7 @@ typedef struct args {
     const char *zip, *batch, *csr, *profile, *out_dir;
     const char *keys[MAX_LIST];
     size_t nkeys;
-    const char *key_passin, *passin, *passfile;
+    const char *key_passin, *p12_passin, *passfile;
     const char *trust;
     int trust_bundle_root;
     time_t at;
@@ -39,8 +42,15 @@ typedef struct args {
     const char *pkcs11_module, *pkcs11_uri, *pin_file;
     /* derived */
     long long batch_id, profile_id;
-    char *passin_spec, *pin_spec;
+    char *passfile_spec, *pin_spec;
     int tty;
+    /* what the run told, for --json and the Ctrl-C hint */
+    long long last_batch;
+    char **reports; /* each identity's report as JSON, by index */
+    char **dirs;    /* the folder each identity is in, by index */
+    size_t nslots;
+    char *status; /* "issued", "already issued", "issued earlier" */
+    char *plan;   /* --dry-run's text */
 } args;
 
 enum {
@@ -52,7 +62,8 @@ enum {
     O_KEY,
     O_KEY_PASSIN,
     O_PASSFILE,
-    O_PASSIN,
+    O_P12_PASSIN,
+    O_P_HABIT,
     O_TRUST,
     O_TRUST_ROOT,
     O_AT,
@@ -82,24 +93,26 @@ static const tool_opt opts[] = {
     {O_ZIP, 'z', "zip", "FILE", "offline: a downloaded batch ZIP (or one .p12 / .pem file)"},
     {O_BATCH, 'b', "batch", "ID", "follow batch ID until issued, then download it"},
     {O_CSR, 0, "csr", "REQ", "upload the CSR file REQ (with --profile) once, then follow it"},
-    {O_PROFILE, 'P', "profile", "ID", "Sectigo profile (authority) ID for --csr"},
+    {O_PROFILE, 'P', "profile", "ID", "Sectigo profile id for --csr (a profileId of authorities)"},
     {O_OUT, 'o', "out-dir", "DIR", "write cert.pem, chain.pem, fullchain.pem, ... here"},
     {O_KEY, 'k', "key", "KEY", "our private key, or a folder of keys (repeatable)"},
-    {O_KEY_PASSIN, 0, "key-passin", "SPEC", "passphrase of encrypted --key files"},
+    {O_KEY_PASSIN, 0, "passin|key-passin", "SPEC",
+     "passphrase of the --key files (as trisa-csr): pass:, env:, file:, fd:..."},
     {O_PKCS11_URI, 0, "pkcs11-uri", "URI",
      "our key is on this PKCS#11 token: match it, store the certificate there"},
     {O_PKCS11_MODULE, 0, "pkcs11-module", "PATH",
      "PKCS#11 module of the token [$TRISA_PKCS11_MODULE, else p11-kit-proxy]"},
     {O_PIN_FILE, 0, "pin-file", "FILE",
      "token PIN from FILE [pin-source in the URI, $TRISA_PKCS11_PIN, else a prompt]"},
+    {O_P12_PASSIN, 0, "p12-passin", "SPEC", "PKCS#12 password of the bundle, same forms"},
     {O_PASSFILE, 0, "password-file", "FILE", "PKCS#12 password in FILE (first line)"},
-    {O_PASSIN, 0, "passin", "SPEC", "PKCS#12 password: pass:, env:, file:, fd:, stdin, prompt"},
     {O_TRUST, 't', "trust", "FILE", "trust anchors (PEM) to verify the chain against"},
-    {O_TRUST_ROOT, 0, "trust-bundle-root", NULL, "trust the bundle's own self-signed root"},
+    {O_TRUST_ROOT, 0, "trust-bundle-root", NULL,
+     "trust the bundle's own root (compare its SHA-256)"},
     {O_AT, 0, "at", "TIME", "verify at TIME (YYYY-MM-DD[THH:MM:SSZ] or @EPOCH), not now"},
     {O_CRL, 0, "crl", "FILE", "check the leaf against this CRL (PEM or DER)"},
-    {O_DNS, 0, "dns", "NAME", "require NAME among the leaf's SANs (repeatable)"},
-    {O_JSON, 0, "json", NULL, "print the report as JSON (one object per certificate)"},
+    {O_DNS, 0, "dns", "NAME", "require NAME in the SANs (repeatable; the CSR's are checked)"},
+    {O_JSON, 0, "json", NULL, "one JSON document: the result, or the error"},
     {O_FORCE, 'f', "force", NULL, "replace output files that differ"},
     {O_FORCE_UPLOAD, 0, "force-upload", NULL,
      "upload again although an earlier upload's outcome is unknown"},
@@ -116,10 +129,12 @@ static const tool_opt opts[] = {
     {O_INTERVAL, 0, "interval", "SECONDS", "seconds between status polls (default 5)"},
     {O_TIMEOUT, 0, "timeout", "SECONDS",
      "the whole run's limit (default 1800; 0: look once, never wait)"},
-    {O_QUIET, 'q', "quiet", NULL, "no progress line"},
+    {O_QUIET, 'q', "quiet", NULL, "silent on success (warnings and errors still on stderr)"},
     TOOL_CONN_OPTIONS,
+    /* `sectigo upload -p 42` habit: here -p would be a secret in a one-letter option. */
+    {O_P_HABIT, 'p', NULL, "X", NULL},
     {O_HELP, 'h', "help", NULL, "show this help"},
-    {O_VERSION, 0, "version", NULL, "print the version"},
+    {O_VERSION, 'V', "version", NULL, "print the version"},
     TOOL_OPT_END,
 };
 
@@ -133,11 +148,20 @@ static void usage(FILE *f)
                "Options:\n");
     tool_opt_help(f, opts);
     fprintf(f,
-            "\nExit codes: 0 issued and verified (or already issued), 2 usage, 3 invalid input,\n"
-            "4 an output differs, 5 authentication, 6 API error (no licence left), 7 network,\n"
-            "8 rejected, 9 still processing (run again later), 10 verification failed or a\n"
-            "key mismatch, 11 wrong password, 12 token, 13 PIN, 15 busy (--no-wait),\n"
-            "1 other (an upload of unknown outcome).\n");
+            "\nExit codes:\n"
+            "  0  issued and verified, or already issued    8  batch rejected by the CA\n"
+            "  1  other failure (an upload of unknown      9  still processing at --timeout:\n"
+            "     outcome, an out-dir not made)               run the same command later\n"
+            "  2  usage                                    10  verification failed, or a key\n"
+            "  3  invalid input (ZIP, bundle, key, CSR,        mismatch; nothing written\n"
+            "     trust file, profile, journal)           11  wrong or missing password\n"
+            "  4  an output differs (nothing written)     12  PKCS#11 token error\n"
+            "  5  authentication                          13  wrong PIN or PIN locked\n"
+            "  6  the server refused (no licence left)    15  another process works on it\n"
+            "  7  network, TLS or time-out                     (--no-wait)\n"
+            "130  interrupted (Ctrl-C): run the same command to continue\n"
+            "With --json, an error is {\"error\": {\"exit\": N, \"code\": ..., \"message\": ...}}\n"
+            "on stdout. See trisa-fetch(1).\n");
 }
 
 /* ---- Parsing -------------------------------------------------------------------------------- */
@@ -185,16 +209,22 @@ static int parse(args *a, int argc, char **argv)
             }
             break;
         case O_KEY_PASSIN:
-            a->key_passin = v;
+            if ((a->key_passin = tool_opt_secret(&p)) == NULL) {
+                return TOOL_EXIT_FAILURE;
+            }
             break;
         case O_PASSFILE:
             a->passfile = v;
             break;
-        case O_PASSIN:
-            if ((a->passin = tool_opt_secret(&p)) == NULL) {
+        case O_P12_PASSIN:
+            if ((a->p12_passin = tool_opt_secret(&p)) == NULL) {
                 return TOOL_EXIT_FAILURE;
             }
             break;
+        case O_P_HABIT:
+            return tool_usage_error(PROG, "-p is not an option of trisa-fetch: the profile is "
+                                          "--profile ID (-P), the Sectigo password --password "
+                                          "or $SECTIGO_PASSWORD");
         case O_TRUST:
             a->trust = v;
             break;
@@ -217,6 +247,7 @@ static int parse(args *a, int argc, char **argv)
             break;
         case O_JSON:
             a->json = 1;
+            tool_report_set_json(1);
             break;
         case O_FORCE:
             a->force = 1;
@@ -273,8 +304,7 @@ static int parse(args *a, int argc, char **argv)
             usage(stdout);
             return TOOL_EXIT_OK;
         case O_VERSION:
-            printf("trisa-fetch %s\n", trisa_version());
-            return TOOL_EXIT_OK;
+            return tool_version();
         default: {
             int taken = tool_conn_option(&a->conn, &p, id);
             if (taken < 0) {
@@ -313,8 +343,13 @@ static int validate(args *a)
         return tool_usage_error(PROG, "give --trust FILE or --trust-bundle-root: the chain is "
                                       "verified before anything is written");
     }
-    if (a->passfile != NULL && a->passin != NULL) {
-        return tool_usage_error(PROG, "give --password-file or --passin, not both");
+    if (a->passfile != NULL && a->p12_passin != NULL) {
+        return tool_usage_error(PROG, "give --password-file or --p12-passin, not both");
+    }
+    if (a->key_passin != NULL && a->nkeys == 0) {
+        return tool_usage_error(PROG, "--passin is the passphrase of --key files (as in "
+                                      "trisa-csr); the bundle's PKCS#12 password is "
+                                      "--p12-passin SPEC or --password-file FILE");
     }
     if (a->legacy && a->p12_out == NULL) {
         return tool_usage_error(PROG, "--legacy only applies to --p12-out");
@@ -323,9 +358,9 @@ static int validate(args *a)
         return tool_usage_error(PROG, "--p12-out cannot hold a key that stays on the token");
     }
     if (a->p12_out != NULL && a->passout == NULL &&
-        (a->csr != NULL || (a->passin == NULL && a->passfile == NULL))) {
+        (a->csr != NULL || (a->p12_passin == NULL && a->passfile == NULL))) {
         return tool_usage_error(PROG, "--p12-out needs a password: give --passout%s",
-                                a->csr != NULL ? "" : " (or the bundle's --passin)");
+                                a->csr != NULL ? "" : " (or the bundle's --p12-passin)");
     }
     if (a->p12_out != NULL && a->csr != NULL && a->nkeys == 0) {
         return tool_usage_error(PROG, "--p12-out needs the private key: give --key");
@@ -369,23 +404,99 @@ static void progress_clear(const args *a)
     }
 }
 
-static void print_report(const trisa_bundle_report *r, int json)
+/* A note for people on stderr ("trisa-fetch: uploaded ..."); -q keeps it quiet. */
+static void note(const args *a, const char *fmt, ...) TRISA_PRINTF(2, 3);
+
+static void note(const args *a, const char *fmt, ...)
+{
+    va_list ap;
+    if (a->quiet) {
+        return;
+    }
+    fprintf(stderr, "%s: ", PROG);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* "29 min 35 s", "35 s", "2 h 5 min". */
+static void fmt_duration(char *out, size_t cap, long s)
+{
+    if (s >= 3600) {
+        snprintf(out, cap, "%ld h %ld min", s / 3600, (s % 3600) / 60);
+    } else if (s >= 60) {
+        snprintf(out, cap, "%ld min %ld s", s / 60, s % 60);
+    } else {
+        snprintf(out, cap, "%ld s", s);
+    }
+}
+
+/* Room for identity `index` in the per-identity lists. */
+static int slot(args *a, size_t index)
+{
+    if (index >= a->nslots) {
+        size_t n = index + 1;
+        char **r = realloc(a->reports, n * sizeof(*r));
+        char **d = r != NULL ? realloc(a->dirs, n * sizeof(*d)) : NULL;
+        if (r != NULL) {
+            a->reports = r;
+        }
+        if (d == NULL) {
+            return -1;
+        }
+        a->dirs = d;
+        for (size_t i = a->nslots; i < n; i++) {
+            a->reports[i] = NULL;
+            a->dirs[i] = NULL;
+        }
+        a->nslots = n;
+    }
+    return 0;
+}
+
+static void keep(char **where, const char *text)
+{
+    free(*where);
+    *where = text != NULL ? strdup(text) : NULL;
+}
+
+static void on_verified(args *a, const trisa_enroll_event *ev)
 {
     char *s = NULL;
-    int rc = json ? trisa_bundle_report_json(&s, r) : trisa_bundle_report_text(&s, r);
-    if (rc == 0) {
-        fputs(s, stdout);
-        if (json) {
-            fputc('\n', stdout);
+    if (a->json) {
+        /* Kept for the one document printed at the end (or beside the error). */
+        if (slot(a, ev->index) == 0 && trisa_bundle_report_json(&s, ev->report) == 0) {
+            free(a->reports[ev->index]);
+            a->reports[ev->index] = s;
         }
+        return;
+    }
+    if (a->quiet && trisa_bundle_report_ok(ev->report)) {
+        return; /* a failed report is what the operator needs to see: printed anyway */
+    }
+    if (trisa_bundle_report_text(&s, ev->report) == 0) {
+        fputs(s, stdout);
         fflush(stdout);
     }
     free(s);
 }
 
+/* The batch is known: Ctrl-C says how to continue it. */
+static void batch_known(args *a, long long batch)
+{
+    char hint[128];
+    if (batch <= 0 || batch == a->last_batch) {
+        return;
+    }
+    a->last_batch = batch;
+    snprintf(hint, sizeof(hint), "run the same command to continue batch %lld", batch);
+    tool_report_interrupt_hint(hint);
+}
+
 static void on_event(const trisa_enroll_event *ev, void *data)
 {
-    const args *a = data;
+    args *a = data;
     if (ev->step != TRISA_ENROLL_STEP_POLLING) {
         progress_clear(a);
     }
@@ -393,59 +504,74 @@ static void on_event(const trisa_enroll_event *ev, void *data)
     case TRISA_ENROLL_STEP_CHECKED:
         break;
     case TRISA_ENROLL_STEP_DRY_RUN:
-        printf("%s\n", ev->text);
+        if (a->json) {
+            keep(&a->plan, ev->text);
+        } else {
+            printf("%s\n", ev->text);
+        }
         break;
     case TRISA_ENROLL_STEP_WAITING:
-        fprintf(stderr, "%s: %s\n", PROG, ev->text);
+        note(a, "%s", ev->text);
         break;
     case TRISA_ENROLL_STEP_SUPERSEDING:
-        fprintf(stderr, "%s: a new request for this CSR: it supersedes batch %lld\n", PROG,
-                ev->batch_id);
+        note(a, "a new request for this CSR: it supersedes batch %lld", ev->batch_id);
         break;
     case TRISA_ENROLL_STEP_CONTINUING:
-        fprintf(stderr, "%s: this CSR was uploaded before: continuing batch %lld (%s)\n", PROG,
-                ev->batch_id,
-                ev->text != NULL && ev->text[0] != '\0' ? ev->text : "status unknown");
+        batch_known(a, ev->batch_id);
+        note(a, "this CSR was uploaded before: continuing batch %lld (%s)", ev->batch_id,
+             ev->text != NULL && ev->text[0] != '\0' ? ev->text : "status unknown");
         break;
     case TRISA_ENROLL_STEP_UPLOADED:
-        fprintf(stderr, "%s: uploaded %s to profile %lld: batch %lld\n", PROG, a->csr,
-                a->profile_id, ev->batch_id);
+        batch_known(a, ev->batch_id);
+        note(a, "uploaded %s to profile %lld: batch %lld", a->csr, a->profile_id, ev->batch_id);
         break;
     case TRISA_ENROLL_STEP_POLLING:
+        batch_known(a, ev->batch_id);
         if (a->tty) {
-            fprintf(stderr, "\r\033[Kbatch %lld: %s, %ld s elapsed, next poll in %ld s",
-                    ev->batch_id, ev->status, ev->elapsed_s, ev->next_s);
+            char left[32] = "";
+            if (ev->left_s >= 0) {
+                fmt_duration(left, sizeof(left), ev->left_s);
+            }
+            fprintf(stderr, "\r\033[Kbatch %lld: %s; next poll in %ld s%s%s%s", ev->batch_id,
+                    ev->status, ev->next_s, left[0] ? "; " : "", left,
+                    left[0] ? " left before --timeout" : "");
             fflush(stderr);
         }
         break;
     case TRISA_ENROLL_STEP_DOWNLOADED:
-        fprintf(stderr, "%s: downloaded batch %lld (%s, %zu bytes)\n", PROG, ev->batch_id, ev->path,
-                ev->count);
+        note(a, "downloaded batch %lld (%s, %zu bytes)", ev->batch_id, ev->path, ev->count);
         break;
     case TRISA_ENROLL_STEP_VERIFIED:
-        print_report(ev->report, a->json);
+        on_verified(a, ev);
         break;
     case TRISA_ENROLL_STEP_WROTE:
-        fprintf(stderr, "%s: wrote %s in %s\n", PROG, ev->text, ev->path);
+        if (slot(a, ev->index) == 0) {
+            keep(&a->dirs[ev->index], ev->path);
+        }
+        note(a, "wrote %s in %s", ev->text, ev->path);
         break;
     case TRISA_ENROLL_STEP_WROTE_P12:
-        fprintf(stderr, "%s: wrote %s (%s)\n", PROG, ev->path, ev->text);
+        note(a, "wrote %s (%s)", ev->path, ev->text);
         break;
     case TRISA_ENROLL_STEP_UNCHANGED:
-        fprintf(stderr, "%s: %s: every file already there, unchanged\n", PROG, ev->path);
+        if (slot(a, ev->index) == 0) {
+            keep(&a->dirs[ev->index], ev->path);
+        }
+        note(a, "%s: every file already there, unchanged", ev->path);
         break;
     case TRISA_ENROLL_STEP_STORED:
-        fprintf(stderr, "%s: stored the certificate on token '%s': %s\n", PROG, ev->text, ev->path);
+        note(a, "stored the certificate on token '%s': %s", ev->text, ev->path);
         break;
     case TRISA_ENROLL_STEP_STORED_CA:
-        fprintf(stderr, "%s: %s CA certificate on token '%s': %s\n", PROG,
-                ev->count ? "stored the" : "already had the", ev->text, ev->path);
+        note(a, "%s CA certificate on token '%s': %s", ev->count ? "stored the" : "already had the",
+             ev->text, ev->path);
         break;
     case TRISA_ENROLL_STEP_DONE:
+        keep(&a->status, ev->text);
         if (ev->text != NULL && strcmp(ev->text, "already issued") == 0 && ev->batch_id > 0) {
-            fprintf(stderr, "%s: already issued (batch %lld): nothing to do\n", PROG, ev->batch_id);
+            note(a, "already issued (batch %lld): nothing to do", ev->batch_id);
         } else if (ev->text != NULL && strcmp(ev->text, "already issued") == 0) {
-            fprintf(stderr, "%s: already written: nothing to do\n", PROG);
+            note(a, "already written: nothing to do");
         }
         break;
     }
@@ -455,6 +581,119 @@ static void on_warn(const char *message, void *data)
 {
     progress_clear(data);
     tool_warn(PROG, "%s", message);
+}
+
+/* ---- The JSON document ------------------------------------------------------------------------
+ */
+
+static void json_time(trisa_buf *b, const ASN1_TIME *t)
+{
+    struct tm tm;
+    char s[32] = "";
+    memset(&tm, 0, sizeof(tm));
+    if (t != NULL && ASN1_TIME_to_tm(t, &tm) == 1) {
+        strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    trisa_json_str(b, s[0] ? s : NULL, 0);
+}
+
+/* The first commonName of a name, UTF-8; NULL when none. Free with OPENSSL_free(). */
+static char *common_name(const X509_NAME *n)
+{
+    int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
+    unsigned char *utf8 = NULL;
+    if (i < 0 ||
+        ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i))) < 0) {
+        return NULL;
+    }
+    return (char *)utf8;
+}
+
+/* One certificate of the result: its facts (the same name and fingerprint formats as
+ * every other output), where it is, and this run's report (null on a rerun: it was
+ * verified when it was issued). */
+static void json_certificate(trisa_buf *b, const args *a, const trisa_enroll_result *res, size_t i)
+{
+    X509 *leaf = trisa_enroll_result_leaf(res, i);
+    const char *dir = trisa_enroll_result_dir(res, i);
+    char fp[TRISA_FINGERPRINT_TEXT];
+    char *subject = leaf != NULL ? trisa_name_string(X509_get_subject_name(leaf)) : NULL;
+    char *cn = leaf != NULL ? common_name(X509_get_subject_name(leaf)) : NULL;
+
+    trisa_buf_puts(b, "{\"commonName\": ");
+    trisa_json_str(b, cn, 0);
+    trisa_buf_puts(b, ", \"subject\": ");
+    trisa_json_str(b, subject, 0);
+    trisa_buf_puts(b, ", \"sha256\": ");
+    trisa_json_str(b, leaf != NULL ? trisa_cert_fingerprint(fp, leaf) : NULL, 0);
+    trisa_buf_puts(b, ", \"notAfter\": ");
+    json_time(b, leaf != NULL ? X509_get0_notAfter(leaf) : NULL);
+    trisa_buf_puts(b, ", \"dir\": ");
+    trisa_json_str(b, dir != NULL ? dir : i < a->nslots ? a->dirs[i] : NULL, 0);
+    trisa_buf_puts(b, ", \"report\": ");
+    trisa_buf_puts(b, i < a->nslots && a->reports[i] != NULL ? a->reports[i] : "null");
+    trisa_buf_puts(b, "}");
+    free(subject);
+    OPENSSL_free(cn);
+}
+
+static void print_document(const args *a, const trisa_enroll_result *res)
+{
+    trisa_buf b = TRISA_BUF_INIT;
+    size_t n = res != NULL ? trisa_enroll_result_count(res) : 0;
+    long long batch = res != NULL ? trisa_enroll_result_batch_id(res) : 0;
+    long long sup = res != NULL ? trisa_enroll_result_supersedes(res) : 0;
+
+    if (a->plan != NULL) {
+        trisa_buf_puts(&b, "{\"status\": \"dry run\", \"plan\": ");
+        trisa_json_str(&b, a->plan, 0);
+        trisa_buf_puts(&b, "}\n");
+    } else {
+        trisa_buf_puts(&b, "{\"status\": ");
+        trisa_json_str(&b, a->status != NULL ? a->status : "issued", 0);
+        trisa_buf_puts(&b, batch > 0 ? ", \"batchId\": " : ", \"batchId\": null");
+        if (batch > 0) {
+            trisa_buf_printf(&b, "%lld", batch);
+        }
+        trisa_buf_puts(&b, sup > 0 ? ", \"supersedes\": " : ", \"supersedes\": null");
+        if (sup > 0) {
+            trisa_buf_printf(&b, "%lld", sup);
+        }
+        trisa_buf_puts(&b, ", \"outDir\": ");
+        trisa_json_str(&b, a->out_dir, 0);
+        trisa_buf_puts(&b, ", \"journal\": ");
+        trisa_json_str(&b, res != NULL ? trisa_enroll_result_journal(res) : NULL, 0);
+        trisa_buf_puts(&b, ", \"certificates\": [");
+        for (size_t i = 0; i < n; i++) {
+            trisa_buf_puts(&b, i > 0 ? ", " : "");
+            json_certificate(&b, a, res, i);
+        }
+        trisa_buf_puts(&b, "]}\n");
+    }
+    if (!b.failed) {
+        fputs(b.data, stdout);
+        tool_report_printed();
+    }
+    trisa_buf_free(&b, 0);
+}
+
+/* Beside a JSON error: the reports of this run (a failed verification's especially). */
+static void error_extra(const args *a)
+{
+    trisa_buf b = TRISA_BUF_INIT;
+    int any = 0;
+    trisa_buf_puts(&b, "\"reports\": [");
+    for (size_t i = 0; i < a->nslots; i++) {
+        if (a->reports[i] != NULL) {
+            trisa_buf_puts(&b, any++ ? ", " : "");
+            trisa_buf_puts(&b, a->reports[i]);
+        }
+    }
+    trisa_buf_puts(&b, "]");
+    if (any && !b.failed) {
+        tool_report_extra(b.data);
+    }
+    trisa_buf_free(&b, 0);
 }
 
 /* ---- Running -------------------------------------------------------------------------------- */
@@ -485,7 +724,7 @@ static void to_options(trisa_enroll_options *o, args *a)
     o->pkcs11_uri = a->pkcs11_uri;
     o->pkcs11_module = a->pkcs11_module != NULL ? a->pkcs11_module : getenv("TRISA_PKCS11_MODULE");
     o->pkcs11_pin = a->pin_spec;
-    o->bundle_password = a->passin_spec != NULL ? a->passin_spec : a->passin;
+    o->bundle_password = a->passfile_spec != NULL ? a->passfile_spec : a->p12_passin;
     /* No password given and the bundle needs one: ask, as openssl does, at a terminal. */
     o->bundle_password_fallback = isatty(STDIN_FILENO) ? "prompt" : NULL;
     o->trust_file = a->trust;
@@ -517,27 +756,51 @@ int main(int argc, char **argv)
     int rc;
 
     tool_harden();
+    tool_report_init(PROG, argc, argv, 0);
     memset(&a, 0, sizeof(a));
     a.interval = 5;
     a.timeout = 1800;
     tool_conn_init(&a.conn);
     if ((rc = parse(&a, argc, argv)) >= 0) {
-        return rc;
+        return tool_finish(rc);
     }
     if ((rc = validate(&a)) != 0) {
-        return rc;
+        return tool_finish(rc);
     }
-    if ((a.passfile != NULL && (a.passin_spec = spec("file:", a.passfile)) == NULL) ||
+    if ((a.passfile != NULL && (a.passfile_spec = spec("file:", a.passfile)) == NULL) ||
         (a.pin_file != NULL && (a.pin_spec = spec("file:", a.pin_file)) == NULL)) {
-        return tool_fail(PROG, TRISA_ENOMEM);
+        return tool_finish(tool_fail(PROG, TRISA_ENOMEM));
     }
     a.tty = !a.quiet && isatty(STDERR_FILENO);
     to_options(&o, &a);
     rc = trisa_enroll_run(&res, &o);
     progress_clear(&a);
-    rc = rc != 0 ? tool_fail(PROG, rc) : TOOL_EXIT_OK;
+    if (rc == 0 && a.json) {
+        print_document(&a, res);
+    } else if (rc != 0) {
+        int passin_only = rc == TRISA_EPASSWORD && a.key_passin != NULL && a.p12_passin == NULL &&
+                          a.passfile == NULL;
+        rc = tool_fail(PROG, rc);
+        if (passin_only) {
+            fprintf(stderr,
+                    "%s: hint: --passin is the passphrase of --key files; the bundle's "
+                    "PKCS#12 password is --p12-passin SPEC or --password-file FILE\n",
+                    PROG);
+        }
+        if (a.json) {
+            error_extra(&a);
+        }
+    }
     trisa_enroll_result_free(res);
-    free(a.passin_spec);
+    free(a.passfile_spec);
     free(a.pin_spec);
-    return rc;
+    for (size_t i = 0; i < a.nslots; i++) {
+        free(a.reports[i]);
+        free(a.dirs[i]);
+    }
+    free(a.reports);
+    free(a.dirs);
+    free(a.status);
+    free(a.plan);
+    return tool_finish(rc);
 }

@@ -7,6 +7,7 @@
 #include "common/support.h"
 #include "trisa/lineage.h"
 #include "tools/common/exit.h"
+#include "tools/common/report.h"
 #include "trisa/bundle.h"
 #include "tools/trisa-renew/renew.h"
 
@@ -15,8 +16,8 @@ enum { O_STATE = 1, O_JSON, O_PROM, O_OUTPUT, O_NOW, O_VERBOSE, O_HELP };
 static const tool_opt list_opts[] = {
     {O_STATE, 0, "state-dir", "DIR", "the state folder"},
     {O_JSON, 0, "json", NULL, "JSON (format 1: see man trisa-renew)"},
-    {O_PROM, 0, "prometheus", NULL, "Prometheus text format (node_exporter textfile collector)"},
-    {O_OUTPUT, 'o', "output", "FILE", "write to FILE atomically instead of standard output"},
+    {O_PROM, 0, "prometheus", NULL, "Prometheus text (node_exporter textfile)"},
+    {O_OUTPUT, 'o', "output", "FILE", "write to FILE atomically, not stdout"},
     {O_NOW, 0, "now", "TIME", "judge days left and due-ness as at TIME"},
     {O_HELP, 'h', "help", NULL, "show this help"},
     TOOL_OPT_END,
@@ -41,24 +42,10 @@ static const char *iso(char buf[21], time_t t)
     return buf;
 }
 
-/* A JSON string (RFC 8259 escapes) or null. */
+/* A JSON string or null: the project's one escaper. */
 static void json_str(trisa_buf *b, const char *s)
 {
-    if (s == NULL) {
-        trisa_buf_puts(b, "null");
-        return;
-    }
-    trisa_buf_puts(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p == '"' || *p == '\\') {
-            trisa_buf_printf(b, "\\%c", *p);
-        } else if (*p < 0x20) {
-            trisa_buf_printf(b, "\\u%04x", *p);
-        } else {
-            trisa_buf_append(b, p, 1);
-        }
-    }
-    trisa_buf_puts(b, "\"");
+    trisa_json_str(b, s, 0);
 }
 
 static void json_time(trisa_buf *b, time_t t)
@@ -306,6 +293,7 @@ int cmd_list(int argc, char **argv)
             break;
         case O_JSON:
             json = 1;
+            tool_report_set_json(1);
             break;
         case O_PROM:
             prom = 1;
@@ -365,6 +353,9 @@ int cmd_list(int argc, char **argv)
         }
     } else {
         fwrite(b.data, 1, b.len, stdout);
+        if (json) {
+            tool_report_printed();
+        }
     }
 done:
     trisa_buf_free(&b, 0);

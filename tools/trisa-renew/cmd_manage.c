@@ -42,7 +42,7 @@ static const tool_opt import_opts[] = {
     {O_STATE, 0, "state-dir", "DIR", "the state folder"},
     {O_ZIP, 'z', "zip", "FILE", "the delivered ZIP (or one .p12 / .pem file)"},
     {O_PASSFILE, 0, "password-file", "FILE", "its PKCS#12 password (first line)"},
-    {O_PASSIN, 0, "passin", "SPEC", "the password as pass:, env:, file:, fd:, stdin or prompt"},
+    {O_PASSIN, 0, "p12-passin", "SPEC", "password: pass:, env:, file:, fd:, stdin, prompt"},
     {O_TRUST, 0, "trust", "FILE", "PEM trust anchors (default: the lineage's)"},
     {O_TRUST_ROOT, 0, "trust-bundle-root", NULL, "trust the root inside the bundle"},
     {O_NO_HOOKS, 0, "no-hooks", NULL, "do not run the deploy hook"},

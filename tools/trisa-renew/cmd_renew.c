@@ -33,29 +33,31 @@ enum {
 };
 
 static const tool_opt opts[] = {
-    {O_STATE, 0, "state-dir", "DIR", "the state folder (default: see trisa-renew --help)"},
-    {O_FORCE, 'f', "force", NULL, "renew now even when not due, and ignore the back-off"},
+    {O_STATE, 0, "state-dir", "DIR", "the state folder (see trisa-renew --help)"},
+    {O_FORCE, 'f', "force", NULL, "renew now, due or not, back-off or not"},
     {O_REUSE, 0, "reuse-key", NULL, "keep the live key (still a new request)"},
-    {O_DRY, 'n', "dry-run", NULL,
-     "check everything up to the upload (login, profile, licence) and say what would be done"},
+    {O_DRY, 'n', "dry-run", NULL, "check all up to the upload; say what it would do"},
     {O_JOBS, 'j', "jobs", "N", "renew N lineages at a time (default 1)"},
-    {O_PRUNE, 0, "prune", NULL, "remove token objects of versions superseded for --keep-previous"},
-    {O_KEEP, 0, "keep-previous", "DAYS", "grace period before --prune / --revoke-superseded (7)"},
-    {O_REVOKE, 0, "revoke-superseded", NULL,
-     "revoke the previous certificate (reason superseded) after the grace period"},
+    {O_PRUNE, 0, "prune", NULL, "remove old versions' token keys after the grace"},
+    {O_KEEP, 0, "keep-previous", "DAYS", "the grace period of those two (default 7)"},
+    {O_REVOKE, 0, "revoke-superseded", NULL, "revoke the previous certificate after the grace"},
     {O_INTERVAL, 0, "interval", "SECONDS", "between polls of a batch (default 5)"},
-    {O_TIMEOUT, 0, "timeout", "SECONDS", "bound of one lineage's request (default 1800)"},
-    {O_HOOK_TIMEOUT, 0, "hook-timeout", "SECONDS", "a hook is killed after this (default 300)"},
+    {O_TIMEOUT, 0, "timeout", "SECONDS", "one lineage's request at most (default 1800)"},
+    {O_HOOK_TIMEOUT, 0, "hook-timeout", "SECONDS", "a hook is killed after (default 300)"},
     {O_NO_HOOKS, 0, "no-hooks", NULL, "do not run deploy and failure hooks"},
-    {O_NOW, 0, "now", "TIME", "judge what is due as at TIME (YYYY-MM-DD[THH:MM:SSZ] or @EPOCH)"},
-    {O_FORCE_UPLOAD, 0, "force-upload", NULL,
-     "NAME's interrupted renewal: upload again although the last upload's outcome is unknown"},
-    {O_BATCH, 0, "batch", "ID", "NAME's interrupted renewal: finish it from batch ID"},
+    {O_NOW, 0, "now", "TIME", "as at TIME (YYYY-MM-DD[THH:MM:SSZ], @EPOCH)"},
+    {O_FORCE_UPLOAD, 0, "force-upload", NULL, "NAME's interrupted renewal: upload it again"},
+    {O_BATCH, 0, "batch", "ID", "NAME's interrupted renewal: finish from batch ID"},
     {O_QUIET, 'q', "quiet", NULL, "print only errors"},
-    {O_VERBOSE, 'v', "verbose", NULL, "also say what is not due, and when it will be"},
+    {O_VERBOSE, 'v', "verbose", NULL, "also say what is not due and when it will be"},
     {O_HELP, 'h', "help", NULL, "show this help"},
     TOOL_OPT_END,
 };
+
+const tool_opt *cmd_renew_options(void)
+{
+    return opts;
+}
 
 static const char exits[] =
     "Exit codes: 0 nothing was due, or every due renewal succeeded (a lineage held back by\n"

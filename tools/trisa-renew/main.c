@@ -7,14 +7,13 @@
 #include "trisa/common.h"
 #include "trisa/lineage.h"
 #include "tools/common/exit.h"
+#include "tools/common/report.h"
 #include "tools/trisa-renew/renew.h"
 
 static const renew_command commands[] = {
     {"renew", cmd_renew, "renew every lineage that is due (the default; what the timer runs)"},
     {"add", cmd_add, "record a lineage: config, profile, key, hooks (nothing is uploaded)"},
-    {"list", cmd_list,
-     "what is installed, when it expires, when renewal is due (--json, "
-     "--prometheus)"},
+    {"list", cmd_list, "what is installed, when it expires and renews (--json, --prometheus)"},
     {"check", cmd_check, "exit 0 when something is due, 1 when nothing is (ExecCondition=)"},
     {"rollback", cmd_rollback, "switch live back to the previous version (hooks run)"},
     {"import", cmd_import, "make a delivered bundle (ZIP + password) the next version"},
@@ -33,6 +32,9 @@ static void usage(FILE *f)
     for (const renew_command *c = commands; c->name != NULL; c++) {
         fprintf(f, "  %-9s %s\n", c->name, c->summary);
     }
+    fprintf(f, "\nOptions of renew, the default command:\n");
+    tool_opt_help(f, cmd_renew_options());
+    fprintf(f, "  -V, --version                 print the version\n");
     fprintf(f, "\nRun 'trisa-renew <command> --help' for a command's options.\n"
                "The state folder: --state-dir, else $TRISA_STATE_DIR, else /var/lib/trisa for\n"
                "root, else $XDG_STATE_HOME/trisa, else ~/.local/state/trisa.\n");
@@ -51,21 +53,21 @@ void renew_help(FILE *f, const char *use, const char *about, const tool_opt *opt
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    tool_report_init(RENEW_PROG, argc, argv, 0);
     if (argc > 1) {
         if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
             strcmp(argv[1], "help") == 0) {
             usage(stdout);
-            return TOOL_EXIT_OK;
+            return tool_finish(TOOL_EXIT_OK);
         }
         if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
-            printf("trisa-renew (trisa-certkit) %s\n", trisa_version());
-            return TOOL_EXIT_OK;
+            return tool_finish(tool_version());
         }
         for (const renew_command *c = commands; c->name != NULL; c++) {
             if (strcmp(argv[1], c->name) == 0) {
-                return c->fn(argc - 1, argv + 1);
+                return tool_finish(c->fn(argc - 1, argv + 1));
             }
         }
     }
-    return cmd_renew(argc, argv);
+    return tool_finish(cmd_renew(argc, argv));
 }

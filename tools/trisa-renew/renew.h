@@ -19,6 +19,8 @@ typedef struct renew_command {
 } renew_command;
 
 int cmd_renew(int argc, char **argv);
+/* The options of renew, the default command (also listed by trisa-renew --help). */
+const tool_opt *cmd_renew_options(void);
 int cmd_add(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_check(int argc, char **argv);
