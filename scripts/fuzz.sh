@@ -12,6 +12,8 @@
 #   --seconds N  N seconds for every target instead (1800 for the long run)
 #   --jobs J     targets run side by side (default: the number of cores)
 #   TARGET       fuzz_zip, fuzz_key, ... (default: every fuzz/fuzz_*.c)
+# TRISA_FUZZ_SEED=N picks the mutation sequence (default 1, so that the CI run tries the
+# same inputs each time on a clean checkout and a failure is one anybody can replay).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 seconds="" budget=120 jobs=$(nproc 2>/dev/null || echo 2) build=$top/build-fuzz
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
     --budget) budget=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
     esac
@@ -72,7 +74,8 @@ run_one() { # target
     # iteration count); -rss_limit_mb: 2.5 GiB; leaks are findings (LeakSanitizer).
     if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        "$build/fuzz/$t" -max_total_time="${secs[$t]}" -timeout=10 -rss_limit_mb=2560 \
+        "$build/fuzz/$t" -seed="${TRISA_FUZZ_SEED:-1}" -max_total_time="${secs[$t]}" \
+        -timeout=10 -rss_limit_mb=2560 \
         -print_final_stats=1 -artifact_prefix="$art/" "${dict[@]}" "$work" "${seeds[@]}" \
         >"$log" 2>&1; then
         echo ok >"$log.result"

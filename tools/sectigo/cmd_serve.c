@@ -216,6 +216,32 @@ static void help(void)
            "1 other failure.\n");
 }
 
+/* "listening on URL" (with --json: the URL, port, state folder, root and TLS CA). */
+static void announce(trisa_emu *emu, const trisa_emu_options *o, int port)
+{
+    if (tool_report_json()) {
+        trisa_buf b = TRISA_BUF_INIT;
+        trisa_buf_printf(&b, "%s://%s:%d", trisa_emu_scheme(emu), trisa_emu_host(emu), port);
+        printf("{\"listening\": ");
+        print_json_str(b.data);
+        printf(", \"port\": %d, \"stateDir\": ", port);
+        print_json_str(o->state_dir);
+        printf(", \"root\": ");
+        trisa_buf_free(&b, 0);
+        trisa_buf_printf(&b, "%s/ca/root.pem", o->state_dir);
+        print_json_str(b.data);
+        printf(", \"tlsCa\": ");
+        trisa_buf_free(&b, 0);
+        trisa_buf_printf(&b, "%s/tls-ca.pem", o->state_dir);
+        print_json_str(o->tls_self_signed ? b.data : NULL);
+        printf("}\n");
+        trisa_buf_free(&b, 0);
+        tool_report_printed();
+    } else {
+        printf("listening on %s://%s:%d\n", trisa_emu_scheme(emu), trisa_emu_host(emu), port);
+    }
+}
+
 int cmd_serve(int argc, char **argv, sectigo_globals *g)
 {
     trisa_emu_options o = TRISA_EMU_OPTIONS_INIT;
@@ -351,27 +377,7 @@ int cmd_serve(int argc, char **argv, sectigo_globals *g)
     if (notice[0] != '\0') {
         fprintf(stderr, "sectigo serve: %s\n", notice);
     }
-    if (tool_report_json()) {
-        trisa_buf b = TRISA_BUF_INIT;
-        trisa_buf_printf(&b, "%s://%s:%d", trisa_emu_scheme(emu), trisa_emu_host(emu), port);
-        printf("{\"listening\": ");
-        print_json_str(b.data);
-        printf(", \"port\": %d, \"stateDir\": ", port);
-        print_json_str(o.state_dir);
-        printf(", \"root\": ");
-        trisa_buf_free(&b, 0);
-        trisa_buf_printf(&b, "%s/ca/root.pem", o.state_dir);
-        print_json_str(b.data);
-        printf(", \"tlsCa\": ");
-        trisa_buf_free(&b, 0);
-        trisa_buf_printf(&b, "%s/tls-ca.pem", o.state_dir);
-        print_json_str(o.tls_self_signed ? b.data : NULL);
-        printf("}\n");
-        trisa_buf_free(&b, 0);
-        tool_report_printed();
-    } else {
-        printf("listening on %s://%s:%d\n", trisa_emu_scheme(emu), trisa_emu_host(emu), port);
-    }
+    announce(emu, &o, port);
     fflush(stdout);
     while (sigwait(&set, &sig) != 0) {
     }
