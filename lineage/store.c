@@ -723,19 +723,15 @@ static int write_conf(const char *dir, const char *name, const trisa_lineage_add
     return rc;
 }
 
-int trisa_lineage_add(const char *name, const trisa_lineage_add_options *o)
+/* What trisa_lineage_add() checks before it touches anything: the name, the options'
+ * version, what goes together, and that no value would break lineage.conf. */
+static int add_options_ok(const char *name, const trisa_lineage_add_options *o)
 {
-    char *root = NULL, *dir = NULL, *tmp = NULL, *abs_cred = NULL, *abs_pin = NULL;
-    trisa_csr_config *cfg = NULL;
-    trisa_lineage_add_options copy;
-    char spec_text[32] = "";
-    trisa_buf b = TRISA_BUF_INIT;
     int rc;
 
     if (o == NULL || o->version != TRISA_LINEAGE_ADD_OPTIONS_VERSION) {
         return trisa_error_set(TRISA_EINVAL, "lineage options: missing or of another version");
     }
-    copy = *o;
     if ((rc = lineage_name_ok(name)) != 0) {
         return rc;
     }
@@ -766,6 +762,22 @@ int trisa_lineage_add(const char *name, const trisa_lineage_add_options *o)
     if (o->renew_before != NULL && (rc = renew_before_ok(o->renew_before)) != 0) {
         return rc;
     }
+    return 0;
+}
+
+int trisa_lineage_add(const char *name, const trisa_lineage_add_options *o)
+{
+    char *root = NULL, *dir = NULL, *tmp = NULL, *abs_cred = NULL, *abs_pin = NULL;
+    trisa_csr_config *cfg = NULL;
+    trisa_lineage_add_options copy;
+    char spec_text[32] = "";
+    trisa_buf b = TRISA_BUF_INIT;
+    int rc;
+
+    if ((rc = add_options_ok(name, o)) != 0) {
+        return rc;
+    }
+    copy = *o;
     /* Paths recorded for later runs are made absolute now: the timer runs elsewhere. */
     if (o->credentials_file != NULL) {
         if ((abs_cred = realpath(o->credentials_file, NULL)) == NULL) {

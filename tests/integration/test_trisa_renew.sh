@@ -380,6 +380,18 @@ run trisa-renew list
 assert_contains "$OUT" "no lineages"
 ok "remove keeps the files under .removed/, --purge deletes them"
 
+# ---- the shared surface: JSON errors, -V ------------------------------------------------
+run trisa-renew list --json nosuch
+assert_rc 3 "list --json of no lineage"
+assert_eq "$OUT" "{\"error\": {\"exit\": 3, \"code\": \"notfound\", \"message\": \"no lineage nosuch (in $TRISA_STATE_DIR/lineages)\"}}" "the JSON error"
+assert_eq "$ERR" "trisa-renew: error: no lineage nosuch (in $TRISA_STATE_DIR/lineages)" "the message for people"
+run trisa-renew list --json --prometheus
+assert_rc 2 "--json with --prometheus"
+assert_eq "$OUT" '{"error": {"exit": 2, "code": "usage", "message": "--json and --prometheus exclude each other"}}' "a usage error as JSON"
+run trisa-renew list --json
+assert_eq "$OUT" '{"format":1,"lineages":[]}' "no lineages as JSON"
+ok "trisa-renew list --json: one document on stdout, errors included"
+
 # ---- the systemd units -------------------------------------------------------------------
 unit="$TRISA_STAGE/lib/systemd/system/trisa-renew.service"
 assert_exists "$unit"

@@ -8,6 +8,7 @@
 
 #include "trisa/lineage.h"
 #include "tools/common/exit.h"
+#include "tools/common/report.h"
 #include "trisa/bundle.h"
 #include "tools/trisa-renew/renew.h"
 
@@ -218,23 +219,14 @@ static void *worker(void *arg)
     }
 }
 
-int cmd_renew(int argc, char **argv)
+/* The command line: into j (options), names (positional; *nnames), *jobs, *state_dir.
+ * -1 to go on; else the exit code (0 after --help). */
+static int parse(int argc, char **argv, job *j, char **names, size_t *nnames, long *jobs,
+                 const char **state_dir)
 {
     tool_parser p;
-    job j;
-    const char *state_dir = NULL;
-    char **names = NULL, **all = NULL;
-    size_t nnames = 0, nall = 0;
-    long jobs = 1;
-    pthread_t *threads = NULL;
-    int id, exit_code = TOOL_EXIT_OK, rc;
+    int id;
 
-    memset(&j, 0, sizeof(j));
-    j.ro = (trisa_lineage_renew_options)TRISA_LINEAGE_RENEW_OPTIONS_INIT;
-    out.tty = isatty(2);
-    if ((names = calloc((size_t)argc, sizeof(*names))) == NULL) {
-        return tool_fail(RENEW_PROG, TRISA_ENOMEM);
-    }
     tool_opt_init(&p, argc, argv, opts, RENEW_PROG);
     /* `trisa-renew NAME` and `trisa-renew renew NAME` alike. */
     if (argc > 0 && strcmp(argv[0], "renew") != 0) {
@@ -243,74 +235,67 @@ int cmd_renew(int argc, char **argv)
     while ((id = tool_opt_next(&p)) != TOOL_OPT_DONE) {
         switch (id) {
         case TOOL_OPT_ERROR:
-            exit_code = TOOL_EXIT_USAGE;
-            goto done;
+            return TOOL_EXIT_USAGE;
         case TOOL_OPT_POSITIONAL:
-            names[nnames++] = (char *)p.value;
+            names[(*nnames)++] = (char *)p.value;
             break;
         case O_STATE:
-            state_dir = p.value;
+            *state_dir = p.value;
             break;
         case O_FORCE:
-            j.ro.force = 1;
+            j->ro.force = 1;
             break;
         case O_REUSE:
-            j.ro.reuse_key = 1;
+            j->ro.reuse_key = 1;
             break;
         case O_DRY:
-            j.ro.dry_run = 1;
+            j->ro.dry_run = 1;
             break;
         case O_JOBS:
-            if (tool_opt_long(RENEW_PROG, p.name, p.value, 1, 64, &jobs) != 0) {
-                exit_code = TOOL_EXIT_USAGE;
-                goto done;
+            if (tool_opt_long(RENEW_PROG, p.name, p.value, 1, 64, jobs) != 0) {
+                return TOOL_EXIT_USAGE;
             }
             break;
         case O_PRUNE:
-            j.ro.prune = 1;
+            j->ro.prune = 1;
             break;
         case O_KEEP:
-            if (tool_opt_long(RENEW_PROG, p.name, p.value, 0, 3650, &j.ro.keep_previous_days) !=
+            if (tool_opt_long(RENEW_PROG, p.name, p.value, 0, 3650, &j->ro.keep_previous_days) !=
                 0) {
-                exit_code = TOOL_EXIT_USAGE;
-                goto done;
+                return TOOL_EXIT_USAGE;
             }
-            if (j.ro.keep_previous_days == 0) {
+            if (j->ro.keep_previous_days == 0) {
                 /* 0 means "no grace": the library reads 0 as the default. */
-                j.ro.keep_previous_days = -1;
+                j->ro.keep_previous_days = -1;
             }
             break;
         case O_REVOKE:
-            j.ro.revoke_superseded = 1;
+            j->ro.revoke_superseded = 1;
             break;
         case O_INTERVAL:
-            if (tool_opt_long(RENEW_PROG, p.name, p.value, 1, 3600, &j.ro.interval_s) != 0) {
-                exit_code = TOOL_EXIT_USAGE;
-                goto done;
+            if (tool_opt_long(RENEW_PROG, p.name, p.value, 1, 3600, &j->ro.interval_s) != 0) {
+                return TOOL_EXIT_USAGE;
             }
             break;
         case O_TIMEOUT:
-            if (tool_opt_long(RENEW_PROG, p.name, p.value, 1, 86400, &j.ro.timeout_s) != 0) {
-                exit_code = TOOL_EXIT_USAGE;
-                goto done;
+            if (tool_opt_long(RENEW_PROG, p.name, p.value, 1, 86400, &j->ro.timeout_s) != 0) {
+                return TOOL_EXIT_USAGE;
             }
             break;
         case O_HOOK_TIMEOUT:
-            if (tool_opt_long(RENEW_PROG, p.name, p.value, 1, 86400, &j.ro.hook_timeout_s) != 0) {
-                exit_code = TOOL_EXIT_USAGE;
-                goto done;
+            if (tool_opt_long(RENEW_PROG, p.name, p.value, 1, 86400, &j->ro.hook_timeout_s) != 0) {
+                return TOOL_EXIT_USAGE;
             }
             break;
         case O_NO_HOOKS:
-            j.ro.no_hooks = 1;
+            j->ro.no_hooks = 1;
             break;
         case O_NOW:
-            if (trisa_bundle_parse_time(&j.ro.now, p.value) != 0) {
-                exit_code = tool_usage_error(RENEW_PROG,
-                                             "--now '%s': expected YYYY-MM-DD, "
-                                             "YYYY-MM-DDTHH:MM:SSZ or @EPOCH",
-                                             p.value);
-                goto done;
+            if (trisa_bundle_parse_time(&j->ro.now, p.value) != 0) {
+                return tool_usage_error(RENEW_PROG,
+                                        "--now '%s': expected YYYY-MM-DD, "
+                                        "YYYY-MM-DDTHH:MM:SSZ or @EPOCH",
+                                        p.value);
             }
             break;
         case O_QUIET:
@@ -320,15 +305,14 @@ int cmd_renew(int argc, char **argv)
             verbose = 1;
             break;
         case O_FORCE_UPLOAD:
-            j.ro.force_upload = 1;
+            j->ro.force_upload = 1;
             break;
         case O_BATCH: {
             long batch;
             if (tool_opt_long(RENEW_PROG, p.name, p.value, 1, 0x7fffffffL, &batch) != 0) {
-                exit_code = TOOL_EXIT_USAGE;
-                goto done;
+                return TOOL_EXIT_USAGE;
             }
-            j.ro.batch_id = batch;
+            j->ro.batch_id = batch;
             break;
         }
         case O_HELP:
@@ -338,20 +322,69 @@ int cmd_renew(int argc, char **argv)
                        "live/ switched and the deploy hook run. Nothing is printed when nothing\n"
                        "is due (add -v to hear why).",
                        opts, exits);
-            goto done;
+            return TOOL_EXIT_OK;
         }
     }
-    if ((j.ro.force_upload || j.ro.batch_id > 0) && nnames != 1) {
-        exit_code =
-            tool_usage_error(RENEW_PROG, "--force-upload and --batch take one lineage NAME");
-        goto done;
+    if ((j->ro.force_upload || j->ro.batch_id > 0) && *nnames != 1) {
+        return tool_usage_error(RENEW_PROG, "--force-upload and --batch take one lineage NAME");
     }
-    if (j.ro.force_upload && j.ro.batch_id > 0) {
-        exit_code = tool_usage_error(RENEW_PROG, "--force-upload and --batch exclude each other");
-        goto done;
+    if (j->ro.force_upload && j->ro.batch_id > 0) {
+        return tool_usage_error(RENEW_PROG, "--force-upload and --batch exclude each other");
     }
     if (out.quiet && verbose) {
-        exit_code = tool_usage_error(RENEW_PROG, "--quiet and --verbose exclude each other");
+        return tool_usage_error(RENEW_PROG, "--quiet and --verbose exclude each other");
+    }
+    return -1;
+}
+
+/* Run the workers: `jobs` threads (one: this thread). 0 or TRISA_ENOMEM. */
+static int run_workers(job *j, long jobs)
+{
+    pthread_t *threads;
+    long started = 0;
+
+    if (jobs > (long)j->count) {
+        jobs = (long)j->count;
+    }
+    if (jobs <= 1) {
+        worker(j);
+        return 0;
+    }
+    if ((threads = calloc((size_t)jobs, sizeof(*threads))) == NULL) {
+        return TRISA_ENOMEM;
+    }
+    for (; started < jobs; started++) {
+        if (pthread_create(&threads[started], NULL, worker, j) != 0) {
+            break;
+        }
+    }
+    if (started == 0) {
+        worker(j);
+    }
+    for (long t = 0; t < started; t++) {
+        pthread_join(threads[t], NULL);
+    }
+    free(threads);
+    return 0;
+}
+
+int cmd_renew(int argc, char **argv)
+{
+    job j;
+    const char *state_dir = NULL;
+    char **names = NULL, **all = NULL;
+    size_t nnames = 0, nall = 0;
+    long jobs = 1;
+    int exit_code = TOOL_EXIT_OK, rc;
+
+    memset(&j, 0, sizeof(j));
+    j.ro = (trisa_lineage_renew_options)TRISA_LINEAGE_RENEW_OPTIONS_INIT;
+    out.tty = isatty(2);
+    if ((names = calloc((size_t)argc, sizeof(*names))) == NULL) {
+        return tool_fail(RENEW_PROG, TRISA_ENOMEM);
+    }
+    if ((rc = parse(argc, argv, &j, names, &nnames, &jobs, &state_dir)) >= 0) {
+        exit_code = rc;
         goto done;
     }
     if (nnames == 0) {
@@ -377,35 +410,19 @@ int cmd_renew(int argc, char **argv)
         goto done;
     }
     pthread_mutex_init(&j.lock, NULL);
-    if (jobs > (long)j.count) {
-        jobs = (long)j.count;
-    }
-    if (jobs <= 1) {
-        worker(&j);
-    } else {
-        long started = 0;
-        if ((threads = calloc((size_t)jobs, sizeof(*threads))) == NULL) {
-            exit_code = tool_fail(RENEW_PROG, TRISA_ENOMEM);
-            goto done;
-        }
-        for (; started < jobs; started++) {
-            if (pthread_create(&threads[started], NULL, worker, &j) != 0) {
-                break;
-            }
-        }
-        if (started == 0) {
-            worker(&j);
-        }
-        for (long t = 0; t < started; t++) {
-            pthread_join(threads[t], NULL);
-        }
-    }
+    rc = run_workers(&j, jobs);
     pthread_mutex_destroy(&j.lock);
+    if (rc != 0) {
+        exit_code = tool_fail(RENEW_PROG, rc);
+        goto done;
+    }
     for (size_t i = 0; i < j.count; i++) {
         if (j.codes[i] != 0) {
-            fprintf(stderr, "%s: error: %s: %s\n", RENEW_PROG, j.names[i], j.messages[i]);
+            int code = tool_exit_code(j.codes[i]);
+            tool_error(RENEW_PROG, code, tool_code_name(j.codes[i]), "%s: %s", j.names[i],
+                       j.messages[i] != NULL ? j.messages[i] : "out of memory");
             if (exit_code == TOOL_EXIT_OK) {
-                exit_code = tool_exit_code(j.codes[i]);
+                exit_code = code;
             }
         }
     }
@@ -418,7 +435,6 @@ done:
     free(j.messages);
     free(j.codes);
     free(j.renewed);
-    free(threads);
     free(names);
     trisa_lineage_names_free(all, nall);
     return exit_code;

@@ -13,7 +13,7 @@
 static const renew_command commands[] = {
     {"renew", cmd_renew, "renew every lineage that is due (the default; what the timer runs)"},
     {"add", cmd_add, "record a lineage: config, profile, key, hooks (nothing is uploaded)"},
-    {"list", cmd_list, "what is installed, when it expires and renews (--json, --prometheus)"},
+    {"list", cmd_list, "what is installed, when it expires and renews (JSON, Prometheus)"},
     {"check", cmd_check, "exit 0 when something is due, 1 when nothing is (ExecCondition=)"},
     {"rollback", cmd_rollback, "switch live back to the previous version (hooks run)"},
     {"import", cmd_import, "make a delivered bundle (ZIP + password) the next version"},
