@@ -91,6 +91,8 @@ void trisa_error_clear(void)
     last_msg[0] = '\0';
 }
 
+static void vset(int code, const char *fmt, va_list ap) TRISA_PRINTF(2, 0);
+
 static void vset(int code, const char *fmt, va_list ap)
 {
     char tmp[MSG_MAX];

@@ -47,7 +47,7 @@ typedef struct trisa_buf {
 int trisa_buf_append(trisa_buf *b, const void *data, size_t len);
 int trisa_buf_puts(trisa_buf *b, const char *s);
 int trisa_buf_printf(trisa_buf *b, const char *fmt, ...) TRISA_PRINTF(2, 3);
-int trisa_buf_vprintf(trisa_buf *b, const char *fmt, va_list ap);
+int trisa_buf_vprintf(trisa_buf *b, const char *fmt, va_list ap) TRISA_PRINTF(2, 0);
 /* Frees the buffer; wipe != 0 cleanses it first (for secrets). */
 void trisa_buf_free(trisa_buf *b, int wipe);
 /* Hands the bytes to the caller (free with free()); the buffer is reset. NULL if failed. */

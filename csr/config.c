@@ -223,6 +223,9 @@ static void where(trisa_buf *b, const trisa_csr_config *c, int line, const char 
 
 /* "FILE:LINE: [section] field: msg" for an expanded line. */
 static int vreport(trisa_csr_config *c, int ssl, int line, const char *section, const char *field,
+                   const char *fmt, va_list ap) TRISA_PRINTF(6, 0);
+
+static int vreport(trisa_csr_config *c, int ssl, int line, const char *section, const char *field,
                    const char *fmt, va_list ap)
 {
     char msg[640];
