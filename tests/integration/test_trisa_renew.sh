@@ -342,9 +342,30 @@ SECTIGO_ENDPOINT="$EMU_URL" SECTIGO_ENVIRONMENT=testing SECTIGO_USERNAME="$EMU_U
 assert_rc 0 "sectigo download"
 zip=$(ls dl/*.zip)
 printf 'pkcs12-pass-1234\n' >p12.pass
-run trisa-renew import gds --zip "$zip" --password-file p12.pass --trust "$EMU_CA"
-assert_rc 0 "import"
+# An imported lineage recorded first, to give it a deploy hook; that hook holds the import
+# (until released) while the process is looked at from outside.
+printf '#!/bin/sh\nenv | grep -E "^TRISA_(LINEAGE|SERIAL)=" | sort >"%s/held.env"\ntouch "%s/held"\nfor i in $(seq 1 600); do [ -e "%s/release" ] && exit 0; sleep 0.05; done\nexit 1\n' \
+    "$T" "$T" "$T" >hold.sh
+chmod +x hold.sh
+run trisa-renew add gds --imported --trust "$EMU_CA" --deploy-hook "$T/hold.sh" --config trisa.conf
+assert_rc 2 "--imported with --config"
+run trisa-renew add gds --imported --trust "$EMU_CA" --deploy-hook "$T/hold.sh"
+assert_rc 0 "add --imported"
+assert_eq "$OUT" "lineage gds recorded (imported); 'trisa-renew import gds --zip FILE' makes each version"
+trisa-renew import gds --zip "$zip" --p12-passin pass:pkcs12-pass-1234 >imp.out 2>imp.err &
+pid=$!
+for _ in $(seq 1 600); do [ -e "$T/held" ] && break; sleep 0.05; done
+assert_exists "$T/held"
+cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+assert_not_contains "$cmdline" "pkcs12-pass-1234" "trisa-renew import: /proc/PID/cmdline"
+assert_contains "$cmdline" "--p12-passin xxxxxxxxxxxxxxxxxxxxx" "the overwritten value"
+assert_eq "$(awk '/^Max core file size/ { print $5 " " $6 }' "/proc/$pid/limits")" "0 0" "core size limit"
+touch "$T/release"
+wait "$pid" || fail "import: $(cat imp.err)"
 G="$S/lineages/gds"
+assert_eq "$(cat "$T/held.env")" "TRISA_LINEAGE=gds
+TRISA_SERIAL=$(serial_of "$G/live/cert.pem")" "the imported lineage's deploy hook"
+ok "add --imported records hooks and trust for delivered bundles; import runs the deploy hook; a pass: bundle password is gone from /proc/PID/cmdline; no core size"
 assert_eq "$(readlink "$G/live")" "versions/1" "imported live"
 assert_mode "$G/versions/1/key.pem" 600
 assert_eq "$(openssl x509 -in "$G/live/cert.pem" -pubkey -noout | sha256sum | cut -c1-64)" \

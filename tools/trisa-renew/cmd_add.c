@@ -23,6 +23,7 @@ enum {
     O_FAILURE,
     O_CRED,
     O_DNS,
+    O_IMPORTED,
     O_HELP,
 };
 
@@ -42,6 +43,7 @@ static const tool_opt opts[] = {
     {O_FAILURE, 0, "failure-hook", "CMD", "run when a due renewal fails"},
     {O_CRED, 0, "credentials", "FILE", "0600 file of SECTIGO_* (default: environment)"},
     {O_DNS, 0, "dns", "NAME", "a name each certificate must carry (repeatable)"},
+    {O_IMPORTED, 0, "imported", NULL, "certificates come as bundles ('trisa-renew import')"},
     {O_HELP, 'h', "help", NULL, "show this help"},
     TOOL_OPT_END,
 };
@@ -122,12 +124,21 @@ int cmd_add(int argc, char **argv)
         case O_DNS:
             dns[ndns++] = p.value;
             break;
+        case O_IMPORTED:
+            o.imported = 1;
+            break;
         case O_HELP:
-            renew_help(stdout, "trisa-renew add NAME --config FILE --profile ID [options]",
+            renew_help(stdout,
+                       "trisa-renew add NAME --config FILE --profile ID [options]\n"
+                       "       trisa-renew add NAME --imported (--trust FILE | "
+                       "--trust-bundle-root) [options]",
                        "Records lineage NAME: the config its CSRs are made from, the Sectigo\n"
                        "profile, where its keys live (files, or a PKCS#11 token), how its chain\n"
                        "is trusted, when to renew and the hooks. Nothing is generated or\n"
-                       "uploaded: 'trisa-renew NAME' makes the first certificate.",
+                       "uploaded: 'trisa-renew NAME' makes the first certificate.\n"
+                       "With --imported, the certificates come as bundles delivered to you (the\n"
+                       "TRISA directory's yearly ZIP): 'trisa-renew import NAME --zip FILE' makes\n"
+                       "each version, with this lineage's trust, hooks and --renew-before.",
                        opts,
                        "Exit codes: 0 recorded, 2 usage, 3 invalid input (config, trust file,\n"
                        "credentials), 4 a lineage of that name exists.");
@@ -138,8 +149,16 @@ int cmd_add(int argc, char **argv)
         exit_code = tool_usage_error("trisa-renew add", "a lineage name is needed");
         goto done;
     }
-    if (o.config_file == NULL || o.profile_id == 0) {
-        exit_code = tool_usage_error("trisa-renew add", "--config and --profile are needed");
+    if (o.imported && (o.config_file != NULL || o.profile_id != 0 || o.key_spec != NULL ||
+                       o.pkcs11_uri != NULL || o.credentials_file != NULL)) {
+        exit_code = tool_usage_error("trisa-renew add",
+                                     "--imported lineages make no requests: --config, --profile, "
+                                     "--key, --pkcs11-uri and --credentials do not apply");
+        goto done;
+    }
+    if (!o.imported && (o.config_file == NULL || o.profile_id == 0)) {
+        exit_code = tool_usage_error("trisa-renew add", "--config and --profile are needed (or "
+                                                        "--imported, for delivered bundles)");
         goto done;
     }
     if (o.trust_file == NULL && !o.trust_bundle_root) {
@@ -158,7 +177,13 @@ int cmd_add(int argc, char **argv)
         exit_code = tool_fail(RENEW_PROG, rc);
         goto done;
     }
-    printf("lineage %s recorded; 'trisa-renew %s' makes its first certificate\n", name, name);
+    if (o.imported) {
+        printf("lineage %s recorded (imported); 'trisa-renew import %s --zip FILE' makes each "
+               "version\n",
+               name, name);
+    } else {
+        printf("lineage %s recorded; 'trisa-renew %s' makes its first certificate\n", name, name);
+    }
 done:
     free(dns);
     return exit_code;

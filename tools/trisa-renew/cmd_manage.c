@@ -59,7 +59,8 @@ typedef struct manage_args {
     const char *name;
     const char *state_dir;
     const char *zip;
-    const char *passin;
+    const char *passin; /* one of the two below */
+    char *passfile;     /* "file:PATH" for --password-file (malloc'd) */
     const char *trust;
     int trust_root;
     int purge;
@@ -97,24 +98,20 @@ static int parse(manage_args *a, int argc, char **argv, const tool_opt *opts, co
             break;
         case O_PASSFILE: {
             size_t n = strlen(p.value) + 6;
-            char *s = malloc(n);
-            if (s == NULL) {
+            free(a->passfile);
+            if ((a->passfile = malloc(n)) == NULL) {
                 return tool_fail(RENEW_PROG, TRISA_ENOMEM);
             }
-            snprintf(s, n, "file:%s", p.value);
-            free((char *)a->passin);
-            a->passin = s;
+            snprintf(a->passfile, n, "file:%s", p.value);
+            a->passin = a->passfile;
             break;
         }
-        case O_PASSIN: {
-            char *s = strdup(p.value);
-            if (s == NULL) {
-                return tool_fail(RENEW_PROG, TRISA_ENOMEM);
+        case O_PASSIN:
+            /* A pass:TEXT value is overwritten in argv; the copy is wiped at exit. */
+            if ((a->passin = tool_opt_secret(&p)) == NULL) {
+                return TOOL_EXIT_FAILURE;
             }
-            free((char *)a->passin);
-            a->passin = s;
             break;
-        }
         case O_TRUST:
             a->trust = p.value;
             break;
@@ -199,20 +196,20 @@ int cmd_import(int argc, char **argv)
                    "Exit codes: 0 imported, 2 usage, 3 unreadable or unsafe bundle, 10\n"
                    "verification failed, 11 wrong password; as trisa-fetch otherwise.");
     if (rc != 0) {
-        free((char *)a.passin);
+        free(a.passfile);
         return rc < 0 ? TOOL_EXIT_OK : rc;
     }
     if (a.zip == NULL) {
-        free((char *)a.passin);
+        free(a.passfile);
         return tool_usage_error("trisa-renew import", "--zip FILE is needed");
     }
     if (a.trust != NULL && a.trust_root) {
-        free((char *)a.passin);
+        free(a.passfile);
         return tool_usage_error("trisa-renew import",
                                 "--trust and --trust-bundle-root exclude each other");
     }
     rc = trisa_lineage_import(a.state_dir, a.name, a.zip, a.passin, a.trust, a.trust_root, &a.ro);
-    free((char *)a.passin);
+    free(a.passfile);
     if (rc != 0) {
         return tool_fail(RENEW_PROG, rc);
     }

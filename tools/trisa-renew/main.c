@@ -7,6 +7,7 @@
 #include "trisa/common.h"
 #include "trisa/lineage.h"
 #include "tools/common/exit.h"
+#include "tools/common/harden.h"
 #include "tools/common/report.h"
 #include "tools/trisa-renew/renew.h"
 
@@ -52,6 +53,9 @@ void renew_help(FILE *f, const char *use, const char *about, const tool_opt *opt
 
 int main(int argc, char **argv)
 {
+    /* Credentials, tokens and bundle passwords pass through here: no core file, no
+     * /proc/PID/mem for other processes of the user. */
+    tool_harden();
     signal(SIGPIPE, SIG_IGN);
     tool_report_init(RENEW_PROG, argc, argv, 0);
     if (argc > 1) {
