@@ -1,4 +1,5 @@
-# Issue 13, the client and tool items, through the real binaries: a password given on the
+# Issue 13, the client and tool items, through the real binaries: a password (or a pass:
+# secret of trisa-csr) given on the command line is gone from /proc/PID/cmdline while the tool runs, the tools are
 # command line is gone from /proc/PID/cmdline while the tool runs, the tools are
 # non-dumpable with no core size, an upload re-sent after a 401 carries its body, a server
 # file name too long for the temporary file falls back to <id>.zip, a loose token-cache
@@ -93,6 +94,90 @@ check_running "$pid" "$secret" "trisa-fetch --password --p12-passin"
 fake release
 wait "$pid" || true # the stand-in's batch is no real one: only the run matters here
 ok "trisa-fetch --password and --p12-passin pass:...: overwritten, not dumpable, no core size"
+
+# trisa-csr holds pass: secrets too. It cannot finish before release_csr: its -out is a FIFO
+# whose pipe the holder filled to the brim, so writing the CSR blocks until the holder
+# drains it.
+cp "$TRISA_SOURCE_DIR/tests/integration/data/trisa-docs.conf" "$T/run/trisa.conf"
+chmod 644 "$T/run/trisa.conf"
+# hold_csr PREFIX ARGS...: trisa-csr ARGS -out FIFO, held; drained by `release_csr`.
+hold_csr() {
+    local prefix=$1 n
+    shift
+    rm -f "$T/run/csr.fifo" "$T/hold.ready" "$T/hold.go"
+    mkfifo -m 666 "$T/run/csr.fifo"
+    mkfifo "$T/hold.go"
+    "$PY" - "$T/run/csr.fifo" "$T/hold.ready" "$T/hold.go" "$T/$prefix.csr" <<'PYEOF' &
+import os, sys
+fifo, ready, go, out = sys.argv[1:5]
+r = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+w = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+filled = 0
+for chunk in (4096, 1):
+    while True:
+        try:
+            filled += os.write(w, b"\0" * chunk)
+        except BlockingIOError:
+            break
+with open(ready, "w") as f:
+    f.write(str(filled))
+open(go).read()  # until the test has looked at the held process
+os.set_blocking(r, True)
+data = b""
+while len(data) < filled:  # room for the CSR: trisa-csr writes it and exits
+    data += os.read(r, filled - len(data))
+open(go).read()  # until trisa-csr has exited
+os.close(w)
+data = b""
+while True:
+    b = os.read(r, 65536)
+    if not b:
+        break
+    data += b
+with open(out, "wb") as f:
+    f.write(data)
+PYEOF
+    HOLD_PID=$!
+    for _ in $(seq 1 600); do [ -s "$T/hold.ready" ] && break; sleep 0.05; done
+    [ -s "$T/hold.ready" ] || fail "the FIFO holder did not start"
+    (cd "$T/run" && exec "${as_user[@]}" "$BIN/trisa-csr" -config trisa.conf "$@" \
+        -out csr.fifo >"$T/$prefix.out" 2>&1) &
+    pid=$!
+    # A failed check must not leave both blocked on each other (and ctest waiting for them).
+    at_exit "kill $HOLD_PID $pid 2>/dev/null"
+    # The pipe is full: trisa-csr cannot finish before release_csr. Wait (bounded) until its
+    # command line shows the overwritten value; check_running then says what is wrong.
+    local xs
+    xs=$(printf '%*s' "${#secret}" '' | tr ' ' x)
+    for _ in $(seq 1 600); do
+        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "trisa-csr .*$xs" && break
+        sleep 0.05
+    done
+}
+release_csr() {
+    local rc=0
+    echo go >"$T/hold.go"
+    wait "$pid" || rc=$?
+    echo done >"$T/hold.go"
+    wait "$HOLD_PID" || fail "the FIFO holder failed"
+    [ "$rc" -eq 0 ] || fail "trisa-csr failed: $(cat "$T/$1.out")"
+}
+hold_csr passout --key ec:P-256 -keyout enc.pem --passout "pass:$secret"
+check_running "$pid" "$secret" "trisa-csr --passout"
+release_csr passout
+assert_eq "$(openssl req -in "$T/passout.csr" -noout -verify 2>&1)" "Certificate request self-signature verify OK" "the CSR written through the FIFO"
+# The copy was used: the key opens with the secret.
+assert_eq "$(openssl pkey -in "$T/run/enc.pem" -passin "pass:$secret" -pubout)" \
+    "$(openssl req -in "$T/passout.csr" -noout -pubkey)" "the key under --passout"
+ok "trisa-csr --passout pass:...: overwritten, not dumpable, no core size; the key is encrypted with it"
+
+hold_csr passin --key-in enc.pem "--passin=pass:$secret"
+assert_contains "$(tr '\0' ' ' <"/proc/$pid/cmdline")" "--passin=xxx" "--passin=VALUE keeps the name"
+check_running "$pid" "$secret" "trisa-csr --passin="
+release_csr passin
+assert_eq "$(openssl req -in "$T/passin.csr" -noout -pubkey)" \
+    "$(openssl pkey -in "$T/run/enc.pem" -passin "pass:$secret" -pubout)" "the CSR of the --key-in key"
+ok "trisa-csr --passin=pass:...: overwritten, the name kept; the key opened with it"
 
 # ---- An upload re-sent after a 401 carries its body -----------------------------------------
 start_emulator --test-hooks --processing-delay 0

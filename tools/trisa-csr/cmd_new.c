@@ -114,8 +114,6 @@ static const struct {
     V(O_BUNDLE, bundle_out),
     V(O_NEWKEY, key_spec),
     V(O_KEY_IN, key_in),
-    V(O_PASSOUT, passout),
-    V(O_PASSIN, passin),
     V(O_CN, cn),
     V(O_DIGEST, digest),
     V(O_REQEXTS, reqexts),
@@ -174,7 +172,7 @@ int new_push(const char ***list, size_t *n, const char *v)
 }
 
 /* One option: PHASE_GO_ON, or the exit code. */
-static int apply(new_args *a, int id, const tool_parser *p)
+static int apply(new_args *a, int id, tool_parser *p)
 {
     for (size_t i = 0; i < sizeof(stores) / sizeof(stores[0]); i++) {
         if (stores[i].id != id) {
@@ -199,6 +197,14 @@ static int apply(new_args *a, int id, const tool_parser *p)
         return new_push(&a->sans, &a->nsans, p->value) == 0
                    ? PHASE_GO_ON
                    : tool_error(PROG, TOOL_EXIT_FAILURE, "nomem", "out of memory");
+    case O_PASSOUT:
+    case O_PASSIN:
+        /* A private copy; the value in argv is overwritten, so that a pass:TEXT does not stay
+         * readable in /proc/PID/cmdline while the keys are made. */
+        if ((*(id == O_PASSOUT ? &a->passout : &a->passin) = tool_opt_secret(p)) == NULL) {
+            return TOOL_EXIT_FAILURE;
+        }
+        return PHASE_GO_ON;
     case O_JSON:
         a->json = 1;
         tool_report_set_json(1);
