@@ -1,6 +1,6 @@
-# Issue 13, the client and tool items, through the real binaries: a password (or a pass:
-# secret of trisa-csr) given on the command line is gone from /proc/PID/cmdline while the tool runs, the tools are
-# command line is gone from /proc/PID/cmdline while the tool runs, the tools are
+# Issue 13, the client and tool items, through the real binaries: a password (or trisa-csr's
+# pass: secrets) given on the command line is gone from /proc/PID/cmdline while the tool
+# runs, the tools are
 # non-dumpable with no core size, an upload re-sent after a 401 carries its body, a server
 # file name too long for the temporary file falls back to <id>.zip, a loose token-cache
 # folder is refused, and a doubled error prefix is printed once.
