@@ -329,6 +329,7 @@ struct trisa_emu {
     char *state_dir, *host;
     int port, tls, bind_all, bind_loopback;
     char notice[256];
+    char warning[4400]; /* trisa_emu_warning() */
     char *tls_cert_pem, *tls_key_pem;
     emu_config cfg;
     emu_store *store;

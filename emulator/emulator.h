@@ -73,6 +73,9 @@ int trisa_emu_start(trisa_emu *e);
  * only, ":PORT" bound to loopback), or "" when nothing. Borrowed. */
 const char *trisa_emu_notice(const trisa_emu *e);
 
+/** A warning about the state folder (other users can open it), or "" when none. Borrowed. */
+const char *trisa_emu_warning(const trisa_emu *e);
+
 /** "http" or "https". */
 const char *trisa_emu_scheme(const trisa_emu *e);
 

@@ -739,11 +739,24 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
 
 static int parse_addr(trisa_emu *e);
 
-static int mkdir_state(const char *dir)
+/* The state folder holds the CA key, the token secret and every account: made 0700; one
+ * that other users can open is used, with a warning (as trisa-fetch's state folder). */
+static int mkdir_state(trisa_emu *e)
 {
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        return trisa_error_set(TRISA_EIO, "%s: cannot create the state folder: %s", dir,
-                               strerror(errno));
+    struct stat st;
+    int err;
+
+    if ((err = trisa_mkdir_p(e->state_dir, 0700)) != 0) {
+        return err;
+    }
+    if (stat(e->state_dir, &st) != 0) {
+        return trisa_error_set(TRISA_EIO, "%s: %s", e->state_dir, strerror(errno));
+    }
+    if ((st.st_mode & 077) != 0) {
+        snprintf(e->warning, sizeof(e->warning),
+                 "state folder %s is open to other users (mode %03o); it holds the CA key and "
+                 "the accounts: chmod 700 %s",
+                 e->state_dir, (unsigned)(st.st_mode & 0777), e->state_dir);
     }
     return 0;
 }
@@ -921,7 +934,7 @@ int trisa_emu_new(trisa_emu **out, const trisa_emu_options *opts)
         memcpy(e->jwt_key, k, sizeof(e->jwt_key));
         trisa_free_secret(k, kl);
     }
-    if ((err = mkdir_state(e->state_dir)) != 0) {
+    if ((err = mkdir_state(e)) != 0) {
         goto fail;
     }
     snprintf(path, sizeof(path), "%s/emulator.db", e->state_dir);
@@ -1101,6 +1114,11 @@ const char *trisa_emu_host(const trisa_emu *e)
 const char *trisa_emu_notice(const trisa_emu *e)
 {
     return e->notice;
+}
+
+const char *trisa_emu_warning(const trisa_emu *e)
+{
+    return e->warning;
 }
 
 void trisa_emu_stop(trisa_emu *e)

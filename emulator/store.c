@@ -9,8 +9,12 @@
  * at any moment leaves either no batch and every licence, or a batch that the next start
  * finishes issuing.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "emulator/emu.h"
 
@@ -192,6 +196,22 @@ static int migrate(emu_store *s, const emu_config *c)
     return err;
 }
 
+/* Create path 0600 when missing; take group and other bits off when present. */
+static int private_file(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600), rc = 0;
+
+    if (fd < 0) {
+        return trisa_error_set(TRISA_EIO, "store %s: cannot open: %s", path, strerror(errno));
+    }
+    if (fstat(fd, &st) != 0 || ((st.st_mode & 077) != 0 && fchmod(fd, st.st_mode & 0700) != 0)) {
+        rc = trisa_error_set(TRISA_EIO, "store %s: %s", path, strerror(errno));
+    }
+    close(fd);
+    return rc;
+}
+
 int emu_store_open(emu_store **out, const char *path, const emu_config *c)
 {
     emu_store *s = calloc(1, sizeof(*s));
@@ -209,6 +229,11 @@ int emu_store_open(emu_store **out, const char *path, const emu_config *c)
     s->path = strdup(path);
     if (s->path == NULL) {
         err = TRISA_ENOMEM;
+        goto done;
+    }
+    /* The file first, 0600: SQLite would make it 0644 less the umask, and gives its -wal
+     * and -shm files the database's mode. A database from an earlier run is narrowed. */
+    if ((err = private_file(path)) != 0) {
         goto done;
     }
     if (sqlite3_open_v2(path, &s->db,

@@ -274,6 +274,33 @@ assert_contains "$BODY" '{"totalCount":1,"items":[{"deviceId":"' "deviceId is a 
 stop_emulator || fail "unclean exit"
 ok "--profile-set reference: authorities 489/423, profiles 85/17, organization 1042, userId 295, issuer of the reference server"
 
+# ---- the state folder: private files, a warning for a folder others can open ----
+EMU_STATE=$T/modes start_emulator --quiet
+TOKEN=$(emu_token)
+for f in emulator.db emulator.db-wal emulator.db-shm; do
+    assert_eq "$(stat -c %a "$T/modes/$f")" 600 "mode of $f (umask $(umask))"
+done
+stop_emulator || fail "unclean exit"
+chmod 750 "$T/modes"
+chmod 644 "$T/modes/emulator.db"
+# Started here, not by start_emulator (which makes its folder 0700).
+sectigo serve --addr 127.0.0.1:0 --state-dir "$T/modes" --quiet >"$T/loose.out" 2>"$T/loose.err" &
+pid=$!
+at_exit "kill $pid 2>/dev/null"
+for _ in $(seq 1 1800); do
+    [ -s "$T/loose.out" ] && break
+    kill -0 "$pid" 2>/dev/null || fail "sectigo serve exited: $(cat "$T/loose.err")"
+    sleep 0.1
+done
+assert_contains "$(head -n 1 "$T/loose.out")" "listening on http://127.0.0.1:" "started on a loose folder"
+assert_eq "$(cat "$T/loose.err")" "sectigo serve: warning: state folder $T/modes is open to other users (mode 750); it holds the CA key and the accounts: chmod 700 $T/modes" "the warning"
+for f in emulator.db emulator.db-wal emulator.db-shm; do
+    assert_eq "$(stat -c %a "$T/modes/$f")" 600 "mode of $f, the database once 0644"
+done
+kill -TERM "$pid"
+wait "$pid" || fail "sectigo serve did not stop cleanly: $(cat "$T/loose.err")"
+ok "state folder: emulator.db, -wal and -shm are 0600; a 0750 folder is used with a one-line warning"
+
 if [ -n "$SKIPPED" ]; then
     done_testing
     skip "checks skipped for want of a non-loopback IPv4 address:$SKIPPED"

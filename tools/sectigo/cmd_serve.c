@@ -368,6 +368,9 @@ int cmd_serve(int argc, char **argv, sectigo_globals *g)
     if ((ok = trisa_emu_new(&emu, &o)) != 0) {
         return tool_fail("sectigo serve", ok);
     }
+    if (trisa_emu_warning(emu)[0] != '\0') {
+        tool_warn("sectigo serve", "%s", trisa_emu_warning(emu));
+    }
     port = trisa_emu_start(emu);
     if (port < 0) {
         trisa_emu_free(emu);
