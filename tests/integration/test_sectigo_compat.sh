@@ -154,6 +154,30 @@ assert_eq "$ERR" "sectigo create: profile 42 requires countryName: give -c (see 
 assert_eq "$(emu_count PUT /api/v1/batches/createSingleCertBatch)" 0 "create requests sent"
 ok "a required countryName without -c is refused before anything costs a licence"
 
+# SIAS_AUTH_SUBJECT (the reference server's variable) is the sub claim of the tokens sectigo
+# serve hands out; the same server again, with it set.
+stop_emulator
+SIAS_AUTH_SUBJECT=/account/7/user/compat-check start_emulator --test-hooks --processing-delay 0 --config "$T/country.json"
+use_emulator
+claims() { # claims JWT: its payload, decoded
+    local payload
+    payload=$(printf '%s' "$1" | cut -d. -f2 | tr '_-' '/+')
+    while [ $((${#payload} % 4)) -ne 0 ]; do payload="$payload="; done
+    printf '%s' "$payload" | openssl base64 -d -A
+}
+assert_eq "$(claims "$(emu_token)" | jq -r .sub)" "/account/7/user/compat-check" "sub of the access token"
+# sectigo logs in afresh (an empty cache) and caches, then uses, a token of that subject.
+export XDG_CACHE_HOME="$T/cache-sub"
+emu_clear
+run sectigo licenses
+assert_rc 0 "sectigo with a token of that subject"
+assert_eq "$(emu_log | cut -d' ' -f1-3)" "POST /auth/pwd 200
+GET /api/v1/devices 200" "requests"
+cached=$(sectigo auth --cache)
+assert_eq "$(claims "$(jq -r .accessToken "$cached")" | jq -r .sub)" "/account/7/user/compat-check" "sub of the cached token"
+export XDG_CACHE_HOME="$T/cache"
+ok "sectigo serve with SIAS_AUTH_SUBJECT: the tokens' sub is its value; sectigo caches and uses such a token"
+
 # ---- Entry points ----------------------------------------------------------------------------
 version=$(sed -n 's/^project(trisa-certkit VERSION \([0-9.]*\).*/\1/p' "$TRISA_SOURCE_DIR/CMakeLists.txt")
 for v in -v --version -version; do
