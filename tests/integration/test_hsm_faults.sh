@@ -269,6 +269,14 @@ for page in trisa-csr.1 trisa-fetch.1; do
     grep -i -A1 -E '^(\.B )?12$' "$TRISA_SOURCE_DIR/man/$page" | grep -q -i 'PKCS#11 token error' || fail "$page: exit 12 is not the token error"
     grep -i -A1 -E '^(\.B )?13$' "$TRISA_SOURCE_DIR/man/$page" | grep -q -i 'wrong PIN, or the PIN is locked' || fail "$page: exit 13 is not the PIN"
 done
+# The prose too: trisa-fetch.1's "Before the upload" gives each token check its code, and
+# no exit 3 entry (man page, README) claims a token or key object not found.
+before=$(sed -n '/^\.SS Before the upload$/,/^\.SS /p' "$TRISA_SOURCE_DIR/man/trisa-fetch.1" | tr '\n' ' ')
+assert_contains "$before" "the module loads (12), the token is found (12), the PIN is accepted (13), the key object is found (12))" "trisa-fetch.1, Before the upload"
+exit3=$(sed -n '/^3$/,/^\.TP$/p' "$TRISA_SOURCE_DIR/man/trisa-fetch.1" | tr '\n' ' ')
+assert_contains "$exit3" "invalid input" "trisa-fetch.1, exit 3"
+assert_not_contains "$exit3" "token" "trisa-fetch.1, exit 3"
+assert_not_contains "$(grep '^| 3 | invalid input' "$TRISA_SOURCE_DIR/README.md")" "token" "README, exit 3"
 [ "$(grep -c '^| 12 | PKCS#11 token error' "$TRISA_SOURCE_DIR/README.md")" = 2 ] || fail "README: exit 12 is not a token error in both tables"
 [ "$(grep -c '^| 13 | wrong PIN, or PIN locked' "$TRISA_SOURCE_DIR/README.md")" = 2 ] || fail "README: exit 13 is not the PIN in both tables"
 ok "no key, no token, no module, bad URI: the same message and exit code in trisa-csr and trisa-fetch, as the README says"
