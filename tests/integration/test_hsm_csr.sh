@@ -160,6 +160,24 @@ assert_rc 0 "the listed URI finds the key"
 assert_eq "$(openssl req -in label2.csr -noout -pubkey)" "$(openssl req -in label.csr -noout -pubkey)" "the key the listed URI finds"
 ok "labels in hsm list: quoted with escapes, percent-encoded in the URI, as pkcs11-tool shows them"
 
+# A control byte in a label (made by pkcs11-tool: trisa-csr makes no such label) would
+# garble the line or the terminal: hsm list prints it as \xNN, the URI percent-encodes it.
+ctl_label=$(printf 'ctl\033[2Jkey\tend')
+pkcs11-tool --module "$P11_MODULE" --token-label spare --login --pin 1234 --keypairgen \
+    --key-type EC:prime256v1 --id 0c71 --label "$ctl_label" >/dev/null 2>&1 || fail "pkcs11-tool --keypairgen with a control byte in the label"
+run trisa-csr hsm list --pkcs11-module "$P11_MODULE" --pkcs11-uri "pkcs11:token=spare" --pin-file "$PIN_FILE"
+assert_rc 0 "hsm list, a control byte in a label"
+line=$(printf '%s\n' "$OUT" | grep -F "private-key 'ctl" | head -n 1)
+assert_eq "$line" "  private-key 'ctl\\x1b[2Jkey\\x09end' id 0c71: EC prime256v1, sensitive, never extractable" "the listed key"
+assert_not_contains "$OUT" "$(printf '\033')" "hsm list output (a raw ESC)"
+assert_not_contains "$OUT" "$(printf '\t')" "hsm list output (a raw tab)"
+uri=$(printf '%s\n' "$OUT" | grep -F ';id=%0C%71;object=ctl%1B%5B2Jkey%09end;type=private' | sed 's/^ *//')
+[ -n "$uri" ] || fail "no percent-encoded URI for the key: $OUT"
+run trisa-csr -config "$CONF" --pkcs11-module "$P11_MODULE" --pin-file "$PIN_FILE" --key-in-uri "$uri" -out ctl.csr
+assert_rc 0 "the listed URI finds the key with a control byte in its label"
+openssl req -verify -noout -in ctl.csr 2>/dev/null || fail "the CSR signed with that key does not verify"
+ok "a control byte in a label: \\xNN in hsm list, %NN in its URI, which finds the key"
+
 # EC keys on the token, through the module.
 run trisa-csr -config "$CONF" "${HSM[@]}" --pkcs11-uri "pkcs11:token=spare" --key ec:P-384 --key-label ec-key -out ec.csr
 assert_rc 0 "EC on token"
