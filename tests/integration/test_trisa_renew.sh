@@ -407,12 +407,22 @@ assert_rc 1 "--renew-before 30: not due 31 days before the end"
 run trisa-renew check --now "@$((end - 30 * 86400))" edge
 assert_rc 0 "--renew-before 30: due 30 days before the end"
 uploads=$(requests /api/v1/batches/upload)
-run trisa-renew --now "@$((end + 86400))" edge
+run trisa-renew --json --now "@$((end + 86400))" edge
 assert_rc 0 "renewing an expired certificate"
+printf '%s' "$OUT" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert list(d) == ["format", "results"] and d["format"] == 1, d
+r = d["results"]
+assert len(r) == 1 and list(r[0]) == ["name", "renewed", "exit", "code", "error", "lineage"], r
+assert (r[0]["name"], r[0]["renewed"], r[0]["exit"], r[0]["code"], r[0]["error"]) == ("edge", True, 0, None, None), r
+assert r[0]["lineage"]["version"] == 2 and r[0]["lineage"]["name"] == "edge", r
+' || fail "renew --json: $OUT"
+assert_contains "$ERR" "edge: version 2 is live ($E/live)"
 assert_contains "$ERR" "trisa-renew: warning: edge: the live certificate EXPIRED at $(date -u -d "@$end" +%Y-%m-%dT%H:%M:%SZ): renewing now"
 assert_eq "$(readlink "$E/live")" "versions/2" "live after renewing an expired certificate"
 assert_eq "$(requests /api/v1/batches/upload)" $((uploads + 1)) "one upload"
-ok "--renew-before DAYS sets when renewal is due; a failing deploy hook is reported and live stays switched; an expired certificate is renewed with a warning"
+ok "--renew-before DAYS sets when renewal is due; a failing deploy hook is reported and live stays switched; an expired certificate is renewed with a warning; renew --json: one document of results"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other-ca.key \
     -subj "/CN=Another CA" -days 2 -out other-ca.pem 2>/dev/null
@@ -420,11 +430,18 @@ run trisa-renew add stranger --config trisa.conf --profile 42 --key ec:P-256 --t
     --credentials cred.env --failure-hook "$T/hook.sh failure"
 assert_rc 0 "add stranger"
 nhooks=$(ls "$HOOK_DIR" | wc -l)
-run trisa-renew stranger
+run trisa-renew --json stranger
 assert_rc 10 "a chain that does not verify to the lineage's trust"
+printf '%s' "$OUT" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["results"]
+want = "nothing written: C=US,O=Example VASP Ltd,CN=vasp.example.com: chain-tls-server: unable to get local issuer certificate at depth 1 (CN=TRISA Emulator Issuing CA,O=trisa-certkit emulator)"
+assert (r[0]["name"], r[0]["renewed"], r[0]["exit"], r[0]["code"], r[0]["error"]) == ("stranger", False, 10, "verify", want), r
+assert (r[0]["lineage"]["version"], r[0]["lineage"]["consecutive_failures"], r[0]["lineage"]["last_exit"]) == (0, 1, 10), r
+' || fail "renew --json of a failure: $OUT"
 assert_missing "$S/lineages/stranger/live"
 assert_eq "$(sed -n 's/^TRISA_EXIT=//p' "$HOOK_DIR/$nhooks.failure")" 10 "the failure hook's TRISA_EXIT"
-ok "a certificate that does not verify to the lineage's trust anchors: exit 10, nothing made live, the failure hook run"
+ok "a certificate that does not verify to the lineage's trust anchors: exit 10, nothing made live, the failure hook run; --json carries the error in the lineage's result"
 trisa-renew remove edge --purge >/dev/null && trisa-renew remove stranger --purge >/dev/null ||
     fail "remove edge, stranger"
 
