@@ -400,6 +400,7 @@ run trisa-renew edge
 assert_rc 0 "a failing deploy hook does not fail the renewal"
 assert_eq "$(readlink "$E/live")" "versions/1" "live stays switched after a failing hook"
 assert_contains "$ERR" "trisa-renew: warning: edge: hook 'exit 3' exited with 3"
+assert_eq "$(grep -c "hook 'exit 3'" <<<"$ERR")" 1 "a failed hook reported once"
 end=$(date -u -d "$(openssl x509 -in "$E/live/cert.pem" -noout -enddate | cut -d= -f2)" +%s)
 # Due at not_after - 30 days - an offset of less than a day (the lineage's own).
 run trisa-renew check --now "@$((end - 31 * 86400))" edge

@@ -165,9 +165,9 @@ void renew_print_event(const trisa_lineage_event *e, void *data)
         }
         break;
     case TRISA_LINEAGE_STEP_HOOK:
-        if (!o->quiet || e->exit != 0) {
-            fprintf(stderr, "%s: hook '%s' %s %d\n", e->lineage, e->text,
-                    e->exit < 0 ? "did not finish (timeout or not started):" : "exited", e->exit);
+        /* A hook that failed is reported once, by the library's warning. */
+        if (!o->quiet && e->exit == 0) {
+            fprintf(stderr, "%s: hook '%s' exited 0\n", e->lineage, e->text);
         }
         break;
     case TRISA_LINEAGE_STEP_REVOKED:
