@@ -659,6 +659,11 @@ int trisa_file_write_atomic(const char *path, const void *data, size_t len, mode
 
 int trisa_mkdir_p(const char *path, mode_t mode)
 {
+    return trisa_mkdir_p_flags(path, mode, 0);
+}
+
+int trisa_mkdir_p_flags(const char *path, mode_t mode, unsigned flags)
+{
     char *tmp;
     size_t n;
     int rc = 0;
@@ -686,6 +691,10 @@ int trisa_mkdir_p(const char *path, mode_t mode)
             if (e != EEXIST) {
                 rc = trisa_error_set(TRISA_EIO, "%s: cannot create the folder: %s", tmp,
                                      strerror(e));
+            } else if ((flags & TRISA_MKDIR_NO_SYMLINK) &&
+                       path[i + strspn(path + i, "/")] == '\0' && lstat(tmp, &st) == 0 &&
+                       S_ISLNK(st.st_mode)) {
+                rc = trisa_error_set(TRISA_EIO, "%s: is a symbolic link, not a folder", tmp);
             } else if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode)) {
                 rc = trisa_error_set(TRISA_EIO, "%s: exists and is not a folder", tmp);
             }

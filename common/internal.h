@@ -56,6 +56,13 @@ const char *trisa_printable(char *out, size_t cap, const char *s);
  * folder, named in the message). */
 int trisa_mkdir_p(const char *path, mode_t mode);
 
+/* The last component must be a folder itself, not a symbolic link to one (a private
+ * state folder someone could point elsewhere). */
+#define TRISA_MKDIR_NO_SYMLINK 1u
+
+/* trisa_mkdir_p with flags (TRISA_MKDIR_*); a symbolic link refused is TRISA_EIO. */
+int trisa_mkdir_p_flags(const char *path, mode_t mode, unsigned flags);
+
 /* Remove from dir the temporary files trisa_file_write_atomic and file sets leave when a
  * process is killed mid-write (".NAME.<12 hex>.tmp" for each of the n names), those older
  * than min_age_s seconds (0: all; give an age where another process may be writing).

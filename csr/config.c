@@ -1344,6 +1344,17 @@ done:
     return rc;
 }
 
+/* A control character as check_values sees one (a tab is allowed there). */
+static int has_control(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Each subjectAltName entry: DNS names well formed, emails and URIs usable. */
 static int check_sans(trisa_csr_config *c, GENERAL_NAMES *gens, int *ndns, int *cn_found)
 {
@@ -1373,6 +1384,9 @@ static int check_sans(trisa_csr_config *c, GENERAL_NAMES *gens, int *ndns, int *
         if (strchr(name, '<') != NULL && strchr(name, '>') != NULL) {
             continue; /* an unfilled placeholder, reported with its section */
         }
+        if (has_control(name)) {
+            continue; /* reported with its section by check_values */
+        }
         if (g->type != GEN_DNS) {
             why = trisa_csr_san_problem(g->type, name);
             if (*why != '\0') {
@@ -1392,6 +1406,34 @@ static int check_sans(trisa_csr_config *c, GENERAL_NAMES *gens, int *ndns, int *
         }
     }
     return rc;
+}
+
+/* The subjectAltName value of the extension section alone, judged while other
+ * extension values are wrong (so one run reports the bad words and each bad name).
+ * A value OpenSSL cannot build (a missing @section) was reported already. */
+static void check_sans_alone(trisa_csr_config *c)
+{
+    const char *value = get(c, c->ext_section, "subjectAltName");
+    X509_EXTENSION *ext = NULL;
+    GENERAL_NAMES *gens = NULL;
+    X509V3_CTX ctx;
+    int ndns = 0, cn_found = 0;
+
+    if (value == NULL) {
+        return;
+    }
+    X509V3_set_ctx(&ctx, NULL, NULL, NULL, NULL, X509V3_CTX_TEST);
+    X509V3_set_nconf(&ctx, c->conf);
+    ext = X509V3_EXT_nconf(c->conf, &ctx, "subjectAltName", value);
+    if (ext != NULL) {
+        gens = X509V3_EXT_d2i(ext);
+    }
+    ERR_clear_error();
+    if (gens != NULL) {
+        (void)check_sans(c, gens, &ndns, &cn_found);
+    }
+    GENERAL_NAMES_free(gens);
+    X509_EXTENSION_free(ext);
 }
 
 /* Build the extensions once, without a key, to validate them and the SAN. */
@@ -1416,6 +1458,7 @@ static int check_extensions(trisa_csr_config *c)
             return refs;
         }
         if (words != 0 || ekus != 0 || vals != 0 || refs != 0) {
+            check_sans_alone(c);
             return TRISA_ECONFIG; /* OpenSSL would only repeat them, less clearly */
         }
     }

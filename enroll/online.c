@@ -308,7 +308,16 @@ int online_download(ctx *c, long long id)
         } else if (!transient(c, rc)) {
             return trisa_error_prefix("batch %lld", id);
         }
-        if (attempt == DOWNLOAD_ATTEMPTS || (c->deadline_ms > 0 && left_ms(c) <= 0)) {
+        if (c->deadline_ms > 0 && left_ms(c) <= 0) {
+            /* The time limit, not the server, ended it: the batch stays, as when polling. */
+            char why[512];
+            set_str(why, sizeof(why), trisa_error_last());
+            return trisa_error_set(TRISA_EPENDING,
+                                   "batch %lld was not downloaded within the time limit (%s): "
+                                   "run the same command again later (it continues this batch)",
+                                   id, why);
+        }
+        if (attempt == DOWNLOAD_ATTEMPTS) {
             return rc;
         }
         ctx_warn(c, "download of batch %lld failed (%s); trying again", id, trisa_error_last());

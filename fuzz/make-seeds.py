@@ -2,6 +2,7 @@
 """Make the crafted seeds of fuzz/corpus/ that mutation alone does not reach.
 
     python3 fuzz/make-seeds.py            # writes into fuzz/corpus/<target>/crafted-*
+    python3 fuzz/make-seeds.py zip csr    # only those kinds
 
 Keys, PKCS#12 files and CSRs come from the openssl command line; their key-derivation
 counts are then set by editing the DER (openssl will not write a count of 2^64 or -1,
@@ -616,14 +617,164 @@ def small_seeds(tmp):
                       b'"accessToken":"a.b.c","refreshToken":"d.e.f"}')
 
 
-def main():
+# ---- ZIPs written byte by byte: what a hostile server may send as a batch download ----
+
+class Zip:
+    """A ZIP archive assembled field by field, so that each seed can lie in one place
+    (names, sizes, offsets, flags, counts) where Python's zipfile would refuse to."""
+
+    def __init__(self):
+        self.data = b""
+        self.central = []
+
+    def add(self, name, body, method=8, flags=0, usize=None, csize=None, crc=None,
+            extra=b"", local_name=None, offset=None, raw=None):
+        import struct
+        import zlib
+        name = name.encode("utf-8") if isinstance(name, str) else name
+        if raw is None:
+            if method == 8:
+                c = zlib.compressobj(9, zlib.DEFLATED, -15)
+                raw = c.compress(body) + c.flush()
+            else:
+                raw = body
+        crc = zlib.crc32(body) if crc is None else crc
+        usize = len(body) if usize is None else usize
+        csize = len(raw) if csize is None else csize
+        at = len(self.data) if offset is None else offset
+        lname = name if local_name is None else local_name
+        if offset is None:
+            self.data += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, method, 0, 0x5821,
+                                     crc, csize, usize, len(lname), len(extra)) + lname + extra + raw
+        self.central.append(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, flags, method,
+                                        0, 0x5821, crc, csize, usize, len(name), len(extra), 0,
+                                        0, 0, 0o100644 << 16, at) + name + extra)
+        return self
+
+    def bytes(self, count=None, cd_offset=None, cd_cut=0, comment=b"", comment_len=None,
+              zip64=False):
+        import struct
+        cd = b"".join(self.central)
+        if cd_cut:
+            cd = cd[:-cd_cut]
+        n = len(self.central) if count is None else count
+        off = len(self.data) if cd_offset is None else cd_offset
+        out = self.data + cd
+        if zip64:
+            z64 = len(out)
+            out += struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, n, n, len(cd), off)
+            out += struct.pack("<IIQI", 0x07064B50, 0, z64, 1)
+            n16, size32, off32 = 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF
+        else:
+            n16, size32, off32 = n & 0xFFFF, len(cd), off
+        clen = len(comment) if comment_len is None else comment_len
+        return out + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n16, n16, size32, off32,
+                                 clen) + comment
+
+
+def zip_seeds():
+    import struct
+    t = "fuzz_zip"
+    pem = (b"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUfuzz\n"
+           b"-----END CERTIFICATE-----\n")
+    ok = lambda name: Zip().add(name, pem)  # noqa: E731
+    write(t, "zip-plain", ok("api.example.com.pem").bytes())
+    for i, name in enumerate(("../../etc/cron.d/trisa", "certs/../../../x.pem", "..",
+                              "/etc/passwd", "\\\\server\\share\\x.pem", "C:\\x.pem",
+                              "..\\..\\x.pem", "a/./b/../../../c", "name\x00.pem",
+                              "dir/", "\u202ecod.pem", "a" * 300 + ".pem", "",
+                              "evil\n.pem")):
+        write(t, "zip-name-%02d" % i, ok(name).bytes())
+    write(t, "zip-duplicate", ok("a.pem").add("a.pem", b"other").bytes())
+    write(t, "zip-duplicate-case", ok("A.pem").add("a.pem", pem).bytes())
+    # Local and central names disagree (the central one is what is checked).
+    write(t, "zip-local-name-differs", Zip().add("a.pem", pem, local_name=b"../a.pem").bytes())
+    # Encrypted (flag bit 0), strong encryption (bit 6), data descriptor (bit 3),
+    # AES (method 99), bzip2 (12), an unknown method.
+    for flags, method, tag in ((1, 8, "encrypted"), (0x41, 8, "strong-encryption"),
+                               (8, 8, "data-descriptor"), (1, 99, "aes"), (0, 12, "bzip2"),
+                               (0, 0x7777, "method-unknown"), (0, 0, "stored")):
+        write(t, "zip-" + tag, Zip().add("a.pem", pem, method=method, flags=flags).bytes())
+    # A small bomb: 1 MiB of zeros in 1 KiB (ratio ~1000, over the default 100) and
+    # one that stays under the ratio; sizes that lie about what inflates.
+    zeros = b"\0" * (1 << 20)
+    write(t, "zip-bomb-ratio-1000", Zip().add("zeros.pem", zeros).bytes())
+    write(t, "zip-ratio-under", Zip().add("x.pem", bytes(range(256)) * 64 + b"\0" * 4096).bytes())
+    write(t, "zip-usize-understated", Zip().add("zeros.pem", zeros[:65536], usize=100).bytes())
+    write(t, "zip-usize-overstated", Zip().add("a.pem", pem, usize=len(pem) + 1).bytes())
+    write(t, "zip-usize-huge", Zip().add("a.pem", pem, usize=0xFFFFFFFE).bytes())
+    write(t, "zip-csize-past-end", Zip().add("a.pem", pem, csize=0x7FFFFFFF).bytes())
+    write(t, "zip-crc-wrong", Zip().add("a.pem", pem, crc=0x12345678).bytes())
+    # zip64: the 0xFFFFFFFF markers with a zip64 extra field, and a zip64 end record.
+    x64 = struct.pack("<HHQQ", 1, 16, len(pem), 0)
+    write(t, "zip64-extra", Zip().add("a.pem", pem, method=0, usize=0xFFFFFFFF,
+                                      csize=0xFFFFFFFF, extra=x64).bytes())
+    write(t, "zip64-end", ok("a.pem").bytes(zip64=True))
+    write(t, "zip64-extra-short", Zip().add("a.pem", pem, usize=0xFFFFFFFF,
+                                            extra=struct.pack("<HH", 1, 0)).bytes())
+    write(t, "zip-extra-overruns", Zip().add("a.pem", pem, extra=struct.pack("<HH", 0x5455, 200)).bytes())
+    # The central directory: cut short, past the end, a count that lies, an EOCD comment
+    # length past the end, a second EOCD inside the comment.
+    two = ok("a.pem").add("b.pem", pem)
+    write(t, "zip-cd-truncated", two.bytes(cd_cut=20))
+    write(t, "zip-cd-offset-past-end", two.bytes(cd_offset=1 << 20))
+    write(t, "zip-cd-offset-zero", two.bytes(cd_offset=0))
+    write(t, "zip-count-more", two.bytes(count=3))
+    write(t, "zip-count-fewer", two.bytes(count=1))
+    write(t, "zip-count-65535", two.bytes(count=0xFFFF))
+    write(t, "zip-comment-past-end", two.bytes(comment=b"x", comment_len=400))
+    inner = ok("evil.pem").bytes()
+    write(t, "zip-eocd-in-comment", two.bytes(comment=inner[-22:]))
+    write(t, "zip-empty", Zip().bytes())
+    write(t, "zip-eocd-only-truncated", Zip().bytes()[:-1])
+    # Overlapping entries: two names on one local header, and one whose header lies
+    # inside the other's data.
+    z = ok("a.pem")
+    z.add("b.pem", pem, offset=0)
+    write(t, "zip-overlap-same-header", z.bytes())
+    z = Zip().add("a.pem", pem, method=0)
+    z.add("b.pem", pem[10:], method=0, offset=30 + 5 + 10)
+    write(t, "zip-overlap-inside-data", z.bytes())
+    # More entries than the default cap of 1000, as the end record says (a real archive
+    # of 1001 entries would be an 80 KB seed and make every fuzzed input that long).
+    write(t, "zip-count-1001", two.bytes(count=1001))
+
+def csr_seeds(tmp):
+    t = "fuzz_csr"
+    write(t, "ec-p384.pem", csr(tmp, "p384", "p384.example.com", ["p384.example.com"],
+                                curve="secp384r1"))
+    write(t, "ec-p256.der", csr(tmp, "p256d", "der.example.com", ["der.example.com"], der=True))
+    key = os.path.join(tmp, "rsa.key")
+    run("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key)
+    rsa = run("req", "-new", "-key", key, "-subj", "/C=US/O=Fuzz VASP/CN=rsa.example.com",
+              "-addext", "subjectAltName=DNS:rsa.example.com", "-outform", "DER")
+    write(t, "rsa-2048.der", rsa)
+    bad = bytearray(rsa)
+    bad[-5] ^= 0x01  # the last bytes are the signature's
+    write(t, "rsa-2048-bad-signature.der", bytes(bad))
+    write(t, "no-san.pem", csr(tmp, "nosan", "nosan.example.com", []))
+    many = ["n%04d.example.com" % i for i in range(600)]
+    write(t, "san-600-names.der", csr(tmp, "many", "n0000.example.com", many, der=True))
+    write(t, "san-bad-names.pem", csr(tmp, "badn", "a..b", ["a..b", "-x.example.com",
+                                                             "*.*.example.com"]))
+
+
+def main(argv):
+    """Every kind of seed, or only those named (key bundle emulator small csr zip): the
+    others keep their bytes (keys are random, so remaking them changes every file)."""
+    kinds = {"key": key_seeds, "bundle": bundle_seeds, "emulator": emulator_seeds,
+             "small": small_seeds, "csr": csr_seeds, "zip": lambda tmp: zip_seeds()}
+    wanted = argv or list(kinds)
+    unknown = [k for k in wanted if k not in kinds]
+    if unknown:
+        print("make-seeds.py: unknown kind %s (expected %s)" % (unknown[0], " ".join(kinds)),
+              file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory() as tmp:
-        key_seeds(tmp)
-        bundle_seeds(tmp)
-        emulator_seeds(tmp)
-        small_seeds(tmp)
+        for k in wanted:
+            kinds[k](tmp)
     print("seeds written under", CORPUS)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

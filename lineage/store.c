@@ -63,19 +63,6 @@ int lineage_name_ok(const char *name)
     return 0;
 }
 
-static int mkdir_private(const char *path)
-{
-    struct stat st;
-    if (mkdir(path, 0700) == 0) {
-        return 0;
-    }
-    if (errno == EEXIST && lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        return 0;
-    }
-    return trisa_error_set(TRISA_EIO, "%s: cannot make the folder: %s", path,
-                           errno == EEXIST ? "exists and is not a folder" : strerror(errno));
-}
-
 int lineage_root(char **out, const char *state_dir, int create)
 {
     char *sd = NULL;
@@ -86,29 +73,17 @@ int lineage_root(char **out, const char *state_dir, int create)
     if ((rc = trisa_enroll_state_dir(&sd, state_dir)) != 0) {
         return rc;
     }
-    if (create) {
-        /* The state folder may not exist yet: make it and its parents, private. */
-        char *p = sd;
-        while ((p = strchr(p + 1, '/')) != NULL) {
-            *p = '\0';
-            if (mkdir(sd, 0700) != 0 && errno != EEXIST) {
-                rc = trisa_error_set(TRISA_EIO, "%s: cannot make the folder: %s", sd,
-                                     strerror(errno));
-                *p = '/';
-                goto done;
-            }
-            *p = '/';
-        }
-        if ((rc = mkdir_private(sd)) != 0) {
-            goto done;
-        }
+    /* The state folder may not exist yet: make it and its parents, private; a symbolic
+     * link in place of it or of lineages/ is refused. */
+    if (create && (rc = trisa_mkdir_p_flags(sd, 0700, TRISA_MKDIR_NO_SYMLINK)) != 0) {
+        goto done;
     }
     trisa_buf_printf(&b, "%s/lineages", sd);
     if (b.failed) {
         rc = trisa_error_set(TRISA_ENOMEM, "out of memory");
         goto done;
     }
-    if (create && (rc = mkdir_private(b.data)) != 0) {
+    if (create && (rc = trisa_mkdir_p_flags(b.data, 0700, TRISA_MKDIR_NO_SYMLINK)) != 0) {
         goto done;
     }
     *out = trisa_buf_detach(&b, NULL);

@@ -52,13 +52,16 @@ assert_contains "$OUT" "pass chain-tls-client"
 assert_dir_is out ".trisa-enroll cert.pem chain.pem fullchain.pem node.pem pool.pem root.pem"
 assert_mode out/node.pem 600
 assert_eq "$(jget vasp.example.csr state)" done "journal state"
+# The batch's last status, kept after success (it was once always blank: issue 13).
+assert_eq "$(jget vasp.example.csr status)" READY_FOR_DOWNLOAD "journal status"
+assert_eq "$(jget vasp.example.csr batch_id)" "$(sed -n 's/.*uploaded vasp.example.csr to profile 42: batch \([0-9]*\).*/\1/p' <<<"$ERR")" "journal batch_id"
 assert_eq "$(jget vasp.example.csr csr_sha256)" "$(sha256sum vasp.example.csr | cut -d' ' -f1)" "journal CSR hash"
 assert_mode "$TRISA_STATE_DIR" 700
 assert_mode "$(entry vasp.example.csr)" 700
 assert_mode "$(entry vasp.example.csr)/journal" 600
 assert_eq "$(count POST /api/v1/batches/upload)" 1 "uploads"
 assert_eq "$(count GET /api/v1/authorities/allowed)" 1 "profile and licence checks"
-ok "--csr: checked, one upload, polled, downloaded, verified, written; journal done (0600 in 0700)"
+ok "--csr: checked, one upload, polled, downloaded, verified, written; journal done, status READY_FOR_DOWNLOAD (0600 in 0700)"
 
 run openssl verify -CAfile "$EMU_CA" -untrusted out/chain.pem out/cert.pem
 assert_rc 0 "openssl verify"

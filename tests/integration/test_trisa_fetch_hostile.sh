@@ -103,7 +103,7 @@ if [ -f "$FIXTURE" ]; then
     case_done
     ok "the real Sectigo bundle with its MAC count set to 2^31-1: exit 3 in milliseconds"
 else
-    echo "# skipped: the real Sectigo bundle (../shared/fixtures) is absent"
+    skip_case "the real Sectigo bundle with its MAC count set to 2^31-1 ($FIXTURE is absent)"
 fi
 
 # ---------------------------------------------------------------------------------------

@@ -87,6 +87,39 @@ refused 1 "out-dir afile/sub cannot be made: afile is not a folder" \
     --csr vasp.example.csr --key vasp.example.key --trust "$EMU_CA" --out-dir afile/sub
 ok "an out-dir that cannot be made: exit 1, nothing sent"
 
+# An out-dir that exists but cannot be written in (0500). Root writes anywhere, so as root
+# the run is nobody's (setpriv), in a folder of nobody's with its own copies of the inputs.
+as_user=()
+ro_ok=1
+if [ "$(id -u)" -eq 0 ]; then
+    if command -v setpriv >/dev/null 2>&1 && setpriv --reuid=nobody --regid=nogroup --clear-groups -- true 2>/dev/null; then
+        as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+    else
+        ro_ok=
+        skip_case "an out-dir that cannot be written in: running as root without setpriv (to be nobody)"
+    fi
+fi
+if [ -n "$ro_ok" ]; then
+    chmod 755 "$T"
+    mkdir -m 755 ro-run
+    cp vasp.example.csr vasp.example.key ro-run/
+    cp "$EMU_CA" ro-run/ca.pem
+    mkdir -m 500 ro-run/ro
+    [ "${#as_user[@]}" -eq 0 ] || chown -R nobody ro-run
+    cd ro-run
+    run "${as_user[@]}" env TRISA_STATE_DIR="$T/ro-run/state" XDG_CACHE_HOME="$T/ro-run/cache" \
+        "$BIN/trisa-fetch" --csr vasp.example.csr --profile 42 --key vasp.example.key --out-dir ro \
+        --trust ca.pem --interval 1
+    cd "$T"
+    assert_rc 1 "an out-dir without write permission"
+    assert_eq "$ERR" "trisa-fetch: error: out-dir: cannot write in ro: Permission denied; nothing sent" "stderr"
+    assert_eq "$(uploads)" 0 "uploads after an out-dir without write permission"
+    assert_dir_is ro-run/ro ""
+    [ ! -d ro-run/state/requests ] || [ -z "$(ls -A ro-run/state/requests)" ] ||
+        fail "a journal entry was made: $(ls ro-run/state/requests)"
+    ok "an out-dir that exists but cannot be written in (0500${as_user:+, run as nobody}): exit 1, nothing sent"
+fi
+
 refused 2 "--p12-out needs a password: give --passout" \
     --csr vasp.example.csr --key vasp.example.key --trust "$EMU_CA" --p12-out out.p12
 assert_missing out.p12
@@ -145,12 +178,15 @@ assert_missing made-too-early
 ok "a bad command line exits 2 before anything is made (the out-dir does not appear)"
 
 # ---- and when every check passes: one upload ------------------------------------------------
+# The state folder exists open to the group and others: the run says so, once.
+mkdir -m 750 "$TRISA_STATE_DIR"
 run trisa-fetch --csr vasp.example.csr --profile 42 --out-dir out --key enc.key --key-passin pass:secret-pass \
     --trust "$EMU_CA" --interval 1
 assert_rc 0 "all checks pass"
 assert_eq "$(uploads)" 1 "uploads"
 assert_contains "$(sed -n '/PRIVATE KEY/,$p' out/node.pem | head -n 1)" "ENCRYPTED PRIVATE KEY"
 assert_eq "$(openssl pkey -in out/node.pem -passin pass:secret-pass -pubout)" "$(openssl pkey -in vasp.example.key -pubout)" "node.pem key"
-ok "the same CSR with its key's passphrase: one upload; node.pem's key encrypted as the key file is"
+assert_eq "$(grep -c "state folder $TRISA_STATE_DIR is open to other users (mode 750); it records every request: chmod 700 $TRISA_STATE_DIR" <<<"$ERR")" 1 "warnings on the state folder"
+ok "the same CSR with its key's passphrase: one upload; node.pem's key encrypted as the key file is; the 0750 state folder warned about once"
 
 done_testing

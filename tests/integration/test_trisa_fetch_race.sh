@@ -2,7 +2,8 @@
 # Racing runs of one CSR: two, then eight trisa-fetch processes at once, in one folder and
 # in different folders. The emulator keeps the batch processing until every run but the
 # first has said it is waiting for the lock, so they do race; then it lets the batch go.
-# One upload each time, every run exits 0 with the same certificate. --no-wait exits 15.
+# One upload each time, every run exits 0 with the same certificate, and each run that waited
+# said "waiting for it" exactly once. --no-wait exits 15.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/emulator.sh"
 need openssl
@@ -70,11 +71,20 @@ race() {
         assert_eq "$(openssl pkey -in "$dir/node.pem" -pubout)" "$(openssl pkey -in "$name.key" -pubout)" "run $i's node.pem"
     done
     assert_eq "$(grep -l "uploaded $name.csr" "$name".*.err | wc -l)" 1 "runs that uploaded"
+    # Each run that waited said so once (one line, not one per poll or per retry of the
+    # lock); the run that uploaded never waited.
+    local lines want
+    for ((i = 1; i <= n; i++)); do
+        lines=$(grep -c 'waiting for it' "$name.$i.err" || true)
+        want=1
+        grep -q "uploaded $name.csr" "$name.$i.err" && want=0
+        assert_eq "$lines" "$want" "run $i of $name: 'waiting for it' lines"
+    done
 }
 
 race pair.example 2 same
 assert_eq "$(uploads)" 1 "uploads"
-ok "two runs at once, one folder: one waits for the other; one upload, both exit 0, one certificate"
+ok "two runs at once, one folder: one waits for the other (saying so once); one upload, both exit 0, one certificate"
 
 race twofold.example 2 apart
 assert_eq "$(uploads)" 2 "uploads"
@@ -82,7 +92,7 @@ ok "two runs at once, two folders: one upload, both folders hold the same certif
 
 race eight.example 8 same
 assert_eq "$(uploads)" 3 "uploads"
-ok "eight runs at once, one folder: one upload, all exit 0"
+ok "eight runs at once, one folder: one upload, all exit 0, each of the seven that waited said 'waiting for it' once"
 
 race octet.example 8 apart
 assert_eq "$(uploads)" 4 "uploads"

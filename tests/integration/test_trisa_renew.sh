@@ -13,7 +13,11 @@ need curl
 need python3
 trisa-renew --help >/dev/null 2>&1 || skip "trisa-renew is not built"
 
-start_emulator --test-hooks --processing-delay 0 --cert-lifetime 600s
+# The default account with 100 licences: every test below spends some (the balance is kept
+# across the emulator's restart further down).
+sectigo serve --print-config | sed 's/"balance": 10,/"balance": 100,/' >emu.json
+grep -q '"balance": 100,' emu.json || fail "no balance to raise in the emulator's default config"
+start_emulator --test-hooks --processing-delay 0 --cert-lifetime 600s --config emu.json
 
 cat >cred.env <<EOF
 SECTIGO_USERNAME=$EMU_USER
@@ -386,6 +390,61 @@ run trisa-renew import gds --zip "$zip" --password-file bad.pass --trust "$EMU_C
 assert_rc 11 "a wrong bundle password"
 assert_eq "$(readlink "$G/live")" "versions/1" "live after a failed import"
 ok "import: a legacy bundle verified and made version 1 of an imported lineage (its key 0600); due means a warning; a wrong password changes nothing"
+
+# ---- --renew-before, a failing deploy hook, an expired certificate, a chain that does not verify
+run trisa-renew add edge --config trisa.conf --profile 42 --key ec:P-256 --trust "$EMU_CA" \
+    --credentials cred.env --renew-before 30 --deploy-hook 'exit 3'
+assert_rc 0 "add edge"
+E="$S/lineages/edge"
+run trisa-renew edge
+assert_rc 0 "a failing deploy hook does not fail the renewal"
+assert_eq "$(readlink "$E/live")" "versions/1" "live stays switched after a failing hook"
+assert_contains "$ERR" "trisa-renew: warning: edge: hook 'exit 3' exited with 3"
+assert_eq "$(grep -c "hook 'exit 3'" <<<"$ERR")" 1 "a failed hook reported once"
+end=$(date -u -d "$(openssl x509 -in "$E/live/cert.pem" -noout -enddate | cut -d= -f2)" +%s)
+# Due at not_after - 30 days - an offset of less than a day (the lineage's own).
+run trisa-renew check --now "@$((end - 31 * 86400))" edge
+assert_rc 1 "--renew-before 30: not due 31 days before the end"
+run trisa-renew check --now "@$((end - 30 * 86400))" edge
+assert_rc 0 "--renew-before 30: due 30 days before the end"
+uploads=$(requests /api/v1/batches/upload)
+run trisa-renew --json --now "@$((end + 86400))" edge
+assert_rc 0 "renewing an expired certificate"
+printf '%s' "$OUT" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert list(d) == ["format", "results"] and d["format"] == 1, d
+r = d["results"]
+assert len(r) == 1 and list(r[0]) == ["name", "renewed", "exit", "code", "error", "lineage"], r
+assert (r[0]["name"], r[0]["renewed"], r[0]["exit"], r[0]["code"], r[0]["error"]) == ("edge", True, 0, None, None), r
+assert r[0]["lineage"]["version"] == 2 and r[0]["lineage"]["name"] == "edge", r
+' || fail "renew --json: $OUT"
+assert_contains "$ERR" "edge: version 2 is live ($E/live)"
+assert_contains "$ERR" "trisa-renew: warning: edge: the live certificate EXPIRED at $(date -u -d "@$end" +%Y-%m-%dT%H:%M:%SZ): renewing now"
+assert_eq "$(readlink "$E/live")" "versions/2" "live after renewing an expired certificate"
+assert_eq "$(requests /api/v1/batches/upload)" $((uploads + 1)) "one upload"
+ok "--renew-before DAYS sets when renewal is due; a failing deploy hook is reported and live stays switched; an expired certificate is renewed with a warning; renew --json: one document of results"
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other-ca.key \
+    -subj "/CN=Another CA" -days 2 -out other-ca.pem 2>/dev/null
+run trisa-renew add stranger --config trisa.conf --profile 42 --key ec:P-256 --trust other-ca.pem \
+    --credentials cred.env --failure-hook "$T/hook.sh failure"
+assert_rc 0 "add stranger"
+nhooks=$(ls "$HOOK_DIR" | wc -l)
+run trisa-renew --json stranger
+assert_rc 10 "a chain that does not verify to the lineage's trust"
+printf '%s' "$OUT" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["results"]
+want = "nothing written: C=US,O=Example VASP Ltd,CN=vasp.example.com: chain-tls-server: unable to get local issuer certificate at depth 1 (CN=TRISA Emulator Issuing CA,O=trisa-certkit emulator)"
+assert (r[0]["name"], r[0]["renewed"], r[0]["exit"], r[0]["code"], r[0]["error"]) == ("stranger", False, 10, "verify", want), r
+assert (r[0]["lineage"]["version"], r[0]["lineage"]["consecutive_failures"], r[0]["lineage"]["last_exit"]) == (0, 1, 10), r
+' || fail "renew --json of a failure: $OUT"
+assert_missing "$S/lineages/stranger/live"
+assert_eq "$(sed -n 's/^TRISA_EXIT=//p' "$HOOK_DIR/$nhooks.failure")" 10 "the failure hook's TRISA_EXIT"
+ok "a certificate that does not verify to the lineage's trust anchors: exit 10, nothing made live, the failure hook run; --json carries the error in the lineage's result"
+trisa-renew remove edge --purge >/dev/null && trisa-renew remove stranger --purge >/dev/null ||
+    fail "remove edge, stranger"
 
 # ---- remove ------------------------------------------------------------------------------
 run trisa-renew remove gds

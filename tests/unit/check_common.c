@@ -608,6 +608,39 @@ START_TEST(mkdir_p_makes_every_missing_parent)
 }
 END_TEST
 
+/* A private folder given as a symbolic link to a folder is refused with the flag (also
+ * with a trailing slash); parents that are links are followed, and without the flag the
+ * link is used as before. */
+START_TEST(mkdir_p_refuses_a_symlink_as_the_last_folder_when_asked)
+{
+    char *dir = tu_tmpdir();
+    char *real = tu_path(dir, "real");
+    char *link = tu_path(dir, "link");
+    char *slash = tu_path(dir, "link/");
+    char *below = tu_path(dir, "link/state");
+    char expect[4096];
+    struct stat st;
+    ck_assert_int_eq(mkdir(real, 0700), 0);
+    ck_assert_int_eq(symlink("real", link), 0);
+    ck_assert_int_eq(trisa_mkdir_p_flags(link, 0700, TRISA_MKDIR_NO_SYMLINK), TRISA_EIO);
+    snprintf(expect, sizeof(expect), "%s: is a symbolic link, not a folder", link);
+    ck_assert_str_eq(trisa_error_last(), expect);
+    ck_assert_int_eq(trisa_mkdir_p_flags(slash, 0700, TRISA_MKDIR_NO_SYMLINK), TRISA_EIO);
+    ck_assert_str_eq(trisa_error_last(), expect);
+    ck_assert_int_eq(trisa_mkdir_p_flags(below, 0700, TRISA_MKDIR_NO_SYMLINK), 0);
+    ck_assert_int_eq(lstat(below, &st), 0);
+    ck_assert(S_ISDIR(st.st_mode));
+    ck_assert_uint_eq(st.st_mode & 07777, 0700);
+    ck_assert_int_eq(trisa_mkdir_p(link, 0700), 0);
+    tu_rmtree(dir);
+    free(real);
+    free(link);
+    free(slash);
+    free(below);
+    free(dir);
+}
+END_TEST
+
 /* An output folder other users read is 0755 whatever the umask; a folder that exists
  * keeps its mode. */
 START_TEST(mkdir_p_gives_made_folders_exactly_the_mode)
@@ -795,6 +828,7 @@ int main(void)
     tcase_add_test(tc, file_set_keeps_the_old_key_when_the_disk_fills_up);
     tcase_add_test(tc, file_set_of_many_files_keeps_few_descriptors_open);
     tcase_add_test(tc, mkdir_p_makes_every_missing_parent);
+    tcase_add_test(tc, mkdir_p_refuses_a_symlink_as_the_last_folder_when_asked);
     tcase_add_test(tc, mkdir_p_gives_made_folders_exactly_the_mode);
     tcase_add_loop_test(tc, printable_escapes_what_a_terminal_would_act_on, 0,
                         sizeof(printable_cases) / sizeof(printable_cases[0]));

@@ -382,6 +382,51 @@ START_TEST(config_reports_every_error_in_one_run)
 }
 END_TEST
 
+/* A wrong extension word does not hide the bad DNS names: both in one run, each named
+ * by its line, and a placeholder name only once (as a placeholder). */
+START_TEST(config_reports_bad_dns_names_next_to_a_bad_extension_word)
+{
+    trisa_csr_config *cfg = NULL;
+    trisa_csr_config_options o = TRISA_CSR_CONFIG_OPTIONS_INIT;
+    seen got;
+    char *t1 = edit("serverAuth,", "serverAuthh,");
+    char *t2, *t3;
+    trisa_buf b = TRISA_BUF_INIT;
+
+    memset(&got, 0, sizeof(got));
+    {
+        const char *at = strstr(t1, "DNS.1 = api.example.com\n");
+        trisa_buf_append(&b, t1, (size_t)(at - t1));
+        trisa_buf_puts(&b, "DNS.1 = api..example.com\nDNS.2 = -www.example.com\n"
+                           "DNS.3 = <your.host>\n");
+        trisa_buf_puts(&b, at + strlen("DNS.1 = api.example.com\n"));
+        t2 = trisa_buf_detach(&b, NULL);
+    }
+    {
+        const char *at = strstr(t2, "DNS.2 = www.example.com\n");
+        trisa_buf_append(&b, t2, (size_t)(at - t2));
+        trisa_buf_puts(&b, at + strlen("DNS.2 = www.example.com\n"));
+        t3 = trisa_buf_detach(&b, NULL);
+    }
+    o.on_error = collect;
+    o.on_error_ctx = &got;
+    ck_assert_int_eq(parse(&cfg, t3, &o), TRISA_ECONFIG);
+    ck_assert_int_eq(got.n, 4);
+    ck_assert_str_eq(got.msg[0], "t.conf:17: [ext] extendedKeyUsage: unknown extendedKeyUsage "
+                                 "word 'serverAuthh' (expected serverAuth, clientAuth, or a "
+                                 "dotted OID)");
+    ck_assert_str_eq(got.msg[1], "t.conf:23: [alt] DNS.3: placeholder '<your.host>' not filled in");
+    ck_assert_str_eq(got.msg[2], "t.conf:21: [ext] subjectAltName: 'api..example.com' is not a "
+                                 "valid DNS name");
+    ck_assert_str_eq(got.msg[3], "t.conf:22: [ext] subjectAltName: '-www.example.com' is not a "
+                                 "valid DNS name");
+    ck_assert_ptr_null(cfg);
+    free(t1);
+    free(t2);
+    free(t3);
+}
+END_TEST
+
 /* .include with real files, in a folder of the test's own (relative names are taken
  * from the current folder, as OpenSSL does). */
 static char *in_tmpdir(void)
@@ -1038,6 +1083,7 @@ int main(void)
                         sizeof(bad_utf8) / sizeof(bad_utf8[0]));
     tcase_add_test(tc, config_refuses_a_nul_byte_that_would_join_two_lines);
     tcase_add_test(tc, config_reports_every_error_in_one_run);
+    tcase_add_test(tc, config_reports_bad_dns_names_next_to_a_bad_extension_word);
     tcase_add_test(tc, include_reads_files_and_folders_in_name_order);
     tcase_add_test(tc, include_at_the_end_of_a_text_without_a_nul_is_read_within_its_length);
     tcase_add_loop_test(tc, include_errors_name_the_included_file_and_never_echo_it, 0,

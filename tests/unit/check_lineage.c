@@ -333,6 +333,48 @@ START_TEST(credentials_are_read_as_env_files_and_must_be_private)
 }
 END_TEST
 
+/* The state folder and its lineages/ are made private with their parents; a symbolic
+ * link in place of either is refused (someone could point it elsewhere). */
+START_TEST(root_is_made_private_and_a_symlink_is_refused)
+{
+    char *dir = tu_tmpdir();
+    char *state = tu_path(dir, "var/lib/trisa");
+    char *real = tu_path(dir, "real");
+    char *link = tu_path(dir, "link");
+    char *root = NULL;
+    char expect[4096];
+    struct stat st;
+
+    ck_assert_int_eq(lineage_root(&root, state, 1), 0);
+    ck_assert_int_eq(lstat(root, &st), 0);
+    ck_assert(S_ISDIR(st.st_mode));
+    ck_assert_uint_eq(st.st_mode & 07777, 0700);
+    ck_assert_int_eq(stat(state, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0700);
+    free(root);
+    root = NULL;
+    ck_assert_int_eq(mkdir(real, 0700), 0);
+    ck_assert_int_eq(symlink("real", link), 0);
+    ck_assert_int_eq(lineage_root(&root, link, 1), TRISA_EIO);
+    snprintf(expect, sizeof(expect), "%s: is a symbolic link, not a folder", link);
+    ck_assert_str_eq(trisa_error_last(), expect);
+    ck_assert_ptr_null(root);
+    free(link);
+    link = tu_path(dir, "var/lib/trisa/lineages");
+    ck_assert_int_eq(rmdir(link), 0);
+    ck_assert_int_eq(symlink("../../../real", link), 0);
+    ck_assert_int_eq(lineage_root(&root, state, 1), TRISA_EIO);
+    snprintf(expect, sizeof(expect), "%s: is a symbolic link, not a folder", link);
+    ck_assert_str_eq(trisa_error_last(), expect);
+    ck_assert_ptr_null(root);
+    tu_rmtree(dir);
+    free(state);
+    free(real);
+    free(link);
+    free(dir);
+}
+END_TEST
+
 START_TEST(add_makes_a_whole_lineage_or_nothing)
 {
     trisa_lineage_add_options o = TRISA_LINEAGE_ADD_OPTIONS_INIT;
@@ -404,6 +446,7 @@ static Suite *suite(void)
     tcase_add_test(r, live_switch_replaces_the_link_in_one_step);
     tcase_add_test(r, hooks_get_the_variables_and_are_stopped_at_their_timeout);
     tcase_add_test(r, credentials_are_read_as_env_files_and_must_be_private);
+    tcase_add_test(r, root_is_made_private_and_a_symlink_is_refused);
     tcase_set_timeout(r, 30);
     suite_add_tcase(s, f);
     suite_add_tcase(s, t);

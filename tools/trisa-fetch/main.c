@@ -150,8 +150,8 @@ static void usage(FILE *f)
     fprintf(f,
             "\nExit codes:\n"
             "  0  issued and verified, or already issued    8  batch rejected by the CA\n"
-            "  1  other failure (an upload of unknown      9  still processing at --timeout:\n"
-            "     outcome, an out-dir not made)               run the same command later\n"
+            "  1  other failure (an upload of unknown      9  not issued or not downloaded\n"
+            "     outcome, an out-dir not made)               by --timeout: run it again later\n"
             "  2  usage                                    10  verification failed, or a key\n"
             "  3  invalid input (ZIP, bundle, key, CSR,        mismatch; nothing written\n"
             "     trust file, profile, journal)           11  wrong or missing password\n"

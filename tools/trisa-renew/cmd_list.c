@@ -61,7 +61,7 @@ static long days_left(time_t not_after, time_t now)
     return (long)(d >= 0 ? d / 86400 : -((-d + 86399) / 86400));
 }
 
-static void json_one(trisa_buf *b, const trisa_lineage *l, time_t now)
+void renew_json_lineage(trisa_buf *b, const trisa_lineage *l, time_t now)
 {
     trisa_lineage_info i;
     int back_off = 0, due = trisa_lineage_due(l, now, &back_off);
@@ -336,7 +336,7 @@ int cmd_list(int argc, char **argv)
             if (k > 0) {
                 trisa_buf_puts(&b, ",");
             }
-            json_one(&b, ls[k], now);
+            renew_json_lineage(&b, ls[k], now);
         }
         trisa_buf_puts(&b, "]}\n");
     } else if (prom) {

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/support.h"
 #include "trisa/lineage.h"
 #include "tools/common/exit.h"
 #include "tools/common/report.h"
@@ -30,6 +31,7 @@ enum {
     O_VERBOSE,
     O_FORCE_UPLOAD,
     O_BATCH,
+    O_JSON,
     O_HELP,
 };
 
@@ -49,6 +51,7 @@ static const tool_opt opts[] = {
     {O_NOW, 0, "now", "TIME", "as at TIME (YYYY-MM-DD[THH:MM:SSZ], @EPOCH)"},
     {O_FORCE_UPLOAD, 0, "force-upload", NULL, "NAME's interrupted renewal: upload it again"},
     {O_BATCH, 0, "batch", "ID", "NAME's interrupted renewal: finish from batch ID"},
+    {O_JSON, 0, "json", NULL, "one JSON document of results (see man trisa-renew)"},
     {O_QUIET, 'q', "quiet", NULL, "print only errors"},
     {O_VERBOSE, 'v', "verbose", NULL, "also say what is not due and when it will be"},
     {O_HELP, 'h', "help", NULL, "show this help"},
@@ -153,18 +156,18 @@ void renew_print_event(const trisa_lineage_event *e, void *data)
         }
         break;
     case TRISA_LINEAGE_STEP_DRY_RUN:
-        printf("%s: %s\n", e->lineage, e->text);
+        fprintf(o->json ? stderr : stdout, "%s: %s\n", e->lineage, e->text);
         break;
     case TRISA_LINEAGE_STEP_SWITCHED:
         if (!o->quiet) {
-            printf("%s: version %u is live (%s), valid until %s\n", e->lineage, e->version, e->text,
-                   when(t, e->when));
+            fprintf(o->json ? stderr : stdout, "%s: version %u is live (%s), valid until %s\n",
+                    e->lineage, e->version, e->text, when(t, e->when));
         }
         break;
     case TRISA_LINEAGE_STEP_HOOK:
-        if (!o->quiet || e->exit != 0) {
-            fprintf(stderr, "%s: hook '%s' %s %d\n", e->lineage, e->text,
-                    e->exit < 0 ? "did not finish (timeout or not started):" : "exited", e->exit);
+        /* A hook that failed is reported once, by the library's warning. */
+        if (!o->quiet && e->exit == 0) {
+            fprintf(stderr, "%s: hook '%s' exited 0\n", e->lineage, e->text);
         }
         break;
     case TRISA_LINEAGE_STEP_REVOKED:
@@ -301,6 +304,10 @@ static int parse(int argc, char **argv, job *j, char **names, size_t *nnames, lo
         case O_QUIET:
             out.quiet = 1;
             break;
+        case O_JSON:
+            out.json = 1;
+            tool_report_set_json(1);
+            break;
         case O_VERBOSE:
             verbose = 1;
             break;
@@ -368,6 +375,46 @@ static int run_workers(job *j, long jobs)
     return 0;
 }
 
+/* --json: {"format": 1, "results": [...]}, one result a lineage in the order run: its name,
+ * whether a new version went live, its exit code and error (null when none), and the
+ * lineage as `list --json` shows it afterwards (null when it cannot be read). */
+static int print_results(const job *j)
+{
+    trisa_buf b = TRISA_BUF_INIT;
+    time_t now = j->ro.now != 0 ? j->ro.now : time(NULL);
+
+    trisa_buf_puts(&b, "{\"format\":1,\"results\":[");
+    for (size_t i = 0; i < j->count; i++) {
+        trisa_lineage *l = NULL;
+        int code = j->codes[i] != 0 ? tool_exit_code(j->codes[i]) : 0;
+        trisa_buf_puts(&b, i > 0 ? ",{\"name\":" : "{\"name\":");
+        trisa_json_str(&b, j->names[i], 0);
+        trisa_buf_printf(
+            &b, ",\"renewed\":%s,\"exit\":%d,\"code\":", j->renewed[i] ? "true" : "false", code);
+        trisa_json_str(&b, j->codes[i] != 0 ? tool_code_name(j->codes[i]) : NULL, 0);
+        trisa_buf_puts(&b, ",\"error\":");
+        trisa_json_str(&b, j->codes[i] != 0 ? j->messages[i] : NULL, 0);
+        trisa_buf_puts(&b, ",\"lineage\":");
+        if (trisa_lineage_load(&l, j->state_dir, j->names[i]) == 0) {
+            renew_json_lineage(&b, l, now);
+        } else {
+            trisa_error_clear();
+            trisa_buf_puts(&b, "null");
+        }
+        trisa_lineage_free(l);
+        trisa_buf_puts(&b, "}");
+    }
+    trisa_buf_puts(&b, "]}\n");
+    if (b.failed) {
+        trisa_buf_free(&b, 0);
+        return TRISA_ENOMEM;
+    }
+    fwrite(b.data, 1, b.len, stdout);
+    tool_report_printed();
+    trisa_buf_free(&b, 0);
+    return 0;
+}
+
 int cmd_renew(int argc, char **argv)
 {
     job j;
@@ -413,6 +460,10 @@ int cmd_renew(int argc, char **argv)
     rc = run_workers(&j, jobs);
     pthread_mutex_destroy(&j.lock);
     if (rc != 0) {
+        exit_code = tool_fail(RENEW_PROG, rc);
+        goto done;
+    }
+    if (out.json && (rc = print_results(&j)) != 0) {
         exit_code = tool_fail(RENEW_PROG, rc);
         goto done;
     }

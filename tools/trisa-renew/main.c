@@ -38,7 +38,13 @@ static void usage(FILE *f)
     fprintf(f, "  -V, --version                 print the version\n");
     fprintf(f, "\nRun 'trisa-renew <command> --help' for a command's options.\n"
                "The state folder: --state-dir, else $TRISA_STATE_DIR, else /var/lib/trisa for\n"
-               "root, else $XDG_STATE_HOME/trisa, else ~/.local/state/trisa.\n");
+               "root, else $XDG_STATE_HOME/trisa, else ~/.local/state/trisa.\n\n"
+               "Exit codes: 0 done (renew: nothing due or all renewed; check: something is\n"
+               "due), 1 other failure (check: nothing is due), 2 usage, 3 invalid input or no\n"
+               "such lineage, 4 the lineage exists, 5 authentication, 6 API error, 7 network\n"
+               "or time-out, 8 rejected by the CA, 9 still processing (run again), 10 not\n"
+               "verified (live kept), 11 wrong bundle password, 12 token, 13 PIN, 255 check's\n"
+               "error. renew exits with the code of the first lineage (by name) that failed.\n");
 }
 
 void renew_help(FILE *f, const char *use, const char *about, const tool_opt *opts,

@@ -3,6 +3,7 @@
 #define TRISA_TOOLS_RENEW_H
 
 #include <stdio.h>
+#include <time.h>
 
 #include "tools/common/opt.h"
 
@@ -35,8 +36,14 @@ void renew_help(FILE *f, const char *usage, const char *about, const tool_opt *o
 /* Events and warnings of the library, on stderr (events only unless quiet). */
 typedef struct renew_output {
     int quiet;
-    int tty; /* stderr is a terminal: polling progress is shown */
+    int json; /* --json: stdout holds the document only (progress lines go to stderr) */
+    int tty;  /* stderr is a terminal: polling progress is shown */
 } renew_output;
+
+/* A lineage as `list --json` shows it (format 1), appended to b as one JSON object. */
+struct trisa_buf;
+struct trisa_lineage;
+void renew_json_lineage(struct trisa_buf *b, const struct trisa_lineage *l, time_t now);
 
 struct trisa_lineage_event;
 void renew_print_event(const struct trisa_lineage_event *e, void *data);
