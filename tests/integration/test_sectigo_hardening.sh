@@ -1,7 +1,7 @@
 # Issue 13, the client and tool items, through the real binaries: a password (or trisa-csr's
 # pass: secrets) given on the command line is gone from /proc/PID/cmdline while the tool
-# runs, the tools are
-# non-dumpable with no core size, an upload re-sent after a 401 carries its body, a server
+# runs, the tools are non-dumpable with no core size, an upload re-sent after a 401 carries
+# its body, a server
 # file name too long for the temporary file falls back to <id>.zip, a loose token-cache
 # folder is refused, and a doubled error prefix is printed once.
 . "$TRISA_SOURCE_DIR/tests/integration/lib.sh"
