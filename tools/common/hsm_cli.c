@@ -179,7 +179,9 @@ int tool_hsm_main(int argc, char **argv, const char *prog)
             a.module = p.value;
             break;
         case H_URI:
-            a.uri = p.value;
+            if ((a.uri = tool_opt_uri(&p)) == NULL) {
+                return TOOL_EXIT_FAILURE;
+            }
             break;
         case H_PIN_FILE:
             a.pin_file = p.value;

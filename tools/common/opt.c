@@ -124,6 +124,11 @@ const char *tool_opt_secret(tool_parser *p)
     return copy;
 }
 
+const char *tool_opt_uri(tool_parser *p)
+{
+    return strstr(p->value, "pin-value=") != NULL ? tool_opt_secret(p) : p->value;
+}
+
 static int next_short(tool_parser *p)
 {
     char c = *p->group++;

@@ -54,6 +54,11 @@ int tool_opt_next(tool_parser *p);
  * readable in /proc/PID/cmdline. Prints an error and returns NULL when out of memory. */
 const char *tool_opt_secret(tool_parser *p);
 
+/* The current option's value is a PKCS#11 URI: when it holds a PIN (pin-value=), it is
+ * treated as tool_opt_secret() treats a secret (the whole value overwritten in argv);
+ * otherwise returned as it is. NULL (an error printed) when out of memory. */
+const char *tool_opt_uri(tool_parser *p);
+
 /* Print the option table, aligned, to f. */
 void tool_opt_help(FILE *f, const tool_opt *opts);
 

@@ -179,7 +179,12 @@ static int apply(new_args *a, int id, tool_parser *p)
             continue;
         }
         if (stores[i].value != (size_t)-1) {
-            *(const char **)((char *)a + stores[i].value) = p->value;
+            /* A URI's pin-value= must not stay readable in /proc/PID/cmdline. */
+            const char *v = id == O_PKCS11_URI || id == O_KEY_IN_URI ? tool_opt_uri(p) : p->value;
+            if (v == NULL) {
+                return TOOL_EXIT_FAILURE;
+            }
+            *(const char **)((char *)a + stores[i].value) = v;
         } else {
             *(int *)((char *)a + stores[i].flag) = 1;
         }

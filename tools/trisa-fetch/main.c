@@ -295,7 +295,10 @@ static int parse(args *a, int argc, char **argv)
             a->pkcs11_module = v;
             break;
         case O_PKCS11_URI:
-            a->pkcs11_uri = v;
+            /* A pin-value= in it must not stay readable in /proc/PID/cmdline. */
+            if ((a->pkcs11_uri = tool_opt_uri(&p)) == NULL) {
+                return TOOL_EXIT_FAILURE;
+            }
             break;
         case O_PIN_FILE:
             a->pin_file = v;

@@ -92,7 +92,10 @@ int cmd_add(int argc, char **argv)
             o.key_spec = p.value;
             break;
         case O_URI:
-            o.pkcs11_uri = p.value;
+            if ((o.pkcs11_uri = tool_opt_uri(&p)) == NULL) {
+                exit_code = TOOL_EXIT_FAILURE;
+                goto done;
+            }
             break;
         case O_MODULE:
             o.pkcs11_module = p.value;
