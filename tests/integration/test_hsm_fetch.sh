@@ -109,10 +109,12 @@ assert_eq "$(certs_on_token)" 2 "certificates on the token"
 ok "a certificate for another key is refused: nothing written, nothing stored"
 
 # A PIN inside the URI (pin-value=) leaves argv as any secret does: the whole URI is
-# overwritten in /proc/PID/cmdline while the run is held by a slow batch status reply.
-emu_hooks_faults '{"path":"*","kind":"delay","delayMs":5000,"count":1}' >/dev/null
-uri="pkcs11:token=trisa;object=vasp-2026;pin-value=1234"
-trisa-fetch --batch "$batch" --out-dir pv --pkcs11-uri "$uri" --trust "$EMU_CA" >pv.out 2>pv.err &
+# overwritten in /proc/PID/cmdline. The run cannot end before the emulator answers its
+# upload (held 5 s), which is sent only after the options were parsed.
+emu_hooks_faults '{"method":"POST","path":"/api/v1/batches/upload","kind":"delay","delayMs":5000,"count":1}' >/dev/null
+uri="pkcs11:token=trisa;object=other;pin-value=1234"
+trisa-fetch --csr other.csr --profile 42 --out-dir pv --pkcs11-uri "$uri" --trust "$EMU_CA" \
+    --interval 1 >pv.out 2>pv.err &
 pid=$!
 at_exit "kill $pid 2>/dev/null"
 xs=$(printf '%*s' "${#uri}" '' | tr ' ' x)
@@ -124,6 +126,6 @@ cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline")
 assert_not_contains "$cmdline" "pin-value" "/proc/PID/cmdline of trisa-fetch"
 assert_contains "$cmdline" "--pkcs11-uri $xs " "the overwritten URI"
 wait "$pid" || fail "trisa-fetch with pin-value=: $(cat pv.err)"
-assert_eq "$(openssl x509 -in pv/cert.pem -noout -pubkey)" "$(openssl x509 -in out/cert.pem -noout -pubkey)" "the token key's certificate"
+assert_eq "$(openssl x509 -in pv/cert.pem -noout -pubkey)" "$(openssl req -in other.csr -noout -pubkey)" "the token key's certificate"
 ok "--pkcs11-uri with pin-value=: the URI is gone from /proc/PID/cmdline, the PIN in it still used"
 done_testing
