@@ -981,7 +981,9 @@ int trisa_lineage_names(char ***out, size_t *n, const char *state_dir)
             goto done;
         }
     }
-    qsort(names, count, sizeof(*names), cmp_str);
+    if (count > 1) {
+        qsort(names, count, sizeof(*names), cmp_str); /* no lineage: names is NULL */
+    }
     *out = names;
     *n = count;
     names = NULL;

@@ -411,6 +411,18 @@ START_TEST(add_makes_a_whole_lineage_or_nothing)
     ck_assert_uint_eq(n, 1);
     ck_assert_str_eq(names[0], "a");
     trisa_lineage_names_free(names, n);
+    {
+        /* A lineages folder with none in it (all removed): no names, nothing sorted. */
+        char empty[600];
+        snprintf(empty, sizeof(empty), "%s/empty-state", dir);
+        ck_assert_int_eq(mkdir(empty, 0700), 0);
+        snprintf(empty, sizeof(empty), "%s/empty-state/lineages", dir);
+        ck_assert_int_eq(mkdir(empty, 0700), 0);
+        snprintf(empty, sizeof(empty), "%s/empty-state", dir);
+        ck_assert_int_eq(trisa_lineage_names(&names, &n, empty), 0);
+        ck_assert_uint_eq(n, 0);
+        trisa_lineage_names_free(names, n);
+    }
     ck_assert_int_eq(trisa_lineage_load(&l, dir, "a"), 0);
     ck_assert_str_eq(l->renew_before, "20");
     ck_assert_int_eq(l->trust_bundle_root, 1);
