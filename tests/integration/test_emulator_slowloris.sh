@@ -1,7 +1,8 @@
 # Slow clients cannot take the emulator down (issue 13 item 12): 3,000 connections that
 # never finish their headers, from one address and then from thirty, while a normal
 # client is served; the header timeout closes the slow ones however they trickle.
-# Bounded: 3,000 connections at most, held 5.5 s at most each round.
+# Bounded: 3,000 connections at most, held 5.5 s at most each round. A normal request must
+# be answered within 100 ms (the issue's bound; 1-12 ms seen, ASan included, on 2 cores).
 . "$TRISA_SOURCE_DIR/tests/integration/lib.sh"
 . "$TRISA_SOURCE_DIR/tests/integration/emulator.sh"
 need curl
@@ -52,7 +53,7 @@ slow 3000 3000 2 5
 normal
 wait "$SLOW_PID" || fail "slowloris.py failed"
 echo "# one address: $(cat "$T/slow.json"); normal requests (ms):$LAT_ALL"
-[ "$LAT_MAX" -lt 1000 ] || fail "a normal request took $LAT_MAX ms beside 3,000 slow connections from one address"
+[ "$LAT_MAX" -lt 100 ] || fail "a normal request took $LAT_MAX ms (over 100) beside 3,000 slow connections from one address"
 # What the server closed at once (per-IP limit) plus what the header timeout closed:
 # every one of them, none left open at the end.
 assert_eq "$(field open)" 0 "slow connections left open after 5 s"
@@ -64,7 +65,7 @@ slow 3000 100 10 5.5
 normal
 wait "$SLOW_PID" || fail "slowloris.py failed"
 echo "# thirty addresses: $(cat "$T/slow.json"); normal requests (ms):$LAT_ALL"
-[ "$LAT_MAX" -lt 1000 ] || fail "a normal request took $LAT_MAX ms beside 3,000 slow connections"
+[ "$LAT_MAX" -lt 100 ] || fail "a normal request took $LAT_MAX ms (over 100) beside 3,000 slow connections"
 assert_eq "$(field made)" 3000 "connections made"
 assert_eq "$(field open)" 0 "slow connections left open after 5.5 s"
 # Trickling a header line every second keeps a connection busy, not alive: the header
