@@ -263,10 +263,14 @@ void emu_hooks_free(emu_hooks *h);
 /* Consume one matching fault (copied to *out, path not owned); 1 when found. */
 int emu_hooks_take(emu_hooks *h, const char *method, const char *path, const char *route,
                    emu_fault *out);
-/* What a test may check of a request besides method and path; never a secret. */
+/* What a test may check of a request besides method and path; never a secret. A JSON
+ * body (body, body_len) is logged as received, the string values of its secret members
+ * (password, pkcs12Password, refreshToken) replaced by as many '*'. */
 typedef struct emu_reqinfo {
     const char *content_type, *accept, *user_agent, *auth_scheme;
     size_t bytes;
+    const unsigned char *body;
+    size_t body_len;
 } emu_reqinfo;
 
 void emu_hooks_record(emu_hooks *h, const char *method, const char *path, int status, double ms,

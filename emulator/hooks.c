@@ -96,6 +96,48 @@ static void add_str(json_object *o, const char *key, const char *v)
     json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
 }
 
+/* The longest body the log keeps (a JSON request is small; an upload is multipart). */
+#define LOG_BODY_MAX 65536
+
+/* A copy of a JSON body with the string value of each secret member overwritten by '*'
+ * (same length, so the bytes around it are as received); NULL when the body is not JSON,
+ * too long or not text. */
+static char *masked_body(const emu_reqinfo *info)
+{
+    static const char *const secrets[] = {"\"password\"", "\"pkcs12Password\"", "\"refreshToken\""};
+    char *s;
+
+    if (info->body == NULL || info->body_len == 0 || info->body_len > LOG_BODY_MAX ||
+        info->content_type == NULL ||
+        strncasecmp(info->content_type, "application/json", 16) != 0 ||
+        memchr(info->body, '\0', info->body_len) != NULL ||
+        (s = malloc(info->body_len + 1)) == NULL) {
+        return NULL;
+    }
+    memcpy(s, info->body, info->body_len);
+    s[info->body_len] = '\0';
+    for (size_t k = 0; k < sizeof(secrets) / sizeof(secrets[0]); k++) {
+        for (char *p = strstr(s, secrets[k]); p != NULL; p = strstr(p + 1, secrets[k])) {
+            char *v = p + strlen(secrets[k]);
+            v += strspn(v, " \t\r\n");
+            if (*v != ':') {
+                continue;
+            }
+            v += 1 + strspn(v + 1, " \t\r\n");
+            if (*v != '"') {
+                continue;
+            }
+            for (v++; *v != '\0' && *v != '"'; v++) {
+                if (*v == '\\' && v[1] != '\0') {
+                    *v++ = '*';
+                }
+                *v = '*';
+            }
+        }
+    }
+    return s;
+}
+
 void emu_hooks_record(emu_hooks *h, const char *method, const char *path, int status, double ms,
                       const emu_reqinfo *info)
 {
@@ -110,6 +152,11 @@ void emu_hooks_record(emu_hooks *h, const char *method, const char *path, int st
         add_str(o, "userAgent", info->user_agent);
         add_str(o, "authorization", info->auth_scheme);
         json_object_object_add(o, "bytes", json_object_new_int64((int64_t)info->bytes));
+        {
+            char *body = masked_body(info);
+            json_object_object_add(o, "body", body != NULL ? json_object_new_string(body) : NULL);
+            free(body);
+        }
         s = json_object_to_json_string_ext(o,
                                            JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         inf = strdup(s);

@@ -284,8 +284,9 @@ static void log_line(trisa_emu *e, const conn_ctx *ctx)
     ms = (double)(now.tv_sec - ctx->start.tv_sec) * 1e3 +
          (double)(now.tv_nsec - ctx->start.tv_nsec) / 1e6;
     if (e->opts.test_hooks && !ctx->hook) {
-        emu_reqinfo info = {ctx->content_type, ctx->accept, ctx->user_agent, ctx->auth_scheme,
-                            ctx->bytes};
+        emu_reqinfo info = {ctx->content_type, ctx->accept, ctx->user_agent,
+                            ctx->auth_scheme,  ctx->bytes,  (const unsigned char *)ctx->body.data,
+                            ctx->body.len};
         emu_hooks_record(&e->hooks, ctx->method, ctx->path ? ctx->path : "", ctx->status, ms,
                          &info);
     }

@@ -52,12 +52,17 @@ api GET /api/v1/batches/42
 req GET /_emulator/requests
 assert_eq "$STATUS" 200 "request log"
 log=$(printf '%s' "$BODY" | sed -e 's/"seq":[0-9]*/"seq":N/g' -e 's/"userAgent":"curl\/[^"]*"/"userAgent":"curl"/g')
-assert_eq "$log" '[{"seq":N,"method":"GET","path":"/api/v1/devices","status":200,"contentType":null,"accept":"*/*","userAgent":"curl","authorization":"Bearer","bytes":0},{"seq":N,"method":"GET","path":"/api/v1/batches/42","status":404,"contentType":null,"accept":"*/*","userAgent":"curl","authorization":"Bearer","bytes":0}]' "request log entries"
+assert_eq "$log" '[{"seq":N,"method":"GET","path":"/api/v1/devices","status":200,"contentType":null,"accept":"*/*","userAgent":"curl","authorization":"Bearer","bytes":0,"body":null},{"seq":N,"method":"GET","path":"/api/v1/batches/42","status":404,"contentType":null,"accept":"*/*","userAgent":"curl","authorization":"Bearer","bytes":0,"body":null}]' "request log entries"
 req DELETE /_emulator/requests
 req POST /auth/pwd -H 'Content-Type: application/json;charset=UTF-8' -H 'Accept: application/json;charset=UTF-8' -A 'trisa-test/1' -d '{"username":"alice","password":"alice-secret"}'
 req GET /_emulator/requests
-expect 200 '[{"seq":6,"method":"POST","path":"/auth/pwd","status":200,"contentType":"application/json;charset=UTF-8","accept":"application/json;charset=UTF-8","userAgent":"trisa-test/1","authorization":null,"bytes":46}]' "request log of a login"
+expect 200 '[{"seq":6,"method":"POST","path":"/auth/pwd","status":200,"contentType":"application/json;charset=UTF-8","accept":"application/json;charset=UTF-8","userAgent":"trisa-test/1","authorization":null,"bytes":46,"body":"{\"username\":\"alice\",\"password\":\"************\"}"}]' "request log of a login (the password masked)"
 assert_not_contains "$BODY" "alice-secret" "request log"
+# A password with escapes (\" and \u) is masked to its closing quote, byte for byte.
+req DELETE /_emulator/requests
+req POST /auth/pwd -H 'Content-Type: application/json' -d '{"password" : "q\"x\u0041y", "username":"alice"}'
+req GET /_emulator/requests
+assert_eq "$(printf '%s' "$BODY" | jq -r '.[0].body')" '{"password" : "***********", "username":"alice"}' "an escaped password masked"
 assert_not_contains "$BODY" "$TOKEN" "request log"
 # Whatever the shape of an Authorization header, only a registered scheme is kept.
 req DELETE /_emulator/requests

@@ -28,7 +28,7 @@ $ERR"
     ok "$summary"
 done
 
-# ---- The emulator: output and what it received (its request log: headers, sizes) ----------
+# ---- The emulator: output and what it received (its request log: headers, sizes, bodies) ---
 start_emulator --test-hooks --processing-delay 0
 use_emulator
 export TZ=UTC
@@ -39,10 +39,16 @@ emu_log() {
     curl -sS "$EMU_URL/_emulator/requests" |
         jq -r '.[] | [.method, .path, (.status|tostring), ((.contentType // "-") | sub("boundary=.*"; "boundary=...")), (.accept // "-"), (.authorization // "-"), (.bytes|tostring)] | join(" ")'
 }
+# The JSON bodies the emulator received, one a line: method, path, the body as a JSON
+# string (the log replaces secret values by as many '*', bytes otherwise as received).
+emu_bodies() {
+    curl -sS "$EMU_URL/_emulator/requests" | jq -r '.[] | select(.body != null) | .method + " " + .path + " " + (.body | @json)'
+}
 
 run sectigo auth
 assert_eq "$OUT" "user authenticated and credentials cached"
 assert_eq "$(emu_log)" "POST /auth/pwd 200 application/json;charset=UTF-8 application/json;charset=UTF-8 - 53" "login request"
+assert_eq "$(emu_bodies)" 'POST /auth/pwd "{\"username\":\"staging\",\"password\":\"****************\"}\n"' "login body"
 emu_clear
 ok "auth: the login body is the reference's, 53 bytes with its final new line"
 
@@ -99,6 +105,7 @@ assert_eq "$(printf '%s\n' "$OUT" | sed 's/"creationDate": "[^"]*"/"creationDate
 assert_eq "$(emu_log)" "GET /api/v1/authorities/allowed 200 application/json;charset=UTF-8 application/json;charset=UTF-8 Bearer 0
 GET /api/v1/profiles/42/parameters 200 application/json;charset=UTF-8 application/json;charset=UTF-8 Bearer 0
 PUT /api/v1/batches/createSingleCertBatch 200 application/json;charset=UTF-8 application/json;charset=UTF-8 Bearer 249" "create requests"
+assert_eq "$(emu_bodies)" 'PUT /api/v1/batches/createSingleCertBatch "{\"authorityId\":42,\"batchName\":\"new certs for vasp.example.com\",\"profileParams\":{\"commonName\":\"vasp.example.com\",\"countryName\":\"US\",\"dNSName\":\"vasp.example.com\",\"localityName\":\"Menlo Park\",\"pkcs12Password\":\"************\",\"stateOrProvinceName\":\"CA\"}}\n"' "create body: keys in Go's order, the 12-character password"
 emu_clear
 ok "create -a=42 -d=... -p=longpassword: the password is 'longpassword' (a 249-byte body), c/s/l sent: the profile takes them"
 
@@ -134,10 +141,13 @@ serial=$(printf '%s\n' "$OUT" | sed -n 's/.*"serialNumber": "\([^"]*\)".*/\1/p')
 run sectigo revoke --profile=42 --reason=superseded "--serial-number=$serial"
 assert_rc 0 revoke
 assert_eq "$OUT" "" "revoke prints nothing"
+assert_eq "$(emu_bodies)" "POST /api/v1/certificates/find \"{\\\"commonName\\\":\\\"vasp.example.com\\\"}\\n\"
+POST /api/v1/certificates/42/revoke \"{\\\"reasonCode\\\":4,\\\"serialNumber\\\":\\\"$serial\\\"}\\n\"" "find and revoke bodies"
 emu_clear
 run sectigo find --serial-number "$serial"
 assert_contains "$OUT" '"status": "REVOKED"'
 assert_eq "$(emu_log)" "POST /api/v1/certificates/find 200 application/json;charset=UTF-8 application/json;charset=UTF-8 Bearer $((${#serial} + 20))" "find by serial: {\"serialNumber\":\"...\"}\\n"
+assert_eq "$(emu_bodies)" "POST /api/v1/certificates/find \"{\\\"serialNumber\\\":\\\"$serial\\\"}\\n\"" "find by serial: the body"
 ok "find prints deviceId as a string; revoke with --long=value; find --serial-number VALUE"
 
 # A profile that requires a parameter create can set but was not given: refused before
