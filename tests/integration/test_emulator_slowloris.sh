@@ -2,12 +2,18 @@
 # never finish their headers, from one address and then from thirty, while a normal
 # client is served; the header timeout closes the slow ones however they trickle.
 # Bounded: 3,000 connections at most, held 5.5 s at most each round. A normal request must
-# be answered within 100 ms (the issue's bound; 1-12 ms seen, ASan included, on 2 cores).
+# be answered within 100 ms (the issue's bound; 1-12 ms seen on 2 cores beside the rest of
+# the suite). A sanitizer build is several times slower everywhere: 1,000 ms there (17 and
+# 101 ms seen under ASan).
 . "$TRISA_SOURCE_DIR/tests/integration/lib.sh"
 . "$TRISA_SOURCE_DIR/tests/integration/emulator.sh"
 need curl
 need python3
 
+LAT_BOUND=100
+if nm "$(command -v sectigo)" 2>/dev/null | grep -q __asan_init; then
+    LAT_BOUND=1000
+fi
 [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge 3200 ] ||
     skip "the descriptor limit ($(ulimit -Hn)) cannot hold 3,000 connections"
 # 100 per address, a 3 s header timeout (the defaults are 256 and 10 s).
@@ -53,7 +59,7 @@ slow 3000 3000 2 5
 normal
 wait "$SLOW_PID" || fail "slowloris.py failed"
 echo "# one address: $(cat "$T/slow.json"); normal requests (ms):$LAT_ALL"
-[ "$LAT_MAX" -lt 100 ] || fail "a normal request took $LAT_MAX ms (over 100) beside 3,000 slow connections from one address"
+[ "$LAT_MAX" -lt "$LAT_BOUND" ] || fail "a normal request took $LAT_MAX ms (over $LAT_BOUND) beside 3,000 slow connections from one address"
 # What the server closed at once (per-IP limit) plus what the header timeout closed:
 # every one of them, none left open at the end.
 assert_eq "$(field open)" 0 "slow connections left open after 5 s"
@@ -65,7 +71,7 @@ slow 3000 100 10 5.5
 normal
 wait "$SLOW_PID" || fail "slowloris.py failed"
 echo "# thirty addresses: $(cat "$T/slow.json"); normal requests (ms):$LAT_ALL"
-[ "$LAT_MAX" -lt 100 ] || fail "a normal request took $LAT_MAX ms (over 100) beside 3,000 slow connections"
+[ "$LAT_MAX" -lt "$LAT_BOUND" ] || fail "a normal request took $LAT_MAX ms (over $LAT_BOUND) beside 3,000 slow connections"
 assert_eq "$(field made)" 3000 "connections made"
 assert_eq "$(field open)" 0 "slow connections left open after 5.5 s"
 # Trickling a header line every second keeps a connection busy, not alive: the header
