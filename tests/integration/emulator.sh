@@ -91,6 +91,14 @@ stop_emulator() {
     return "$rc"
 }
 
+# emu_credentials FILE: a 0600 .env of the running emulator's account (the SECTIGO_*
+# settings a trisa-renew --credentials file holds); written anew after a restart.
+emu_credentials() {
+    printf 'SECTIGO_USERNAME=%s\nSECTIGO_PASSWORD=%s\nSECTIGO_ENDPOINT=%s\nSECTIGO_ENVIRONMENT=testing\n' \
+        "$EMU_USER" "$EMU_PASS" "$EMU_URL" >"$1"
+    chmod 600 "$1"
+}
+
 emu_token() {
     local u="${1:-$EMU_USER}" p="${2:-$EMU_PASS}" cacert=()
     [ -e "$EMU_TLS_CA" ] && cacert=(--cacert "$EMU_TLS_CA")

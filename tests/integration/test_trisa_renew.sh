@@ -19,13 +19,7 @@ sectigo serve --print-config | sed 's/"balance": 10,/"balance": 100,/' >emu.json
 grep -q '"balance": 100,' emu.json || fail "no balance to raise in the emulator's default config"
 start_emulator --test-hooks --processing-delay 0 --cert-lifetime 600s --config emu.json
 
-cat >cred.env <<EOF
-SECTIGO_USERNAME=$EMU_USER
-SECTIGO_PASSWORD=$EMU_PASS
-SECTIGO_ENDPOINT=$EMU_URL
-SECTIGO_ENVIRONMENT=testing
-EOF
-chmod 600 cred.env
+emu_credentials cred.env
 export XDG_CACHE_HOME="$T/cache"
 S="$T/trisa-state"
 export TRISA_STATE_DIR="$S"
@@ -176,7 +170,7 @@ ok "rollback: live back to version 1, the deploy hook run; none before version 1
 # certificate that lives longer: the emulator again, with its profiles' lifetimes.
 stop_emulator || fail "the emulator did not stop cleanly"
 start_emulator --test-hooks --processing-delay 0
-sed -i "s|^SECTIGO_ENDPOINT=.*|SECTIGO_ENDPOINT=$EMU_URL|" cred.env
+emu_credentials cred.env
 run trisa-renew --force vasp
 assert_rc 0 "a long-lived version 3"
 assert_eq "$(readlink "$L/live")" "versions/3" "live"

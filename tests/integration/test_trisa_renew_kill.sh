@@ -17,16 +17,7 @@ sed 's/"balance": *[0-9]*/"balance": 1000/' "$SHARE/emulator.json" >emu.json
 # Batches stay PROCESSING until the test says otherwise.
 start_emulator --test-hooks --processing-delay 3600 --config emu.json
 
-write_cred() {
-    cat >cred.env <<EOF
-SECTIGO_USERNAME=$EMU_USER
-SECTIGO_PASSWORD=$EMU_PASS
-SECTIGO_ENDPOINT=$EMU_URL
-SECTIGO_ENVIRONMENT=testing
-EOF
-    chmod 600 cred.env
-}
-write_cred
+emu_credentials cred.env
 export XDG_CACHE_HOME="$T/cache" TRISA_STATE_DIR="$T/trisa-state"
 LS="$TRISA_STATE_DIR/lineages"
 sed 's/^CN = .*/CN = race.example.com/; s/^DNS.1 = .*/DNS.1 = race.example.com/; /^DNS.2/d' \
@@ -111,7 +102,7 @@ strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here (ptrace n
 traced() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace "$@"; }
 stop_emulator || fail "the emulator did not stop cleanly"
 start_emulator --test-hooks --processing-delay 0 --config emu.json
-write_cred
+emu_credentials cred.env
 sed 's/race.example.com/kill.example.com/g' race.conf >kill.conf
 add kill kill.conf
 trisa-renew kill >/dev/null 2>&1 || fail "the first certificate of lineage kill"

@@ -15,13 +15,7 @@ new_softhsm trisa
 register_with_p11kit trisa
 start_emulator --test-hooks --processing-delay 0
 
-cat >cred.env <<EOF
-SECTIGO_USERNAME=$EMU_USER
-SECTIGO_PASSWORD=$EMU_PASS
-SECTIGO_ENDPOINT=$EMU_URL
-SECTIGO_ENVIRONMENT=testing
-EOF
-chmod 600 cred.env
+emu_credentials cred.env
 export XDG_CACHE_HOME="$T/cache" TRISA_STATE_DIR="$T/trisa-state"
 L="$TRISA_STATE_DIR/lineages/node"
 p11() { pkcs11-tool --module "$P11_MODULE" --token-label trisa --login --pin 1234 "$@" 2>/dev/null; }
